@@ -1,0 +1,158 @@
+"""`load_model`: a hub id, a local folder or `random:*` -> a ready MusicGen on the chosen device and dtype."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import LoopgenError
+from .config import MusicgenConfig
+from .musicgen import MusicGen
+from .t5 import TextTokenizer
+from .weights import load_weights
+
+KNOWN_MODELS: dict[str, str] = {
+    "facebook/musicgen-small": "MusicGen small, mono, 300M",
+    "facebook/musicgen-medium": "MusicGen medium, mono, 1.5B",
+    "facebook/musicgen-large": "MusicGen large, mono, 3.3B",
+    "facebook/musicgen-stereo-small": "MusicGen small, stereo",
+    "facebook/musicgen-stereo-medium": "MusicGen medium, stereo",
+    "facebook/musicgen-stereo-large": "MusicGen large, stereo",
+    "facebook/musicgen-melody": "MusicGen melody (not supported yet)",
+    "facebook/musicgen-melody-large": "MusicGen melody large (not supported yet)",
+    "facebook/musicgen-stereo-melody": "MusicGen melody, stereo (not supported yet)",
+    "facebook/musicgen-stereo-melody-large": "MusicGen melody large, stereo (not supported yet)",
+    "facebook/magnet-small-10secs": "MAGNeT small (not supported yet)",
+    "facebook/magnet-medium-10secs": "MAGNeT medium (not supported yet)",
+}
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+_PATTERNS = ["*.json", "*.safetensors"]
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """'auto'/None picks cuda, then mps, then cpu; an explicit device must exist."""
+    if device is None or str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise LoopgenError(f"unknown device {device!r}: use cpu, cuda, cuda:N or mps") from e
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise LoopgenError(f"device {device!r} is not there: this torch sees no CUDA GPU; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise LoopgenError(f"device {device!r} is not there: {torch.cuda.device_count()} CUDA device(s) found")
+    elif dev.type == "mps":
+        if getattr(torch.backends, "mps", None) is None or not torch.backends.mps.is_available():
+            raise LoopgenError(f"device {device!r} is not there: MPS is not available; use --device cpu")
+    elif dev.type != "cpu":
+        raise LoopgenError(f"device {device!r} is not supported: use cpu, cuda, cuda:N or mps")
+    return dev
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """None picks float16 on cuda/mps and float32 on cpu; checks the device can run the dtype."""
+    if dtype is None or dtype == "auto":
+        return torch.float32 if device.type == "cpu" else torch.float16
+    if isinstance(dtype, torch.dtype):
+        dt = dtype
+    elif dtype in DTYPES:
+        dt = DTYPES[dtype]
+    else:
+        raise LoopgenError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+    if dt == torch.float32:
+        return dt
+    if device.type == "cpu" and dt == torch.float16:
+        raise LoopgenError("float16 is not supported on cpu (too slow and imprecise there): use float32 or bfloat16")
+    if device.type == "cuda" and dt == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise LoopgenError(f"this GPU cannot run bfloat16: use float16 or float32 on {device}")
+    try:
+        a = torch.ones(2, 2, dtype=dt, device=device)
+        (a @ a).sum().item()
+    except (RuntimeError, TypeError) as e:
+        raise LoopgenError(f"{device} cannot run {dtype}: {e}") from e
+    return dt
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def resolve_checkpoint(name: str) -> Path:
+    """A local folder, or a hub id looked up in the huggingface_hub cache and downloaded when not there."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise LoopgenError(f"{path} has no config.json: not a MusicGen checkpoint folder")
+        return path
+    if name.count("/") != 1 or path.exists() or name.startswith((".", "/", "~")):
+        known = ", ".join(["random:tiny", "random:stereo-tiny", "random:small", *KNOWN_MODELS])
+        raise LoopgenError(f"unknown model {name!r}: not a folder and not a hub id. Known models: {known}")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return Path(snapshot_download(name, allow_patterns=_PATTERNS, local_files_only=True))
+    except LocalEntryNotFoundError:
+        pass
+    if _offline():
+        raise LoopgenError(_not_cached(name, "HF_HUB_OFFLINE is set"))
+    try:
+        return Path(snapshot_download(name, allow_patterns=_PATTERNS))  # shows a progress bar per file
+    except RepositoryNotFoundError as e:
+        raise LoopgenError(f"unknown model {name!r}: no such repository on the Hugging Face hub") from e
+    except (LocalEntryNotFoundError, OSError, ValueError) as e:
+        raise LoopgenError(_not_cached(name, f"the hub could not be reached ({type(e).__name__})")) from e
+
+
+def _not_cached(name: str, why: str) -> str:
+    return (
+        f"{name} is not in the local Hugging Face cache and {why}. Fetch it once while online with "
+        f"`huggingface-cli download {name}` (or run any loopgen command online), "
+        "or use --model random:small, which runs offline."
+    )
+
+
+def cached_models() -> set[str]:
+    """Hub ids of MusicGen checkpoints already in the local cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    out = set()
+    for repo in KNOWN_MODELS:
+        hit = try_to_load_from_cache(repo, "config.json")
+        if isinstance(hit, str):
+            out.add(repo)
+    return out
+
+
+def load_model(name: str, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None) -> MusicGen:
+    """Load a MusicGen: a hub id ("facebook/musicgen-small"), a checkpoint folder, or "random:tiny|stereo-tiny|small".
+
+    The LM runs in `dtype` (default float32 on cpu, float16 on gpu); T5 and the codec stay in float32."""
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    if name.startswith("random:"):
+        from .random_models import build_random
+
+        return build_random(name[len("random:") :], dev, dt)
+    folder = resolve_checkpoint(name)
+    try:
+        raw = json.loads((folder / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise LoopgenError(f"cannot read {folder / 'config.json'}: {e}") from e
+    cfg = MusicgenConfig.from_hf(raw)
+    tok_file = folder / "tokenizer.json"
+    if not tok_file.exists():
+        raise LoopgenError(f"{folder} has no tokenizer.json (the T5 tokenizer MusicGen checkpoints ship)")
+    tokenizer = TextTokenizer.from_file(tok_file)
+    with torch.device("meta"):
+        model = MusicGen(cfg, tokenizer, name=name)
+    model.lm.to(dt)
+    load_weights(model, folder, dev, cfg.lm.card, cfg.lm.dim)
+    return model.eval()

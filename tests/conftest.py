@@ -1,0 +1,73 @@
+"""Shared fixtures: tiny MusicGen checkpoints written by transformers' save_pretrained (no network)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def _randomize(model: torch.nn.Module, seed: int) -> None:
+    """transformers initialises with small weights and zero codebooks; give everything O(1)-scale random content
+    so logits have clear maxima and decoded audio is not silent."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2:
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=g) / fan_in**0.5)
+            else:
+                base = 1.0 if "norm" in name and name.endswith("weight") else 0.0
+                p.copy_(base + 0.1 * torch.randn(p.shape, generator=g))
+        for name, b in model.named_buffers():
+            if name.endswith("codebook.embed"):
+                b.copy_(torch.randn(b.shape, generator=g))
+        for name, p in model.named_parameters():
+            if "embed_tokens" in name or name.endswith("shared.weight"):
+                p.copy_(torch.randn(p.shape, generator=g))
+
+
+def write_hf_checkpoint(folder: Path, stereo: bool = False, seed: int = 0, **save_kw) -> Path:
+    """A tiny random MusicgenForConditionalGeneration with the real 32 kHz codec layout scaled down, saved with
+    save_pretrained, plus a tokenizer.json."""
+    from transformers import (
+        EncodecConfig,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        T5Config,
+    )
+
+    from loopgen.models.random_models import byte_tokenizer
+
+    t5 = T5Config(vocab_size=300, d_model=24, d_kv=8, d_ff=48, num_layers=2, num_heads=3, feed_forward_proj="relu")
+    enc = EncodecConfig(
+        sampling_rate=32000, audio_channels=1, num_filters=4, upsampling_ratios=[8, 5, 4, 4], codebook_size=2048,
+        hidden_size=16, codebook_dim=16, target_bandwidths=[2.2], use_causal_conv=False, use_conv_shortcut=False,
+        num_lstm_layers=2, normalize=False, pad_mode="reflect",
+    )
+    dec = MusicgenDecoderConfig(
+        vocab_size=2048, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
+        num_codebooks=8 if stereo else 4, audio_channels=2 if stereo else 1, max_position_embeddings=256,
+    )
+    torch.manual_seed(seed)
+    model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=t5, audio_encoder=enc, decoder=dec))
+    _randomize(model, seed)
+    model.generation_config.max_length = 256
+    model.save_pretrained(folder, **save_kw)
+    byte_tokenizer().save(str(folder / "tokenizer.json"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def hf_mono(tmp_path_factory) -> Path:
+    return write_hf_checkpoint(tmp_path_factory.mktemp("hf_mono"))
+
+
+@pytest.fixture(scope="session")
+def hf_stereo(tmp_path_factory) -> Path:
+    return write_hf_checkpoint(tmp_path_factory.mktemp("hf_stereo"), stereo=True, seed=1)
