@@ -107,7 +107,7 @@ def resolve_checkpoint(name: str) -> Path:
         return Path(snapshot_download(name, allow_patterns=_PATTERNS))  # shows a progress bar per file
     except RepositoryNotFoundError as e:
         raise LoopgenError(f"unknown model {name!r}: no such repository on the Hugging Face hub") from e
-    except (LocalEntryNotFoundError, OSError, ValueError) as e:
+    except Exception as e:  # no network, proxy, DNS, HTTP errors: all mean 'could not fetch'
         raise LoopgenError(_not_cached(name, f"the hub could not be reached ({type(e).__name__})")) from e
 
 
@@ -155,4 +155,5 @@ def load_model(name: str, device: str | torch.device | None = None, dtype: str |
         model = MusicGen(cfg, tokenizer, name=name)
     model.lm.to(dt)
     load_weights(model, folder, dev, cfg.lm.card, cfg.lm.dim)
+    model.lm.pack()
     return model.eval()

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import LoopgenError
+from .lm import Dense
 from .config import EncodecConfig, LMConfig, MusicgenConfig, T5Config
 from .musicgen import MusicGen
 from .t5 import TextTokenizer
@@ -59,6 +60,9 @@ def init_random(model: MusicGen, seed: int = SEED) -> None:
             m.weight.uniform_(-bound, bound, generator=g)
             if m.bias is not None:
                 m.bias.uniform_(-bound, bound, generator=g)
+        elif isinstance(m, Dense):
+            bound = m.weight.shape[1] ** -0.5
+            m.weight.uniform_(-bound, bound, generator=g)
         elif isinstance(m, nn.LSTM):
             bound = m.hidden_size**-0.5
             for p in m.parameters():
@@ -76,4 +80,6 @@ def build_random(kind: str, device: torch.device, dtype: torch.dtype) -> MusicGe
     model = MusicGen(CONFIGS[kind], TextTokenizer(byte_tokenizer()), name=f"random:{kind}")
     init_random(model)
     model.lm.to(dtype)
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    model.lm.pack()
+    return model

@@ -22,10 +22,40 @@ _DROP = re.compile(
 _DEC = "decoder.model.decoder."
 
 
-def iter_checkpoint(folder: Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """Yield (name, tensor) from model.safetensors, its shards, or pytorch_model.bin (and its shards)."""
+_ST_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool,
+}
+
+
+def read_safetensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield each tensor of a .safetensors file as a freshly allocated CPU tensor, read with plain file reads.
+
+    Unlike a memory map, nothing of the file stays resident after the tensor is consumed, so a loader that converts
+    or fuses tensors holds the model plus at most one tensor. `safetensors.safe_open` parses the header."""
     from safetensors import safe_open
 
+    with safe_open(str(path), framework="pt") as sf:  # validates the header; gives names in file order
+        names = list(sf.keys())
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        base = 8 + n
+        entries = sorted((header[k]["data_offsets"][0], k) for k in names)
+        for _, name in entries:
+            info = header[name]
+            if info["dtype"] not in _ST_DTYPES:
+                raise LoopgenError(f"{path.name}: tensor {name} has unsupported dtype {info['dtype']}")
+            begin, end = info["data_offsets"]
+            buf = torch.empty(end - begin, dtype=torch.uint8)
+            f.seek(base + begin)
+            if end > begin and f.readinto(memoryview(buf.numpy())) != end - begin:
+                raise LoopgenError(f"{path.name} is truncated (tensor {name})")
+            yield name, buf.view(_ST_DTYPES[info["dtype"]]).reshape(info["shape"])
+
+
+def iter_checkpoint(folder: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield (name, tensor) from model.safetensors, its shards, or pytorch_model.bin (and its shards)."""
     files: list[Path]
     if (folder / "model.safetensors").exists():
         files = [folder / "model.safetensors"]
@@ -43,9 +73,7 @@ def iter_checkpoint(folder: Path) -> Iterator[tuple[str, torch.Tensor]]:
         if not f.exists():
             raise LoopgenError(f"checkpoint shard missing: {f}")
         if f.suffix == ".safetensors":
-            with safe_open(str(f), framework="pt", device="cpu") as sf:
-                for name in sf.keys():
-                    yield name, sf.get_tensor(name)
+            yield from read_safetensors(f)
         else:
             state = torch.load(str(f), map_location="cpu", mmap=True, weights_only=True)
             for name in list(state.keys()):
@@ -130,7 +158,10 @@ def load_weights(model: nn.Module, folder: Path, device: torch.device, card: int
             filled[key] = torch.empty(shape, dtype=dtype, device=device)
             rows_done[key] = 0
         target = filled[key]
-        part = target[offset] if key == "lm.emb" else target[offset : offset + t.shape[0]]
+        if key == "lm.emb":
+            part = target[offset]
+        else:
+            part = target[offset : offset + t.shape[0]]
         part.copy_(t)
         rows_done[key] += t.numel()
 
