@@ -1,0 +1,78 @@
+"""The `loopgen` command, run as a real subprocess."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    e = dict(os.environ, HF_HUB_OFFLINE="1", **(env or {}))
+    return subprocess.run([sys.executable, "-m", "loopgen", *args], capture_output=True, text=True, env=e, timeout=300)
+
+
+def test_render_and_continue(tmp_path):
+    out = tmp_path / "loop.wav"
+    r = run("render", "lo-fi beat", "-o", str(out), "--model", "random:tiny", "--seconds", "1.5", "--seed", "3",
+            "--top-k", "50", "--temperature", "0.9", "--cfg", "2.5", "--top-p", "0.0", "--device", "cpu", "--dtype", "float32")
+    assert r.returncode == 0, r.stderr
+    data, rate = sf.read(out, always_2d=True)
+    assert rate == 32000 and data.shape == (48000, 1) and np.abs(data).max() > 1e-3
+    assert "generating" in r.stderr and "rtf" in r.stderr  # the progress bar
+
+    # a continuation from a stereo 44.1 kHz file keeps the prompt and adds --seconds
+    src = tmp_path / "in.wav"
+    sf.write(src, np.random.default_rng(0).normal(0, 0.1, (44100, 2)).astype(np.float32), 44100)
+    out2 = tmp_path / "more.wav"
+    r = run("render", "more", "-o", str(out2), "--model", "random:tiny", "--continue", str(src), "--seconds", "1")
+    assert r.returncode == 0, r.stderr
+    assert sf.info(out2).frames == 32000 * 2
+
+
+def test_same_seed_same_file(tmp_path):
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    for f in (a, b):
+        assert run("render", "x", "-o", str(f), "--model", "random:tiny", "--seconds", "0.5", "--seed", "9").returncode == 0
+    assert np.array_equal(sf.read(a)[0], sf.read(b)[0])
+
+
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["--model", "no-such-model"], "unknown model"),
+        (["--model", "random:nope"], "unknown model"),
+        (["--model", "facebook/musicgen-small"], "not in the local Hugging Face cache"),
+        (["--model", "random:tiny", "--seconds", "0"], "seconds must be > 0"),
+        (["--model", "random:tiny", "--seconds", "45"], "one window"),
+        (["--model", "random:tiny", "--device", "cuda:7"], "not there"),
+        (["--model", "random:tiny", "--dtype", "float16", "--device", "cpu"], "float16 is not supported on cpu"),
+        (["--model", "random:tiny", "--continue", "/no/such.wav"], "no such file"),
+    ],
+)
+def test_errors_are_one_line_no_traceback(tmp_path, args, msg):
+    r = run("render", "x", "-o", str(tmp_path / "o.wav"), *args)
+    assert r.returncode == 2
+    assert msg in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unreadable_and_empty_audio(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF not really a wav")
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros((0, 1), np.float32), 32000)
+    for f, msg in ((bad, "cannot read audio file"), (empty, "is empty")):
+        r = run("render", "x", "-o", str(tmp_path / "o.wav"), "--model", "random:tiny", "--continue", str(f))
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+
+
+def test_models_lists_ids_and_cache_state(tmp_path):
+    r = run("models", env={"HF_HUB_CACHE": str(tmp_path)})
+    assert r.returncode == 0
+    assert "facebook/musicgen-small" in r.stdout and "random:small" in r.stdout
+    line = next(l for l in r.stdout.splitlines() if l.startswith("facebook/musicgen-small "))
+    assert line.split()[1] == "no"
