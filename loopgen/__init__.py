@@ -4,7 +4,7 @@ from __future__ import annotations
 from .errors import LoopgenError
 
 __version__ = "0.1.0"
-__all__ = ["LoopgenError", "load_model", "Generation", "MusicGen"]
+__all__ = ["LoopgenError", "load_model", "Generation", "MusicGen", "IncrementalDecoder"]
 
 
 def __getattr__(name: str):
@@ -13,4 +13,8 @@ def __getattr__(name: str):
         from . import models
 
         return getattr(models, name)
+    if name == "IncrementalDecoder":
+        from .streaming import IncrementalDecoder
+
+        return IncrementalDecoder
     raise AttributeError(f"module 'loopgen' has no attribute {name!r}")

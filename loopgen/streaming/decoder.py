@@ -1,0 +1,62 @@
+"""Incremental EnCodec decoding: codes in, every final PCM sample out as soon as it is final."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import LoopgenError
+from ..models.encodec_stream import DecoderStreamState, StreamingSEANet
+from ..models.musicgen import MusicGen
+
+
+class IncrementalDecoder:
+    """Decode a stream of codes chunk by chunk. Concatenated, `push` outputs and the final `flush` equal
+    `m.decode` of all the codes at once (within float rounding), for any chunk sizes.
+
+    The 32 kHz codec is non-causal, so the newest `latency_samples` (2402, 3.75 frames) wait for the frames that
+    follow them; `latency_frames` rounds that up. After `flush` the decoder is ready for a new stream."""
+
+    def __init__(self, m: MusicGen, batch_size: int = 1):
+        self.m = m
+        self.batch_size = batch_size
+        self.channels = m.channels
+        self.hop = m.cfg.audio.hop_length
+        self._seanet = StreamingSEANet(m.codec.decoder)
+        self.latency_samples = self._seanet.latency_samples()
+        self.latency_frames = math.ceil(self.latency_samples / self.hop)
+        self.state: DecoderStreamState = self._seanet.new_state()
+
+    @property
+    def frames_in(self) -> int:
+        return self.state.frames_in
+
+    @property
+    def samples_out(self) -> int:
+        return self.state.samples_out
+
+    def reset(self) -> None:
+        self.state = self._seanet.new_state()
+
+    def _rows(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes [B, K, t] -> per-channel latents [B*C, D, t]."""
+        b, k, t = codes.shape
+        c = self.channels
+        if b != self.batch_size or k != self.m.num_codebooks:
+            raise LoopgenError(f"codes must be [{self.batch_size}, {self.m.num_codebooks}, t], got {tuple(codes.shape)}")
+        per_channel = codes.to(self.m.device).view(b, k // c, c, t).transpose(1, 2).reshape(b * c, k // c, t)
+        return self.m.codec.quantizer.decode(per_channel)
+
+    @torch.inference_mode()
+    def push(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes [B, K, t], t >= 0 -> pcm [B, C, n]: the samples that no later frame can change."""
+        pcm = self._seanet.push(self.state, self._rows(codes))
+        return pcm.reshape(self.batch_size, self.channels, -1)
+
+    @torch.inference_mode()
+    def flush(self) -> torch.Tensor:
+        """End of stream: the remaining samples [B, C, n]. The decoder then starts a new stream."""
+        like = torch.zeros(self.batch_size * self.channels, 1, 0, device=self.m.device)
+        pcm = self._seanet.flush(self.state, like).reshape(self.batch_size, self.channels, -1)
+        self.reset()
+        return pcm
