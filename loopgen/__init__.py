@@ -4,7 +4,8 @@ from __future__ import annotations
 from .errors import LoopgenError
 
 __version__ = "0.1.0"
-__all__ = ["LoopgenError", "load_model", "Generation", "MusicGen", "IncrementalDecoder"]
+_STREAMING = ("IncrementalDecoder", "Session", "Frame", "Chunk", "stream", "stream_audio", "open_session")
+__all__ = ["LoopgenError", "load_model", "Generation", "MusicGen", *_STREAMING]
 
 
 def __getattr__(name: str):
@@ -13,8 +14,8 @@ def __getattr__(name: str):
         from . import models
 
         return getattr(models, name)
-    if name == "IncrementalDecoder":
-        from .streaming import IncrementalDecoder
+    if name in _STREAMING:
+        from . import streaming
 
-        return IncrementalDecoder
+        return getattr(streaming, name)
     raise AttributeError(f"module 'loopgen' has no attribute {name!r}")
