@@ -4,7 +4,10 @@ from __future__ import annotations
 from .errors import LoopgenError
 
 __version__ = "0.1.0"
-_STREAMING = ("IncrementalDecoder", "Session", "Frame", "Chunk", "stream", "stream_audio", "open_session")
+_STREAMING = (
+    "IncrementalDecoder", "Session", "Frame", "Chunk", "stream", "stream_audio", "open_session",
+    "Loop", "make_loop", "extend_loop", "vary_loop", "loop_samples",
+)
 __all__ = ["LoopgenError", "load_model", "Generation", "MusicGen", *_STREAMING]
 
 

@@ -1,0 +1,94 @@
+"""Loops: exact lengths, seamless wraps, continue / extend / vary."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import loopgen
+from loopgen import LoopgenError, load_model
+from loopgen.streaming.loops import wrap
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_model("random:tiny")
+
+
+def wrap_ok(audio: torch.Tensor) -> None:
+    """The step from the last sample to the first is no larger than the loop's own sample-to-sample steps."""
+    steps = (audio[:, 1:] - audio[:, :-1]).abs()
+    assert (audio[:, 0] - audio[:, -1]).abs().max() <= steps.max()
+
+
+def test_lengths_exact_for_all_tempi_and_bar_counts():
+    for bpm in range(60, 201):
+        for bars in range(1, 17):
+            n = loopgen.loop_samples(bars, bpm, 4, 32000)
+            assert n == round(bars * 4 * 60 / bpm * 32000)
+            assert abs(n / 32000 - bars * 4 * 60 / bpm) <= 0.5 / 32000
+
+
+@pytest.mark.parametrize("bpm,bars,bpb", [(120, 1, 4), (97, 2, 3), (173.5, 1, 7)])
+def test_make_loop(tiny, bpm, bars, bpb):
+    loop = loopgen.make_loop(tiny, "dub techno", bpm=bpm, bars=bars, beats_per_bar=bpb, seed=0)
+    assert loop.audio.shape == (1, loopgen.loop_samples(bars, bpm, bpb, 32000))
+    wrap_ok(loop.audio)
+    again = loopgen.make_loop(tiny, "dub techno", bpm=bpm, bars=bars, beats_per_bar=bpb, seed=0)
+    assert torch.equal(loop.audio, again.audio)
+
+
+def test_wrap_is_an_equal_power_crossfade_of_the_overrun():
+    t = torch.arange(1200, dtype=torch.float32)
+    audio = torch.sin(2 * np.pi * t / 97)[None]  # period 97: not a divisor of the loop length
+    out = wrap(audio, 1000, 100)
+    assert out.shape == (1, 1000)
+    assert torch.equal(out[:, 100:], audio[:, 100:1000])
+    wrap_ok(out)
+    naive = audio[:, :1000]
+    assert (naive[:, 0] - naive[:, -1]).abs() > (out[:, 0] - out[:, -1]).abs()  # the naive cut clicks
+
+
+def test_loop_longer_than_the_window(tiny):
+    from loopgen.models.config import MusicgenConfig
+    from loopgen.models.musicgen import MusicGen
+
+    short = MusicGen(MusicgenConfig(tiny.cfg.text, tiny.cfg.audio, tiny.cfg.lm, max_seconds=1.0), tiny.tokenizer)
+    short.load_state_dict(tiny.state_dict())
+    short.lm.pack()
+    loop = loopgen.make_loop(short.eval(), "long", bpm=120, bars=2, seed=1)  # 4 s through 1 s windows
+    assert loop.audio.shape == (1, 128000)
+    wrap_ok(loop.audio)
+
+
+def test_extend_and_vary(tiny):
+    loop = loopgen.make_loop(tiny, "house", bpm=128, bars=1, seed=0)
+    n = loop.audio.shape[-1]
+    longer = loopgen.extend_loop(tiny, loop, bars=2, seed=1)
+    assert longer.bars == 3 and longer.audio.shape[-1] == loopgen.loop_samples(3, 128, 4, 32000)
+    fade = int(0.1 * 32000)
+    splice = int(0.01 * 32000)
+    assert torch.equal(longer.audio[:, fade : n - splice], loop.audio[:, fade : n - splice])  # the bars it had
+    wrap_ok(longer.audio)
+    steps = (longer.audio[:, 1:] - longer.audio[:, :-1]).abs()
+    assert steps[:, n - splice - 2 : n + 2].max() <= steps.max()  # no click where the new bars begin
+
+    varied = loopgen.vary_loop(tiny, longer, bars=1, seed=2)
+    keep = loopgen.loop_samples(2, 128, 4, 32000)
+    assert varied.audio.shape == longer.audio.shape
+    assert torch.equal(varied.audio[:, fade : keep - splice], longer.audio[:, fade : keep - splice])
+    assert not torch.equal(varied.audio[:, keep:], longer.audio[:, keep:])
+    wrap_ok(varied.audio)
+    with pytest.raises(LoopgenError):
+        loopgen.vary_loop(tiny, loop, bars=1)
+
+
+def test_continue_any_audio(tiny):
+    rate = 22050
+    t = np.arange(int(rate * 0.7)) / rate
+    src = np.stack([np.sin(2 * np.pi * 110 * t), np.sin(2 * np.pi * 165 * t)]).astype(np.float32) * 0.3
+    loop = loopgen.make_loop(tiny, "more", bpm=120, bars=1, seed=3, prompt_audio=src, prompt_sample_rate=rate)
+    assert loop.audio.shape == (1, 64000)
+    wrap_ok(loop.audio)
+    with pytest.raises(LoopgenError):
+        loopgen.make_loop(tiny, "x", bpm=0)
