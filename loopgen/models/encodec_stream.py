@@ -42,7 +42,48 @@ class ConvTrState:
 
 @dataclass
 class LSTMState:
-    hc: tuple[torch.Tensor, torch.Tensor] | None = None
+    h: list[torch.Tensor] | None = None  # per LSTM layer [B, H]
+    c: list[torch.Tensor] | None = None
+
+
+def _dense(w: torch.Tensor):
+    """A packed Dense (see lm.Dense) holding a copy of w [out, in]."""
+    from .lm import Dense
+
+    d = Dense(w.shape[1], w.shape[0])
+    d.weight = nn.Parameter(w.detach().contiguous().clone(), requires_grad=False)
+    d.pack()
+    return d
+
+
+class LSTMStepper:
+    """nn.LSTM's weights arranged for single steps: per layer one [4H, 2H] matmul over [x, h] (through Dense, so
+    oneDNN-packed on CPU). Calling nn.LSTM once per frame re-prepares its weights each call and is ~10x slower."""
+
+    def __init__(self, lstm: nn.LSTM):
+        self.layers = []
+        for i in range(lstm.num_layers):
+            d = _dense(torch.cat([getattr(lstm, f"weight_ih_l{i}"), getattr(lstm, f"weight_hh_l{i}")], dim=1))
+            bias = (getattr(lstm, f"bias_ih_l{i}") + getattr(lstm, f"bias_hh_l{i}")).detach()
+            self.layers.append((d, bias))
+        self.hidden = lstm.hidden_size
+
+    def run(self, st: LSTMState, x: torch.Tensor) -> torch.Tensor:
+        """x: [T, B, H] -> [T, B, H] (the LSTM output, before the skip connection)."""
+        if st.h is None:
+            zeros = x.new_zeros(x.shape[1], self.hidden)
+            st.h = [zeros] * len(self.layers)
+            st.c = [zeros] * len(self.layers)
+        outs = []
+        for t in range(x.shape[0]):
+            y = x[t]
+            for i, (dense, bias) in enumerate(self.layers):
+                gates = dense(torch.cat([y, st.h[i]], dim=1)) + bias
+                ig, fg, gg, og = gates.chunk(4, dim=1)
+                st.c[i] = torch.sigmoid(fg) * st.c[i] + torch.sigmoid(ig) * torch.tanh(gg)
+                st.h[i] = y = torch.sigmoid(og) * torch.tanh(st.c[i])
+            outs.append(y)
+        return torch.stack(outs)
 
 
 @dataclass
@@ -60,7 +101,7 @@ def new_state(layer: nn.Module):
     if isinstance(layer, SConvTranspose1d):
         return ConvTrState(to_trim=layer.trim_left)
     if isinstance(layer, SLSTM):
-        return LSTMState()
+        return LSTMState()  # its step weights live on the module (see StreamingSEANet)
     if isinstance(layer, ResBlock):
         return ResState(block=[new_state(m) for m in layer.block], shortcut=new_state(layer.shortcut))
     return None  # stateless: ELU, Identity
@@ -97,11 +138,23 @@ def push(layer: nn.Module, st, x: torch.Tensor) -> torch.Tensor:
         if n == 0:
             return x.new_zeros(*x.shape[:-2], layer.conv.out_channels, 0)
         s, k = layer.stride, layer.kernel
-        y = F.conv_transpose1d(x, layer.conv.weight, None, s)  # [B, C, (n-1)*s + k]
-        if st.tail is not None:
-            y[..., : k - s] += st.tail
-        st.tail = y[..., n * s :].clone()
-        out = y[..., : n * s]
+        if k == 2 * s:  # each output block of s samples = this input's first half + the previous input's second
+            b, cin, _ = x.shape
+            z = layer._stepper(x.transpose(1, 2)).view(b, n, -1, k)  # [B, n, Cout, k]
+            first, second = z[..., :s], z[..., s:]
+            prev = second[:, :-1]
+            if st.tail is not None:
+                prev = torch.cat([st.tail.view(b, 1, -1, s), prev], dim=1)
+            else:
+                prev = F.pad(prev, (0, 0, 0, 0, 1, 0))
+            out = (first + prev).permute(0, 2, 1, 3).reshape(b, -1, n * s)
+            st.tail = second[:, -1].contiguous()  # [B, Cout, s]
+        else:
+            y = F.conv_transpose1d(x, layer.conv.weight, None, s)  # [B, C, (n-1)*s + k]
+            if st.tail is not None:
+                y[..., : k - s] += st.tail
+            st.tail = y[..., n * s :].clone()
+            out = y[..., : n * s]
         if layer.conv.bias is not None:
             out = out + layer.conv.bias[:, None]
         drop = min(st.to_trim, out.shape[-1])
@@ -110,8 +163,8 @@ def push(layer: nn.Module, st, x: torch.Tensor) -> torch.Tensor:
     if isinstance(layer, SLSTM):
         if x.shape[-1] == 0:
             return x
-        y, st.hc = layer(x, st.hc)
-        return y
+        y = x.permute(2, 0, 1)  # [T, B, C]
+        return (layer._stepper.run(st, y) + y).permute(1, 2, 0)
     if isinstance(layer, ResBlock):
         y = x
         for m, s in zip(layer.block, st.block):
@@ -188,6 +241,11 @@ class StreamingSEANet:
     def __init__(self, decoder: SEANetDecoder):
         self.decoder = decoder
         self.layers = list(decoder.layers)
+        for m in self.layers:  # step weights, built once per codec (kept on the module, not in its state_dict)
+            if isinstance(m, SLSTM) and getattr(m, "_stepper", None) is None:
+                m._stepper = LSTMStepper(m.lstm)
+            if isinstance(m, SConvTranspose1d) and getattr(m, "_stepper", None) is None:
+                m._stepper = _dense(m.conv.weight.reshape(m.conv.in_channels, -1).t())
 
     def new_state(self) -> DecoderStreamState:
         return DecoderStreamState(layers=[new_state(m) for m in self.layers])
