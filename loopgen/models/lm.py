@@ -75,11 +75,40 @@ class LMCache:
     cross_k: torch.Tensor  # [L, B, H, S, Dh]
     cross_v: torch.Tensor  # [L, B, H, S, Dh]
     cross_bias: torch.Tensor  # [B, 1, 1, S] additive: 0 = attend, -inf = padding
-    length: int = 0  # positions written so far
+    lengths: list[int]  # per row: positions written so far (host side, so a step never syncs)
 
     @property
     def capacity(self) -> int:
         return self.k.shape[3]
+
+    @property
+    def rows(self) -> int:
+        return self.k.shape[1]
+
+    def reset(self, rows: slice = slice(None)) -> None:
+        """Start these rows over at position 0 (the memory is reused, not cleared)."""
+        for r in range(*rows.indices(self.rows)):
+            self.lengths[r] = 0
+
+    def select(self, index: torch.Tensor) -> "LMCache":
+        """A new cache holding rows `index` of this one (for regrouping rows; allocates)."""
+        return LMCache(
+            k=self.k.index_select(1, index), v=self.v.index_select(1, index),
+            cross_k=self.cross_k.index_select(1, index), cross_v=self.cross_v.index_select(1, index),
+            cross_bias=self.cross_bias.index_select(0, index), lengths=[self.lengths[i] for i in index.tolist()],
+        )
+
+
+@dataclass
+class Placement:
+    """Where a forward's tokens go: positions start..end-1 for every row, or (pos given) one token per row at
+    its own position, with `bias` masking each row's attention to its own past."""
+
+    start: int
+    end: int
+    pos: torch.Tensor | None = None  # [B] long
+    arange: torch.Tensor | None = None  # [B] long, 0..B-1
+    bias: torch.Tensor | None = None  # [B, 1, 1, end] additive
 
 
 class DecoderLayer(nn.Module):
@@ -98,34 +127,41 @@ class DecoderLayer(nn.Module):
         self.heads = cfg.num_heads
         self.act = cfg.activation
 
-    def forward(self, x: torch.Tensor, i: int, cache: LMCache, start: int) -> torch.Tensor:
-        """x: [B, T, D] at positions start..start+T-1 -> [B, T, D]. At batch 2 a step is bound by reading the
-        weights, so every projection is one matmul over a [B*T, D] matrix."""
+    def forward(self, x: torch.Tensor, i: int, cache: LMCache, rows: slice, at: "Placement") -> torch.Tensor:
+        """x: [B, T, D] for cache rows `rows`, placed as `at` says -> [B, T, D]. At batch 2 a step is bound by
+        reading the weights, so every projection is one matmul over a [B*T, D] matrix."""
         b, t, d = x.shape
         h, dh = self.heads, d // self.heads
         x2 = x.reshape(b * t, d)
         n = F.layer_norm(x2, (d,), self.norm1.weight, self.norm1.bias, self.norm1.eps)
         q, k, v = self.qkv(n).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [B, H, T, Dh]
-        end = start + t
-        cache.k[i, :, :, start:end] = k
-        cache.v[i, :, :, start:end] = v
-        keys, values = cache.k[i, :, :, :end], cache.v[i, :, :, :end]
+        ck, cv = cache.k[i, rows], cache.v[i, rows]  # views [B, H, capacity, Dh]
+        if at.pos is None:  # every row at the same position
+            ck[:, :, at.start : at.end] = k
+            cv[:, :, at.start : at.end] = v
+        else:  # one token per row, each at its own position
+            ck[at.arange, :, at.pos] = k[:, :, 0]
+            cv[at.arange, :, at.pos] = v[:, :, 0]
+        keys, values = ck[:, :, : at.end], cv[:, :, : at.end]
         if t == 1:  # one query: plain matmuls beat SDPA's dispatch for this size
-            a = ((q * dh**-0.5) @ keys.transpose(-1, -2)).softmax(-1) @ values
-        elif start == 0:
+            scores = (q * dh**-0.5) @ keys.transpose(-1, -2)
+            if at.bias is not None:
+                scores = scores + at.bias
+            a = scores.softmax(-1) @ values
+        elif at.start == 0:
             a = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
         else:
-            mask = torch.ones(t, end, dtype=torch.bool, device=x.device).tril(diagonal=start)
+            mask = torch.ones(t, at.end, dtype=torch.bool, device=x.device).tril(diagonal=at.start)
             a = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         x2 = x2 + self.out(a.transpose(1, 2).reshape(b * t, d))
 
         n = F.layer_norm(x2, (d,), self.norm_cross.weight, self.norm_cross.bias, self.norm_cross.eps)
         q = self.cross_q(n).view(b, t, h, dh).transpose(1, 2)
-        ck, cv = cache.cross_k[i], cache.cross_v[i]
+        ck, cv, cb = cache.cross_k[i, rows], cache.cross_v[i, rows], cache.cross_bias[rows]
         if t == 1:
-            a = ((q * dh**-0.5) @ ck.transpose(-1, -2) + cache.cross_bias).softmax(-1) @ cv
+            a = ((q * dh**-0.5) @ ck.transpose(-1, -2) + cb).softmax(-1) @ cv
         else:
-            a = F.scaled_dot_product_attention(q, ck, cv, attn_mask=cache.cross_bias)
+            a = F.scaled_dot_product_attention(q, ck, cv, attn_mask=cb)
         x2 = x2 + self.cross_out(a.transpose(1, 2).reshape(b * t, d))
 
         n = F.layer_norm(x2, (d,), self.norm2.weight, self.norm2.bias, self.norm2.eps)
@@ -159,6 +195,7 @@ class MusicgenLM(nn.Module):
             cross_k=empty,
             cross_v=empty,
             cross_bias=torch.zeros(batch, 1, 1, 1, dtype=p.dtype, device=p.device),
+            lengths=[0] * batch,
         )
 
     def pack(self) -> None:
@@ -169,21 +206,35 @@ class MusicgenLM(nn.Module):
                 m.pack()
 
     @torch.inference_mode()
-    def set_condition(self, cache: LMCache, states: torch.Tensor, mask: torch.Tensor) -> None:
-        """Compute every layer's cross-attention K/V for the text states.
+    def set_condition(self, cache: LMCache, states: torch.Tensor, mask: torch.Tensor, rows: slice = slice(None)) -> None:
+        """Compute every layer's cross-attention K/V for the text states of cache rows `rows`.
 
         states: [B, S, dim] already projected and zeroed where mask is 0; mask: [B, S] (1 = token). A row whose mask
-        is all zero (the unconditional half of guidance) attends uniformly to zero values, giving exactly 0."""
+        is all zero (the unconditional half of guidance) attends uniformly to zero values, giving exactly 0.
+        Rows of different prompt lengths share the cache: shorter ones are padded and masked."""
         c = self.cfg
         b, s, d = states.shape
         h, dh = c.num_heads, d // c.num_heads
         kv = self.cross_kv(states.to(self.emb.dtype)).view(b, s, c.num_layers, 2, h, dh)
         kv = kv.permute(2, 3, 0, 4, 1, 5)  # [L, 2, B, H, S, Dh]
-        cache.cross_k, cache.cross_v = kv[:, 0].contiguous(), kv[:, 1].contiguous()
         m = mask.bool()
         m = m | ~m.any(dim=1, keepdim=True)  # fully masked rows: attend to all (values are 0)
         bias = torch.zeros(m.shape, dtype=self.emb.dtype, device=m.device).masked_fill(~m, float("-inf"))
-        cache.cross_bias = bias[:, None, None, :]
+        if rows == slice(None) or range(*rows.indices(cache.rows)) == range(cache.rows):
+            cache.cross_k, cache.cross_v = kv[:, 0].contiguous(), kv[:, 1].contiguous()
+            cache.cross_bias = bias[:, None, None, :]
+            return
+        if s > cache.cross_k.shape[3]:  # grow every row's text capacity; padding is masked
+            grow = s - cache.cross_k.shape[3]
+            cache.cross_k = F.pad(cache.cross_k, (0, 0, 0, grow))
+            cache.cross_v = F.pad(cache.cross_v, (0, 0, 0, grow))
+            cache.cross_bias = F.pad(cache.cross_bias, (0, grow), value=float("-inf"))
+        cache.cross_k[:, rows].zero_()
+        cache.cross_v[:, rows].zero_()
+        cache.cross_bias[rows] = float("-inf")
+        cache.cross_k[:, rows, :, :s] = kv[:, 0]
+        cache.cross_v[:, rows, :, :s] = kv[:, 1]
+        cache.cross_bias[rows, :, :, :s] = bias[:, None, None, :]
 
     def positions(self, start: int, t: int) -> torch.Tensor:
         need = start + t
@@ -194,23 +245,42 @@ class MusicgenLM(nn.Module):
 
     # -- forward -------------------------------------------------------------------------------------------------
     @torch.inference_mode()
-    def forward(self, tokens: torch.Tensor, cache: LMCache, last_only: bool = True) -> torch.Tensor:
-        """tokens: [B, K, T] codes (id `card` = start/pad), placed at positions cache.length .. +T.
+    def forward(
+        self, tokens: torch.Tensor, cache: LMCache, last_only: bool = True, rows: slice = slice(None)
+    ) -> torch.Tensor:
+        """tokens: [B, K, T] codes (id `card` = start/pad) for cache rows `rows`, each row continuing at its own
+        position (T > 1 needs all rows at the same one).
 
-        Returns float32 logits [B, T', K, card] with T' = 1 if last_only else T; advances cache.length by T.
-        The caller keeps cache.length + T <= cache.capacity."""
+        Returns float32 logits [B, T', K, card] with T' = 1 if last_only else T; advances those rows by T.
+        The caller keeps every row's length + T <= cache.capacity."""
         b, k, t = tokens.shape
-        start = cache.length
-        if start + t > cache.capacity:
-            raise ValueError(f"KV cache full: {start}+{t} > {cache.capacity}")
+        idx = range(*rows.indices(cache.rows))
+        lens = [cache.lengths[r] for r in idx]
+        if len(lens) != b:
+            raise ValueError(f"{b} token rows for {len(lens)} cache rows")
+        if max(lens) + t > cache.capacity:
+            raise ValueError(f"KV cache full: {max(lens)}+{t} > {cache.capacity}")
         offsets = torch.arange(k, device=tokens.device)[None, :, None] * (self.cfg.card + 1)
         x = F.embedding(tokens + offsets, self.emb.view(-1, self.cfg.dim)).sum(dim=1)  # [B, T, D]
         if self.cfg.scale_embedding:
             x = x * math.sqrt(self.cfg.dim)
-        x = x + self.positions(start, t).to(x.dtype)
+        if min(lens) == max(lens):
+            at = Placement(lens[0], lens[0] + t)
+            x = x + self.positions(lens[0], t).to(x.dtype)
+        elif t == 1:
+            dev = tokens.device
+            pos = torch.tensor(lens, device=dev)
+            end = max(lens) + 1
+            ok = torch.arange(end, device=dev)[None, :] <= pos[:, None]
+            bias = torch.zeros(ok.shape, dtype=x.dtype, device=dev).masked_fill(~ok, float("-inf"))
+            at = Placement(0, end, pos, torch.arange(b, device=dev), bias[:, None, None, :])
+            x = x + self.positions(0, end)[pos][:, None].to(x.dtype)
+        else:
+            raise ValueError("several tokens at once need every row at the same position")
         for i, layer in enumerate(self.layers):
-            x = layer(x, i, cache, start)
-        cache.length = start + t
+            x = layer(x, i, cache, rows, at)
+        for r in idx:
+            cache.lengths[r] += t
         if last_only:
             x = x[:, -1:]
         x = self.norm(x)

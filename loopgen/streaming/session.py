@@ -96,6 +96,8 @@ class Session:
         seeds = [int(torch.seed()) if seed is None else seed + i for i in range(b)]
         self.gens = make_generators(seeds, m.device)
         self.cache = m.lm.new_cache(self._num_lm_rows(), win + self.depth)
+        self.lm_rows = slice(0, self._num_lm_rows())  # this session's rows in `cache` (a Batch may share it)
+        self.batch = None
         self._condition()
         # the latest frames (prompt included): the next window's context
         self.history = prompt_codes if prompt_codes is not None else torch.empty(b, m.num_codebooks, 0, dtype=torch.long, device=m.device)
@@ -118,11 +120,17 @@ class Session:
         if len(rows) != len(self.rows):
             raise LoopgenError(f"this session has {len(self.rows)} row(s), got prompts for {len(rows)}")
         old = self._row_sources()
+        old_count = self._num_lm_rows()
         self.rows = rows
-        if self._num_lm_rows() != self.cache.k.shape[1]:  # a row gained or lost prompts: regroup its history
+        if self._num_lm_rows() != old_count:  # a row gained or lost prompts: regroup its history
+            batch = self.batch
+            if batch is not None:
+                batch.remove(self)
             src = torch.tensor(self._remap(old), device=self.m.device)
-            self.cache.k = self.cache.k.index_select(1, src)
-            self.cache.v = self.cache.v.index_select(1, src)
+            self.cache = self.cache.select(src)
+            self.lm_rows = slice(0, self._num_lm_rows())
+            if batch is not None:
+                batch.add(self)
         self._condition()
 
     def cancel(self) -> None:
@@ -138,11 +146,19 @@ class Session:
         """One model step. Returns the frame it completed, or None (filling the delay pattern, or done)."""
         if self.done:
             return None
+        logits = self.m.lm(self._prepare(), self.cache, rows=self.lm_rows)[:, -1]  # [R, K, card]
+        return self._accept(logits)
+
+    def _prepare(self) -> torch.Tensor:
+        """The tokens of this step, [R, K, T]: T > 1 for the first step of a window (the known columns at once)."""
         if self.col >= self.seq.shape[-1]:  # window full: re-prime from our own tail
             self._start_window(self.history[..., -self.context :])
         first = self.col == self.p + 1
         tokens = self.seq[:, :, : self.col] if first else self.seq[:, :, self.col - 1 : self.col]
-        logits = self.m.lm(self._expand(tokens), self.cache)[:, -1]  # [R, K, card]
+        return self._expand(tokens)
+
+    def _accept(self, logits: torch.Tensor) -> Frame | None:
+        """Choose this step's column from the LM rows' logits [R, K, card]; return the frame it completed."""
         chosen = sample(self._guide(logits), self.params, self.gens)  # [B, K]
         want = self.forced[:, :, self.col]
         self.seq[:, :, self.col] = torch.where(want == -1, chosen, want)
@@ -184,7 +200,7 @@ class Session:
         b = len(self.rows)
         states = torch.cat([states, states.new_zeros(b, *states.shape[1:])])
         mask = torch.cat([mask, mask.new_zeros(b, mask.shape[1])])
-        self.m.lm.set_condition(self.cache, states, mask)
+        self.m.lm.set_condition(self.cache, states, mask, self.lm_rows)
         w = torch.tensor([wt / sum(x for _, x in r) for r in self.rows for _, wt in r], device=self.m.device)
         self._weights = w[:, None, None]  # [n_cond, 1, 1]
         self._groups = [len(r) for r in self.rows]
@@ -215,4 +231,4 @@ class Session:
         self.forced = forced_columns(prompt, len(self.rows), self.frames, self.delays, self.m.cfg.lm.card, self.m.device)
         self.seq = self.forced.clone()
         self.col = self.p + 1  # columns 0..p are known; the first step feeds them all
-        self.cache.length = 0  # the same cache, overwritten from position 0
+        self.cache.reset(self.lm_rows)  # the same cache, overwritten from position 0
