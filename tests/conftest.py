@@ -71,3 +71,17 @@ def hf_mono(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def hf_stereo(tmp_path_factory) -> Path:
     return write_hf_checkpoint(tmp_path_factory.mktemp("hf_stereo"), stereo=True, seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    from loopgen import load_model
+
+    return load_model("random:tiny")
+
+
+@pytest.fixture(scope="session")
+def stereo():
+    from loopgen import load_model
+
+    return load_model("random:stereo-tiny")

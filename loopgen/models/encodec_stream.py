@@ -241,11 +241,13 @@ class StreamingSEANet:
     def __init__(self, decoder: SEANetDecoder):
         self.decoder = decoder
         self.layers = list(decoder.layers)
-        for m in self.layers:  # step weights, built once per codec (kept on the module, not in its state_dict)
-            if isinstance(m, SLSTM) and getattr(m, "_stepper", None) is None:
-                m._stepper = LSTMStepper(m.lstm)
-            if isinstance(m, SConvTranspose1d) and getattr(m, "_stepper", None) is None:
-                m._stepper = _dense(m.conv.weight.reshape(m.conv.in_channels, -1).t())
+        for m in self.layers:  # step weights, built once per codec; a plain attribute, so not in its state_dict
+            if getattr(m, "_stepper", None) is not None:
+                continue
+            if isinstance(m, SLSTM):
+                object.__setattr__(m, "_stepper", LSTMStepper(m.lstm))
+            elif isinstance(m, SConvTranspose1d):
+                object.__setattr__(m, "_stepper", _dense(m.conv.weight.reshape(m.conv.in_channels, -1).t()))
 
     def new_state(self) -> DecoderStreamState:
         return DecoderStreamState(layers=[new_state(m) for m in self.layers])

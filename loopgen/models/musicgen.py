@@ -118,6 +118,19 @@ class MusicGen(nn.Module):
         return wav.view(b, c, -1)
 
     # -- generation ----------------------------------------------------------------------------------------------
+    def prompt_codes(self, audio: torch.Tensor | np.ndarray | None, sample_rate: int | None, rows: int) -> torch.Tensor | None:
+        """Prompt audio ([C, N] for every row, or [B, C, N]) -> codes [rows, K, P], or None without audio."""
+        if audio is None:
+            return None
+        if sample_rate is None:
+            raise LoopgenError("prompt_sample_rate is required with prompt_audio")
+        codes = self.encode(audio, sample_rate)
+        if codes.shape[0] == 1 and rows > 1:
+            codes = codes.expand(rows, -1, -1).contiguous()
+        if codes.shape[0] != rows:
+            raise LoopgenError(f"{codes.shape[0]} prompt audios for {rows} prompts")
+        return codes
+
     def frames_for(self, seconds: float, prompt_frames: int = 0) -> int:
         if not seconds > 0:
             raise LoopgenError(f"seconds must be > 0, got {seconds}")
@@ -152,15 +165,7 @@ class MusicGen(nn.Module):
         if not texts:
             raise LoopgenError("at least one prompt text is needed")
         params = SamplingParams(temperature, top_k, top_p, cfg_coef).validate()
-        prompt = None
-        if prompt_audio is not None:
-            if prompt_sample_rate is None:
-                raise LoopgenError("prompt_sample_rate is required with prompt_audio")
-            prompt = self.encode(prompt_audio, prompt_sample_rate)
-            if prompt.shape[0] == 1 and len(texts) > 1:
-                prompt = prompt.expand(len(texts), -1, -1)
-            if prompt.shape[0] != len(texts):
-                raise LoopgenError(f"{prompt.shape[0]} prompt audios for {len(texts)} texts")
+        prompt = self.prompt_codes(prompt_audio, prompt_sample_rate, len(texts))
         p = 0 if prompt is None else prompt.shape[-1]
         frames = p + self.frames_for(seconds, p)
         seq = None

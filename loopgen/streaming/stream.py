@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import LoopgenError
 from ..models.musicgen import MusicGen
 from ..models.sampling import SamplingParams
 from .decoder import IncrementalDecoder
@@ -41,14 +40,8 @@ def open_session(
     stride_seconds: float = 18.0,
 ) -> Session:
     """A Session with the same arguments as MusicGen.generate (prompt audio is encoded here)."""
-    codes = None
     rows = 1 if isinstance(prompts, str) else len(prompts)
-    if prompt_audio is not None:
-        if prompt_sample_rate is None:
-            raise LoopgenError("prompt_sample_rate is required with prompt_audio")
-        codes = m.encode(prompt_audio, prompt_sample_rate)
-        if codes.shape[0] == 1 and rows > 1:
-            codes = codes.expand(rows, -1, -1).contiguous()
+    codes = m.prompt_codes(prompt_audio, prompt_sample_rate, rows)
     params = SamplingParams(temperature, top_k, top_p, cfg_coef)
     return Session(m, prompts, params, seed, seconds, codes, window_seconds, stride_seconds)
 

@@ -9,14 +9,8 @@ from loopgen import LoopgenError, load_model
 from loopgen.models.sampling import SamplingParams, filter_logits
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return load_model("random:tiny")
 
 
-@pytest.fixture(scope="module")
-def stereo():
-    return load_model("random:stereo-tiny")
 
 
 def test_facts(tiny, stereo):

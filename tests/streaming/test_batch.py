@@ -9,9 +9,6 @@ from loopgen.models import SamplingParams
 from loopgen.streaming import Batch, Session
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return load_model("random:tiny")
 
 
 def specs(m):

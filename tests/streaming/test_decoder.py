@@ -10,14 +10,8 @@ import loopgen
 from loopgen import load_model
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return load_model("random:tiny")
 
 
-@pytest.fixture(scope="module")
-def stereo():
-    return load_model("random:stereo-tiny")
 
 
 def stream(dec, codes, sizes):
@@ -92,3 +86,9 @@ def test_decoder_restarts_after_flush(tiny):
 def test_wrong_shape_is_rejected(tiny):
     with pytest.raises(loopgen.LoopgenError):
         loopgen.IncrementalDecoder(tiny, batch_size=2).push(torch.zeros(1, 4, 3, dtype=torch.long))
+
+
+def test_streaming_leaves_the_state_dict_alone(tiny):
+    keys = set(tiny.state_dict())
+    loopgen.IncrementalDecoder(tiny).push(torch.zeros(1, 4, 2, dtype=torch.long))
+    assert set(tiny.state_dict()) == keys

@@ -10,9 +10,6 @@ from loopgen import LoopgenError, load_model
 from loopgen.streaming.loops import wrap
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return load_model("random:tiny")
 
 
 def wrap_ok(audio: torch.Tensor) -> None:

@@ -10,9 +10,6 @@ from loopgen import LoopgenError, load_model
 from loopgen.streaming import Session, open_session
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return load_model("random:tiny")
 
 
 def frames_to_codes(frames):
