@@ -1,0 +1,324 @@
+"""Commands (client -> server) and events (server -> client), and the validation both transports share.
+
+Sans-I/O: plain data in, typed messages or a ProtocolError out. Numbers are accepted as int or float everywhere
+(Pure Data sends only floats); booleans are not numbers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 32 * 2**20
+MAX_PROMPTS = 8
+MAX_PROMPT_CHARS = 2000
+
+
+class ProtocolError(Exception):
+    """A message the server cannot act on. `code` is stable for programs, `message` is for people."""
+
+    def __init__(self, code: str, message: str, id: Any = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.id = id
+
+
+# -- commands --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GenerateParams:
+    prompts: tuple[tuple[str, float], ...]
+    seconds: float | None = 8.0  # new audio; None with bars + bpm
+    bars: float | None = None
+    bpm: float | None = None
+    beats_per_bar: int = 4
+    loop: bool = False  # wrap seamlessly (needs bars + bpm, or seconds)
+    temperature: float = 1.0
+    top_k: int = 250
+    top_p: float = 0.0
+    cfg_coef: float = 3.0
+    seed: int | None = None
+
+    def sampling(self) -> dict[str, float]:
+        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "cfg_coef": self.cfg_coef}
+
+    def total_seconds(self) -> float:
+        if self.bars is not None and self.bpm is not None:
+            return self.bars * self.beats_per_bar * 60.0 / self.bpm
+        return float(self.seconds or 0.0)
+
+
+@dataclass(frozen=True)
+class Hello:
+    protocol: int
+    client: str = ""
+    token: str | None = None
+    codes: bool = False
+
+
+@dataclass(frozen=True)
+class Generate:
+    id: Any
+    params: GenerateParams
+
+
+@dataclass(frozen=True)
+class Continue:
+    id: Any
+    params: GenerateParams
+    audio: np.ndarray = field(repr=False)  # [C, N] float32
+    sample_rate: int = 32000
+
+
+@dataclass(frozen=True)
+class ContinueFile:
+    """Continue the audio in a file the server can read (OSC clients: Max and Pd write their buffer to disk);
+    path None: continue the sender's latest generation."""
+
+    id: Any
+    params: GenerateParams
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Extend:
+    id: Any
+    of: Any
+    bars: float | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Set:
+    id: Any
+    changes: dict = field(default_factory=dict)  # sampling parameters
+    prompts: tuple[tuple[str, float], ...] | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    id: Any
+
+
+@dataclass(frozen=True)
+class Play:
+    id: Any = None  # None: the latest
+
+
+@dataclass(frozen=True)
+class Ping:
+    data: Any = None
+
+
+Command = Hello | Generate | Continue | ContinueFile | Extend | Set | Stop | Play | Ping
+
+
+# -- events ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Welcome:
+    protocol: int
+    model: str
+    sample_rate: int
+    channels: int
+    frame_rate: int
+    latency_frames: int
+    max_message_bytes: int
+
+
+@dataclass(frozen=True)
+class Started:
+    id: Any
+    seconds: float
+    prompts: tuple = ()
+
+
+@dataclass(frozen=True)
+class Audio:
+    id: Any
+    seq: int  # chunk number, from 0
+    sample: int  # stream index of the chunk's first sample
+    pcm: bytes = field(repr=False)  # interleaved little-endian float32, `channels` per sample frame
+    channels: int = 1
+    format: str = "f32le"
+
+
+@dataclass(frozen=True)
+class Frames:
+    id: Any
+    frame: int
+    codes: list  # [K] ints (one row)
+
+
+@dataclass(frozen=True)
+class Progress:
+    id: Any
+    frames: int
+    total: int
+    rtf: float
+    underruns: int = 0
+
+
+@dataclass(frozen=True)
+class Done:
+    id: Any
+    frames: int
+    seconds: float
+    path: str
+
+
+@dataclass(frozen=True)
+class Error:
+    code: str
+    message: str
+    id: Any = None
+
+
+@dataclass(frozen=True)
+class Pong:
+    data: Any = None
+
+
+Event = Welcome | Started | Audio | Frames | Progress | Done | Error | Pong
+
+
+# -- field validation ------------------------------------------------------------------------------------------
+def number(d: dict, key: str, default: Any, lo: float, hi: float, id: Any = None, integer: bool = False) -> Any:
+    """d[key] as a number in [lo, hi] (int or float accepted), or `default` when absent or None."""
+    v = d.get(key, None)
+    if v is None:
+        return default
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ProtocolError("bad_field", f"{key} must be a number, got {type(v).__name__}", id)
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise ProtocolError("out_of_range", f"{key} must be between {lo:g} and {hi:g}, got {v}", id)
+    if integer:
+        if v != int(v):
+            raise ProtocolError("bad_field", f"{key} must be a whole number, got {v}", id)
+        return int(v)
+    return float(v)
+
+
+def text(d: dict, key: str, id: Any = None, required: bool = True, default: str | None = None) -> str | None:
+    v = d.get(key)
+    if v is None:
+        if required:
+            raise ProtocolError("bad_field", f"{key} is required", id)
+        return default
+    if not isinstance(v, str):
+        raise ProtocolError("bad_field", f"{key} must be a string, got {type(v).__name__}", id)
+    return v
+
+
+def flag(d: dict, key: str, default: bool, id: Any = None) -> bool:
+    v = d.get(key)
+    if v is None:
+        return default
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)) and v in (0, 1):  # Pd and Max send 0/1
+        return bool(v)
+    raise ProtocolError("bad_field", f"{key} must be true or false, got {v!r}", id)
+
+
+def message_id(d: dict, required: bool = True) -> Any:
+    v = d.get("id")
+    if v is None:
+        if required:
+            raise ProtocolError("bad_field", "id is required (a string or an integer of your choice)")
+        return None
+    if isinstance(v, bool) or not isinstance(v, (str, int)):
+        raise ProtocolError("bad_field", f"id must be a string or an integer, got {type(v).__name__}")
+    if isinstance(v, str) and not 0 < len(v) <= 200:
+        raise ProtocolError("bad_field", "id must be 1 to 200 characters")
+    return v
+
+
+def weighted_prompts(d: dict, id: Any, required: bool = True) -> tuple[tuple[str, float], ...] | None:
+    """`prompt: str` or `prompts: [[text, weight], ...]` -> ((text, weight), ...)."""
+    if d.get("prompts") is not None:
+        raw = d["prompts"]
+        if not isinstance(raw, (list, tuple)) or not 1 <= len(raw) <= MAX_PROMPTS:
+            raise ProtocolError("bad_field", f"prompts must be a list of 1 to {MAX_PROMPTS} [text, weight] pairs", id)
+        out = []
+        for item in raw:
+            if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
+                raise ProtocolError("bad_field", f"each prompt is [text, weight], got {item!r}", id)
+            w = number({"weight": item[1]}, "weight", None, 0.0, 1e6, id)
+            if w is None:
+                raise ProtocolError("bad_field", "a prompt weight is missing", id)
+            out.append((_prompt_text(item[0], id), w))
+        if sum(w for _, w in out) <= 0:
+            raise ProtocolError("out_of_range", "at least one prompt weight must be > 0", id)
+        return tuple(out)
+    if d.get("prompt") is not None:
+        return ((_prompt_text(text(d, "prompt", id), id), 1.0),)
+    if required:
+        raise ProtocolError("bad_field", "prompt (a string) or prompts ([[text, weight], ...]) is required", id)
+    return None
+
+
+def _prompt_text(s: str, id: Any) -> str:
+    s = s.strip()
+    if not s or len(s) > MAX_PROMPT_CHARS:
+        raise ProtocolError("out_of_range", f"a prompt must have 1 to {MAX_PROMPT_CHARS} characters", id)
+    return s
+
+
+SAMPLING_LIMITS = {
+    "temperature": (0.0, 5.0, False),
+    "top_k": (0, 2048, True),
+    "top_p": (0.0, 1.0, False),
+    "cfg_coef": (0.0, 20.0, False),
+}
+
+
+def sampling_changes(d: dict, id: Any) -> dict:
+    return {
+        k: number(d, k, None, lo, hi, id, integer)
+        for k, (lo, hi, integer) in SAMPLING_LIMITS.items()
+        if d.get(k) is not None
+    }
+
+
+def generate_params(d: dict, id: Any, max_seconds: float = 600.0) -> GenerateParams:
+    prompts = weighted_prompts(d, id)
+    bars = number(d, "bars", None, 0.25, 256, id)
+    bpm = number(d, "bpm", None, 20, 400, id)
+    bpb = number(d, "beats_per_bar", 4, 1, 32, id, integer=True)
+    if (bars is None) != (bpm is None):
+        raise ProtocolError("bad_field", "bars and bpm go together", id)
+    seconds = number(d, "seconds", None if bars is not None else 8.0, 0.02, max_seconds, id)
+    s = sampling_changes(d, id)
+    p = GenerateParams(
+        prompts=prompts, seconds=seconds, bars=bars, bpm=bpm, beats_per_bar=bpb,
+        loop=flag(d, "loop", bars is not None, id), seed=number(d, "seed", None, 0, 2**63 - 1, id, integer=True),
+        **{k: v for k, v in s.items()},
+    )
+    if p.total_seconds() > max_seconds:
+        raise ProtocolError("out_of_range", f"at most {max_seconds:g} s per generation, got {p.total_seconds():g}", id)
+    return p
+
+
+def pcm_audio(data: Any, channels: int, fmt: str, id: Any) -> np.ndarray:
+    """Interleaved PCM bytes -> float32 [C, N]; rejects audio that is not what it claims."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise ProtocolError("bad_audio", "audio must be binary (msgpack bin)", id)
+    if fmt not in ("f32le", "s16le"):
+        raise ProtocolError("bad_field", f"format must be f32le or s16le, got {fmt!r}", id)
+    width = 4 if fmt == "f32le" else 2
+    if len(data) == 0 or len(data) % (width * channels):
+        raise ProtocolError(
+            "bad_audio", f"{len(data)} bytes is not a whole number of {channels}-channel {fmt} samples", id
+        )
+    if fmt == "f32le":
+        x = np.frombuffer(data, dtype="<f4").astype(np.float32)
+        if not np.isfinite(x).all():
+            raise ProtocolError("bad_audio", "audio has NaN or infinite samples", id)
+        if np.abs(x).max() > 64:
+            raise ProtocolError("bad_audio", "f32le audio is far outside [-1, 1]: is it really float32?", id)
+    else:
+        x = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    return np.ascontiguousarray(x.reshape(-1, channels).T)

@@ -1,0 +1,110 @@
+"""The WebSocket transport: one msgpack map with a `type` per binary message. Bytes in -> a validated command,
+event -> bytes out. No sockets here."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import msgpack
+
+from . import messages as M
+from .messages import ProtocolError
+
+EVENT_TYPES = {
+    M.Welcome: "welcome", M.Started: "started", M.Audio: "audio", M.Frames: "frames", M.Progress: "progress",
+    M.Done: "done", M.Error: "error", M.Pong: "pong",
+}
+COMMAND_TYPES = ("hello", "generate", "continue", "extend", "set", "stop", "play", "ping")
+
+
+def decode_command(data: bytes | str, max_bytes: int = M.MAX_MESSAGE_BYTES) -> M.Command:
+    """Parse and validate one client message. Raises ProtocolError (with the message's id when it has one)."""
+    if isinstance(data, str):
+        raise ProtocolError("bad_message", "send msgpack in binary WebSocket messages, not text")
+    if len(data) > max_bytes:
+        raise ProtocolError("too_large", f"message of {len(data)} bytes is over the {max_bytes}-byte limit")
+    try:
+        d = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except Exception as e:  # msgpack raises several unrelated exception types for bad input
+        raise ProtocolError("bad_message", f"not valid msgpack: {type(e).__name__}") from e
+    if not isinstance(d, dict):
+        raise ProtocolError("bad_message", f"a message is a msgpack map, got {type(d).__name__}")
+    return command_from_map(d)
+
+
+def command_from_map(d: dict) -> M.Command:
+    kind = d.get("type")
+    if kind not in COMMAND_TYPES:
+        raise ProtocolError("unknown_type", f"unknown message type {kind!r}; known: {', '.join(COMMAND_TYPES)}",
+                            d.get("id") if isinstance(d.get("id"), (str, int)) else None)
+    if kind == "ping":
+        return M.Ping(d.get("data"))
+    if kind == "hello":
+        proto = M.number(d, "protocol", None, 1, 1000, integer=True)
+        if proto is None:
+            raise ProtocolError("bad_field", "hello needs protocol (an integer; this server speaks 1)")
+        return M.Hello(proto, M.text(d, "client", required=False, default="") or "",
+                       M.text(d, "token", required=False), M.flag(d, "codes", False))
+    if kind == "play":
+        return M.Play(M.message_id(d, required=False))
+    id = M.message_id(d)
+    if kind == "generate":
+        return M.Generate(id, M.generate_params(d, id))
+    if kind == "continue":
+        rate = M.number(d, "sample_rate", None, 1000, 384000, id, integer=True)
+        channels = M.number(d, "channels", 1, 1, 16, id, integer=True)
+        if rate is None:
+            raise ProtocolError("bad_field", "continue needs sample_rate", id)
+        fmt = M.text(d, "format", id, required=False, default="f32le")
+        audio = M.pcm_audio(d.get("audio"), channels, fmt, id)
+        return M.Continue(id, M.generate_params(d, id), audio, rate)
+    if kind == "extend":
+        of = d.get("of")
+        if isinstance(of, bool) or not isinstance(of, (str, int)):
+            raise ProtocolError("bad_field", "extend needs `of`: the id of a finished generation", id)
+        bars = M.number(d, "bars", None, 0.25, 256, id)
+        seconds = M.number(d, "seconds", None, 0.02, 600, id)
+        if (bars is None) == (seconds is None):
+            raise ProtocolError("bad_field", "extend needs bars or seconds (one of them)", id)
+        return M.Extend(id, of, bars, seconds)
+    if kind == "set":
+        changes = M.sampling_changes(d, id)
+        prompts = M.weighted_prompts(d, id, required=False)
+        if not changes and prompts is None:
+            raise ProtocolError("bad_field", "set needs a parameter (temperature, top_k, top_p, cfg_coef) or prompt(s)", id)
+        return M.Set(id, changes, prompts)
+    return M.Stop(id)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def event_to_map(event: M.Event) -> dict:
+    d = {"type": EVENT_TYPES[type(event)]}
+    for k, v in asdict(event).items() if not isinstance(event, M.Audio) else vars(event).items():
+        if v is None and k == "id":
+            continue
+        d[k] = _plain(v)
+    return d
+
+
+def encode_event(event: M.Event) -> bytes:
+    return msgpack.packb(event_to_map(event), use_bin_type=True)
+
+
+def decode_event(data: bytes) -> dict:
+    """For clients: bytes -> the event map (`type` plus fields)."""
+    d = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    if not isinstance(d, dict) or "type" not in d:
+        raise ProtocolError("bad_message", "server message is not a map with a type")
+    return d
+
+
+def encode_command(kind: str, **fields: Any) -> bytes:
+    """For clients: a command map -> bytes (no validation; the server validates)."""
+    return msgpack.packb({"type": kind, **fields}, use_bin_type=True)

@@ -1,0 +1,277 @@
+"""The daemon: asyncio event loop with the WebSocket and OSC endpoints, the model worker thread and audio out.
+
+The event loop never waits on the model: commands go to the worker's queue and events come back through
+call_soon_threadsafe. Each WebSocket client has a bounded send queue; a client too slow to read is dropped, never
+the server. OSC from non-loopback senders is ignored unless allowed.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..protocol import messages as M
+from ..protocol import osc as O
+from ..protocol import ws as W
+
+log = logging.getLogger("loopgen.server")
+SEND_QUEUE = 256  # events waiting for one client before it counts as too slow
+
+
+@dataclass
+class Config:
+    model: str = "random:small"
+    device: str | None = None
+    dtype: str | None = None
+    host: str = "127.0.0.1"
+    ws_port: int = 8765
+    osc_port: int = 9000
+    osc_reply: tuple[str, int] | None = None
+    osc_allow: tuple[str, ...] = ()
+    audio_device: str | None = "none"
+    loops_dir: Path = field(default_factory=lambda: Path.home() / "loopgen-loops")
+    token: str | None = None
+    max_message_bytes: int = M.MAX_MESSAGE_BYTES
+    midi: str | None = None
+    midi_map: Path | None = None
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class WsClient:
+    def __init__(self, server: "Server", ws):
+        self.server = server
+        self.ws = ws
+        self.queue: asyncio.Queue = asyncio.Queue(SEND_QUEUE)
+        self.hello: M.Hello | None = None
+        self.gone = False
+
+    def deliver(self, event: M.Event) -> None:  # on the event loop
+        if self.gone:
+            return
+        try:
+            self.queue.put_nowait(W.encode_event(event))
+        except asyncio.QueueFull:
+            self.gone = True
+            log.warning("dropping a client too slow to read (%s)", self.ws.remote_address)
+            asyncio.ensure_future(self.ws.close(1008, "too slow to read: dropped"))
+
+    async def pump(self) -> None:
+        while True:
+            data = await self.queue.get()
+            await self.ws.send(data)
+
+
+class OscPeer:
+    def __init__(self, server: "Server", addr: tuple[str, int]):
+        self.server = server
+        self.addr = addr
+        self.state = O.OscSender()
+        self.name = f"{addr[0]}-{addr[1]}".replace(".", "-").replace(":", "-")
+
+    def deliver(self, event: M.Event) -> None:
+        r = O.reply(event)
+        if r is not None and self.server.osc_transport is not None:
+            target = self.server.cfg.osc_reply or self.addr
+            self.server.osc_transport.sendto(O.build(*r), target)
+
+
+class OscEndpoint(asyncio.DatagramProtocol):
+    def __init__(self, server: "Server"):
+        self.server = server
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.server.on_osc(data, addr[:2])
+
+
+class Server:
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.osc_transport = None
+        self.osc_peers: dict[tuple[str, int], OscPeer] = {}
+        self.osc_dropped = 0
+        self.clients: set[WsClient] = set()
+        self.model = None
+        self.worker = None
+        self.player = None
+        if not is_loopback(cfg.host) and not cfg.token:
+            cfg.token = secrets.token_urlsafe(16)
+        self.ws_server = None
+        self.latency_frames = 0
+
+    # -- start / stop ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        from ..models import load_model
+        from .audio_out import Player
+        from .worker import ModelWorker
+
+        self.loop = asyncio.get_running_loop()
+        self.model = await asyncio.to_thread(load_model, self.cfg.model, self.cfg.device, self.cfg.dtype)
+        await asyncio.to_thread(self.model.generate, ["warm up"], 0.1, seed=0)  # first-call costs paid here
+        from ..streaming import IncrementalDecoder
+
+        self.latency_frames = IncrementalDecoder(self.model).latency_frames
+        self.player = Player(self.model.sample_rate, self.model.channels, self.cfg.audio_device)
+        self.player.start()
+        self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio,
+                                  wants_codes=lambda o: isinstance(o, WsClient) and bool(o.hello and o.hello.codes))
+        self.worker.start()
+        from websockets.asyncio.server import serve
+
+        self.ws_server = await serve(self._ws_handler, self.cfg.host, self.cfg.ws_port,
+                                     max_size=4 * self.cfg.max_message_bytes, compression=None)
+        self.osc_transport, _ = await self.loop.create_datagram_endpoint(
+            lambda: OscEndpoint(self), local_addr=(self.cfg.host, self.cfg.osc_port))
+
+    @property
+    def ws_port(self) -> int:
+        return self.ws_server.sockets[0].getsockname()[1]
+
+    @property
+    def osc_port(self) -> int:
+        return self.osc_transport.get_extra_info("sockname")[1]
+
+    async def stop(self) -> None:
+        """Clients told, generations stopped and saved, streams faded, sockets closed."""
+        for c in list(self.clients):
+            c.deliver(M.Error("shutting_down", "the server is shutting down"))
+        if self.worker is not None:
+            await asyncio.to_thread(self.worker.shutdown)
+        await asyncio.sleep(0.05)  # let the last events go out
+        if self.ws_server is not None:
+            self.ws_server.close()
+            await self.ws_server.wait_closed()
+        if self.osc_transport is not None:
+            self.osc_transport.close()
+        if self.player is not None:
+            await asyncio.to_thread(self.player.close)
+
+    # -- events from the worker (any thread) -------------------------------------------------------------------
+    def emit(self, owner: Any, event: M.Event) -> None:
+        if isinstance(event, M.Progress) and self.player is not None:
+            event = M.Progress(event.id, event.frames, event.total, event.rtf, self.player.underruns)
+        if isinstance(event, M.Done) and self.player is not None:
+            job = self.worker.finished.get(event.id) if self.worker else None
+            if job is not None and job.audio is not None and job.params.loop:
+                self.player.finished(event.id, job.audio.T.cpu().numpy().copy())
+        if owner is not None and self.loop is not None:
+            self.loop.call_soon_threadsafe(owner.deliver, event)
+
+    def _on_audio(self, job, x) -> None:
+        self.player.feed(job.id, x.T.cpu().numpy().copy())
+
+    def _play(self, id: Any, params: M.GenerateParams | None) -> None:
+        bar = 0
+        if params is not None and params.bpm:
+            bar = int(round(params.beats_per_bar * 60.0 / params.bpm * self.model.sample_rate))
+        self.player.launch(id, bar)
+
+    # -- WebSocket -----------------------------------------------------------------------------------------------
+    async def _ws_handler(self, ws) -> None:
+        client = WsClient(self, ws)
+        self.clients.add(client)
+        pump = asyncio.ensure_future(client.pump())
+        try:
+            async for data in ws:
+                if client.gone:
+                    break
+                self._on_ws_message(client, data)
+        except Exception as e:  # connection errors end this client only
+            log.info("client %s ended: %s", ws.remote_address, type(e).__name__)
+        finally:
+            client.gone = True
+            self.clients.discard(client)
+            pump.cancel()
+
+    def _on_ws_message(self, client: WsClient, data) -> None:
+        try:
+            cmd = W.decode_command(data, self.cfg.max_message_bytes)
+            if isinstance(cmd, M.Ping):
+                client.deliver(M.Pong(cmd.data))
+                return
+            if isinstance(cmd, M.Hello):
+                self._hello(client, cmd)
+                return
+            if client.hello is None:
+                raise M.ProtocolError("not_ready", "send hello first", getattr(cmd, "id", None))
+            if isinstance(cmd, M.Play):
+                self._play(cmd.id, None)
+                return
+            if isinstance(cmd, (M.Generate, M.Continue)):
+                self._play(cmd.id, cmd.params)
+            self.worker.submit(cmd, client)
+        except M.ProtocolError as e:
+            client.deliver(M.Error(e.code, e.message, e.id))
+
+    def _hello(self, client: WsClient, cmd: M.Hello) -> None:
+        if cmd.protocol != M.PROTOCOL_VERSION:
+            raise M.ProtocolError("bad_protocol", f"this server speaks protocol {M.PROTOCOL_VERSION}, not {cmd.protocol}")
+        if self.cfg.token and cmd.token != self.cfg.token:
+            client.deliver(M.Error("unauthorized", "wrong or missing token"))
+            client.gone = True
+            asyncio.ensure_future(client.ws.close(1008, "unauthorized"))
+            return
+        client.hello = cmd
+        m = self.model
+        client.deliver(M.Welcome(M.PROTOCOL_VERSION, m.name, m.sample_rate, m.channels, m.frame_rate,
+                                 self.latency_frames, self.cfg.max_message_bytes))
+
+    # -- OSC ---------------------------------------------------------------------------------------------------
+    def on_osc(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not is_loopback(addr[0]) and addr[0] not in self.cfg.osc_allow:
+            self.osc_dropped += 1
+            return
+        peer = self.osc_peers.get(addr)
+        if peer is None:
+            peer = self.osc_peers[addr] = OscPeer(self, addr)
+        try:
+            messages = O.parse_datagram(data)
+        except M.ProtocolError:
+            self.osc_dropped += 1  # undecodable: nothing to answer
+            return
+        for address, args in messages:
+            try:
+                cmd = O.to_command(address, args, peer.state, peer.name)
+                if isinstance(cmd, M.Ping):
+                    peer.deliver(M.Pong(cmd.data))
+                elif isinstance(cmd, M.Play):
+                    if cmd.id is None:
+                        raise M.ProtocolError("unknown_id", "nothing to play yet")
+                    self._play(cmd.id, None)
+                elif isinstance(cmd, M.Set) and cmd.id is None:
+                    pass  # a default for the sender's next generation
+                else:
+                    if isinstance(cmd, (M.Generate, M.ContinueFile)):
+                        self._play(cmd.id, cmd.params)
+                    self.worker.submit(cmd, peer)
+            except M.ProtocolError as e:
+                peer.deliver(M.Error(e.code, e.message, e.id))
+
+
+async def serve_forever(cfg: Config, announce=print) -> None:
+    """Run until cancelled (Ctrl-C), then stop cleanly."""
+    server = Server(cfg)
+    announce(f"loading {cfg.model} ...")
+    await server.start()
+    announce(f"model {server.model.name}: {server.model.sample_rate} Hz, {server.model.channels} channel(s)")
+    announce(f"WebSocket  ws://{cfg.host}:{server.ws_port}")
+    announce(f"OSC        udp://{cfg.host}:{server.osc_port}  (replies to {'%s:%d' % cfg.osc_reply if cfg.osc_reply else 'the sender'})")
+    announce(f"audio out  {server.player.device_name} at {server.player.rate} Hz")
+    announce(f"loops      {cfg.loops_dir}")
+    if cfg.token:
+        announce(f"token      {cfg.token}")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+        announce("stopped: generations saved, clients told")

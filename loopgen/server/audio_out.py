@@ -1,0 +1,215 @@
+"""Live audio out: a preallocated ring buffer read by the sound card's callback (or by a null output where there is
+no device), fed at real-time pace by a feeder thread that mixes the playing source.
+
+The callback never waits: it copies what the ring holds and plays silence, counted as underruns, when it runs dry.
+A new loop starts on the next bar of the playing loop with a short crossfade; stop fades out.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FADE_SECONDS = 0.05
+
+
+class Ring:
+    """Single-producer single-consumer float32 ring of frames x channels."""
+
+    def __init__(self, frames: int, channels: int):
+        self.buf = np.zeros((frames, channels), dtype=np.float32)
+        self.size = frames
+        self.w = 0  # total frames written
+        self.r = 0  # total frames read
+        self.underruns = 0  # callbacks that found too little
+
+    def space(self) -> int:
+        return self.size - (self.w - self.r)
+
+    def write(self, x: np.ndarray) -> None:  # x [n, C], n <= space()
+        n = x.shape[0]
+        i = self.w % self.size
+        first = min(n, self.size - i)
+        self.buf[i : i + first] = x[:first]
+        self.buf[: n - first] = x[first:]
+        self.w += n
+
+    def read_into(self, out: np.ndarray) -> None:  # fills out [n, C] completely
+        n = out.shape[0]
+        have = min(n, self.w - self.r)
+        i = self.r % self.size
+        first = min(have, self.size - i)
+        out[:first] = self.buf[i : i + first]
+        out[first:have] = self.buf[: have - first]
+        if have < n:
+            out[have:] = 0.0
+            self.underruns += 1
+        self.r += have
+
+
+@dataclass
+class Source:
+    """What the feeder plays: streamed chunks as they arrive, then (for a loop) the finished loop, repeated."""
+
+    id: object
+    chunks: list = field(default_factory=list)  # [n, C] arrays not yet played
+    loop: np.ndarray | None = None  # [N, C] once finished
+    bar: int = 0  # samples per bar (0: not bar-synced)
+    pos: int = 0  # samples of this source played so far
+    ended: bool = False
+
+    def pull(self, n: int, channels: int) -> np.ndarray:
+        out = np.zeros((n, channels), dtype=np.float32)
+        got = 0
+        while got < n and self.chunks:
+            c = self.chunks[0]
+            take = min(n - got, c.shape[0])
+            out[got : got + take] = c[:take]
+            got += take
+            self.chunks[0] = c[take:]
+            if not self.chunks[0].shape[0]:
+                self.chunks.pop(0)
+        if got < n and self.loop is not None and self.loop.shape[0]:
+            while got < n:
+                i = self.pos % self.loop.shape[0] if self.pos >= self.loop.shape[0] else self.pos
+                take = min(n - got, self.loop.shape[0] - i)
+                out[got : got + take] = self.loop[i : i + take]
+                got += take
+                self.pos += take
+            return out
+        self.pos += got
+        return out
+
+
+class Player:
+    """Feeds a Ring at the output rate from the playing Source, resampling from the model's rate with soxr."""
+
+    def __init__(self, model_rate: int, channels: int, device: str | int | None = None, block: int = 1024):
+        import soxr
+
+        self.model_rate = model_rate
+        self.channels = channels
+        self.block = block
+        self.lock = threading.Lock()
+        self.current: Source | None = None
+        self.pending: Source | None = None
+        self.fading_out = False
+        self.stream = None
+        self.device_name = "none (headless)"
+        self.rate = model_rate
+        if device is not None and str(device) != "none":
+            self._open(device)
+        self.resampler = soxr.ResampleStream(model_rate, self.rate, channels, dtype="float32")
+        self.ring = Ring(int(self.rate * 0.5), channels)
+        self.halt = threading.Event()
+        self.feeder = threading.Thread(target=self._feed, name="loopgen-feeder", daemon=True)
+        self.null = None if self.stream is not None else threading.Thread(target=self._null, daemon=True)
+
+    def _open(self, device) -> None:
+        import sounddevice as sd
+
+        dev = int(device) if str(device).isdigit() else device
+        info = sd.query_devices(dev, "output")
+        self.rate = int(info["default_samplerate"])
+        self.device_name = info["name"]
+        self.stream = sd.OutputStream(device=dev, samplerate=self.rate, channels=self.channels, dtype="float32",
+                                      callback=self._callback, blocksize=0, latency="low")
+
+    def _callback(self, outdata, frames, time_info, status) -> None:  # real-time thread: no locks, no allocation
+        self.ring.read_into(outdata)
+
+    def start(self) -> None:
+        self.feeder.start()
+        if self.stream is not None:
+            self.stream.start()
+        else:
+            self.null.start()
+
+    def close(self) -> None:
+        self.stop(fade=True)
+        time.sleep(FADE_SECONDS * 2)
+        self.halt.set()
+        if self.stream is not None:
+            self.stream.stop()
+            self.stream.close()
+
+    # -- control (any thread) ----------------------------------------------------------------------------------
+    def launch(self, id: object, bar_samples: int = 0) -> None:
+        """Play job `id`'s audio from now (or from the next bar of the playing loop)."""
+        with self.lock:
+            src = Source(id, bar=bar_samples)
+            if self.current is None:
+                self.current = src
+            else:
+                self.pending = src  # crossfaded in by the feeder: at once, or on the playing loop's next bar
+            self.fading_out = False
+
+    def feed(self, id: object, pcm: np.ndarray) -> None:
+        """Streamed audio [n, C] of job `id` (ignored unless it is playing or about to)."""
+        with self.lock:
+            for s in (self.current, self.pending):
+                if s is not None and s.id == id:
+                    s.chunks.append(pcm)
+
+    def finished(self, id: object, loop: np.ndarray | None) -> None:
+        with self.lock:
+            for s in (self.current, self.pending):
+                if s is not None and s.id == id:
+                    s.loop = loop
+                    s.ended = True
+
+    def stop(self, fade: bool = True) -> None:
+        with self.lock:
+            self.fading_out = fade
+            if not fade:
+                self.current = self.pending = None
+
+    @property
+    def underruns(self) -> int:
+        return self.ring.underruns
+
+    # -- threads -----------------------------------------------------------------------------------------------
+    def _next_block(self) -> np.ndarray:
+        n = self.block
+        with self.lock:
+            cur, pend = self.current, self.pending
+            if cur is None:
+                return np.zeros((n, self.channels), dtype=np.float32)
+            if self.fading_out:
+                out = cur.pull(n, self.channels) * np.linspace(1.0, 0.0, n, dtype=np.float32)[:, None]
+                self.current = self.pending = None
+                self.fading_out = False
+                return out
+            if pend is None:
+                return cur.pull(n, self.channels)
+            # switch: at once, or on the playing loop's next bar line
+            k = 0 if (cur.bar == 0 or cur.loop is None) else (-cur.pos) % cur.bar
+            if k >= n:
+                return cur.pull(n, self.channels)
+            head = cur.pull(k, self.channels)
+            old, new = cur.pull(n - k, self.channels), pend.pull(n - k, self.channels)
+            ramp = np.linspace(0.0, 1.0, n - k, dtype=np.float32)[:, None] * (np.pi / 2)
+            out = np.concatenate([head, old * np.cos(ramp) + new * np.sin(ramp)])
+            self.current, self.pending = pend, None
+            return out
+
+    def _feed(self) -> None:
+        while not self.halt.is_set():
+            if self.ring.space() < self.block * 4:
+                time.sleep(self.block / self.model_rate / 2)
+                continue
+            y = self.resampler.resample_chunk(self._next_block())
+            if y.shape[0]:
+                self.ring.write(y[: self.ring.space()])
+
+    def _null(self) -> None:
+        """Headless: consume the ring at real-time pace, as a sound card would."""
+        period = 256
+        out = np.zeros((period, self.channels), dtype=np.float32)
+        t = time.perf_counter()
+        while not self.halt.is_set():
+            self.ring.read_into(out)
+            t += period / self.rate
+            time.sleep(max(0.0, t - time.perf_counter()))

@@ -1,0 +1,263 @@
+"""The model worker: one thread that owns the model and steps every running generation in one batch.
+
+The event loop hands it commands through a queue and never waits for it; it hands events back through `emit`,
+which must be thread-safe (the server uses loop.call_soon_threadsafe). A failure inside the model (a GPU
+out-of-memory, say) is retried per session, so only the session that fails is ended, with its audio saved.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import LoopgenError
+from ..models.audio import prepare_audio
+from ..models.musicgen import MusicGen
+from ..protocol import messages as M
+from ..streaming import Batch, IncrementalDecoder, Session
+from ..streaming.loops import CROSSFADE_SECONDS
+from .jobs import Job, plan, sampling, save, to_numpy_interleaved
+
+log = logging.getLogger("loopgen.worker")
+PROGRESS_EVERY = 25  # frames
+KEEP_FINISHED = 64  # finished jobs kept for `extend`
+
+
+class ModelWorker:
+    def __init__(
+        self,
+        m: MusicGen,
+        emit: Callable[[Any, M.Event], None],
+        loops_dir: Path,
+        on_audio: Callable[[Job, torch.Tensor], None] | None = None,
+        wants_codes: Callable[[Any], bool] = lambda owner: False,
+    ):
+        self.thread = threading.Thread(target=self.run, name="loopgen-model", daemon=True)
+        self.m = m
+        self.emit = emit
+        self.loops_dir = Path(loops_dir)
+        self.on_audio = on_audio
+        self.wants_codes = wants_codes
+        self.inbox: queue.Queue = queue.Queue()
+        self.batch = Batch(m)
+        self.active: dict[Any, Job] = {}
+        self.by_session: dict[int, Job] = {}
+        self.finished: OrderedDict[Any, Job] = OrderedDict()
+        self.halt = threading.Event()
+        self.steps = 0
+
+    # -- from the event loop (thread-safe) -------------------------------------------------------------------
+    def submit(self, cmd: M.Command, owner: Any) -> None:
+        self.inbox.put((cmd, owner))
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every generation (audio so far saved, owners told), then end the thread."""
+        self.inbox.put(("shutdown", None))
+        self.thread.join(timeout)
+
+    # -- the thread --------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        torch.set_grad_enabled(False)
+        while not self.halt.is_set():
+            try:
+                self._drain(block=not self.active)
+                if self.active:
+                    self._step()
+            except Exception:  # never let the worker die: log and go on
+                log.exception("worker loop error")
+
+    def _drain(self, block: bool) -> None:
+        while True:
+            try:
+                cmd, owner = self.inbox.get(timeout=0.1) if block else self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            block = False
+            if cmd == "shutdown":
+                for job in list(self.active.values()):
+                    self._stop(job)
+                self.halt.set()
+                return
+            try:
+                self._handle(cmd, owner)
+            except (M.ProtocolError, LoopgenError) as e:
+                code = e.code if isinstance(e, M.ProtocolError) else "bad_request"
+                self.emit(owner, M.Error(code, str(e), getattr(cmd, "id", None)))
+            except Exception as e:
+                log.exception("command failed")
+                self.emit(owner, M.Error("server_error", f"{type(e).__name__}: {e}", getattr(cmd, "id", None)))
+
+    def _handle(self, cmd: M.Command, owner: Any) -> None:
+        if isinstance(cmd, (M.Generate, M.Continue, M.ContinueFile, M.Extend)) and cmd.id in self.active:
+            raise M.ProtocolError("bad_field", f"a generation with id {cmd.id!r} is already running", cmd.id)
+        if isinstance(cmd, M.Generate):
+            self._start(cmd.id, owner, cmd.params)
+        elif isinstance(cmd, M.Continue):
+            self._start(cmd.id, owner, cmd.params, audio=(cmd.audio, cmd.sample_rate))
+        elif isinstance(cmd, M.ContinueFile):
+            self._start(cmd.id, owner, cmd.params, audio=_read(cmd.path, cmd.id))
+        elif isinstance(cmd, M.Extend):
+            self._extend(cmd, owner)
+        elif isinstance(cmd, M.Set):
+            job = self._job(cmd.id)
+            if cmd.changes:
+                job.session.set_params(**cmd.changes)
+            if cmd.prompts is not None:
+                job.session.set_prompts([list(cmd.prompts)])
+        elif isinstance(cmd, M.Stop):
+            self._stop(self._job(cmd.id))
+
+    def _job(self, id: Any) -> Job:
+        if id not in self.active:
+            raise M.ProtocolError("unknown_id", f"no running generation with id {id!r}", id)
+        return self.active[id]
+
+    def _start(self, id, owner, p: M.GenerateParams, audio=None, original: torch.Tensor | None = None,
+               length: int | None = None) -> None:
+        m = self.m
+        hop, sr = m.cfg.audio.hop_length, m.sample_rate
+        if audio is not None and original is None:
+            original = prepare_audio(audio[0], audio[1], sr, m.channels)[0].to(m.device)
+        n0 = 0 if original is None else original.shape[-1]
+        result, seconds = plan(p, sr, hop, m.frame_rate)
+        if length is not None:  # extend: the result covers the original too
+            result = length
+            extra = result - n0 + (min(int(CROSSFADE_SECONDS * sr), result // 4) if p.loop else 0)
+            seconds = max(1, -(-extra // hop)) / m.frame_rate
+        codes = None
+        skip = 0
+        if original is not None and n0 >= hop:
+            keep = (n0 // hop) * hop
+            codes = m.encode(original[None, :, :keep], sr)
+            s_ctx = Session(m, [list(p.prompts)], sampling(p), p.seed, seconds, codes)
+            used = s_ctx.history.shape[-1]  # the prompt frames the session actually uses
+            skip = used * hop + (n0 - keep)
+            session = s_ctx
+            codes = codes[..., -used:]
+        else:
+            session = Session(m, [list(p.prompts)], sampling(p), p.seed, seconds)
+        dec = IncrementalDecoder(m)
+        if codes is not None:
+            dec.push(codes)  # render the context so the new audio continues it without a seam
+            skip -= dec.samples_out
+        job = Job(id, owner, p, session, dec, result, skip=skip, original=original if length is not None else None,
+                  total_frames=int(round(seconds * m.frame_rate)))
+        self.active[id] = job
+        self.by_session[id_of(session)] = job
+        self.batch.add(session)
+        self.emit(owner, M.Started(id, job.total_frames / m.frame_rate, tuple(tuple(x) for x in p.prompts)))
+
+    def _extend(self, cmd: M.Extend, owner) -> None:
+        of = self.finished.get(cmd.of)
+        if of is None or of.audio is None:
+            raise M.ProtocolError("unknown_id", f"no finished generation with id {cmd.of!r} to extend", cmd.id)
+        p = of.params
+        sr = self.m.sample_rate
+        if cmd.bars is not None:
+            if p.bpm is None:
+                raise M.ProtocolError("bad_field", "extend by bars needs a generation made with bars + bpm", cmd.id)
+            params = M.GenerateParams(**{**p.__dict__, "bars": p.bars + cmd.bars, "seconds": None})
+            length = int(round(params.total_seconds() * sr))
+        else:
+            params = M.GenerateParams(**{**p.__dict__, "seconds": (p.seconds or 0) + cmd.seconds, "bars": None,
+                                         "bpm": None, "loop": False})
+            length = of.audio.shape[-1] + int(round(cmd.seconds * sr))
+        self._start(cmd.id, owner, params, original=of.audio.to(self.m.device), length=length)
+
+    # -- stepping ----------------------------------------------------------------------------------------------
+    def _step(self) -> None:
+        try:
+            done = self.batch.step()
+        except Exception as e:  # find the session that fails alone; the others go on
+            log.warning("batch step failed (%s); retrying sessions one by one", e)
+            done = []
+            for s in list(self.batch.sessions):
+                self.batch.remove(s)
+                try:
+                    f = s.step()
+                    if f is not None:
+                        done.append((s, f))
+                    self.batch.add(s)
+                except Exception as e2:
+                    job = self.by_session[id_of(s)]
+                    self.emit(job.owner, M.Error("model_error", f"{type(e2).__name__}: {e2}", job.id))
+                    job.stopped = True
+                    self._finish(job)
+        self.steps += 1
+        for s, f in done:
+            self._frame(self.by_session[id_of(s)], f)
+        for job in list(self.active.values()):
+            if job.session.done:
+                self._finish(job)
+
+    def _frame(self, job: Job, f) -> None:
+        job.frames += 1
+        if self.wants_codes(job.owner):
+            self.emit(job.owner, M.Frames(job.id, f.index, f.codes[0].tolist()))
+        x = job.take(job.decoder.push(f.codes[..., None]))
+        self._audio(job, x)
+        if job.frames % PROGRESS_EVERY == 0:
+            self._progress(job)
+
+    def _audio(self, job: Job, x: torch.Tensor) -> None:
+        if not x.shape[-1]:
+            return
+        self.emit(job.owner, M.Audio(job.id, job.seq, job.made - x.shape[-1], to_numpy_interleaved(x), x.shape[0]))
+        job.seq += 1
+        if self.on_audio is not None:
+            self.on_audio(job, x)
+
+    def _progress(self, job: Job) -> None:
+        elapsed = max(1e-6, time.perf_counter() - job.started)
+        rtf = job.frames / self.m.frame_rate / elapsed
+        self.emit(job.owner, M.Progress(job.id, job.frames, job.total_frames, rtf))
+
+    def _stop(self, job: Job) -> None:
+        job.stopped = True
+        job.session.cancel()
+        self._finish(job)
+
+    def _finish(self, job: Job) -> None:
+        """Flush, wrap a loop, save WAV + JSON, tell the owner. Runs once per job."""
+        if job.id not in self.active:
+            return
+        del self.active[job.id]
+        self.by_session.pop(id_of(job.session), None)
+        if job.session in self.batch.sessions:
+            self.batch.remove(job.session)
+        self._audio(job, job.take(job.decoder.flush()))
+        job.finish(self.m.sample_rate)
+        job.path = save(job, self.loops_dir, self.m.name, self.m.sample_rate)
+        self._progress(job)
+        self.emit(job.owner, M.Done(job.id, job.frames, job.audio.shape[-1] / self.m.sample_rate, job.path))
+        self.finished[job.id] = job
+        while len(self.finished) > KEEP_FINISHED:
+            self.finished.popitem(last=False)
+
+
+def id_of(session: Session) -> int:
+    return id(session)
+
+
+def _read(path: str | None, id: Any):
+    import soundfile as sf
+
+    if path is None:
+        raise M.ProtocolError("bad_field", "continue needs a wav path", id)
+    try:
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as e:
+        raise M.ProtocolError("bad_audio", f"cannot read {path}: {e}", id) from e
+    if data.shape[0] == 0:
+        raise M.ProtocolError("bad_audio", f"{path} is empty", id)
+    return data.T.copy(), int(rate)
