@@ -89,6 +89,104 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hostport(v: str) -> tuple[str, int]:
+    host, _, port = v.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {v!r}")
+    return host, int(port)
+
+
+def default_audio_device() -> str:
+    """The system's default output if PortAudio sees one, else 'none' (headless)."""
+    try:
+        import sounddevice as sd
+
+        sd.query_devices(kind="output")
+        return str(sd.default.device[1]) if sd.default.device[1] is not None and sd.default.device[1] >= 0 else "none"
+    except Exception:  # no PortAudio library, or no output device
+        return "none"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .server import Config, serve_forever
+
+    audio = args.audio_device if args.audio_device != "default" else default_audio_device()
+    cfg = Config(
+        model=args.model, device=args.device, dtype=args.dtype, host=args.host, ws_port=args.ws_port,
+        osc_port=args.osc_port, osc_reply=args.osc_reply, osc_allow=tuple(args.osc_allow), audio_device=audio,
+        loops_dir=Path(args.loops_dir).expanduser(), token=args.token, midi=args.midi,
+        midi_map=Path(args.midi_map) if args.midi_map else None,
+    )
+    try:
+        asyncio.run(serve_forever(cfg, announce=lambda s: print(s, flush=True)))
+    except KeyboardInterrupt:
+        pass
+    except OSError as e:
+        raise LoopgenError(f"cannot listen: {e}") from e
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    print("audio outputs (--audio-device ID or a name substring):")
+    try:
+        import sounddevice as sd
+
+        outs = [(i, d) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
+        for i, d in outs:
+            print(f"  {i:3d}  {d['name']}  ({int(d['default_samplerate'])} Hz, {d['max_output_channels']} ch)")
+        if not outs:
+            print("  none found: serve runs headless (--audio-device none)")
+    except Exception as e:
+        print(f"  unavailable ({e}): serve runs headless")
+    print("MIDI inputs (--midi NAME):")
+    try:
+        import mido
+
+        names = mido.get_input_names()
+        for n in names:
+            print(f"  {n}")
+        if not names:
+            print("  none found")
+    except Exception as e:
+        print(f"  unavailable ({type(e).__name__}: {e}); pip install python-rtmidi for MIDI")
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .clients import connect
+    from .clients.client import ServerError
+
+    async def run() -> int:
+        async with connect(args.url, token=args.token) as c:
+            if args.action == "ping":
+                print(f"pong in {await c.ping() * 1000:.1f} ms")
+                return 0
+            if args.action == "stop":
+                await c.stop(args.text)
+                return 0
+            fields = {k: v for k, v in (("seconds", args.seconds), ("bars", args.bars), ("bpm", args.bpm),
+                                         ("seed", args.seed), ("temperature", args.temperature),
+                                         ("top_k", args.top_k), ("cfg_coef", args.cfg)) if v is not None}
+            async for ev in c.generate(args.text, **fields):
+                if ev["type"] == "progress":
+                    print(f"\r{ev['frames']}/{ev['total']} frames, rtf {ev['rtf']:.2f}", end="", file=sys.stderr)
+                elif ev["type"] == "done":
+                    print(file=sys.stderr)
+                    print(ev["path"])
+            return 0
+
+    try:
+        return asyncio.run(run())
+    except ServerError as e:
+        raise LoopgenError(f"server: {e}") from e
+    except (OSError, ConnectionError) as e:
+        raise LoopgenError(f"cannot reach {args.url}: {e} (is `loopgen serve` running?)") from e
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loopgen", description="MusicGen as a live instrument.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -110,6 +208,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list known models and which are in the local cache")
     m.set_defaults(func=cmd_models)
+
+    sv = sub.add_parser("serve", help="run the daemon: WebSocket + OSC control, live audio out")
+    sv.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id, folder or random:* (default {DEFAULT_MODEL})")
+    sv.add_argument("--device", default="auto")
+    sv.add_argument("--dtype", default="auto")
+    sv.add_argument("--host", default="127.0.0.1", help="listen address (non-loopback needs a token)")
+    sv.add_argument("--ws-port", type=int, default=8765)
+    sv.add_argument("--osc-port", type=int, default=9000)
+    sv.add_argument("--osc-reply", type=_hostport, default=None, metavar="HOST:PORT",
+                    help="send OSC replies here (default: back to the sender)")
+    sv.add_argument("--osc-allow", nargs="*", default=[], metavar="HOST", help="non-loopback OSC senders to accept")
+    sv.add_argument("--audio-device", default="default", help="output NAME or ID, or none (headless)")
+    sv.add_argument("--midi", default=None, metavar="PORT", help="MIDI input port name")
+    sv.add_argument("--midi-map", default=None, metavar="FILE", help="TOML mapping (default: the shipped one)")
+    sv.add_argument("--loops-dir", default=str(Path.home() / "loopgen-loops"), help="where finished audio is saved")
+    sv.add_argument("--token", default=None, help="required in hello (generated when --host is not loopback)")
+    sv.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("devices", help="list audio outputs and MIDI inputs")
+    d.set_defaults(func=cmd_devices)
+
+    se = sub.add_parser("send", help="talk to a running daemon: generate, stop, ping")
+    se.add_argument("action", choices=["generate", "stop", "ping"])
+    se.add_argument("text", nargs="?", default="", help="the prompt (generate) or the id (stop)")
+    se.add_argument("--url", default="ws://127.0.0.1:8765")
+    se.add_argument("--token", default=None)
+    se.add_argument("--seconds", type=float, default=None)
+    se.add_argument("--bars", type=float, default=None)
+    se.add_argument("--bpm", type=float, default=None)
+    se.add_argument("--seed", type=int, default=None)
+    se.add_argument("--temperature", type=float, default=None)
+    se.add_argument("--top-k", type=int, default=None)
+    se.add_argument("--cfg", type=float, default=None)
+    se.set_defaults(func=cmd_send)
     return p
 
 

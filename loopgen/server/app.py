@@ -38,6 +38,8 @@ class Config:
     max_message_bytes: int = M.MAX_MESSAGE_BYTES
     midi: str | None = None
     midi_map: Path | None = None
+    send_queue: int = SEND_QUEUE  # events queued for one client before it counts as too slow
+    send_buffer: int = 256 * 1024  # kernel send buffer per client: bounds what a stalled client can hold up
 
 
 def is_loopback(host: str) -> bool:
@@ -51,7 +53,7 @@ class WsClient:
     def __init__(self, server: "Server", ws):
         self.server = server
         self.ws = ws
-        self.queue: asyncio.Queue = asyncio.Queue(SEND_QUEUE)
+        self.queue: asyncio.Queue = asyncio.Queue(server.cfg.send_queue)
         self.hello: M.Hello | None = None
         self.gone = False
 
@@ -161,7 +163,7 @@ class Server:
         if isinstance(event, M.Progress) and self.player is not None:
             event = M.Progress(event.id, event.frames, event.total, event.rtf, self.player.underruns)
         if isinstance(event, M.Done) and self.player is not None:
-            job = self.worker.finished.get(event.id) if self.worker else None
+            job = self.worker.find(event.id, owner) if self.worker else None
             if job is not None and job.audio is not None and job.params.loop:
                 self.player.finished(event.id, job.audio.T.cpu().numpy().copy())
         if owner is not None and self.loop is not None:
@@ -179,6 +181,11 @@ class Server:
     # -- WebSocket -----------------------------------------------------------------------------------------------
     async def _ws_handler(self, ws) -> None:
         client = WsClient(self, ws)
+        sock = ws.transport.get_extra_info("socket") if getattr(ws, "transport", None) else None
+        if sock is not None:
+            import socket
+
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.cfg.send_buffer)
         self.clients.add(client)
         pump = asyncio.ensure_future(client.pump())
         try:

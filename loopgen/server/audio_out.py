@@ -131,9 +131,11 @@ class Player:
         self.stop(fade=True)
         time.sleep(FADE_SECONDS * 2)
         self.halt.set()
+        self.feeder.join(1.0)
         if self.stream is not None:
             self.stream.stop()
             self.stream.close()
+        self.resampler = None
 
     # -- control (any thread) ----------------------------------------------------------------------------------
     def launch(self, id: object, bar_samples: int = 0) -> None:

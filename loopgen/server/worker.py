@@ -98,7 +98,7 @@ class ModelWorker:
                 self.emit(owner, M.Error("server_error", f"{type(e).__name__}: {e}", getattr(cmd, "id", None)))
 
     def _handle(self, cmd: M.Command, owner: Any) -> None:
-        if isinstance(cmd, (M.Generate, M.Continue, M.ContinueFile, M.Extend)) and cmd.id in self.active:
+        if isinstance(cmd, (M.Generate, M.Continue, M.ContinueFile, M.Extend)) and key(owner, cmd.id) in self.active:
             raise M.ProtocolError("bad_field", f"a generation with id {cmd.id!r} is already running", cmd.id)
         if isinstance(cmd, M.Generate):
             self._start(cmd.id, owner, cmd.params)
@@ -109,18 +109,28 @@ class ModelWorker:
         elif isinstance(cmd, M.Extend):
             self._extend(cmd, owner)
         elif isinstance(cmd, M.Set):
-            job = self._job(cmd.id)
+            job = self._job(owner, cmd.id)
             if cmd.changes:
                 job.session.set_params(**cmd.changes)
             if cmd.prompts is not None:
                 job.session.set_prompts([list(cmd.prompts)])
         elif isinstance(cmd, M.Stop):
-            self._stop(self._job(cmd.id))
+            self._stop(self._job(owner, cmd.id))
 
-    def _job(self, id: Any) -> Job:
-        if id not in self.active:
+    def _job(self, owner: Any, id: Any) -> Job:
+        if key(owner, id) not in self.active:
             raise M.ProtocolError("unknown_id", f"no running generation with id {id!r}", id)
-        return self.active[id]
+        return self.active[key(owner, id)]
+
+    def find(self, id: Any, owner: Any = None, finished: bool = True) -> Job | None:
+        """A job by id: the owner's own first, else the latest of anyone's with that id."""
+        jobs = self.finished if finished else self.active
+        if key(owner, id) in jobs:
+            return jobs[key(owner, id)]
+        for k in reversed(list(jobs)):
+            if k[1] == id:
+                return jobs[k]
+        return None
 
     def _start(self, id, owner, p: M.GenerateParams, audio=None, original: torch.Tensor | None = None,
                length: int | None = None) -> None:
@@ -152,13 +162,13 @@ class ModelWorker:
             skip -= dec.samples_out
         job = Job(id, owner, p, session, dec, result, skip=skip, original=original if length is not None else None,
                   total_frames=int(round(seconds * m.frame_rate)))
-        self.active[id] = job
+        self.active[key(owner, id)] = job
         self.by_session[id_of(session)] = job
         self.batch.add(session)
         self.emit(owner, M.Started(id, job.total_frames / m.frame_rate, tuple(tuple(x) for x in p.prompts)))
 
     def _extend(self, cmd: M.Extend, owner) -> None:
-        of = self.finished.get(cmd.of)
+        of = self.find(cmd.of, owner)
         if of is None or of.audio is None:
             raise M.ProtocolError("unknown_id", f"no finished generation with id {cmd.of!r} to extend", cmd.id)
         p = of.params
@@ -229,9 +239,9 @@ class ModelWorker:
 
     def _finish(self, job: Job) -> None:
         """Flush, wrap a loop, save WAV + JSON, tell the owner. Runs once per job."""
-        if job.id not in self.active:
+        if key(job.owner, job.id) not in self.active:
             return
-        del self.active[job.id]
+        del self.active[key(job.owner, job.id)]
         self.by_session.pop(id_of(job.session), None)
         if job.session in self.batch.sessions:
             self.batch.remove(job.session)
@@ -240,9 +250,17 @@ class ModelWorker:
         job.path = save(job, self.loops_dir, self.m.name, self.m.sample_rate)
         self._progress(job)
         self.emit(job.owner, M.Done(job.id, job.frames, job.audio.shape[-1] / self.m.sample_rate, job.path))
-        self.finished[job.id] = job
+        self.finished[key(job.owner, job.id)] = job
         while len(self.finished) > KEEP_FINISHED:
             self.finished.popitem(last=False)
+
+
+def key(owner: Any, id: Any) -> tuple:
+    """Ids are the client's own: two clients may both say "1"."""
+    return (0 if owner is None else builtins_id(owner), id)
+
+
+builtins_id = id
 
 
 def id_of(session: Session) -> int:
