@@ -110,6 +110,10 @@ class Server:
             cfg.token = secrets.token_urlsafe(16)
         self.ws_server = None
         self.latency_frames = 0
+        self.midi_map = None
+        self.midi_port = None
+        self.midi_count = 0  # MIDI-started generations: midi-1, midi-2, ...
+        self.midi_latest: Any = None
 
     # -- start / stop ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -134,6 +138,11 @@ class Server:
                                      max_size=4 * self.cfg.max_message_bytes, compression=None)
         self.osc_transport, _ = await self.loop.create_datagram_endpoint(
             lambda: OscEndpoint(self), local_addr=(self.cfg.host, self.cfg.osc_port))
+        if self.cfg.midi:
+            from .midi import MidiMap, open_input
+
+            self.midi_map = MidiMap.load(self.cfg.midi_map)
+            self.midi_port = open_input(self.cfg.midi, lambda msg: self.loop.call_soon_threadsafe(self.on_midi, msg))
 
     @property
     def ws_port(self) -> int:
@@ -155,6 +164,8 @@ class Server:
             await self.ws_server.wait_closed()
         if self.osc_transport is not None:
             self.osc_transport.close()
+        if self.midi_port is not None:
+            self.midi_port.close()
         if self.player is not None:
             await asyncio.to_thread(self.player.close)
 
@@ -263,6 +274,27 @@ class Server:
                     self.worker.submit(cmd, peer)
             except M.ProtocolError as e:
                 peer.deliver(M.Error(e.code, e.message, e.id))
+
+
+    # -- MIDI ----------------------------------------------------------------------------------------------------
+    def on_midi(self, msg) -> None:
+        """On the event loop: act on one MIDI message through the mapping."""
+        for action, value in self.midi_map.actions(msg):
+            if action == "generate":
+                self.midi_count += 1
+                id = f"midi-{self.midi_count}"
+                params = M.generate_params({"prompt": value, "bars": self.midi_map.bars, "bpm": self.midi_map.bpm}, id)
+                self._play(id, params)
+                self.worker.submit(M.Generate(id, params), None)
+                self.midi_latest = id
+            elif action == "stop":
+                self.player.stop(fade=True)
+                if self.midi_latest is not None:
+                    self.worker.submit(M.Stop(self.midi_latest), None)
+            elif action == "set" and self.midi_latest is not None:
+                self.worker.submit(M.Set(self.midi_latest, value, None), None)
+            elif action == "volume":
+                self.player.volume = value
 
 
 async def serve_forever(cfg: Config, announce=print) -> None:

@@ -96,6 +96,7 @@ class Player:
         self.current: Source | None = None
         self.pending: Source | None = None
         self.fading_out = False
+        self.volume = 1.0  # set live (MIDI CC); applied by the feeder, never in the callback
         self.stream = None
         self.device_name = "none (headless)"
         self.rate = model_rate
@@ -202,7 +203,7 @@ class Player:
             if self.ring.space() < self.block * 4:
                 time.sleep(self.block / self.model_rate / 2)
                 continue
-            y = self.resampler.resample_chunk(self._next_block())
+            y = self.resampler.resample_chunk(self._next_block() * np.float32(self.volume))
             if y.shape[0]:
                 self.ring.write(y[: self.ring.space()])
 
