@@ -177,6 +177,7 @@ def test_dropped_client_audio_is_saved(serve, tmp_path):
 
 def test_slow_client_is_dropped_not_the_server(serve):
     import socket
+    import threading
 
     from websockets.sync.client import connect as sync_connect
 
@@ -184,9 +185,16 @@ def test_slow_client_is_dropped_not_the_server(serve):
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # a client that reads almost nothing
         sock.connect(("127.0.0.1", server.ws_port))
-        slow = await asyncio.to_thread(sync_connect, url(server), sock=sock, max_size=None)
-        slow.send(W.encode_command("hello", protocol=1, client="slow"))
-        slow.send(W.encode_command("generate", id="slow", prompt="p", seconds=10, seed=0))
+        release = threading.Event()
+
+        def slow_client() -> None:  # says hello, asks for 10 s, then never reads
+            with sync_connect(url(server), sock=sock, max_size=None, close_timeout=1) as slow:
+                slow.send(W.encode_command("hello", protocol=1, client="slow"))
+                slow.send(W.encode_command("generate", id="slow", prompt="p", seconds=10, seed=0))
+                release.wait(60)
+
+        thread = threading.Thread(target=slow_client, daemon=True)
+        thread.start()
         async with connect(url(server)) as other:  # meanwhile another client is served
             events, _ = await collect(other.generate("fine", seconds=0.5))
             assert events[-1]["type"] == "done"
@@ -204,7 +212,8 @@ def test_slow_client_is_dropped_not_the_server(serve):
                 break
             await asyncio.sleep(0.1)
         assert server.worker.find("slow").path
-        sock.close()
+        release.set()
+        await asyncio.to_thread(thread.join, 10)
 
     serve(scenario, send_queue=4)
 
