@@ -1,0 +1,84 @@
+"""`loopgen serve` as a real process: it announces itself, serves `loopgen send`, and stops cleanly on Ctrl-C."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import soundfile as sf
+
+from loopgen.clients import connect
+
+
+def free_port(kind=socket.SOCK_STREAM) -> int:
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_serve_send_and_ctrl_c(tmp_path):
+    ws, osc = free_port(), free_port(socket.SOCK_DGRAM)
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loopgen", "serve", "--model", "random:tiny", "--ws-port", str(ws), "--osc-port", str(osc),
+         "--audio-device", "none", "--loops-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        lines = []
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.startswith("loops"):
+                break
+        text = "".join(lines)
+        assert f"ws://127.0.0.1:{ws}" in text and f"udp://127.0.0.1:{osc}" in text and "none (headless)" in text
+
+        out = subprocess.run([sys.executable, "-m", "loopgen", "send", "generate", "dub techno", "--bars", "1",
+                              "--bpm", "120", "--url", f"ws://127.0.0.1:{ws}"], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        assert sf.info(out.stdout.strip()).frames == 64000
+        ping = subprocess.run([sys.executable, "-m", "loopgen", "send", "ping", "--url", f"ws://127.0.0.1:{ws}"],
+                              capture_output=True, text=True, env=env)
+        assert ping.returncode == 0 and "pong" in ping.stdout
+
+        async def mid_stream_ctrl_c():
+            async with connect(f"ws://127.0.0.1:{ws}") as c:
+                events = []
+                try:
+                    async for ev in c.generate("long one", id="long", seconds=30, seed=1):
+                        events.append(ev)
+                        if len([e for e in events if e["type"] == "audio"]) == 3:
+                            proc.send_signal(signal.SIGINT)  # Ctrl-C while it streams
+                except Exception:
+                    pass
+                return events
+
+        events = asyncio.run(mid_stream_ctrl_c())
+        assert proc.wait(60) == 0
+        rest = proc.stdout.read()
+        assert "stopped" in rest
+        done = [e for e in events if e["type"] == "done"]
+        assert done and done[0]["seconds"] < 30  # the stopped generation was saved and reported
+        assert sf.info(done[0]["path"]).frames > 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_send_without_a_server_is_a_clear_error():
+    r = subprocess.run([sys.executable, "-m", "loopgen", "send", "ping", "--url", f"ws://127.0.0.1:{free_port()}"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "is `loopgen serve` running?" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_devices_lists_something():
+    r = subprocess.run([sys.executable, "-m", "loopgen", "devices"], capture_output=True, text=True)
+    assert r.returncode == 0 and "audio outputs" in r.stdout and "MIDI inputs" in r.stdout
