@@ -73,7 +73,7 @@ class Source:
                 self.chunks.pop(0)
         if got < n and self.loop is not None and self.loop.shape[0]:
             while got < n:
-                i = self.pos % self.loop.shape[0] if self.pos >= self.loop.shape[0] else self.pos
+                i = self.pos % self.loop.shape[0]
                 take = min(n - got, self.loop.shape[0] - i)
                 out[got : got + take] = self.loop[i : i + take]
                 got += take
