@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,31 @@ def stereo():
     from loopgen import load_model
 
     return load_model("random:stereo-tiny")
+
+
+# -- a real daemon on 127.0.0.1 (ephemeral ports, random:tiny, headless audio) ------------------------------------
+@contextlib.asynccontextmanager
+async def running(tmp_path, **kw):
+    from loopgen.server import Config, Server
+
+    cfg = Config(model="random:tiny", ws_port=0, osc_port=0, loops_dir=tmp_path / "loops", audio_device="none", **kw)
+    server = Server(cfg)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """serve(scenario, **config): run `await scenario(server)` against a fresh server."""
+
+    def run(scenario, **kw):
+        async def main():
+            async with running(tmp_path, **kw) as server:
+                return await asyncio.wait_for(scenario(server), 120)
+
+        return asyncio.run(main())
+
+    return run

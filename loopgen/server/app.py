@@ -42,6 +42,16 @@ class Config:
     send_buffer: int = 256 * 1024  # kernel send buffer per client: bounds what a stalled client can hold up
 
 
+def web_file(name: str) -> bytes | None:
+    """A file of the browser page, or None (no paths outside the page's folder)."""
+    from importlib.resources import files
+
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    f = files("loopgen.clients").joinpath("web", name)
+    return f.read_bytes() if f.is_file() else None
+
+
 def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -135,7 +145,8 @@ class Server:
         from websockets.asyncio.server import serve
 
         self.ws_server = await serve(self._ws_handler, self.cfg.host, self.cfg.ws_port,
-                                     max_size=4 * self.cfg.max_message_bytes, compression=None)
+                                     max_size=4 * self.cfg.max_message_bytes, compression=None,
+                                     process_request=self._http)
         self.osc_transport, _ = await self.loop.create_datagram_endpoint(
             lambda: OscEndpoint(self), local_addr=(self.cfg.host, self.cfg.osc_port))
         if self.cfg.midi:
@@ -210,6 +221,25 @@ class Server:
             client.gone = True
             self.clients.discard(client)
             pump.cancel()
+
+    def _http(self, connection, request):
+        """Plain HTTP GETs on the WebSocket port serve the browser page (files shipped in loopgen.clients.web)."""
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        from http import HTTPStatus
+
+        from websockets.datastructures import Headers
+        from websockets.http11 import Response
+
+        name = request.path.split("?")[0].lstrip("/") or "index.html"
+        body = web_file(name)
+        if body is None:
+            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        kind = {"html": "text/html", "js": "text/javascript", "css": "text/css", "png": "image/png"}.get(
+            name.rsplit(".", 1)[-1], "application/octet-stream")
+        headers = Headers([("Content-Type", f"{kind}; charset=utf-8" if kind.startswith("text") else kind),
+                           ("Content-Length", str(len(body))), ("Cache-Control", "no-cache")])
+        return Response(200, "OK", headers, body)
 
     def _on_ws_message(self, client: WsClient, data) -> None:
         try:
@@ -303,7 +333,7 @@ async def serve_forever(cfg: Config, announce=print) -> None:
     announce(f"loading {cfg.model} ...")
     await server.start()
     announce(f"model {server.model.name}: {server.model.sample_rate} Hz, {server.model.channels} channel(s)")
-    announce(f"WebSocket  ws://{cfg.host}:{server.ws_port}")
+    announce(f"WebSocket  ws://{cfg.host}:{server.ws_port}   (browser page: http://{cfg.host}:{server.ws_port}/)")
     announce(f"OSC        udp://{cfg.host}:{server.osc_port}  (replies to {'%s:%d' % cfg.osc_reply if cfg.osc_reply else 'the sender'})")
     announce(f"audio out  {server.player.device_name} at {server.player.rate} Hz")
     announce(f"loops      {cfg.loops_dir}")

@@ -120,7 +120,7 @@ def test_non_loopback_senders_are_ignored_unless_allowed(serve):
 @pytest.mark.skipif(shutil.which("oscsend") is None, reason="liblo-tools (oscsend/oscdump) not installed")
 def test_liblo_oscsend_and_oscdump(tmp_path):
     """liblo's tools as an outside client: oscsend sends, oscdump hears the replies (--osc-reply)."""
-    from tests.server.conftest import running
+    from tests.conftest import running
 
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))

@@ -262,7 +262,7 @@ def test_token_required_off_loopback(tmp_path):
     def run(**kw):
         import asyncio as aio
 
-        from tests.server.conftest import running
+        from tests.conftest import running
 
         async def main():
             async with running(tmp_path, **kw) as server:

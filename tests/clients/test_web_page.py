@@ -1,0 +1,67 @@
+"""The browser page, served by the daemon, in headless Chromium (the system's, driven by playwright)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import urllib.request
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_page_files_are_served_and_nothing_else(serve):
+    async def scenario(server):
+        base = f"http://127.0.0.1:{server.ws_port}"
+
+        def get(path):
+            with urllib.request.urlopen(base + path, timeout=10) as r:
+                return r.status, r.headers["Content-Type"], r.read()
+
+        status, kind, body = await asyncio.to_thread(get, "/")
+        assert status == 200 and kind.startswith("text/html") and b"app.js" in body
+        for f in ("app.js", "msgpack.js", "worklet.js", "style.css"):
+            status, kind, _ = await asyncio.to_thread(get, "/" + f)
+            assert status == 200
+        for bad in ("/../pyproject.toml", "/nope.js", "/%2e%2e/app.py"):
+            with pytest.raises(urllib.error.HTTPError):
+                await asyncio.to_thread(get, bad)
+        assert b"http://" not in body and b"https://" not in body  # no CDN
+
+    serve(scenario)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
+def test_page_streams_into_its_audio_worklet(serve, tmp_path):
+    pw = pytest.importorskip("playwright.async_api")
+
+    async def scenario(server):
+        async with pw.async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = await browser.new_page(viewport={"width": 960, "height": 640})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(f"http://127.0.0.1:{server.ws_port}/")
+            await page.wait_for_function("document.getElementById('status').textContent.includes('random:tiny')")
+            await page.fill("#bars", "1")
+            await page.click("#generate")
+            await page.wait_for_function("window.loopgenStats.chunks > 5", timeout=60000)
+            await page.fill("#morph", "0.5")  # crossfade while it plays: a weighted-prompt `set`
+            await page.dispatch_event("#morph", "input")
+            await page.wait_for_function("window.loopgenStats.done !== null", timeout=60000)
+            await page.wait_for_function(
+                "window.loopgenStats.workletReceived >= window.loopgenStats.samplesReceived", timeout=20000)
+            stats = await page.evaluate("window.loopgenStats")
+            assert stats["samplesReceived"] >= 64000  # 1 bar at 120 bpm, plus the loop's overrun
+            assert stats["workletReceived"] == stats["samplesReceived"]  # every streamed sample reached the worklet
+            assert stats["done"].endswith(".wav")
+            await page.wait_for_function("window.loopgenStats.workletPlayed > 8000", timeout=20000)
+            shot = os.environ.get("LOOPGEN_SCREENSHOT") or str(tmp_path / "page.png")
+            await page.screenshot(path=shot)
+            assert not errors, errors
+            await browser.close()
+
+    serve(scenario)
