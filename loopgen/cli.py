@@ -187,6 +187,27 @@ def cmd_send(args: argparse.Namespace) -> int:
         raise LoopgenError(f"cannot reach {args.url}: {e} (is `loopgen serve` running?)") from e
 
 
+def cmd_clients(args: argparse.Namespace) -> int:
+    """Copy the Max patch, the Pd patch and the browser page out of the package."""
+    import shutil
+    from importlib.resources import as_file, files
+
+    dest = Path(args.copy).expanduser()
+    root = files("loopgen.clients")
+    copied = []
+    for sub, pattern in (("max", "*.maxpat"), ("pd", "*.pd"), ("web", "*")):
+        with as_file(root.joinpath(sub)) as folder:
+            for f in sorted(Path(folder).glob(pattern)):
+                if f.is_file() and not f.name.startswith("__"):
+                    (dest / sub).mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(f, dest / sub / f.name)
+                    copied.append(f"{sub}/{f.name}")
+    for c in copied:
+        print(dest / c)
+    print("set-up for each host: see docs/clients.md in loopgen's source", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loopgen", description="MusicGen as a live instrument.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -225,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--loops-dir", default=str(Path.home() / "loopgen-loops"), help="where finished audio is saved")
     sv.add_argument("--token", default=None, help="required in hello (generated when --host is not loopback)")
     sv.set_defaults(func=cmd_serve)
+
+    cl = sub.add_parser("clients", help="copy the Max / Pd patches and the browser page to a folder")
+    cl.add_argument("--copy", required=True, metavar="DIR")
+    cl.set_defaults(func=cmd_clients)
 
     d = sub.add_parser("devices", help="list audio outputs and MIDI inputs")
     d.set_defaults(func=cmd_devices)

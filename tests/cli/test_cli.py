@@ -76,3 +76,10 @@ def test_models_lists_ids_and_cache_state(tmp_path):
     assert "facebook/musicgen-small" in r.stdout and "random:small" in r.stdout
     line = next(l for l in r.stdout.splitlines() if l.startswith("facebook/musicgen-small "))
     assert line.split()[1] == "no"
+
+
+def test_clients_copy(tmp_path):
+    r = run("clients", "--copy", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    for f in ("max/loopgen.maxpat", "pd/loopgen.pd", "web/index.html", "web/app.js", "web/worklet.js", "web/msgpack.js"):
+        assert (tmp_path / "out" / f).is_file(), f
