@@ -65,3 +65,21 @@ def test_page_streams_into_its_audio_worklet(serve, tmp_path):
             await browser.close()
 
     serve(scenario)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
+def test_page_passes_the_token_from_its_address(serve):
+    pw = pytest.importorskip("playwright.async_api")
+
+    async def scenario(server):
+        async with pw.async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = await browser.new_page()
+            await page.goto(f"http://127.0.0.1:{server.ws_port}/?token=s3cret")
+            await page.wait_for_function("document.getElementById('status').textContent.includes('random:tiny')")
+            page2 = await browser.new_page()
+            await page2.goto(f"http://127.0.0.1:{server.ws_port}/")
+            await page2.wait_for_function("document.getElementById('status').textContent.includes('disconnected')")
+            await browser.close()
+
+    serve(scenario, token="s3cret")

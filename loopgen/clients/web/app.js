@@ -13,7 +13,8 @@ function send(msg) { ws.send(encode(msg)); }
 function connect() {
   ws = new WebSocket(`ws://${location.host}/`);
   ws.binaryType = "arraybuffer";
-  ws.onopen = () => send({ type: "hello", protocol: 1, client: "loopgen-web" });
+  const token = new URLSearchParams(location.search).get("token") || undefined;  // needed off loopback
+  ws.onopen = () => send({ type: "hello", protocol: 1, client: "loopgen-web", token });
   ws.onclose = () => { $("status").textContent = "disconnected: reload to reconnect"; };
   ws.onmessage = (e) => onEvent(decode(e.data));
 }
