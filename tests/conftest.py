@@ -94,7 +94,8 @@ def stereo():
 async def running(tmp_path, **kw):
     from loopgen.server import Config, Server
 
-    cfg = Config(model="random:tiny", ws_port=0, osc_port=0, loops_dir=tmp_path / "loops", audio_device="none", **kw)
+    kw = {"model": "random:tiny", "ws_port": 0, "osc_port": 0, "loops_dir": tmp_path / "loops", "audio_device": "none", **kw}
+    cfg = Config(**kw)
     server = Server(cfg)
     await server.start()
     try:

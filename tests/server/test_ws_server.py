@@ -271,3 +271,22 @@ def test_token_required_off_loopback(tmp_path):
         aio.run(main())
 
     run(token="secret")
+
+
+def test_stereo_model_streams_interleaved_and_saves_stereo(tmp_path):
+    from tests.conftest import running
+
+    async def main():
+        async with running(tmp_path, model="random:stereo-tiny") as server:
+            async with connect(url(server)) as c:
+                assert c.welcome["channels"] == 2
+                events = [ev async for ev in c.generate("wide", seconds=0.5, seed=1)]
+                audio = [e for e in events if e["type"] == "audio"]
+                assert all(a["channels"] == 2 for a in audio)
+                pcm = np.concatenate([np.frombuffer(a["pcm"], "<f4") for a in audio]).reshape(-1, 2)
+                saved, _ = sf.read(events[-1]["path"], dtype="float32")
+                assert saved.shape == (16000, 2) and np.array_equal(saved, pcm)
+                g = server.model.generate(["wide"], seconds=0.5, seed=1)
+                assert np.abs(g.audio[0].numpy().T - pcm).max() < 1e-5
+
+    asyncio.run(main())
