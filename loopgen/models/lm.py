@@ -58,7 +58,11 @@ class Dense(nn.Module):
         """Reorder the weight for oneDNN (CPU float32 only; a no-op elsewhere). Do not move the module after."""
         w = self.weight
         if _ONEDNN and not w.is_mkldnn and w.device.type == "cpu" and w.dtype == torch.float32:
-            self.weight = nn.Parameter(torch.ops.mkldnn._reorder_linear_weight(w.detach(), None), requires_grad=False)
+            try:
+                packed = torch.ops.mkldnn._reorder_linear_weight(w.detach(), None)
+            except (AttributeError, RuntimeError):  # a build without the reorder: the plain layout still works
+                return
+            self.weight = nn.Parameter(packed, requires_grad=False)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001
         w = self.weight
