@@ -56,16 +56,26 @@ class Batch:
 
     def remove(self, s: Session) -> None:
         """Take a session out; it keeps its state and can go on alone."""
-        s.cache = s.cache.select(torch.arange(s.lm_rows.start, s.lm_rows.stop, device=self.m.device))
+        s.cache = self._own(s)
         s.lm_rows = slice(0, s.cache.rows)
         s.batch = None
         self.sessions.remove(s)
         self._regroup()
 
+    def _own(self, s: Session) -> LMCache:
+        """The session's rows as a cache of its own (no copy when it already has the whole cache)."""
+        if s.lm_rows.start == 0 and s.lm_rows.stop == s.cache.rows:
+            return s.cache
+        return s.cache.select(torch.arange(s.lm_rows.start, s.lm_rows.stop, device=self.m.device))
+
     def _regroup(self) -> None:
         if not self.sessions:
             return
-        own = [s.cache.select(torch.arange(s.lm_rows.start, s.lm_rows.stop, device=self.m.device)) for s in self.sessions]
+        own = [self._own(s) for s in self.sessions]
+        if len(own) == 1:  # alone: keep its cache as it is
+            s = self.sessions[0]
+            s.cache, s.lm_rows = own[0], slice(0, own[0].rows)
+            return
         merged = _merge(own)
         start = 0
         for s, c in zip(self.sessions, own):

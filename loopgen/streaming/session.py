@@ -95,7 +95,9 @@ class Session:
         self.end = None if seconds is None else p0 + max(1, int(round(seconds * m.frame_rate)))  # exclusive
         seeds = [int(torch.seed()) if seed is None else seed + i for i in range(b)]
         self.gens = make_generators(seeds, m.device)
-        self.cache = m.lm.new_cache(self._num_lm_rows(), win + self.depth)
+        # positions one window needs: a whole window for endless streams, less for a short finite one
+        span = win if self.end is None else min(win, self.end)
+        self.cache = m.lm.new_cache(self._num_lm_rows(), span + self.depth)
         self.lm_rows = slice(0, self._num_lm_rows())  # this session's rows in `cache` (a Batch may share it)
         self.batch = None
         self._condition()
