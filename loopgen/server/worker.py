@@ -28,6 +28,7 @@ from .jobs import Job, plan, sampling, save, to_numpy_interleaved
 log = logging.getLogger("loopgen.worker")
 PROGRESS_EVERY = 25  # frames
 KEEP_FINISHED = 64  # finished jobs kept for `extend`
+PREFILL_CHUNK = 32  # tokens of a long prompt per step, so other streams keep playing while it primes
 
 
 class ModelWorker:
@@ -46,7 +47,7 @@ class ModelWorker:
         self.on_audio = on_audio
         self.wants_codes = wants_codes
         self.inbox: queue.Queue = queue.Queue()
-        self.batch = Batch(m)
+        self.batch = Batch(m, prefill_chunk=PREFILL_CHUNK)
         self.active: dict[Any, Job] = {}
         self.by_session: dict[int, Job] = {}
         self.finished: OrderedDict[Any, Job] = OrderedDict()

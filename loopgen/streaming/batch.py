@@ -41,8 +41,11 @@ class Batch:
     """Steps its sessions together. Finished or cancelled sessions leave at the next step; `add` and `remove`
     regroup the shared cache (the only times it is reallocated)."""
 
-    def __init__(self, m: MusicGen, sessions: list[Session] = ()):
+    def __init__(self, m: MusicGen, sessions: list[Session] = (), prefill_chunk: int | None = None):
+        """prefill_chunk: at most this many tokens of a window start per step (None: all at once), so that one
+        session's long prompt does not hold up the others."""
         self.m = m
+        self.prefill_chunk = prefill_chunk
         self.sessions: list[Session] = []
         for s in sessions:
             self.add(s)
@@ -91,7 +94,7 @@ class Batch:
             return []
         lm = self.m.lm
         cache = self.sessions[0].cache
-        tokens = {s: s._prepare() for s in self.sessions}
+        tokens = {s: s._prepare(self.prefill_chunk) for s in self.sessions}
         logits: dict[Session, torch.Tensor] = {}
         for s, t in tokens.items():  # window starts feed many tokens: one forward each
             if t.shape[-1] > 1:

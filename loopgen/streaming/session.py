@@ -151,16 +151,21 @@ class Session:
         logits = self.m.lm(self._prepare(), self.cache, rows=self.lm_rows)[:, -1]  # [R, K, card]
         return self._accept(logits)
 
-    def _prepare(self) -> torch.Tensor:
-        """The tokens of this step, [R, K, T]: T > 1 for the first step of a window (the known columns at once)."""
+    def _prepare(self, max_tokens: int | None = None) -> torch.Tensor:
+        """The tokens of this step, [R, K, T]: the columns not yet fed. T > 1 at a window start (the known columns
+        at once, or `max_tokens` of them per step, so a long prefill does not stall a batch)."""
         if self.col >= self.seq.shape[-1]:  # window full: re-prime from our own tail
             self._start_window(self.history[..., -self.context :])
-        first = self.col == self.p + 1
-        tokens = self.seq[:, :, : self.col] if first else self.seq[:, :, self.col - 1 : self.col]
-        return self._expand(tokens)
+        end = self.col if max_tokens is None else min(self.col, self.fed + max_tokens)
+        self._feeding = end - self.fed
+        return self._expand(self.seq[:, :, self.fed : end])
 
     def _accept(self, logits: torch.Tensor) -> Frame | None:
-        """Choose this step's column from the LM rows' logits [R, K, card]; return the frame it completed."""
+        """Choose this step's column from the LM rows' logits [R, K, card]; return the frame it completed.
+        After a partial prefill (more known columns to feed) nothing is chosen yet."""
+        self.fed += self._feeding
+        if self.fed < self.col:
+            return None
         chosen = sample(self._guide(logits), self.params, self.gens)  # [B, K]
         want = self.forced[:, :, self.col]
         self.seq[:, :, self.col] = torch.where(want == -1, chosen, want)
@@ -233,4 +238,5 @@ class Session:
         self.forced = forced_columns(prompt, len(self.rows), self.frames, self.delays, self.m.cfg.lm.card, self.m.device)
         self.seq = self.forced.clone()
         self.col = self.p + 1  # columns 0..p are known; the first step feeds them all
+        self.fed = 0  # columns fed to the LM in this window
         self.cache.reset(self.lm_rows)  # the same cache, overwritten from position 0

@@ -70,3 +70,22 @@ def test_prompt_count_change_inside_a_batch(tiny):
     while batch.sessions:
         n += len(batch.step())
     assert n == 60
+
+
+def test_chunked_prefill_keeps_other_sessions_stepping(tiny):
+    """A continuation with a long prompt primes 4 tokens per step; the session next to it keeps making frames, and
+    the primed session makes the same music as when it primes at once."""
+    prompt = torch.randint(0, 2048, (1, 4, 40), generator=torch.Generator().manual_seed(0))
+    ref = [f.codes for f in Session(tiny, ["go on"], SamplingParams(top_k=1), 0, 0.4, prompt)]
+    long = Session(tiny, ["go on"], SamplingParams(top_k=1), 0, 0.4, prompt)
+    other = Session(tiny, ["beat"], seed=1, seconds=1.0)
+    batch = Batch(tiny, [long, other], prefill_chunk=4)
+    got, other_frames_while_priming = [], 0
+    for _ in range(12):  # 41 known columns at 4 per step: the long one is still priming
+        for s, f in batch.step():
+            other_frames_while_priming += s is other
+            assert s is other
+    assert other_frames_while_priming >= 8
+    while batch.sessions:
+        got += [f.codes for s, f in batch.step() if s is long]
+    assert len(got) == len(ref) and all(torch.equal(a, b) for a, b in zip(got, ref))
