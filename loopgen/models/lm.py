@@ -106,13 +106,14 @@ class LMCache:
 @dataclass
 class Placement:
     """Where a forward's tokens go: positions start..end-1 for every row, or (pos given) one token per row at
-    its own position, with `bias` masking each row's attention to its own past."""
+    its own position, with `mask` limiting each row's attention to its own past. Cache memory past a row's own
+    positions may be stale or uninitialised: it is masked out of both scores and values, never just down-weighted."""
 
     start: int
     end: int
     pos: torch.Tensor | None = None  # [B] long
     arange: torch.Tensor | None = None  # [B] long, 0..B-1
-    bias: torch.Tensor | None = None  # [B, 1, 1, end] additive
+    mask: torch.Tensor | None = None  # [B, 1, 1, end] bool, True = this row's own past
 
 
 class DecoderLayer(nn.Module):
@@ -149,8 +150,9 @@ class DecoderLayer(nn.Module):
         keys, values = ck[:, :, : at.end], cv[:, :, : at.end]
         if t == 1:  # one query: plain matmuls beat SDPA's dispatch for this size
             scores = (q * dh**-0.5) @ keys.transpose(-1, -2)
-            if at.bias is not None:
-                scores = scores + at.bias
+            if at.mask is not None:  # rows at their own positions: hide what lies past each row's own past
+                scores = scores.masked_fill(~at.mask, float("-inf"))
+                values = values.masked_fill(~at.mask.transpose(-1, -2), 0.0)
             a = scores.softmax(-1) @ values
         elif at.start == 0:
             a = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
@@ -194,8 +196,8 @@ class MusicgenLM(nn.Module):
         shape = (c.num_layers, batch, c.num_heads, capacity, c.dim // c.num_heads)
         empty = torch.zeros(c.num_layers, batch, c.num_heads, 1, c.dim // c.num_heads, dtype=p.dtype, device=p.device)
         return LMCache(
-            k=torch.zeros(shape, dtype=p.dtype, device=p.device),
-            v=torch.zeros(shape, dtype=p.dtype, device=p.device),
+            k=torch.empty(shape, dtype=p.dtype, device=p.device),  # never read before written (see Placement)
+            v=torch.empty(shape, dtype=p.dtype, device=p.device),
             cross_k=empty,
             cross_v=empty,
             cross_bias=torch.zeros(batch, 1, 1, 1, dtype=p.dtype, device=p.device),
@@ -276,8 +278,7 @@ class MusicgenLM(nn.Module):
             pos = torch.tensor(lens, device=dev)
             end = max(lens) + 1
             ok = torch.arange(end, device=dev)[None, :] <= pos[:, None]
-            bias = torch.zeros(ok.shape, dtype=x.dtype, device=dev).masked_fill(~ok, float("-inf"))
-            at = Placement(0, end, pos, torch.arange(b, device=dev), bias[:, None, None, :])
+            at = Placement(0, end, pos, torch.arange(b, device=dev), ok[:, None, None, :])
             x = x + self.positions(0, end)[pos][:, None].to(x.dtype)
         else:
             raise ValueError("several tokens at once need every row at the same position")
