@@ -140,20 +140,19 @@ class ModelWorker:
         if audio is not None and original is None:
             original = prepare_audio(audio[0], audio[1], sr, m.channels)[0].to(m.device)
         n0 = 0 if original is None else original.shape[-1]
-        result, seconds = plan(p, sr, hop, m.frame_rate)
-        if length is not None:  # extend: the result covers the original too
-            result = length
-            extra = result - n0 + (min(int(CROSSFADE_SECONDS * sr), result // 4) if p.loop else 0)
-            seconds = max(1, -(-extra // hop)) / m.frame_rate
+        result = plan(p, sr, hop, m.frame_rate)[0] if length is None else length  # samples of the result
+        overrun = min(int(CROSSFADE_SECONDS * sr), result // 4) if p.loop else 0  # a loop's crossfade material
+        keep = (n0 // hop) * hop  # whole frames of the original become the prompt
+        lead = n0 - keep if keep else 0  # new audio starts at `keep`; the part before n0 is dropped
+        target = result - (n0 if length is not None else 0)  # new samples the result needs
+        seconds = max(1, -(-(target + overrun + lead) // hop)) / m.frame_rate
         codes = None
         skip = 0
-        if original is not None and n0 >= hop:
-            keep = (n0 // hop) * hop
+        if keep:
             codes = m.encode(original[None, :, :keep], sr)
-            s_ctx = Session(m, [list(p.prompts)], sampling(p), p.seed, seconds, codes)
-            used = s_ctx.history.shape[-1]  # the prompt frames the session actually uses
-            skip = used * hop + (n0 - keep)
-            session = s_ctx
+            session = Session(m, [list(p.prompts)], sampling(p), p.seed, seconds, codes)
+            used = session.history.shape[-1]  # the prompt frames the session actually uses
+            skip = used * hop + lead
             codes = codes[..., -used:]
         else:
             session = Session(m, [list(p.prompts)], sampling(p), p.seed, seconds)

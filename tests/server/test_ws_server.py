@@ -72,7 +72,7 @@ def test_loop_length_steer_and_stop(serve):
 def test_continue_and_extend(serve):
     async def scenario(server):
         async with connect(url(server)) as c:
-            t = np.arange(int(44100 * 0.5)) / 44100
+            t = np.arange(int(44100 * 0.513)) / 44100  # not a whole number of frames
             src = np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)]).astype(np.float32) * 0.3
             events, _ = await collect(c.stream("continue", id="c", prompt="go on", audio=src.T.astype("<f4").tobytes(),
                                                sample_rate=44100, channels=2, seconds=1.0, seed=0))
