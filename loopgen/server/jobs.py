@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -100,12 +99,9 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int) -> str:
     return str(base.with_suffix(".wav"))
 
 
-def plan(p: M.GenerateParams, sample_rate: int, hop: int, frame_rate: int) -> tuple[int, float]:
-    """(result length in samples, seconds to generate): loops generate a crossfade's worth past their end."""
-    length = int(round(p.total_seconds() * sample_rate))
-    extra = min(int(CROSSFADE_SECONDS * sample_rate), length // 4) if p.loop else 0
-    frames = math.ceil((length + extra) / hop)
-    return length, frames / frame_rate
+def result_length(p: M.GenerateParams, sample_rate: int) -> int:
+    """Samples of a generation's result: a loop's exact length, or seconds * rate."""
+    return int(round(p.total_seconds() * sample_rate))
 
 
 def sampling(p: M.GenerateParams) -> SamplingParams:

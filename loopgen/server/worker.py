@@ -23,7 +23,7 @@ from ..models.musicgen import MusicGen
 from ..protocol import messages as M
 from ..streaming import Batch, IncrementalDecoder, Session
 from ..streaming.loops import CROSSFADE_SECONDS
-from .jobs import Job, plan, sampling, save, to_numpy_interleaved
+from .jobs import Job, result_length, sampling, save, to_numpy_interleaved
 
 log = logging.getLogger("loopgen.worker")
 PROGRESS_EVERY = 25  # frames
@@ -140,7 +140,7 @@ class ModelWorker:
         if audio is not None and original is None:
             original = prepare_audio(audio[0], audio[1], sr, m.channels)[0].to(m.device)
         n0 = 0 if original is None else original.shape[-1]
-        result = plan(p, sr, hop, m.frame_rate)[0] if length is None else length  # samples of the result
+        result = result_length(p, sr) if length is None else length  # samples of the result
         overrun = min(int(CROSSFADE_SECONDS * sr), result // 4) if p.loop else 0  # a loop's crossfade material
         keep = (n0 // hop) * hop  # whole frames of the original become the prompt
         lead = n0 - keep if keep else 0  # new audio starts at `keep`; the part before n0 is dropped
