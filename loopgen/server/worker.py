@@ -255,12 +255,9 @@ class ModelWorker:
             self.finished.popitem(last=False)
 
 
-def key(owner: Any, id: Any) -> tuple:
+def key(owner: Any, ident: Any) -> tuple:
     """Ids are the client's own: two clients may both say "1"."""
-    return (0 if owner is None else builtins_id(owner), id)
-
-
-builtins_id = id
+    return (0 if owner is None else id(owner), ident)
 
 
 def id_of(session: Session) -> int:

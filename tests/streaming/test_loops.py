@@ -68,7 +68,9 @@ def test_extend_and_vary(tiny):
     assert torch.equal(longer.audio[:, fade : n - splice], loop.audio[:, fade : n - splice])  # the bars it had
     wrap_ok(longer.audio)
     steps = (longer.audio[:, 1:] - longer.audio[:, :-1]).abs()
-    assert steps[:, n - splice - 2 : n + 2].max() <= steps.max()  # no click where the new bars begin
+    away = torch.ones_like(steps, dtype=torch.bool)
+    away[:, n - splice - 2 : n + 2] = False
+    assert steps[:, n - splice - 2 : n + 2].max() <= steps[away].max()  # no click where the new bars begin
 
     varied = loopgen.vary_loop(tiny, longer, bars=1, seed=2)
     keep = loopgen.loop_samples(2, 128, 4, 32000)
