@@ -2,7 +2,9 @@
 
 Built for decoding speed: q/k/v are one matmul, the K output heads are one matmul, the cross-attention keys/values of
 every layer come from one matmul once per prompt, and self-attention writes into a preallocated static KV cache by
-position (as gpt-fast does). The step position lives on the host, so a step never waits on the device.
+position. The one-token `decode` has fixed shapes: positions are a device tensor, attention spans the cache under a
+per-row mask, and rows that do not step write into a scratch slot, so `torch.compile(fullgraph=True)` and CUDA graphs
+capture it once per batch size. `prefill` feeds many known tokens of chosen rows (window starts, prompts).
 """
 from __future__ import annotations
 
@@ -48,11 +50,25 @@ class Dense(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(cout, cin))
 
+    onednn = True  # class switch: False forces F.linear (the path CUDA and torch.compile take)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight
-        if w.is_mkldnn or (_ONEDNN and w.device.type == "cpu" and w.dtype == torch.float32):
+        if w.is_mkldnn or (
+            Dense.onednn and _ONEDNN and w.device.type == "cpu" and w.dtype == torch.float32
+            and not torch.compiler.is_compiling()
+        ):
             return torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
         return F.linear(x, w)
+
+    @property
+    def packed(self) -> bool:
+        return self.weight.is_mkldnn
+
+    def unpack(self) -> None:
+        """Back to a plain dense weight (torch.compile cannot trace oneDNN's packed layout)."""
+        if self.weight.is_mkldnn:
+            self.weight = nn.Parameter(self.weight.to_dense(), requires_grad=False)
 
     def pack(self) -> None:
         """Reorder the weight for oneDNN (CPU float32 only; a no-op elsewhere). Do not move the module after."""
@@ -70,50 +86,60 @@ class Dense(nn.Module):
 
 
 @dataclass
-class LMCache:
-    """Decoding state of one batch. Self-attention K/V are preallocated to `capacity` positions and written by
-    position; cross-attention K/V are computed once per prompt by `MusicgenLM.set_condition`."""
+class KVCache:
+    """Decoding state of R LM rows, all preallocated (zeros) with fixed shapes. Row r's self-attention K/V for position
+    p sit at [:, r, :, p]; slot `positions` (the last) is a scratch slot that rows not stepping write into. Cross
+    attention K/V hold each row's text states, padded to `text` tokens and masked by `cross_bias`."""
 
-    k: torch.Tensor  # [L, B, H, capacity, Dh]
-    v: torch.Tensor  # [L, B, H, capacity, Dh]
-    cross_k: torch.Tensor  # [L, B, H, S, Dh]
-    cross_v: torch.Tensor  # [L, B, H, S, Dh]
-    cross_bias: torch.Tensor  # [B, 1, 1, S] additive: 0 = attend, -inf = padding
-    lengths: list[int]  # per row: positions written so far (host side, so a step never syncs)
+    k: torch.Tensor  # [L, R, H, positions + 1, Dh]
+    v: torch.Tensor  # [L, R, H, positions + 1, Dh]
+    cross_k: torch.Tensor  # [L, R, H, text, Dh]
+    cross_v: torch.Tensor  # [L, R, H, text, Dh]
+    cross_bias: torch.Tensor  # [R, 1, 1, text] additive: 0 = attend, -inf = padding
 
     @property
-    def capacity(self) -> int:
-        return self.k.shape[3]
+    def positions(self) -> int:
+        return self.k.shape[3] - 1
 
     @property
     def rows(self) -> int:
         return self.k.shape[1]
 
-    def reset(self, rows: slice = slice(None)) -> None:
-        """Start these rows over at position 0 (the memory is reused, not cleared)."""
-        for r in range(*rows.indices(self.rows)):
-            self.lengths[r] = 0
+    @property
+    def text(self) -> int:
+        return self.cross_k.shape[3]
 
-    def select(self, index: torch.Tensor) -> "LMCache":
-        """A new cache holding rows `index` of this one (for regrouping rows; allocates)."""
-        return LMCache(
-            k=self.k.index_select(1, index), v=self.v.index_select(1, index),
-            cross_k=self.cross_k.index_select(1, index), cross_v=self.cross_v.index_select(1, index),
-            cross_bias=self.cross_bias.index_select(0, index), lengths=[self.lengths[i] for i in index.tolist()],
+    def grown(self, rows: int, positions: int, text: int) -> "KVCache":
+        """A larger cache holding this one's contents (rows, positions and text padded; the scratch slot moves)."""
+        rows, positions, text = max(rows, self.rows), max(positions, self.positions), max(text, self.text)
+        if (rows, positions, text) == (self.rows, self.positions, self.text):
+            return self
+        L, _, H, _, dh = self.k.shape
+        out = KVCache(
+            k=self.k.new_zeros(L, rows, H, positions + 1, dh), v=self.v.new_zeros(L, rows, H, positions + 1, dh),
+            cross_k=self.k.new_zeros(L, rows, H, text, dh), cross_v=self.k.new_zeros(L, rows, H, text, dh),
+            cross_bias=self.cross_bias.new_full((rows, 1, 1, text), float("-inf")),
         )
+        r, p, s = self.rows, self.positions, self.text
+        out.k[:, :r, :, :p] = self.k[:, :, :, :p]
+        out.v[:, :r, :, :p] = self.v[:, :, :, :p]
+        out.cross_k[:, :r, :, :s] = self.cross_k
+        out.cross_v[:, :r, :, :s] = self.cross_v
+        out.cross_bias[:r, :, :, :s] = self.cross_bias
+        return out
 
-
-@dataclass
-class Placement:
-    """Where a forward's tokens go: positions start..end-1 for every row, or (pos given) one token per row at
-    its own position, with `mask` limiting each row's attention to its own past. Cache memory past a row's own
-    positions may be stale or uninitialised: it is masked out of both scores and values, never just down-weighted."""
-
-    start: int
-    end: int
-    pos: torch.Tensor | None = None  # [B] long
-    arange: torch.Tensor | None = None  # [B] long, 0..B-1
-    mask: torch.Tensor | None = None  # [B, 1, 1, end] bool, True = this row's own past
+    def copy_rows(self, dst: torch.Tensor, src: torch.Tensor, other: "KVCache | None" = None) -> None:
+        """Rows `src` of `other` (default: this cache) into rows `dst` of this one: history and text."""
+        o = self if other is None else other
+        p, s = min(self.positions, o.positions), min(self.text, o.text)
+        self.k[:, dst, :, :p] = o.k[:, src, :, :p]
+        self.v[:, dst, :, :p] = o.v[:, src, :, :p]
+        self.cross_k[:, dst] = 0
+        self.cross_v[:, dst] = 0
+        self.cross_bias[dst] = float("-inf")
+        self.cross_k[:, dst, :, :s] = o.cross_k[:, src, :, :s]
+        self.cross_v[:, dst, :, :s] = o.cross_v[:, src, :, :s]
+        self.cross_bias[dst, :, :, :s] = o.cross_bias[src, :, :, :s]
 
 
 class DecoderLayer(nn.Module):
@@ -132,48 +158,61 @@ class DecoderLayer(nn.Module):
         self.heads = cfg.num_heads
         self.act = cfg.activation
 
-    def forward(self, x: torch.Tensor, i: int, cache: LMCache, rows: slice, at: "Placement") -> torch.Tensor:
-        """x: [B, T, D] for cache rows `rows`, placed as `at` says -> [B, T, D]. At batch 2 a step is bound by
-        reading the weights, so every projection is one matmul over a [B*T, D] matrix."""
+    def _mlp(self, x2: torch.Tensor) -> torch.Tensor:
+        d = x2.shape[-1]
+        n = F.layer_norm(x2, (d,), self.norm2.weight, self.norm2.bias, self.norm2.eps)
+        y = self.fc1(n)
+        y = F.relu(y) if self.act == "relu" else F.gelu(y, approximate="tanh" if self.act == "gelu_new" else "none")
+        return x2 + self.fc2(y)
+
+    def _cross(self, x2: torch.Tensor, b: int, t: int, ck: torch.Tensor, cv: torch.Tensor, cb: torch.Tensor):
+        d = x2.shape[-1]
+        h, dh = self.heads, d // self.heads
+        n = F.layer_norm(x2, (d,), self.norm_cross.weight, self.norm_cross.bias, self.norm_cross.eps)
+        q = self.cross_q(n).view(b, t, h, dh).transpose(1, 2)
+        if t == 1:  # one query: plain matmuls beat SDPA's dispatch for this size
+            a = ((q * dh**-0.5) @ ck.transpose(-1, -2) + cb).softmax(-1) @ cv
+        else:
+            a = F.scaled_dot_product_attention(q, ck, cv, attn_mask=cb)
+        return x2 + self.cross_out(a.transpose(1, 2).reshape(b * t, d))
+
+    def decode(
+        self, x: torch.Tensor, i: int, cache: KVCache, write: torch.Tensor, mask: torch.Tensor, end: int, text: int
+    ) -> torch.Tensor:
+        """One token per cache row. x: [R, D]; write: [R] slot each row's K/V goes to; mask: [R, 1, 1, end] True =
+        the row's own past (itself included); end / text: how much of the cache to read. -> [R, D]"""
+        r, d = x.shape
+        h, dh = self.heads, d // self.heads
+        n = F.layer_norm(x, (d,), self.norm1.weight, self.norm1.bias, self.norm1.eps)
+        q, k, v = self.qkv(n).view(r, 3, h, 1, dh).unbind(1)  # each [R, H, 1, Dh]
+        rows = torch.arange(r, device=x.device)
+        ck, cv = cache.k[i], cache.v[i]  # [R, H, P+1, Dh]
+        ck[rows, :, write] = k[:, :, 0]
+        cv[rows, :, write] = v[:, :, 0]
+        scores = (q * dh**-0.5) @ ck[:, :, :end].transpose(-1, -2)  # [R, H, 1, end]
+        a = scores.masked_fill(~mask, float("-inf")).softmax(-1) @ cv[:, :, :end]
+        x = x + self.out(a.reshape(r, d))
+        x = self._cross(x, r, 1, cache.cross_k[i, :, :, :text], cache.cross_v[i, :, :, :text],
+                        cache.cross_bias[..., :text])
+        return self._mlp(x)
+
+    def prefill(self, x: torch.Tensor, i: int, cache: KVCache, rows: torch.Tensor, start: int) -> torch.Tensor:
+        """Tokens at positions start.. of cache rows `rows`. x: [n, T, D] -> [n, T, D]. At batch 2 a step is bound by
+        reading the weights, so every projection is one matmul over a [n*T, D] matrix."""
         b, t, d = x.shape
         h, dh = self.heads, d // self.heads
         x2 = x.reshape(b * t, d)
         n = F.layer_norm(x2, (d,), self.norm1.weight, self.norm1.bias, self.norm1.eps)
-        q, k, v = self.qkv(n).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [B, H, T, Dh]
-        ck, cv = cache.k[i, rows], cache.v[i, rows]  # views [B, H, capacity, Dh]
-        if at.pos is None:  # every row at the same position
-            ck[:, :, at.start : at.end] = k
-            cv[:, :, at.start : at.end] = v
-        else:  # one token per row, each at its own position
-            ck[at.arange, :, at.pos] = k[:, :, 0]
-            cv[at.arange, :, at.pos] = v[:, :, 0]
-        keys, values = ck[:, :, : at.end], cv[:, :, : at.end]
-        if t == 1:  # one query: plain matmuls beat SDPA's dispatch for this size
-            scores = (q * dh**-0.5) @ keys.transpose(-1, -2)
-            if at.mask is not None:  # rows at their own positions: hide what lies past each row's own past
-                scores = scores.masked_fill(~at.mask, float("-inf"))
-                values = values.masked_fill(~at.mask.transpose(-1, -2), 0.0)
-            a = scores.softmax(-1) @ values
-        elif at.start == 0:
-            a = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
-        else:
-            mask = torch.ones(t, at.end, dtype=torch.bool, device=x.device).tril(diagonal=at.start)
-            a = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+        q, k, v = self.qkv(n).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [n, H, T, Dh]
+        end = start + t
+        cache.k[i, rows, :, start:end] = k
+        cache.v[i, rows, :, start:end] = v
+        keys, values = cache.k[i, rows, :, :end], cache.v[i, rows, :, :end]
+        mask = torch.ones(t, end, dtype=torch.bool, device=x.device).tril(diagonal=start)
+        a = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         x2 = x2 + self.out(a.transpose(1, 2).reshape(b * t, d))
-
-        n = F.layer_norm(x2, (d,), self.norm_cross.weight, self.norm_cross.bias, self.norm_cross.eps)
-        q = self.cross_q(n).view(b, t, h, dh).transpose(1, 2)
-        ck, cv, cb = cache.cross_k[i, rows], cache.cross_v[i, rows], cache.cross_bias[rows]
-        if t == 1:
-            a = ((q * dh**-0.5) @ ck.transpose(-1, -2) + cb).softmax(-1) @ cv
-        else:
-            a = F.scaled_dot_product_attention(q, ck, cv, attn_mask=cb)
-        x2 = x2 + self.cross_out(a.transpose(1, 2).reshape(b * t, d))
-
-        n = F.layer_norm(x2, (d,), self.norm2.weight, self.norm2.bias, self.norm2.eps)
-        y = self.fc1(n)
-        y = F.relu(y) if self.act == "relu" else F.gelu(y, approximate="tanh" if self.act == "gelu_new" else "none")
-        return (x2 + self.fc2(y)).view(b, t, d)
+        x2 = self._cross(x2, b, t, cache.cross_k[i, rows], cache.cross_v[i, rows], cache.cross_bias[rows])
+        return self._mlp(x2).view(b, t, d)
 
 
 class MusicgenLM(nn.Module):
@@ -189,19 +228,17 @@ class MusicgenLM(nn.Module):
         self._pos: torch.Tensor | None = None
 
     # -- state ---------------------------------------------------------------------------------------------------
-    def new_cache(self, batch: int, capacity: int) -> LMCache:
-        """A cache for `batch` rows (guided rows included) and up to `capacity` positions."""
-        p = self.emb
-        c = self.cfg
-        shape = (c.num_layers, batch, c.num_heads, capacity, c.dim // c.num_heads)
-        empty = torch.zeros(c.num_layers, batch, c.num_heads, 1, c.dim // c.num_heads, dtype=p.dtype, device=p.device)
-        return LMCache(
-            k=torch.empty(shape, dtype=p.dtype, device=p.device),  # never read before written (see Placement)
-            v=torch.empty(shape, dtype=p.dtype, device=p.device),
-            cross_k=empty,
-            cross_v=empty,
-            cross_bias=torch.zeros(batch, 1, 1, 1, dtype=p.dtype, device=p.device),
-            lengths=[0] * batch,
+    def new_cache(self, rows: int, positions: int, text: int = 1) -> KVCache:
+        """A zeroed cache for `rows` LM rows, `positions` positions each and `text` tokens of text states."""
+        p, c = self.emb, self.cfg
+        h, dh = c.num_heads, c.dim // c.num_heads
+        z = dict(dtype=p.dtype, device=p.device)
+        return KVCache(
+            k=torch.zeros(c.num_layers, rows, h, positions + 1, dh, **z),
+            v=torch.zeros(c.num_layers, rows, h, positions + 1, dh, **z),
+            cross_k=torch.zeros(c.num_layers, rows, h, text, dh, **z),
+            cross_v=torch.zeros(c.num_layers, rows, h, text, dh, **z),
+            cross_bias=torch.full((rows, 1, 1, text), float("-inf"), **z),
         )
 
     def pack(self) -> None:
@@ -211,82 +248,85 @@ class MusicgenLM(nn.Module):
             if isinstance(m, Dense) and m is not self.cross_kv:
                 m.pack()
 
-    @torch.inference_mode()
-    def set_condition(self, cache: LMCache, states: torch.Tensor, mask: torch.Tensor, rows: slice = slice(None)) -> None:
-        """Compute every layer's cross-attention K/V for the text states of cache rows `rows`.
+    def unpack(self) -> None:
+        for m in self.modules():
+            if isinstance(m, Dense):
+                m.unpack()
 
-        states: [B, S, dim] already projected and zeroed where mask is 0; mask: [B, S] (1 = token). A row whose mask
-        is all zero (the unconditional half of guidance) attends uniformly to zero values, giving exactly 0.
-        Rows of different prompt lengths share the cache: shorter ones are padded and masked."""
+    @property
+    def packed(self) -> bool:
+        return self.heads.packed
+
+    @torch.inference_mode()
+    def condition(self, cache: KVCache, rows: torch.Tensor, states: torch.Tensor, mask: torch.Tensor) -> None:
+        """Every layer's cross-attention K/V for the text states of cache rows `rows` [n].
+
+        states: [n, S, dim] already projected and zeroed where mask is 0; mask: [n, S] (1 = token), S <= cache.text.
+        A row whose mask is all zero (the unconditional half of guidance) attends uniformly to zero values, giving
+        exactly 0."""
         c = self.cfg
         b, s, d = states.shape
         h, dh = c.num_heads, d // c.num_heads
-        kv = self.cross_kv(states.to(self.emb.dtype)).view(b, s, c.num_layers, 2, h, dh)
-        kv = kv.permute(2, 3, 0, 4, 1, 5)  # [L, 2, B, H, S, Dh]
+        kv = self.cross_kv(states.to(self.emb.dtype).reshape(b * s, d)).view(b, s, c.num_layers, 2, h, dh)
+        kv = kv.permute(2, 3, 0, 4, 1, 5)  # [L, 2, n, H, S, Dh]
         m = mask.bool()
         m = m | ~m.any(dim=1, keepdim=True)  # fully masked rows: attend to all (values are 0)
         bias = torch.zeros(m.shape, dtype=self.emb.dtype, device=m.device).masked_fill(~m, float("-inf"))
-        if rows == slice(None) or range(*rows.indices(cache.rows)) == range(cache.rows):
-            cache.cross_k, cache.cross_v = kv[:, 0].contiguous(), kv[:, 1].contiguous()
-            cache.cross_bias = bias[:, None, None, :]
-            return
-        if s > cache.cross_k.shape[3]:  # grow every row's text capacity; padding is masked
-            grow = s - cache.cross_k.shape[3]
-            cache.cross_k = F.pad(cache.cross_k, (0, 0, 0, grow))
-            cache.cross_v = F.pad(cache.cross_v, (0, 0, 0, grow))
-            cache.cross_bias = F.pad(cache.cross_bias, (0, grow), value=float("-inf"))
-        cache.cross_k[:, rows].zero_()
-        cache.cross_v[:, rows].zero_()
+        cache.cross_k[:, rows] = 0
+        cache.cross_v[:, rows] = 0
         cache.cross_bias[rows] = float("-inf")
         cache.cross_k[:, rows, :, :s] = kv[:, 0]
         cache.cross_v[:, rows, :, :s] = kv[:, 1]
         cache.cross_bias[rows, :, :, :s] = bias[:, None, None, :]
 
-    def positions(self, start: int, t: int) -> torch.Tensor:
-        need = start + t
-        if self._pos is None or self._pos.shape[0] < need or self._pos.device != self.emb.device:
-            n = max(need, self.cfg.max_positions)
-            self._pos = sinusoids(torch.arange(n, device=self.emb.device), self.cfg.dim)
-        return self._pos[start:need]
+    def position_table(self, n: int) -> torch.Tensor:
+        """Sinusoids for positions 0..n-1 (cached, grown on demand; never inside a captured step)."""
+        if self._pos is None or self._pos.shape[0] < n or self._pos.device != self.emb.device:
+            self._pos = sinusoids(torch.arange(max(n, self.cfg.max_positions), device=self.emb.device), self.cfg.dim)
+        return self._pos
+
+    def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens [..., K] codes (id `card` = start/pad) -> summed embeddings [..., D]."""
+        k = self.cfg.num_codebooks
+        offsets = torch.arange(k, device=tokens.device) * (self.cfg.card + 1)
+        x = F.embedding(tokens + offsets, self.emb.view(-1, self.cfg.dim)).sum(dim=-2)
+        return x * math.sqrt(self.cfg.dim) if self.cfg.scale_embedding else x
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        """x [N, D] -> float32 logits [N, K, card]."""
+        return self.heads(self.norm(x)).float().view(x.shape[0], self.cfg.num_codebooks, self.cfg.card)
 
     # -- forward -------------------------------------------------------------------------------------------------
-    @torch.inference_mode()
-    def forward(
-        self, tokens: torch.Tensor, cache: LMCache, last_only: bool = True, rows: slice = slice(None)
+    def decode(
+        self, cache: KVCache, tokens: torch.Tensor, pos: torch.Tensor, live: torch.Tensor, table: torch.Tensor,
+        end: int | None = None, text: int | None = None,
     ) -> torch.Tensor:
-        """tokens: [B, K, T] codes (id `card` = start/pad) for cache rows `rows`, each row continuing at its own
-        position (T > 1 needs all rows at the same one).
+        """One token for every cache row, each at its own position: the fixed-shape step.
 
-        Returns float32 logits [B, T', K, card] with T' = 1 if last_only else T; advances those rows by T.
-        The caller keeps every row's length + T <= cache.capacity."""
-        b, k, t = tokens.shape
-        idx = range(*rows.indices(cache.rows))
-        lens = [cache.lengths[r] for r in idx]
-        if len(lens) != b:
-            raise ValueError(f"{b} token rows for {len(lens)} cache rows")
-        if max(lens) + t > cache.capacity:
-            raise ValueError(f"KV cache full: {max(lens)}+{t} > {cache.capacity}")
-        offsets = torch.arange(k, device=tokens.device)[None, :, None] * (self.cfg.card + 1)
-        x = F.embedding(tokens + offsets, self.emb.view(-1, self.cfg.dim)).sum(dim=1)  # [B, T, D]
-        if self.cfg.scale_embedding:
-            x = x * math.sqrt(self.cfg.dim)
-        if min(lens) == max(lens):
-            at = Placement(lens[0], lens[0] + t)
-            x = x + self.positions(lens[0], t).to(x.dtype)
-        elif t == 1:
-            dev = tokens.device
-            pos = torch.tensor(lens, device=dev)
-            end = max(lens) + 1
-            ok = torch.arange(end, device=dev)[None, :] <= pos[:, None]
-            at = Placement(0, end, pos, torch.arange(b, device=dev), ok[:, None, None, :])
-            x = x + self.positions(0, end)[pos][:, None].to(x.dtype)
-        else:
-            raise ValueError("several tokens at once need every row at the same position")
+        tokens: [R, K]; pos: [R] long (< cache.positions); live: [R] bool, rows that do not step write their K/V
+        into the scratch slot, so their history is untouched; table: `position_table(cache.positions)`.
+        end / text: read only the first `end` positions / `text` tokens (eager speed; None = all, for capture).
+        The caller keeps `end > pos.max()`. Returns float32 logits [R, K, card]."""
+        end = cache.positions + 1 if end is None else end
+        text = cache.text if text is None else text
+        x = self._embed(tokens) + table[pos].to(self.emb.dtype)  # [R, D]
+        write = torch.where(live, pos, cache.positions)
+        mask = (torch.arange(end, device=pos.device)[None, :] <= pos[:, None])[:, None, None, :]  # [R, 1, 1, end]
         for i, layer in enumerate(self.layers):
-            x = layer(x, i, cache, rows, at)
-        for r in idx:
-            cache.lengths[r] += t
-        if last_only:
-            x = x[:, -1:]
-        x = self.norm(x)
-        return self.heads(x).float().view(b, x.shape[1], k, self.cfg.card)
+            x = layer.decode(x, i, cache, write, mask, end, text)
+        return self._logits(x)
+
+    @torch.inference_mode()
+    def prefill(
+        self, cache: KVCache, rows: torch.Tensor, tokens: torch.Tensor, start: int, logits: bool = False
+    ) -> torch.Tensor | None:
+        """Known tokens [n, K, T] of cache rows `rows` [n], at positions start..start+T-1 of every one of them.
+        Returns the last token's logits [n, K, card] if asked."""
+        n, k, t = tokens.shape
+        if start + t > cache.positions:
+            raise ValueError(f"KV cache full: {start}+{t} > {cache.positions}")
+        x = self._embed(tokens.transpose(1, 2)) + self.position_table(start + t)[start : start + t].to(self.emb.dtype)
+        for i, layer in enumerate(self.layers):
+            x = layer.prefill(x, i, cache, rows, start)
+        return self._logits(x[:, -1]) if logits else None
+

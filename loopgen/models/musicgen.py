@@ -11,10 +11,11 @@ from torch import nn
 from ..errors import LoopgenError
 from .audio import prepare_audio
 from .config import MusicgenConfig
-from .delay import forced_columns, undelay
+from .delay import undelay
 from .encodec import Encodec
-from .lm import LMCache, MusicgenLM
-from .sampling import SamplingParams, guide, make_generators, sample
+from .engine import Engine
+from .lm import MusicgenLM
+from .sampling import SamplingParams, check_seed
 from .t5 import T5Encoder, TextTokenizer
 
 
@@ -24,6 +25,7 @@ class Generation:
     audio: torch.Tensor  # [B, C, N] float32 at sample_rate
     sample_rate: int
     prompt_frames: int = 0  # frames of `codes` that came from the prompt audio
+    seed: int = 0  # row b sampled with seed + b
 
 
 @dataclass
@@ -143,81 +145,52 @@ class MusicGen(nn.Module):
             )
         return frames
 
+    def engine(self, voices: int = 1, rows: int = 2, positions: int = 16, compile: bool | str | None = None):
+        """A generation engine on this model (see `engine.Engine`)."""
+        return Engine(self, voices, rows, positions, compile=compile)
+
     @torch.inference_mode()
     def generate(
         self,
         texts: list[str] | str,
         seconds: float = 8.0,
-        temperature: float = 1.0,
-        top_k: int = 250,
-        top_p: float = 0.0,
-        cfg_coef: float = 3.0,
+        temperature: float = SamplingParams.temperature,
+        top_k: int = SamplingParams.top_k,
+        top_p: float = SamplingParams.top_p,
+        cfg_coef: float = SamplingParams.cfg_coef,
         seed: int | None = None,
         prompt_audio: torch.Tensor | np.ndarray | None = None,
         prompt_sample_rate: int | None = None,
         progress: Callable[[StepInfo], None] | None = None,
+        compile: bool | str | None = None,
     ) -> Generation:
-        """Generate `seconds` of new audio per text. Row b samples with seed + b (random seed if None).
+        """Generate `seconds` of new audio per text. Row b samples with seed + b (a fresh seed if None: see
+        `Generation.seed`).
 
         With prompt_audio ([C, N] shared by all rows, or [B, C, N]), the result continues it: codes and audio hold
-        the prompt's frames followed by the new ones. Guidance (a doubled batch) is used when cfg_coef != 1."""
+        the prompt's frames followed by the new ones. Guidance (an unconditional row per text) only when
+        cfg_coef != 1. compile: run the step through torch.compile (see `Engine`)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             raise LoopgenError("at least one prompt text is needed")
         params = SamplingParams(temperature, top_k, top_p, cfg_coef).validate()
+        seed = check_seed(seed)
         prompt = self.prompt_codes(prompt_audio, prompt_sample_rate, len(texts))
         p = 0 if prompt is None else prompt.shape[-1]
         frames = p + self.frames_for(seconds, p)
-        seq = None
-        for seq, _ in self.generate_steps(texts, frames, params, seed, prompt, progress):
-            pass
-        assert seq is not None
-        codes = undelay(seq, frames, self.cfg.lm.delays)
-        return Generation(codes=codes, audio=self.decode(codes), sample_rate=self.sample_rate, prompt_frames=p)
-
-    @torch.inference_mode()
-    def generate_steps(
-        self,
-        texts: list[str],
-        frames: int,
-        params: SamplingParams,
-        seed: int | None = None,
-        prompt: torch.Tensor | None = None,
-        progress: Callable[[StepInfo], None] | None = None,
-    ) -> Iterator[tuple[torch.Tensor, int]]:
-        """Step the LM; after each step yield (seq [B, K, cols], columns written). See `delay` for the layout.
-
-        prompt: [B, K, P] codes teacher-forced as the first P frames (P < frames)."""
-        b = len(texts)
-        lm = self.lm
-        delays = self.cfg.lm.delays
+        b, d = len(texts), max(self.cfg.lm.delays)
         guided = params.cfg_coef != 1.0
-        seeds = [int(torch.seed()) if seed is None else seed + i for i in range(b)]
-        gens = make_generators(seeds, self.device)
-
-        forced = forced_columns(prompt, b, frames, delays, self.cfg.lm.card, self.device)  # [B, K, cols]
-        cols = forced.shape[-1]
-        seq = forced.clone()
-        p = 0 if prompt is None else prompt.shape[-1]
-        start_cols = p + 1  # columns 0..p are fully known (start token + prompt frames of codebook 0)
-        seq[:, :, :start_cols] = forced[:, :, :start_cols]
-
-        states, mask = self.encode_text(texts, guided)
-        cache = lm.new_cache(states.shape[0], cols - 1)
-        lm.set_condition(cache, states, mask)
-
-        total = cols - start_cols
-        tokens = seq[:, :, :start_cols]
+        eng = self.engine(b, b * (1 + guided), frames + d, compile)
+        voices = [eng.add([(t, 1.0)], params, seed + i, guided, frames + d) for i, t in enumerate(texts)]
+        for i, v in enumerate(voices):
+            eng.start_window(v, None if prompt is None else prompt[i], frames)
+            eng.prime(v)
+        total = voices[0].cols - voices[0].col
         for step in range(total):
-            inp = torch.cat([tokens, tokens]) if guided else tokens
-            logits = lm(inp, cache)[:, -1]  # [B', K, card]
-            if guided:
-                logits = guide(logits, params.cfg_coef)
-            chosen = sample(logits, params, gens)  # [B, K]
-            col = start_cols + step
-            want = forced[:, :, col]
-            seq[:, :, col] = torch.where(want == -1, chosen, want)
-            tokens = seq[:, :, col : col + 1]
+            eng.step()
             if progress is not None:
                 progress(StepInfo(step + 1, total))
-            yield seq, col + 1
+        seq = eng.v.seq[[v.slot for v in voices], :, : voices[0].cols]
+        codes = undelay(seq, frames, self.cfg.lm.delays)
+        return Generation(codes=codes, audio=self.decode(codes), sample_rate=self.sample_rate, prompt_frames=p,
+                          seed=seed)

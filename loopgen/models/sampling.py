@@ -1,78 +1,107 @@
 """Next-token choice: classifier-free guidance, temperature, top-k, top-p, and a seeded draw per batch row.
 
-Every batch row draws from its own `torch.Generator`, so a row's result does not depend on what else is in the batch.
+Everything here is tensors in, tensors out, with fixed shapes, so it runs inside a captured step: the parameters are
+per-row tensors (a live change is a write, never a recompile), top-k is a mask over the one sorted vocabulary, and the
+random draw comes from a counter-based hash of (row seed, row draw count, codebook, token). A row's result therefore
+depends only on its own seed and how many times it has drawn: not on the batch around it, not on torch's global RNG.
 The draw is the exponential-race form of multinomial sampling (argmax of p / Exp(1)), which needs no host sync.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import secrets
 import torch
 
 from ..errors import LoopgenError
 
-
-@dataclass(frozen=True)
-class SamplingParams:
-    temperature: float = 1.0
-    top_k: int = 250
-    top_p: float = 0.0
-    cfg_coef: float = 3.0
-
-    def validate(self) -> "SamplingParams":
-        if not self.temperature >= 0:
-            raise LoopgenError(f"temperature must be >= 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise LoopgenError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
-        if not 0.0 <= self.top_p <= 1.0:
-            raise LoopgenError(f"top_p must be in [0, 1] (0 = off), got {self.top_p}")
-        if not self.cfg_coef >= 0:
-            raise LoopgenError(f"cfg_coef must be >= 0, got {self.cfg_coef}")
-        return self
-
-    @property
-    def greedy(self) -> bool:
-        return self.top_k == 1 or self.temperature == 0
+from ..params import LIMITS, MAX_SEED, SamplingParams  # noqa: F401  (the one definition)
 
 
-def guide(logits: torch.Tensor, cfg_coef: float) -> torch.Tensor:
-    """logits: [2B, ...] with the conditional rows first -> [B, ...] = uncond + cfg_coef * (cond - uncond)."""
-    cond, uncond = logits.chunk(2, dim=0)
-    return uncond + cfg_coef * (cond - uncond)
+def draw_seed() -> int:
+    """A fresh seed for an unseeded generation, without touching torch's global generators."""
+    return secrets.randbits(31)
 
 
-def filter_logits(logits: torch.Tensor, p: SamplingParams) -> torch.Tensor:
-    """Temperature, then top-k, then top-p (transformers' order). logits: [..., V] float32."""
-    if p.temperature != 1.0:
-        logits = logits / p.temperature
-    if p.top_k > 0 and p.top_k < logits.shape[-1]:
-        kth = torch.topk(logits, p.top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if 0.0 < p.top_p < 1.0:
-        sorted_logits, idx = torch.sort(logits, dim=-1, descending=False)
-        cum = sorted_logits.softmax(-1).cumsum(-1)
-        remove_sorted = cum <= (1 - p.top_p)
-        remove_sorted[..., -1:] = False  # keep at least the best token
-        remove = remove_sorted.scatter(-1, idx, remove_sorted)
-        logits = logits.masked_fill(remove, float("-inf"))
-    return logits
+def check_seed(seed: int | None) -> int:
+    if seed is None:
+        return draw_seed()
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise LoopgenError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return seed
 
 
-def sample(logits: torch.Tensor, p: SamplingParams, generators: list[torch.Generator]) -> torch.Tensor:
-    """logits: [B, K, V] float32 (already guided) -> tokens [B, K]; row b draws from generators[b]."""
-    if p.greedy:
-        return logits.argmax(dim=-1)
-    probs = filter_logits(logits, p).softmax(dim=-1)
-    noise = torch.empty_like(probs)
-    for b, g in enumerate(generators):
-        noise[b].exponential_(1.0, generator=g)
-    return (probs / noise).argmax(dim=-1)
+# -- guidance ------------------------------------------------------------------------------------------------------
+def guide(
+    logits: torch.Tensor, voice: torch.Tensor, weight: torch.Tensor, uncond: torch.Tensor, cfg: torch.Tensor
+) -> torch.Tensor:
+    """The one guidance. logits: [R, K, V] of the LM rows; voice: [R] which output row each LM row serves; weight:
+    [R] its prompt's normalised weight (0 for unconditional and unused rows); uncond: [R] True for the unconditional
+    row of a voice; cfg: [B]. -> [B, K, V]: cond = the weighted sum of a voice's prompt logits (logit-space morphing),
+    and uncond + cfg * (cond - uncond) where the voice has an unconditional row and cfg != 1, else cond exactly."""
+    b = cfg.shape[0]
+    zero = logits.new_zeros(b, *logits.shape[1:])
+    cond = zero.index_add(0, voice, torch.where((weight > 0)[:, None, None], logits * weight[:, None, None], 0.0))
+    unc = zero.index_add(0, voice, torch.where(uncond[:, None, None], logits, 0.0))
+    has_unc = zero[:, 0, 0].index_add(0, voice, uncond.to(zero.dtype)) > 0
+    c = cfg[:, None, None]
+    return torch.where((has_unc & (cfg != 1.0))[:, None, None], unc + c * (cond - unc), cond)
 
 
-def make_generators(seeds: list[int], device: torch.device) -> list[torch.Generator]:
-    gens = []
-    for s in seeds:
-        g = torch.Generator(device=device)
-        g.manual_seed(int(s))
-        gens.append(g)
-    return gens
+# -- filtering -----------------------------------------------------------------------------------------------------
+def filter_logits(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
+    """Temperature, then top-k, then top-p (transformers' order). logits: [B, K, V] float32; the parameters are [B]
+    tensors (temperature 0 is treated as 1 here: greedy rows take the argmax before filtering)."""
+    b, k, v = logits.shape
+    t = torch.where(temperature > 0, temperature, torch.ones_like(temperature))
+    x = logits / t[:, None, None]
+    desc = x.sort(dim=-1, descending=True).values  # [B, K, V]
+    use_k = ((top_k > 0) & (top_k < v))[:, None, None]
+    kth = desc.gather(-1, (top_k.clamp(1, v) - 1)[:, None, None].expand(b, k, 1))
+    x = torch.where(use_k & (x < kth), float("-inf"), x)
+    # top-p over what top-k left, in ascending order as transformers does: drop the low tail whose mass <= 1 - p
+    asc = torch.where(use_k & (desc < kth), float("-inf"), desc).flip(-1)
+    drop = asc.softmax(-1).cumsum(-1) <= (1 - top_p)[:, None, None]
+    drop[..., -1] = False  # keep at least the best token
+    keep_from = asc.gather(-1, drop.sum(-1, keepdim=True).clamp(max=v - 1))  # lowest kept value
+    use_p = ((top_p > 0) & (top_p < 1))[:, None, None]
+    return torch.where(use_p & (x < keep_from), float("-inf"), x)
+
+
+# -- the seeded draw -----------------------------------------------------------------------------------------------
+_M32 = 0xFFFFFFFF
+
+
+def _mul32(x: torch.Tensor, m: int) -> torch.Tensor:
+    """(x * m) mod 2^32 for x holding uint32 values in int64, without int64 overflow."""
+    return (x * (m & 0xFFFF) + (((x * (m >> 16)) & 0xFFFF) << 16)) & _M32
+
+
+def _hash32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash with full avalanche (lowbias32)."""
+    x = x ^ (x >> 16)
+    x = _mul32(x, 0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = _mul32(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def uniforms(seed: torch.Tensor, draws: torch.Tensor, n: int) -> torch.Tensor:
+    """seed, draws: [B] long -> [B, n] float32 in (0, 1), a pure function of (seed, draws, element)."""
+    key = _hash32((seed & _M32) ^ _hash32(((seed >> 32) & _M32) ^ 0x9E3779B9))
+    key = _hash32(key ^ _hash32((draws & _M32) ^ 0x85EBCA6B))  # [B]
+    elem = _hash32(torch.arange(n, device=seed.device, dtype=torch.long) ^ 0xC2B2AE35)  # [n]
+    bits = _hash32(key[:, None] ^ elem[None, :])
+    return ((bits >> 8).to(torch.float32) + 0.5) * (1.0 / 2**24)
+
+
+def choose(
+    logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor,
+    seed: torch.Tensor, draws: torch.Tensor,
+) -> torch.Tensor:
+    """logits [B, K, V] float32 (already guided) -> tokens [B, K]. Row b draws with (seed[b], draws[b]); greedy
+    where temperature is 0 or top_k is 1."""
+    b, k, v = logits.shape
+    probs = filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
+    noise = -torch.log(uniforms(seed, draws, k * v)).view(b, k, v)  # Exp(1)
+    drawn = (probs / noise).argmax(dim=-1)
+    greedy = ((temperature <= 0) | (top_k == 1))[:, None]
+    return torch.where(greedy, logits.argmax(dim=-1), drawn)

@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import LoopgenError
+from ..params import LIMITS, MAX_SEED, SamplingParams
+
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 32 * 2**20
 MAX_PROMPTS = 8
@@ -36,14 +39,8 @@ class GenerateParams:
     bpm: float | None = None
     beats_per_bar: int = 4
     loop: bool = False  # wrap seamlessly (needs bars + bpm, or seconds)
-    temperature: float = 1.0
-    top_k: int = 250
-    top_p: float = 0.0
-    cfg_coef: float = 3.0
+    sampling: SamplingParams = SamplingParams()
     seed: int | None = None
-
-    def sampling(self) -> dict[str, float]:
-        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p, "cfg_coef": self.cfg_coef}
 
     def total_seconds(self) -> float:
         if self.bars is not None and self.bpm is not None:
@@ -267,20 +264,20 @@ def _prompt_text(s: str, id: Any) -> str:
     return s
 
 
-SAMPLING_LIMITS = {
-    "temperature": (0.0, 5.0, False),
-    "top_k": (0, 2048, True),
-    "top_p": (0.0, 1.0, False),
-    "cfg_coef": (0.0, 20.0, False),
-}
-
-
 def sampling_changes(d: dict, id: Any) -> dict:
+    """The sampling parameters present in d, checked against the one set of limits (loopgen.params)."""
     return {
         k: number(d, k, None, lo, hi, id, integer)
-        for k, (lo, hi, integer) in SAMPLING_LIMITS.items()
+        for k, (lo, hi, integer) in LIMITS.items()
         if d.get(k) is not None
     }
+
+
+def sampling(changes: dict, id: Any = None, base: SamplingParams = SamplingParams()) -> SamplingParams:
+    try:
+        return base.replace(**changes)
+    except LoopgenError as e:
+        raise ProtocolError("out_of_range", str(e), id) from e
 
 
 def generate_params(d: dict, id: Any, max_seconds: float = 600.0) -> GenerateParams:
@@ -291,11 +288,10 @@ def generate_params(d: dict, id: Any, max_seconds: float = 600.0) -> GeneratePar
     if (bars is None) != (bpm is None):
         raise ProtocolError("bad_field", "bars and bpm go together", id)
     seconds = number(d, "seconds", None if bars is not None else 8.0, 0.02, max_seconds, id)
-    s = sampling_changes(d, id)
     p = GenerateParams(
         prompts=prompts, seconds=seconds, bars=bars, bpm=bpm, beats_per_bar=bpb,
-        loop=flag(d, "loop", bars is not None, id), seed=number(d, "seed", None, 0, 2**63 - 1, id, integer=True),
-        **{k: v for k, v in s.items()},
+        loop=flag(d, "loop", bars is not None, id), seed=number(d, "seed", None, 0, MAX_SEED, id, integer=True),
+        sampling=sampling(sampling_changes(d, id), id),
     )
     if p.total_seconds() > max_seconds:
         raise ProtocolError("out_of_range", f"at most {max_seconds:g} s per generation, got {p.total_seconds():g}", id)

@@ -14,27 +14,33 @@ from . import messages as M
 from .messages import ProtocolError
 
 PREFIX = "/loopgen/"
-ADDRESSES = (
-    "/loopgen/generate", "/loopgen/continue", "/loopgen/extend", "/loopgen/stop", "/loopgen/prompt",
-    "/loopgen/play", "/loopgen/ping", "/loopgen/set/temperature", "/loopgen/set/top_k", "/loopgen/set/top_p",
-    "/loopgen/set/cfg_coef", "/loopgen/set/cfg", "/loopgen/set/bars", "/loopgen/set/bpm",
-    "/loopgen/set/beats_per_bar", "/loopgen/set/seed", "/loopgen/set/seconds", "/loopgen/set/loop",
-)
 REPLIES = ("/loopgen/pong", "/loopgen/progress", "/loopgen/done", "/loopgen/error", "/loopgen/started")
+DEFAULT_LIMITS = {"bars": (0.25, 256, False), "bpm": (20, 400, False), "beats_per_bar": (1, 32, True),
+                  "seed": (0, M.MAX_SEED, True), "seconds": (0.02, 600, False), "loop": (0, 1, True)}
 
 
 @dataclass
-class OscSender:
-    """What the server remembers about one OSC sender (host, port)."""
+class OscPeer:
+    """One OSC sender, sans-I/O: its defaults for the next generation (bars, bpm, sampling, ...), its prompts and
+    its latest generation, which stop / extend / set refer to. `receive` turns one message into a command."""
 
-    defaults: dict = field(default_factory=dict)  # bars, bpm, beats_per_bar, seed, seconds, loop, sampling
+    name: str  # used in the ids it is given: osc-NAME-1, osc-NAME-2, ...
+    defaults: dict = field(default_factory=dict)
     latest: Any = None  # id of its latest generation
     count: int = 0
     prompts: tuple = ()
 
-    def new_id(self, name: str) -> str:
+    def new_id(self) -> str:
         self.count += 1
-        return f"osc-{name}-{self.count}"
+        return f"osc-{self.name}-{self.count}"
+
+    def receive(self, address: str, args: list) -> M.Command | None:
+        """One OSC message -> a command, or None for a stored default (nothing to apply live)."""
+        handler = HANDLERS.get(address)
+        if handler is None:
+            where = "" if address.startswith(PREFIX) else f"; loopgen listens under {PREFIX}"
+            raise ProtocolError("unknown_type", f"unknown address {address}{where}")
+        return handler(self, address, args)
 
 
 def parse_datagram(data: bytes) -> list[tuple[str, list]]:
@@ -64,95 +70,117 @@ def _num(v: Any, what: str) -> float:
     return float(v)
 
 
-def to_command(address: str, args: list, sender: OscSender, name: str) -> M.Command:
-    """Turn one OSC message into a command; updates the sender's defaults and latest id."""
-    if not address.startswith(PREFIX):
-        raise ProtocolError("unknown_type", f"unknown address {address}; loopgen listens under {PREFIX}")
-    if address == "/loopgen/ping":
-        return M.Ping(args[0] if args else None)
-    if address.startswith("/loopgen/set/"):
-        key = address[len("/loopgen/set/") :]
-        key = "cfg_coef" if key == "cfg" else key
-        if len(args) != 1:
-            raise ProtocolError("bad_field", f"{address} takes one value")
-        if key in M.SAMPLING_LIMITS:
-            changes = M.sampling_changes({key: _num(args[0], key)}, sender.latest)
-            sender.defaults.update(changes)
-            return M.Set(sender.latest, changes, None)
-        limits = {"bars": (0.25, 256, False), "bpm": (20, 400, False), "beats_per_bar": (1, 32, True),
-                  "seed": (0, 2**63 - 1, True), "seconds": (0.02, 600, False), "loop": (0, 1, True)}
-        if key not in limits:
-            raise ProtocolError("unknown_type", f"unknown parameter {key}")
-        lo, hi, integer = limits[key]
-        sender.defaults[key] = M.number({key: _num(args[0], key)}, key, None, lo, hi, None, integer)
-        return M.Set(None, {}, None)  # a default for the next generation: nothing to apply live
-    if address == "/loopgen/prompt":
-        prompts, i = [], 0
-        while i < len(args):
-            text, rest = _split(args[i:])
-            if not text:
-                raise ProtocolError("bad_field", "/loopgen/prompt takes text [weight] [text [weight] ...]")
-            weight = 1.0
-            consumed = len(args[i:]) - len(rest)
-            if rest:
-                weight = _num(rest[0], "weight")
-                consumed += 1
-            prompts.append([text, weight])
-            i += consumed
-        p = M.weighted_prompts({"prompts": prompts}, sender.latest)
-        sender.prompts = p
-        return M.Set(sender.latest, {}, p)
-    if address == "/loopgen/stop":
-        if sender.latest is None:
-            raise ProtocolError("unknown_id", "nothing to stop: no generation from this sender yet")
-        return M.Stop(sender.latest)
-    if address == "/loopgen/play":
-        return M.Play(sender.latest)
-    if address == "/loopgen/extend":
-        if len(args) != 1:
-            raise ProtocolError("bad_field", "/loopgen/extend takes f:bars")
-        if sender.latest is None:
-            raise ProtocolError("unknown_id", "nothing to extend: no generation from this sender yet")
-        bars = M.number({"bars": _num(args[0], "bars")}, "bars", None, 0.25, 256)
-        of, sender.latest = sender.latest, sender.new_id(name)
-        return M.Extend(sender.latest, of, bars, None)
-    if address == "/loopgen/generate":
-        prompt, rest = _split(args)
-        d = {k: v for k, v in sender.defaults.items()}
-        if prompt:
-            d["prompt"] = prompt
-        elif sender.prompts:
-            d["prompts"] = [list(p) for p in sender.prompts]
+def _ping(peer: OscPeer, address: str, args: list) -> M.Command:
+    return M.Ping(args[0] if args else None)
+
+
+def _one(address: str, args: list) -> Any:
+    if len(args) != 1:
+        raise ProtocolError("bad_field", f"{address} takes one value")
+    return args[0]
+
+
+def _set_sampling(peer: OscPeer, address: str, args: list) -> M.Command:
+    key = address.rsplit("/", 1)[1]
+    key = "cfg_coef" if key == "cfg" else key
+    changes = M.sampling_changes({key: _num(_one(address, args), key)}, peer.latest)
+    M.sampling(changes, peer.latest)  # the same validation as every other path
+    peer.defaults.update(changes)
+    return M.Set(peer.latest, changes, None)
+
+
+def _set_default(peer: OscPeer, address: str, args: list) -> None:
+    key = address.rsplit("/", 1)[1]
+    lo, hi, integer = DEFAULT_LIMITS[key]
+    peer.defaults[key] = M.number({key: _num(_one(address, args), key)}, key, None, lo, hi, None, integer)
+    return None
+
+
+def _prompt(peer: OscPeer, address: str, args: list) -> M.Command:
+    prompts, i = [], 0
+    while i < len(args):
+        text, rest = _split(args[i:])
+        if not text:
+            raise ProtocolError("bad_field", "/loopgen/prompt takes text [weight] [text [weight] ...]")
+        weight = 1.0
+        consumed = len(args[i:]) - len(rest)
         if rest:
-            if len(rest) != 2:
-                raise ProtocolError("bad_field", "/loopgen/generate takes s:prompt [f:bars f:bpm]")
-            d["bars"], d["bpm"] = _num(rest[0], "bars"), _num(rest[1], "bpm")
-        if d.get("bars") is not None and d.get("bpm") is not None:
-            d.pop("seconds", None)
-        elif "bars" in d or "bpm" in d:
-            d.pop("bars", None), d.pop("bpm", None)
-        id = sender.new_id(name)
-        params = M.generate_params(d, id)
-        sender.latest, sender.prompts = id, params.prompts
-        return M.Generate(id, params)
-    if address == "/loopgen/continue":
-        path = None
-        if args:
-            if not isinstance(args[0], str):
-                raise ProtocolError("bad_field", "/loopgen/continue takes [s:wav-path]")
-            path, _ = _split(args)
-        d = {k: v for k, v in sender.defaults.items()}
-        if not sender.prompts:
-            raise ProtocolError("bad_field", "send /loopgen/prompt or /loopgen/generate first: continue needs a prompt")
-        d["prompts"] = [list(p) for p in sender.prompts]
-        if path is None and sender.latest is None:
-            raise ProtocolError("unknown_id", "nothing to continue: give a wav path or generate first")
-        id = sender.new_id(name)
-        params = M.generate_params(d, id)
-        cmd = M.ContinueFile(id, params, path) if path else M.Extend(id, sender.latest, None, params.total_seconds())
-        sender.latest = id
-        return cmd
-    raise ProtocolError("unknown_type", f"unknown address {address}")
+            weight = _num(rest[0], "weight")
+            consumed += 1
+        prompts.append([text, weight])
+        i += consumed
+    p = M.weighted_prompts({"prompts": prompts}, peer.latest)
+    peer.prompts = p
+    return M.Set(peer.latest, {}, p)
+
+
+def _stop(peer: OscPeer, address: str, args: list) -> M.Command:
+    if peer.latest is None:
+        raise ProtocolError("unknown_id", "nothing to stop: no generation from this sender yet")
+    return M.Stop(peer.latest)
+
+
+def _play(peer: OscPeer, address: str, args: list) -> M.Command:
+    return M.Play(peer.latest)
+
+
+def _extend(peer: OscPeer, address: str, args: list) -> M.Command:
+    bars = _one(address, args)
+    if peer.latest is None:
+        raise ProtocolError("unknown_id", "nothing to extend: no generation from this sender yet")
+    bars = M.number({"bars": _num(bars, "bars")}, "bars", None, 0.25, 256)
+    of, peer.latest = peer.latest, peer.new_id()
+    return M.Extend(peer.latest, of, bars, None)
+
+
+def _generate(peer: OscPeer, address: str, args: list) -> M.Command:
+    prompt, rest = _split(args)
+    d = dict(peer.defaults)
+    if prompt:
+        d["prompt"] = prompt
+    elif peer.prompts:
+        d["prompts"] = [list(p) for p in peer.prompts]
+    if rest:
+        if len(rest) != 2:
+            raise ProtocolError("bad_field", "/loopgen/generate takes s:prompt [f:bars f:bpm]")
+        d["bars"], d["bpm"] = _num(rest[0], "bars"), _num(rest[1], "bpm")
+    if d.get("bars") is not None and d.get("bpm") is not None:
+        d.pop("seconds", None)
+    elif "bars" in d or "bpm" in d:
+        d.pop("bars", None), d.pop("bpm", None)
+    id = peer.new_id()
+    params = M.generate_params(d, id)
+    peer.latest, peer.prompts = id, params.prompts
+    return M.Generate(id, params)
+
+
+def _continue(peer: OscPeer, address: str, args: list) -> M.Command:
+    path = None
+    if args:
+        if not isinstance(args[0], str):
+            raise ProtocolError("bad_field", "/loopgen/continue takes [s:wav-path]")
+        path, _ = _split(args)
+    d = dict(peer.defaults)
+    if not peer.prompts:
+        raise ProtocolError("bad_field", "send /loopgen/prompt or /loopgen/generate first: continue needs a prompt")
+    d["prompts"] = [list(p) for p in peer.prompts]
+    if path is None and peer.latest is None:
+        raise ProtocolError("unknown_id", "nothing to continue: give a wav path or generate first")
+    id = peer.new_id()
+    params = M.generate_params(d, id)
+    cmd = M.ContinueFile(id, params, path) if path else M.Extend(id, peer.latest, None, params.total_seconds())
+    peer.latest = id
+    return cmd
+
+
+# the dispatch table: its keys are the documented addresses (docs/protocol.md)
+HANDLERS = {
+    "/loopgen/generate": _generate, "/loopgen/continue": _continue, "/loopgen/extend": _extend,
+    "/loopgen/stop": _stop, "/loopgen/prompt": _prompt, "/loopgen/play": _play, "/loopgen/ping": _ping,
+    **{f"/loopgen/set/{k}": _set_sampling for k in (*M.LIMITS, "cfg")},
+    **{f"/loopgen/set/{k}": _set_default for k in DEFAULT_LIMITS},
+}
+ADDRESSES = tuple(HANDLERS)
 
 
 def reply(event: M.Event) -> tuple[str, list] | None:

@@ -83,12 +83,13 @@ class WsClient:
             await self.ws.send(data)
 
 
-class OscPeer:
+class OscClient:
+    """The I/O shell of one OSC sender: its protocol state (O.OscPeer) and where its replies go."""
+
     def __init__(self, server: "Server", addr: tuple[str, int]):
         self.server = server
         self.addr = addr
-        self.state = O.OscSender()
-        self.name = f"{addr[0]}-{addr[1]}".replace(".", "-").replace(":", "-")
+        self.state = O.OscPeer(f"{addr[0]}-{addr[1]}".replace(".", "-").replace(":", "-"))
 
     def deliver(self, event: M.Event) -> None:
         r = O.reply(event)
@@ -110,7 +111,7 @@ class Server:
         self.cfg = cfg
         self.loop: asyncio.AbstractEventLoop | None = None
         self.osc_transport = None
-        self.osc_peers: dict[tuple[str, int], OscPeer] = {}
+        self.osc_peers: dict[tuple[str, int], OscClient] = {}
         self.osc_dropped = 0
         self.clients: set[WsClient] = set()
         self.model = None
@@ -281,7 +282,7 @@ class Server:
             return
         peer = self.osc_peers.get(addr)
         if peer is None:
-            peer = self.osc_peers[addr] = OscPeer(self, addr)
+            peer = self.osc_peers[addr] = OscClient(self, addr)
         try:
             messages = O.parse_datagram(data)
         except M.ProtocolError:
@@ -289,7 +290,9 @@ class Server:
             return
         for address, args in messages:
             try:
-                cmd = O.to_command(address, args, peer.state, peer.name)
+                cmd = peer.state.receive(address, args)
+                if cmd is None:
+                    continue  # a default stored for the sender's next generation
                 if isinstance(cmd, M.Ping):
                     peer.deliver(M.Pong(cmd.data))
                 elif isinstance(cmd, M.Play):
@@ -297,7 +300,7 @@ class Server:
                         raise M.ProtocolError("unknown_id", "nothing to play yet")
                     self._play(cmd.id, None)
                 elif isinstance(cmd, M.Set) and cmd.id is None:
-                    pass  # a default for the sender's next generation
+                    pass  # a sampling default before any generation: stored, nothing to apply live
                 else:
                     if isinstance(cmd, (M.Generate, M.ContinueFile)):
                         self._play(cmd.id, cmd.params)

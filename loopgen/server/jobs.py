@@ -1,4 +1,4 @@
-"""One generation inside the daemon: its session, its incremental decoder, what it has made, and saving it."""
+"""One generation inside the daemon: its take, its owner, and saving it."""
 from __future__ import annotations
 
 import json
@@ -11,63 +11,43 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..models.sampling import SamplingParams
 from ..protocol import messages as M
-from ..streaming import IncrementalDecoder, Session
-from ..streaming.loops import CROSSFADE_SECONDS, SPLICE_SECONDS, equal_power, wrap
+from ..streaming.take import Take
 
 
 @dataclass
 class Job:
+    """A take inside the daemon: who asked, what was sent, where it was saved. The audio is the Take's."""
+
     id: Any
     owner: Any  # who gets its events (a client handle), or None once they are gone
     params: M.GenerateParams
-    session: Session
-    decoder: IncrementalDecoder
-    length: int  # samples of the result (a loop's exact length, or seconds * rate)
-    skip: int = 0  # decoded samples that belong to a prompt, not to this job's audio
-    original: torch.Tensor | None = None  # [C, n] audio this job continues (kept in the result)
-    pcm: list = field(default_factory=list)  # [C, n] chunks of new audio
-    made: int = 0  # new samples so far
-    seq: int = 0
-    frames: int = 0
+    take: Take
+    seq: int = 0  # audio chunks sent
     started: float = field(default_factory=time.perf_counter)
-    total_frames: int = 0
     audio: torch.Tensor | None = None  # the finished result [C, N]
     path: str | None = None
     stopped: bool = False
 
-    def take(self, pcm: torch.Tensor) -> torch.Tensor:
-        """Decoder output [1, C, n] -> the part that is this job's new audio [C, m] (prompt rendering dropped)."""
-        x = pcm[0]
-        if self.skip:
-            cut = min(self.skip, x.shape[-1])
-            x, self.skip = x[:, cut:], self.skip - cut
-        if x.shape[-1]:
-            self.pcm.append(x)
-            self.made += x.shape[-1]
-        return x
+    @property
+    def session(self):
+        return self.take.session
 
-    def finish(self, sample_rate: int) -> torch.Tensor:
-        new = torch.cat(self.pcm, dim=-1) if self.pcm else torch.zeros(self.session.m.channels, 0)
-        if self.original is not None and self.original.shape[-1]:
-            new = splice(self.original, new, int(SPLICE_SECONDS * sample_rate))
-        if self.params.loop and not self.stopped and new.shape[-1] >= self.length:
-            fade = min(int(CROSSFADE_SECONDS * sample_rate), self.length // 4, new.shape[-1] - self.length)
-            self.audio = wrap(new, self.length, fade)
-        else:
-            self.audio = new[:, : self.length] if not self.stopped else new
+    @property
+    def frames(self) -> int:
+        return self.take.frames
+
+    @property
+    def total_frames(self) -> int:
+        return self.take.total_frames
+
+    @property
+    def made(self) -> int:
+        return self.take.made
+
+    def finish(self) -> torch.Tensor:
+        self.audio = self.take.audio(self.stopped)
         return self.audio
-
-
-def splice(original: torch.Tensor, new: torch.Tensor, fade: int) -> torch.Tensor:
-    """original [C, n] then new [C, m], the last `fade` samples of the original crossfaded into the start of new."""
-    fade = min(fade, original.shape[-1], new.shape[-1])
-    if fade == 0:
-        return torch.cat([original, new], dim=-1)
-    fin, fout = equal_power(fade, new.device)
-    mid = original[:, -fade:] * fout + new[:, :fade] * fin
-    return torch.cat([original[:, :-fade], mid, new[:, fade:]], dim=-1)
 
 
 def slug(text: str) -> str:
@@ -91,7 +71,7 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int) -> str:
     meta = {
         "id": job.id, "model": model_name, "sample_rate": sample_rate, "channels": int(audio.shape[0]),
         "seconds": audio.shape[-1] / sample_rate, "prompts": [list(x) for x in p.prompts],
-        "parameters": {**p.sampling()}, "seed": p.seed, "bpm": p.bpm, "bars": p.bars,
+        "parameters": job.session.params.as_dict(), "seed": job.take.seed, "bpm": p.bpm, "bars": p.bars,
         "beats_per_bar": p.beats_per_bar, "loop": p.loop, "stopped_early": job.stopped,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -102,10 +82,6 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int) -> str:
 def result_length(p: M.GenerateParams, sample_rate: int) -> int:
     """Samples of a generation's result: a loop's exact length, or seconds * rate."""
     return int(round(p.total_seconds() * sample_rate))
-
-
-def sampling(p: M.GenerateParams) -> SamplingParams:
-    return SamplingParams(**p.sampling()).validate()
 
 
 def to_numpy_interleaved(x: torch.Tensor) -> bytes:

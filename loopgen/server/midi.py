@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LoopgenError
+from ..params import LIMITS, check_range
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -16,7 +17,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DEFAULT_MAP = Path(__file__).with_name("midi_default.toml")
-CC_TARGETS = {"temperature", "cfg_coef", "top_k", "top_p", "volume"}
+CC_TARGETS = {*LIMITS, "volume"}
 
 
 @dataclass
@@ -47,7 +48,13 @@ class MidiMap:
         for target, spec in d.get("cc", {}).items():
             if target not in CC_TARGETS:
                 raise LoopgenError(f"{path}: unknown CC target {target!r}; known: {', '.join(sorted(CC_TARGETS))}")
-            m.cc[int(spec["cc"])] = (target, float(spec.get("min", 0.0)), float(spec.get("max", 1.0)))
+            lo, hi = float(spec.get("min", 0.0)), float(spec.get("max", 1.0))
+            if target != "volume":
+                try:
+                    check_range(target, lo, hi)  # the same ranges as every other path
+                except LoopgenError as e:
+                    raise LoopgenError(f"{path}: [cc.{target}]: {e}") from e
+            m.cc[int(spec["cc"])] = (target, lo, hi)
         return m
 
     def actions(self, msg: Any) -> list[tuple[str, Any]]:

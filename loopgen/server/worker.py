@@ -1,8 +1,9 @@
 """The model worker: one thread that owns the model and steps every running generation in one batch.
 
 The event loop hands it commands through a queue and never waits for it; it hands events back through `emit`,
-which must be thread-safe (the server uses loop.call_soon_threadsafe). A failure inside the model (a GPU
-out-of-memory, say) is retried per session, so only the session that fails is ended, with its audio saved.
+which must be thread-safe (the server uses loop.call_soon_threadsafe). A failure in one session's own work (its
+text, its window) ends that session only; a failure of the shared step ends every take in it. Either way each take
+is saved with the audio it made.
 """
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from ..errors import LoopgenError
 from ..models.audio import prepare_audio
 from ..models.musicgen import MusicGen
 from ..protocol import messages as M
-from ..streaming import Batch, IncrementalDecoder, Session
-from ..streaming.loops import CROSSFADE_SECONDS
-from .jobs import Job, result_length, sampling, save, to_numpy_interleaved
+from ..streaming import Batch, Session
+from ..streaming.take import Take
+from .jobs import Job, result_length, save, to_numpy_interleaved
 
 log = logging.getLogger("loopgen.worker")
 PROGRESS_EVERY = 25  # frames
@@ -135,36 +136,17 @@ class ModelWorker:
 
     def _start(self, id, owner, p: M.GenerateParams, audio=None, original: torch.Tensor | None = None,
                length: int | None = None) -> None:
+        """A take of `p`: continuing `audio` (only the new audio is the result), or extending `original` (kept in a
+        result of `length` samples)."""
         m = self.m
-        hop, sr = m.cfg.audio.hop_length, m.sample_rate
-        if audio is not None and original is None:
-            original = prepare_audio(audio[0], audio[1], sr, m.channels)[0].to(m.device)
-        n0 = 0 if original is None else original.shape[-1]
-        result = result_length(p, sr) if length is None else length  # samples of the result
-        overrun = min(int(CROSSFADE_SECONDS * sr), result // 4) if p.loop else 0  # a loop's crossfade material
-        keep = (n0 // hop) * hop  # whole frames of the original become the prompt
-        lead = n0 - keep if keep else 0  # new audio starts at `keep`; the part before n0 is dropped
-        target = result - (n0 if length is not None else 0)  # new samples the result needs
-        seconds = max(1, -(-(target + overrun + lead) // hop)) / m.frame_rate
-        codes = None
-        skip = 0
-        if keep:
-            codes = m.encode(original[None, :, :keep], sr)
-            session = Session(m, [list(p.prompts)], sampling(p), p.seed, seconds, codes)
-            used = session.history.shape[-1]  # the prompt frames the session actually uses
-            skip = used * hop + lead
-            codes = codes[..., -used:]
-        else:
-            session = Session(m, [list(p.prompts)], sampling(p), p.seed, seconds)
-        dec = IncrementalDecoder(m)
-        if codes is not None:
-            dec.push(codes)  # render the context so the new audio continues it without a seam
-            skip -= dec.samples_out
-        job = Job(id, owner, p, session, dec, result, skip=skip, original=original if length is not None else None,
-                  total_frames=int(round(seconds * m.frame_rate)))
+        if audio is not None:
+            original = prepare_audio(audio[0], audio[1], m.sample_rate, m.channels)[0].to(m.device)
+        take = Take(m, [list(p.prompts)], p.sampling, p.seed, result_length(p, m.sample_rate) if length is None else length,
+                    loop=p.loop, original=original, keep_original=length is not None, guided=True)
+        job = Job(id, owner, p, take)
         self.active[key(owner, id)] = job
-        self.by_session[id_of(session)] = job
-        self.batch.add(session)
+        self.by_session[id_of(take.session)] = job
+        self.batch.add(take.session)
         self.emit(owner, M.Started(id, job.total_frames / m.frame_rate, tuple(tuple(x) for x in p.prompts)))
 
     def _extend(self, cmd: M.Extend, owner) -> None:
@@ -188,21 +170,14 @@ class ModelWorker:
     def _step(self) -> None:
         try:
             done = self.batch.step()
-        except Exception as e:  # find the session that fails alone; the others go on
-            log.warning("batch step failed (%s); retrying sessions one by one", e)
+        except Exception as e:  # the shared step failed (a device error): every take in it ends, saved
+            log.exception("model step failed")
             done = []
-            for s in list(self.batch.sessions):
-                self.batch.remove(s)
-                try:
-                    f = s.step()
-                    if f is not None:
-                        done.append((s, f))
-                    self.batch.add(s)
-                except Exception as e2:
-                    job = self.by_session[id_of(s)]
-                    self.emit(job.owner, M.Error("model_error", f"{type(e2).__name__}: {e2}", job.id))
-                    job.stopped = True
-                    self._finish(job)
+            for job in list(self.active.values()):
+                self._fail(job, e)
+        for s, e in self.batch.failed:  # sessions that failed alone: only they end
+            self._fail(self.by_session[id_of(s)], e)
+        self.batch.failed.clear()
         self.steps += 1
         for s, f in done:
             self._frame(self.by_session[id_of(s)], f)
@@ -210,12 +185,16 @@ class ModelWorker:
             if job.session.done:
                 self._finish(job)
 
+    def _fail(self, job: Job, e: Exception) -> None:
+        self.emit(job.owner, M.Error("model_error", f"{type(e).__name__}: {e}", job.id))
+        job.stopped = True
+        job.session.cancel()
+        self._finish(job)
+
     def _frame(self, job: Job, f) -> None:
-        job.frames += 1
         if self.wants_codes(job.owner):
             self.emit(job.owner, M.Frames(job.id, f.index, f.codes[0].tolist()))
-        x = job.take(job.decoder.push(f.codes[..., None]))
-        self._audio(job, x)
+        self._audio(job, job.take.push(f))
         if job.frames % PROGRESS_EVERY == 0:
             self._progress(job)
 
@@ -245,8 +224,8 @@ class ModelWorker:
         self.by_session.pop(id_of(job.session), None)
         if job.session in self.batch.sessions:
             self.batch.remove(job.session)
-        self._audio(job, job.take(job.decoder.flush()))
-        job.finish(self.m.sample_rate)
+        self._audio(job, job.take.flush())
+        job.finish()
         job.path = save(job, self.loops_dir, self.m.name, self.m.sample_rate)
         self._progress(job)
         self.emit(job.owner, M.Done(job.id, job.frames, job.audio.shape[-1] / self.m.sample_rate, job.path))

@@ -1,23 +1,25 @@
 """A generation session: the caller steps the model one step at a time and gets each frame the moment it is complete.
 
-A session holds B rows that advance in lockstep (one per prompt row), each with its own weighted prompts and seed.
-It runs in windows of the model's training length: when a window is full it re-primes from its own tail (the last
-`window - stride` seconds, audiocraft's 30 s / 18 s by default), reusing the same KV cache, so a stream with
-`seconds=None` never ends. Sampling parameters and prompts can change between any two steps and apply to the next.
+A session is B voices of the model's one engine (`models.engine`) that advance in lockstep (one per prompt row),
+each with its own weighted prompts and seed (row b: seed + b, as `MusicGen.generate`), so a session reproduces
+generate. What a session adds is windows and steering: it runs in windows of the model's training length, and when a
+window is full it re-primes from its own tail (the last `window - stride` seconds, audiocraft's 30 s / 18 s by
+default), reusing the same KV cache, so a stream with `seconds=None` never ends. Sampling parameters and prompts can
+change between any two steps and apply to the next.
 
-Row layout in the LM batch: the cond rows of row 0 (one per weighted prompt), of row 1, ..., then one unconditional
-row per row. With one prompt per row this is exactly `MusicGen.generate`'s layout, so a session reproduces it.
+A session is stepped by a `Batch` (its own private one when you call `step()`); it joins the batch's engine when it
+first steps or is added.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
 from ..errors import LoopgenError
-from ..models.delay import forced_columns, frame_at
+from ..models.engine import Engine, Voice
 from ..models.musicgen import MusicGen
-from ..models.sampling import SamplingParams, make_generators, sample
+from ..models.sampling import SamplingParams, check_seed
 
 WeightedPrompts = list[tuple[str, float]]
 
@@ -60,7 +62,8 @@ class Session:
     """Step-by-step generation. `step()` runs one model step and returns the frame it completed, or None.
 
     seconds: new audio to make (None = endless). prompt_codes: [B, K, P] codes to continue (see MusicGen.encode).
-    window_seconds / stride_seconds: the sliding window (defaults: the model's 30 s window, 18 s stride)."""
+    window_seconds / stride_seconds: the sliding window (defaults: the model's 30 s window, 18 s stride).
+    guided: keep an unconditional row per voice so cfg_coef can be steered live (default: only when cfg_coef != 1)."""
 
     def __init__(
         self,
@@ -72,13 +75,17 @@ class Session:
         prompt_codes: torch.Tensor | None = None,
         window_seconds: float | None = None,
         stride_seconds: float = 18.0,
+        guided: bool | None = None,
     ):
         self.m = m
         self.rows = normalize_prompts(prompts)
         b = len(self.rows)
         self.params = (params or SamplingParams()).validate()
-        self.delays = m.cfg.lm.delays
-        self.depth = max(self.delays)
+        self.guided = self.params.cfg_coef != 1.0 if guided is None else bool(guided)
+        if self.params.cfg_coef != 1.0 and not self.guided:
+            raise LoopgenError("cfg_coef != 1 needs guidance: leave guided unset or True")
+        self.seed = check_seed(seed)
+        self.depth = max(m.cfg.lm.delays)
         win = m.max_frames if window_seconds is None else int(round(window_seconds * m.frame_rate))
         if not 2 <= win <= m.max_frames:
             raise LoopgenError(f"window must be between 2 frames and {m.max_frames / m.frame_rate:g} s")
@@ -93,27 +100,27 @@ class Session:
         if p0 >= win:  # keep only what one window can hold as context
             prompt_codes, p0 = prompt_codes[..., -self.context :], self.context
         self.end = None if seconds is None else p0 + max(1, int(round(seconds * m.frame_rate)))  # exclusive
-        seeds = [int(torch.seed()) if seed is None else seed + i for i in range(b)]
-        self.gens = make_generators(seeds, m.device)
-        # positions one window needs: a whole window for endless streams, less for a short finite one
-        span = win if self.end is None else min(win, self.end)
-        self.cache = m.lm.new_cache(self._num_lm_rows(), span + self.depth)
-        self.lm_rows = slice(0, self._num_lm_rows())  # this session's rows in `cache` (a Batch may share it)
-        self.batch = None
-        self._condition()
         # the latest frames (prompt included): the next window's context
         self.history = prompt_codes if prompt_codes is not None else torch.empty(b, m.num_codebooks, 0, dtype=torch.long, device=m.device)
         self.next_frame = p0  # stream index of the next frame to complete
         self.cancelled = False
-        self._start_window(prompt_codes)
+        self.batch = None  # the Batch that steps this session
+        self.engine: Engine | None = None
+        self.voices: list[Voice] = []
+        self.p = p0  # prompt frames of the current window
+        self.w0 = 0  # stream index of the current window's frame 0
+        self.frames = 0  # frames of the current window
+        self._stepped = False
 
     # -- live control --------------------------------------------------------------------------------------------
     def set_params(self, **changes) -> None:
         """temperature, top_k, top_p, cfg_coef: applied from the next step."""
-        unknown = set(changes) - {"temperature", "top_k", "top_p", "cfg_coef"}
-        if unknown:
-            raise LoopgenError(f"unknown sampling parameter(s): {', '.join(sorted(unknown))}")
-        self.params = replace(self.params, **changes).validate()
+        params = self.params.replace(**changes)
+        if params.cfg_coef != 1.0 and not self.guided:
+            raise LoopgenError("this session has no guidance (started with cfg_coef 1): start it with guided=True")
+        self.params = params
+        for v in self.voices:
+            self.engine.set_params(v, params)
 
     def set_prompts(self, prompts: str | list) -> None:
         """New (weighted) prompts for every row, from the next step: the text is re-encoded and the cross-attention
@@ -121,63 +128,38 @@ class Session:
         rows = normalize_prompts(prompts)
         if len(rows) != len(self.rows):
             raise LoopgenError(f"this session has {len(self.rows)} row(s), got prompts for {len(rows)}")
-        old = self._row_sources()
-        old_count = self._num_lm_rows()
         self.rows = rows
-        if self._num_lm_rows() != old_count:  # a row gained or lost prompts: regroup its history
-            batch = self.batch
-            if batch is not None:
-                batch.remove(self)
-            src = torch.tensor(self._remap(old), device=self.m.device)
-            self.cache = self.cache.select(src)
-            self.lm_rows = slice(0, self._num_lm_rows())
-            if batch is not None:
-                batch.add(self)
-        self._condition()
+        for v, row in zip(self.voices, rows):
+            self.engine.set_prompts(v, row)
 
     def cancel(self) -> None:
         self.cancelled = True
+        for v in self.voices:
+            self.engine.stop(v)
 
     @property
     def done(self) -> bool:
         return self.cancelled or (self.end is not None and self.next_frame >= self.end)
 
+    @property
+    def positions(self) -> int:
+        """KV positions one window needs: a whole window for endless streams, less for a short finite one."""
+        span = self.window if self.end is None else min(self.window, self.end)
+        return span + self.depth
+
     # -- stepping ------------------------------------------------------------------------------------------------
-    @torch.inference_mode()
     def step(self) -> Frame | None:
-        """One model step. Returns the frame it completed, or None (filling the delay pattern, or done)."""
+        """One model step. Returns the frame it completed, or None (filling the delay pattern, priming, or done)."""
+        from .batch import Batch
+
+        if self.batch is None:
+            Batch(self.m, [self])
+        elif len(self.batch.sessions) > 1:
+            raise LoopgenError("this session shares a Batch: step the Batch")
         if self.done:
             return None
-        logits = self.m.lm(self._prepare(), self.cache, rows=self.lm_rows)[:, -1]  # [R, K, card]
-        return self._accept(logits)
-
-    def _prepare(self, max_tokens: int | None = None) -> torch.Tensor:
-        """The tokens of this step, [R, K, T]: the columns not yet fed. T > 1 at a window start (the known columns
-        at once, or `max_tokens` of them per step, so a long prefill does not stall a batch)."""
-        if self.col >= self.seq.shape[-1]:  # window full: re-prime from our own tail
-            self._start_window(self.history[..., -self.context :])
-        end = self.col if max_tokens is None else min(self.col, self.fed + max_tokens)
-        self._feeding = end - self.fed
-        return self._expand(self.seq[:, :, self.fed : end])
-
-    def _accept(self, logits: torch.Tensor) -> Frame | None:
-        """Choose this step's column from the LM rows' logits [R, K, card]; return the frame it completed.
-        After a partial prefill (more known columns to feed) nothing is chosen yet."""
-        self.fed += self._feeding
-        if self.fed < self.col:
-            return None
-        chosen = sample(self._guide(logits), self.params, self.gens)  # [B, K]
-        want = self.forced[:, :, self.col]
-        self.seq[:, :, self.col] = torch.where(want == -1, chosen, want)
-        self.col += 1
-        local = self.col - 1 - self.depth - 1  # the frame whose last codebook was just written
-        if local < self.p or local >= self.frames:
-            return None
-        codes = frame_at(self.seq, local, self.delays)
-        self.history = torch.cat([self.history[..., -(self.window - 1) :], codes[..., None]], dim=-1)
-        frame = Frame(self.next_frame, codes, tuple(tuple(r) for r in self.rows), self.params)
-        self.next_frame += 1
-        return frame
+        out = self.batch.step()
+        return out[0][1] if out else None
 
     def __iter__(self):
         while not self.done:
@@ -185,58 +167,56 @@ class Session:
             if f is not None:
                 yield f
 
-    # -- internals -----------------------------------------------------------------------------------------------
-    def _num_lm_rows(self) -> int:
-        return sum(len(r) for r in self.rows) + len(self.rows)
+    # -- the Batch protocol (called by the Batch that holds the session) ---------------------------------------
+    def join(self, engine: Engine) -> None:
+        """Take voices in `engine`: fresh ones, or this session's moved from the engine it was in."""
+        if self.engine is not None:
+            self.voices = [engine.adopt(self.engine, v) for v in self.voices]
+            self.engine = engine
+            return
+        self.engine = engine
+        self.voices = [engine.add(row, self.params, self.seed + i, self.guided, self.positions)
+                       for i, row in enumerate(self.rows)]
+        self._start_window(self.history if self.history.shape[-1] else None)
 
-    def _row_sources(self) -> list[int]:
-        """For each LM row, the prompt row it belongs to (uncond rows last)."""
-        out = [b for b, r in enumerate(self.rows) for _ in r]
-        return out + list(range(len(self.rows)))
+    def leave(self) -> None:
+        """Free this session's voices (a finished or cancelled session)."""
+        for v in self.voices:
+            self.engine.remove(v)
+        self.voices = []
 
-    def _remap(self, old_sources: list[int]) -> list[int]:
-        """For each new LM row, the old LM row whose history it inherits (the first cond row of the same row)."""
-        n_old_cond = len(old_sources) - len(self.rows)
-        first_cond = {b: old_sources.index(b) for b in range(len(self.rows))}
-        new = [first_cond[b] for b, r in enumerate(self.rows) for _ in r]
-        return new + [n_old_cond + b for b in range(len(self.rows))]
+    def prepare(self, max_tokens: int | None = None) -> None:
+        """Before a step: open the next window when this one is full, and prime (at most max_tokens columns)."""
+        self._stepped = False
+        if self.done:
+            return
+        v0 = self.voices[0]
+        if v0.col >= v0.cols:  # window full: re-prime from our own tail
+            self._start_window(self.history[..., -self.context :])
+        ready = [self.engine.prime(v, max_tokens) for v in self.voices]
+        self._stepped = all(ready)
 
-    def _condition(self) -> None:
-        texts = [t for r in self.rows for t, _ in r]
-        states, mask = self.m.encode_text(texts, guided=False)
-        b = len(self.rows)
-        states = torch.cat([states, states.new_zeros(b, *states.shape[1:])])
-        mask = torch.cat([mask, mask.new_zeros(b, mask.shape[1])])
-        self.m.lm.set_condition(self.cache, states, mask, self.lm_rows)
-        w = torch.tensor([wt / sum(x for _, x in r) for r in self.rows for _, wt in r], device=self.m.device)
-        self._weights = w[:, None, None]  # [n_cond, 1, 1]
-        self._groups = [len(r) for r in self.rows]
-
-    def _expand(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens [B, K, T] -> [R, K, T] following the row layout."""
-        if all(g == 1 for g in self._groups):
-            return torch.cat([tokens, tokens])
-        idx = torch.tensor(self._row_sources(), device=tokens.device)
-        return tokens.index_select(0, idx)
-
-    def _guide(self, logits: torch.Tensor) -> torch.Tensor:
-        """[R, K, V] -> [B, K, V]: per row uncond + cfg * (weighted mean of its cond logits - uncond)."""
-        b = len(self.rows)
-        cond, uncond = logits[:-b], logits[-b:]
-        if all(g == 1 for g in self._groups):
-            mix = cond
-        else:
-            mix = torch.stack([part.sum(0) for part in (cond * self._weights).split(self._groups)])
-        return uncond + self.params.cfg_coef * (mix - uncond)
+    def collect(self, codes: torch.Tensor) -> Frame | None:
+        """After a step: codes [slots, K] from Engine.step -> the frame this session completed, or None."""
+        if not self._stepped:
+            return None
+        local = self.engine.completed(self.voices[0])
+        if local is None or local < self.p or local >= self.frames:
+            return None
+        frame = codes[[v.slot for v in self.voices]]  # [B, K]
+        self.history = torch.cat([self.history[..., -(self.window - 1) :], frame[..., None]], dim=-1)
+        out = Frame(self.next_frame, frame, tuple(tuple(r) for r in self.rows), self.params)
+        self.next_frame += 1
+        if self.done:
+            for v in self.voices:
+                self.engine.stop(v)
+        return out
 
     def _start_window(self, prompt: torch.Tensor | None) -> None:
-        """Open a window whose frame 0 is stream frame w0 and whose first frames are `prompt` (teacher-forced)."""
+        """Open a window whose first frames are `prompt` [B, K, P] (teacher-forced)."""
         self.p = 0 if prompt is None else prompt.shape[-1]
         self.w0 = self.next_frame - self.p
         remaining = None if self.end is None else self.end - self.w0
         self.frames = self.window if remaining is None else min(self.window, remaining)
-        self.forced = forced_columns(prompt, len(self.rows), self.frames, self.delays, self.m.cfg.lm.card, self.m.device)
-        self.seq = self.forced.clone()
-        self.col = self.p + 1  # columns 0..p are known; the first step feeds them all
-        self.fed = 0  # columns fed to the LM in this window
-        self.cache.reset(self.lm_rows)  # the same cache, overwritten from position 0
+        for i, v in enumerate(self.voices):
+            self.engine.start_window(v, None if prompt is None else prompt[i], self.frames)

@@ -59,11 +59,15 @@ def test_lm_logits_close_every_step(hf_mono):
         theirs = ref(input_ids=ids, attention_mask=mask, decoder_input_ids=seq.reshape(b * k, t)).logits
     theirs = theirs.view(b, k, t, -1)
     states, smask = ours.encode_text(texts, guided=False)
-    cache = ours.lm.new_cache(b, t)
-    ours.lm.set_condition(cache, states, smask)
-    for step in range(t):
-        mine = ours.lm(seq[:, :, step : step + 1], cache)[:, 0]  # [B, K, V]
-        assert (mine - theirs[:, :, step]).abs().max() < 1e-4, step
+    cache = ours.lm.new_cache(b, t, states.shape[1])
+    ours.lm.condition(cache, torch.arange(b), states, smask)
+    table = ours.lm.position_table(t)
+    live = torch.ones(b, dtype=torch.bool)
+    with torch.inference_mode():
+        for step in range(t):
+            pos = torch.full((b,), step)
+            mine = ours.lm.decode(cache, seq[:, :, step], pos, live, table)  # [B, K, V], the fixed-shape step
+            assert (mine - theirs[:, :, step]).abs().max() < 1e-4, step
 
 
 def _hf_generate_codes(ref, **kw):

@@ -36,7 +36,7 @@ def test_generate_defaults_and_fields():
     p = g.params
     assert p.prompts == (("a", 1.0), ("b", 0.5)) and p.bars == 4 and p.bpm == 120 and p.beats_per_bar == 3
     assert p.loop and p.seconds is None and p.total_seconds() == 6.0
-    assert (p.temperature, p.top_k, p.top_p, p.cfg_coef, p.seed) == (0.8, 50, 0.9, 2.0, 7)
+    assert (p.sampling.temperature, p.sampling.top_k, p.sampling.top_p, p.sampling.cfg_coef, p.seed) == (0.8, 50, 0.9, 2.0, 7)
     assert cmd(type="generate", id="x", prompt="p", bars=1, bpm=60, loop=False).params.loop is False
 
 

@@ -227,10 +227,10 @@ def test_model_error_ends_only_that_session(serve):
             assert (await bad.__anext__())["type"] == "started"
             job = server.worker.find("bad", finished=False)
 
-            def boom():  # inject a device failure into this one session
+            def boom(*_):  # inject a device failure into this one session
                 raise RuntimeError("CUDA out of memory (injected)")
 
-            job.session._prepare = boom
+            job.session.prepare = boom
             try:
                 async for _ in bad:
                     pass

@@ -7,7 +7,7 @@ import torch
 
 import loopgen
 from loopgen import LoopgenError, load_model
-from loopgen.streaming.loops import wrap
+from loopgen.streaming.dsp import wrap
 
 
 

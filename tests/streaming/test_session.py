@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import loopgen
+from loopgen.models.sampling import guide as inner
 from loopgen import LoopgenError, load_model
 from loopgen.streaming import Session, open_session
 
@@ -43,7 +44,8 @@ def test_endless_three_windows_continuous(tiny):
     assert s.end is None
     frames = []
     windows = set()
-    cache = s.cache.k
+    s.step()  # opens the session in its engine
+    cache = s.engine.cache.k
     while len(frames) < 50 + 3 * 30 + 10:  # first window 50 frames, then 30 new per window
         f = s.step()
         windows.add(s.w0)
@@ -51,7 +53,7 @@ def test_endless_three_windows_continuous(tiny):
             frames.append(f)
     assert [f.index for f in frames] == list(range(len(frames)))
     assert len(windows) >= 4  # re-primed at least three times
-    assert s.cache.k is cache  # the KV cache is reused, never reallocated
+    assert s.engine.cache.k is cache  # the KV cache is reused, never reallocated
     audio = tiny.decode(frames_to_codes(frames))[0, 0]
     steps = (audio[1:] - audio[:-1]).abs()  # sample-to-sample jumps
     seams = [(50 + i * 30) * 640 for i in range(3)]
@@ -73,12 +75,13 @@ def test_finite_stream_longer_than_a_window(tiny):
     assert s.done and s.step() is None
 
 
-def test_prompt_swap_takes_effect_at_the_next_step(tiny):
+def test_prompt_swap_takes_effect_at_the_next_step(tiny, monkeypatch):
+    from loopgen.models import engine
+
     def run(swap_to: str | None):
         s = Session(tiny, ["techno"], loopgen.models.SamplingParams(top_k=1), seed=0, seconds=1.0)
         guided = []
-        inner = s._guide
-        s._guide = lambda logits: guided.append(inner(logits)) or guided[-1]  # record each step's guided logits
+        monkeypatch.setattr(engine, "guide", lambda *a: guided.append(inner(*a)) or guided[-1])  # each step's logits
         frames = []
         for i in range(40):
             if i == 20 and swap_to:

@@ -1,0 +1,341 @@
+"""The one generation engine: a single device-side step that `MusicGen.generate`, streaming sessions and batches
+share.
+
+An engine holds *voices* (output rows: what one listener hears) and *LM rows* (what the transformer computes: one per
+weighted prompt of a voice, plus one unconditional row when the voice is guided). All per-voice and per-row state
+lives in preallocated device tensors of fixed shape: the token columns of each voice's window with the delay pattern
+(`seq`, `forced`), the next column to choose (`col`, which is also every row's position), the sampling parameters,
+the seed and draw count, and which voices step. `step()` is one pure function of those tensors: embed the last
+column, run the LM's fixed-shape decode, guide, choose, write the column. Voices that are not stepping (priming a
+window, finished, free) are masked out, never fed a dummy token. A change of parameters or prompts is a tensor write.
+The host keeps a mirror of each voice's column (it knows how many steps it asked for), so nothing in the step reads
+the device. With `compile=...` the step runs through `torch.compile(fullgraph=True)`: one graph per batch size.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .delay import forced_columns
+from .lm import KVCache, MusicgenLM
+from .sampling import SamplingParams, choose, guide
+
+if TYPE_CHECKING:
+    from .musicgen import MusicGen
+
+TEXT_CAPACITY = 64  # text tokens per row before the cache grows (a growth is a new shape: a recompile)
+
+
+@dataclass
+class Slots:
+    """Per-voice device state, B voice slots. Columns of voice b's window: seq[b, :, :cols]."""
+
+    seq: torch.Tensor  # [B, K, C] long: chosen and forced ids (C = positions + 1 columns)
+    forced: torch.Tensor  # [B, K, C] long: -1 where the model chooses, else the id to write
+    col: torch.Tensor  # [B] long: next column to choose; the column fed at this step is col - 1
+    live: torch.Tensor  # [B] bool: steps at the next step
+    seed: torch.Tensor  # [B] long
+    draws: torch.Tensor  # [B] long: columns chosen so far (the draw counter of the seeded hash)
+    temperature: torch.Tensor  # [B] float32
+    top_k: torch.Tensor  # [B] long
+    top_p: torch.Tensor  # [B] float32
+    cfg: torch.Tensor  # [B] float32
+
+
+@dataclass
+class Rows:
+    """Per-LM-row device state, R row slots."""
+
+    voice: torch.Tensor  # [R] long: the voice the row serves (0 for free rows, whose weight is 0)
+    weight: torch.Tensor  # [R] float32: normalised prompt weight (0 = unconditional or free)
+    uncond: torch.Tensor  # [R] bool
+
+
+def _grow(t: torch.Tensor, n: int, fill: Any = 0, dim: int = 0) -> torch.Tensor:
+    if t.shape[dim] >= n:
+        return t
+    shape = list(t.shape)
+    shape[dim] = n - t.shape[dim]
+    return torch.cat([t, t.new_full(shape, fill)], dim=dim)
+
+
+@dataclass
+class Voice:
+    """The host's view of one voice. `col` mirrors the device's; `fed` counts the columns already in the KV cache."""
+
+    slot: int
+    rows: list[int]  # LM rows: one per weighted prompt, then the unconditional one if guided
+    guided: bool
+    prompts: list[tuple[str, float]]
+    params: SamplingParams
+    seed: int
+    cols: int = 0  # columns in the current window (frames + D + 1)
+    col: int = 0
+    fed: int = 0
+    live: bool = False
+    text: int = 1  # text tokens of its longest prompt
+
+    @property
+    def cond_rows(self) -> list[int]:
+        return self.rows[: len(self.prompts)]
+
+
+def engine_step(lm: MusicgenLM, cache: KVCache, v: Slots, r: Rows, table: torch.Tensor,
+                delays: torch.Tensor, end: int | None, text: int | None) -> torch.Tensor:
+    """One step of every voice (fixed shapes; see the module docstring). Returns [B, K]: the codes of the frame
+    each voice's new column completed (meaningful only where the host's bookkeeping says a frame completed)."""
+    b, k, c = v.seq.shape
+    fed = (v.col - 1).clamp(min=0)  # [B] the column fed now, also its position
+    last = v.seq.gather(2, fed[:, None, None].expand(b, k, 1))[..., 0]  # [B, K]
+    logits = lm.decode(cache, last.index_select(0, r.voice), fed.index_select(0, r.voice),
+                       v.live.index_select(0, r.voice) & ((r.weight > 0) | r.uncond), table, end, text)
+    chosen = choose(guide(logits, r.voice, r.weight, r.uncond, v.cfg), v.temperature, v.top_k, v.top_p,
+                    v.seed, v.draws)  # [B, K]
+    at = v.col.clamp(max=c - 1)[:, None, None].expand(b, k, 1)
+    want = v.forced.gather(2, at)[..., 0]
+    new = torch.where(v.live[:, None], torch.where(want < 0, chosen, want), v.seq.gather(2, at)[..., 0])
+    v.seq.scatter_(2, at, new[..., None])
+    stepped = v.live.long()
+    v.col.add_(stepped)
+    v.draws.add_(stepped)
+    # the frame whose last codebook this column completed: frame f = col - 2 - D sits at column 1 + delay_k + f
+    fcol = (v.col[:, None] - 1 - delays.max() + delays[None, :]).clamp(0, c - 1)  # [B, K]
+    return v.seq.gather(2, fcol[..., None])[..., 0]
+
+
+class Engine:
+    """Voices of one model stepped together. Owned by one caller at a time (not thread-safe).
+
+    compile: None (eager), True (inductor) or a torch.compile backend; the compiled step reads the whole cache under
+    its masks (fixed shapes), the eager one only the part in use."""
+
+    def __init__(self, m: "MusicGen", voices: int = 1, rows: int = 2, positions: int = 16,
+                 text: int = TEXT_CAPACITY, compile: bool | str | Callable | None = None):
+        self.m = m
+        self.lm: MusicgenLM = m.lm
+        cfg = m.cfg.lm
+        self.delays = torch.tensor(cfg.delays, device=m.device)
+        self.card = cfg.card
+        dev, k = m.device, cfg.num_codebooks
+        self.cache = self.lm.new_cache(rows, positions, text)
+        self.v = Slots(
+            seq=torch.full((voices, k, positions + 1), cfg.card, dtype=torch.long, device=dev),
+            forced=torch.full((voices, k, positions + 1), cfg.card, dtype=torch.long, device=dev),
+            col=torch.zeros(voices, dtype=torch.long, device=dev),
+            live=torch.zeros(voices, dtype=torch.bool, device=dev),
+            seed=torch.zeros(voices, dtype=torch.long, device=dev),
+            draws=torch.zeros(voices, dtype=torch.long, device=dev),
+            temperature=torch.ones(voices, device=dev), top_k=torch.zeros(voices, dtype=torch.long, device=dev),
+            top_p=torch.zeros(voices, device=dev), cfg=torch.ones(voices, device=dev),
+        )
+        self.r = Rows(voice=torch.zeros(rows, dtype=torch.long, device=dev), weight=torch.zeros(rows, device=dev),
+                      uncond=torch.zeros(rows, dtype=torch.bool, device=dev))
+        self.voices: dict[int, Voice] = {}  # slot -> voice
+        self.free_rows: list[int] = list(range(rows))
+        self.steps = 0
+        self._compiled = None
+        if compile:
+            if self.lm.packed:
+                self.lm.unpack()  # torch.compile cannot trace oneDNN's packed weights
+            backend = "inductor" if compile is True else compile
+            self._compiled = torch.compile(engine_step, fullgraph=True, dynamic=False, backend=backend)
+
+    # -- sizes -------------------------------------------------------------------------------------------------
+    @property
+    def positions(self) -> int:
+        return self.cache.positions
+
+    def reserve(self, voices: int = 0, rows: int = 0, positions: int = 0, text: int = 0) -> None:
+        """Make room (growing by doubling; contents kept). A growth changes shapes: a compiled step recompiles."""
+        b, r = self.v.seq.shape[0], self.cache.rows
+        nb = b if voices <= b else max(voices, 2 * b)
+        nr = r if rows <= r else max(rows, 2 * r)
+        npos = self.positions if positions <= self.positions else positions
+        ntext = self.cache.text if text <= self.cache.text else max(text, 2 * self.cache.text)
+        if (nr, npos, ntext) != (r, self.positions, self.cache.text):
+            self.cache = self.cache.grown(nr, npos, ntext)
+            self.r = Rows(_grow(self.r.voice, nr), _grow(self.r.weight, nr), _grow(self.r.uncond, nr, False))
+            self.free_rows += list(range(r, nr))
+        if nb != b or npos + 1 != self.v.seq.shape[2]:
+            v = self.v
+            seq = _grow(_grow(v.seq, npos + 1, self.card, dim=2), nb, self.card)
+            forced = _grow(_grow(v.forced, npos + 1, self.card, dim=2), nb, self.card)
+            self.v = Slots(seq, forced, _grow(v.col, nb), _grow(v.live, nb, False), _grow(v.seed, nb),
+                           _grow(v.draws, nb), _grow(v.temperature, nb, 1.0), _grow(v.top_k, nb),
+                           _grow(v.top_p, nb), _grow(v.cfg, nb, 1.0))
+
+    # -- voices ------------------------------------------------------------------------------------------------
+    def add(self, prompts: list[tuple[str, float]], params: SamplingParams, seed: int, guided: bool,
+            positions: int) -> Voice:
+        """A new voice with (text, weight) prompts, needing up to `positions` positions per window."""
+        slot = next((i for i in range(self.v.seq.shape[0]) if i not in self.voices), len(self.voices))
+        self.reserve(voices=slot + 1, rows=self.cache.rows - len(self.free_rows) + len(prompts) + guided,
+                     positions=positions)
+        rows = [self.free_rows.pop(0) for _ in range(len(prompts) + guided)]
+        voice = Voice(slot, rows, guided, list(prompts), params, seed)
+        self.voices[slot] = voice
+        self.v.seed[slot] = seed
+        self.v.draws[slot] = 0
+        self.v.live[slot] = False
+        self.set_params(voice, params)
+        self._condition(voice)
+        return voice
+
+    def remove(self, voice: Voice) -> None:
+        """Free a voice's slot and rows (their memory is reused by the next voice)."""
+        if self.voices.get(voice.slot) is not voice:
+            return
+        del self.voices[voice.slot]
+        self.v.live[voice.slot] = False
+        idx = torch.tensor(voice.rows, device=self.m.device)
+        self.r.weight[idx] = 0.0
+        self.r.uncond[idx] = False
+        self.r.voice[idx] = 0
+        self.free_rows += voice.rows
+
+    def set_params(self, voice: Voice, params: SamplingParams) -> None:
+        """From the next step. cfg_coef != 1 on an unguided voice has nothing to guide with: refused."""
+        from ..errors import LoopgenError
+
+        if params.cfg_coef != 1.0 and not voice.guided:
+            raise LoopgenError("this generation was started without guidance (cfg_coef 1): it cannot change cfg_coef")
+        s = voice.slot
+        self.v.temperature[s] = params.temperature
+        self.v.top_k[s] = int(params.top_k)
+        self.v.top_p[s] = params.top_p
+        self.v.cfg[s] = params.cfg_coef
+        voice.params = params
+
+    def set_prompts(self, voice: Voice, prompts: list[tuple[str, float]]) -> None:
+        """New weighted prompts from the next step. The self-attention history is kept: a prompt row that is new
+        takes the history of the voice's first prompt row, so the music morphs without a restart."""
+        old = voice.cond_rows
+        n = len(prompts)
+        if n != len(old):
+            if n > len(old):
+                self.reserve(rows=self.cache.rows - len(self.free_rows) + n - len(old))
+            keep = old[:n]
+            extra = [self.free_rows.pop(0) for _ in range(n - len(keep))]
+            dropped = old[n:]
+            if extra:
+                idx = torch.tensor(extra, device=self.m.device)
+                self.cache.copy_rows(idx, torch.full_like(idx, old[0]))
+            if dropped:
+                idx = torch.tensor(dropped, device=self.m.device)
+                self.r.weight[idx] = 0.0
+                self.r.voice[idx] = 0
+                self.free_rows += dropped
+            voice.rows = keep + extra + voice.rows[len(old):]
+        voice.prompts = list(prompts)
+        self._condition(voice)
+
+    def _condition(self, voice: Voice) -> None:
+        texts = [t for t, _ in voice.prompts]
+        states, mask = self.m.encode_text(texts, guided=False)  # [n, S, D], [n, S]
+        if voice.guided:
+            states = torch.cat([states, states.new_zeros(1, *states.shape[1:])])
+            mask = torch.cat([mask, mask.new_zeros(1, mask.shape[1])])
+        self.reserve(text=states.shape[1])
+        idx = torch.tensor(voice.rows, device=self.m.device)
+        self.lm.condition(self.cache, idx, states, mask)
+        voice.text = states.shape[1]
+        total = sum(w for _, w in voice.prompts)
+        weights = [w / total for _, w in voice.prompts] + ([0.0] if voice.guided else [])
+        self.r.weight[idx] = torch.tensor(weights, device=self.m.device)
+        self.r.uncond[idx] = torch.tensor([False] * len(voice.prompts) + [True] * voice.guided, device=self.m.device)
+        self.r.voice[idx] = voice.slot
+
+    # -- windows -----------------------------------------------------------------------------------------------
+    def start_window(self, voice: Voice, prompt: torch.Tensor | None, frames: int) -> None:
+        """Open a window of `frames` frames whose first ones are `prompt` [K, P] codes (teacher-forced), at
+        position 0 of the voice's rows (the memory is reused). The window primes before it steps (`prime`)."""
+        forced = forced_columns(None if prompt is None else prompt[None], 1, frames, self.m.cfg.lm.delays,
+                                self.card, self.m.device)[0]  # [K, cols]
+        cols = forced.shape[-1]
+        if cols - 1 > self.positions:
+            self.reserve(positions=cols - 1)
+        s = voice.slot
+        p = 0 if prompt is None else prompt.shape[-1]
+        self.v.forced[s].fill_(self.card)
+        self.v.forced[s, :, :cols] = forced
+        self.v.seq[s] = self.v.forced[s]
+        voice.cols, voice.col, voice.fed = cols, p + 1, 0  # columns 0..p are known
+        self.v.col[s] = voice.col
+        self._set_live(voice, voice.col - 1 == 0)
+
+    def prime(self, voice: Voice, max_tokens: int | None = None) -> bool:
+        """Feed known columns of the window into the KV cache (all but the last, which the next step feeds), at most
+        `max_tokens` of them. Returns True once the voice is ready to step."""
+        target = voice.col - 1
+        if voice.fed < target:
+            end = target if max_tokens is None else min(target, voice.fed + max_tokens)
+            idx = torch.tensor(voice.rows, device=self.m.device)
+            tokens = self.v.seq[voice.slot, :, voice.fed : end]  # [K, T]
+            self.lm.prefill(self.cache, idx, tokens[None].expand(len(voice.rows), -1, -1), voice.fed)
+            voice.fed = end
+        if voice.fed == target and not voice.live:
+            self._set_live(voice, True)
+        return voice.live
+
+    def stop(self, voice: Voice) -> None:
+        self._set_live(voice, False)
+
+    def _set_live(self, voice: Voice, live: bool) -> None:
+        if voice.live != live:
+            voice.live = live
+            self.v.live[voice.slot] = live
+
+    # -- the step ----------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def step(self) -> torch.Tensor:
+        """One step of every live voice. Returns [B, K]: per voice slot, the frame its new column completed
+        (see `completed`). Voices that are not live are untouched."""
+        live = [v for v in self.voices.values() if v.live]
+        table = self.lm.position_table(self.positions + 1)
+        if self._compiled is not None:
+            out = self._compiled(self.lm, self.cache, self.v, self.r, table, self.delays, None, None)
+        else:
+            end = max((v.col for v in live), default=1)  # positions fed so far + this one
+            text = max((v.text for v in self.voices.values()), default=1)
+            out = engine_step(self.lm, self.cache, self.v, self.r, table, self.delays, end, text)
+        for v in live:
+            v.col += 1
+            v.fed = v.col - 1
+            if v.col >= v.cols:  # the window is full: nothing more to choose in it
+                self._set_live(v, False)
+        self.steps += 1
+        return out
+
+    def completed(self, voice: Voice) -> int | None:
+        """The window frame the voice's latest column completed, or None (filling the delay pattern)."""
+        f = voice.col - 2 - max(self.m.cfg.lm.delays)
+        return f if f >= 0 else None
+
+    # -- moving a voice between engines ------------------------------------------------------------------------
+    def adopt(self, other: "Engine", voice: Voice) -> Voice:
+        """Move `voice` of engine `other` into this one (history, window, parameters, seed and draw count) and
+        remove it from `other`. Returns its new handle."""
+        self.reserve(positions=other.positions)
+        slot = next((i for i in range(self.v.seq.shape[0]) if i not in self.voices), len(self.voices))
+        self.reserve(voices=slot + 1, rows=self.cache.rows - len(self.free_rows) + len(voice.rows), text=voice.text)
+        rows = [self.free_rows.pop(0) for _ in voice.rows]
+        dst, src = torch.tensor(rows, device=self.m.device), torch.tensor(voice.rows, device=self.m.device)
+        self.cache.copy_rows(dst, src, other.cache)
+        for name in ("weight", "uncond"):
+            getattr(self.r, name)[dst] = getattr(other.r, name)[src]
+        self.r.voice[dst] = slot
+        c = other.v.seq.shape[2]
+        for name in ("seq", "forced"):
+            t = getattr(self.v, name)[slot]
+            t.fill_(self.card)
+            t[:, :c] = getattr(other.v, name)[voice.slot]
+        for name in ("col", "live", "seed", "draws", "temperature", "top_k", "top_p", "cfg"):
+            getattr(self.v, name)[slot] = getattr(other.v, name)[voice.slot]
+        other.remove(voice)
+        new = Voice(slot, rows, voice.guided, voice.prompts, voice.params, voice.seed, voice.cols, voice.col,
+                    voice.fed, voice.live, voice.text)
+        self.voices[slot] = new
+        return new

@@ -1,0 +1,71 @@
+"""The audio arithmetic of takes and playback, in one place: equal-power fades, the loop wrap, the continuation
+splice and the stop fade, with the lengths they use. Tensors or numpy arrays of [C, n] (time last)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+WRAP_SECONDS = 0.1  # loop wrap crossfade (at most a quarter of the loop)
+SPLICE_SECONDS = 0.01  # original -> codec rendering, where a continuation takes over
+STOP_SECONDS = 0.05  # fade out on stop
+
+
+def wrap_length(length: int, sample_rate: int) -> int:
+    """Crossfade samples of a loop of `length` samples: the overrun generated past its end."""
+    return min(int(WRAP_SECONDS * sample_rate), length // 4)
+
+
+def splice_length(sample_rate: int) -> int:
+    return int(SPLICE_SECONDS * sample_rate)
+
+
+def stop_length(sample_rate: int) -> int:
+    return int(STOP_SECONDS * sample_rate)
+
+
+def equal_power(n: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fade_in, fade_out) gains of length n with fade_in^2 + fade_out^2 = 1."""
+    t = (torch.arange(n, device=device, dtype=torch.float32) + 0.5) / n
+    return torch.sin(t * math.pi / 2), torch.cos(t * math.pi / 2)
+
+
+def equal_power_np(n: int) -> tuple[np.ndarray, np.ndarray]:
+    fin, fout = equal_power(n)
+    return fin.numpy(), fout.numpy()
+
+
+def wrap(audio: torch.Tensor, length: int, fade: int) -> torch.Tensor:
+    """audio [C, >= length + fade] -> [C, length]: the overrun after `length` crossfaded into the head, so the sample
+    after the last one is the music's natural continuation."""
+    out = audio[:, :length].clone()
+    if fade > 0:
+        fin, fout = equal_power(fade, audio.device)
+        out[:, :fade] = audio[:, :fade] * fin + audio[:, length : length + fade] * fout
+    return out
+
+
+def splice(original: torch.Tensor, rendered: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+    """original [C, n]; rendered [C, f]: the codec's rendering of the original's last f samples; new [C, m]: what
+    follows sample n. -> [C, n + m]: the original sample for sample, its last f samples faded into the rendering."""
+    f = rendered.shape[-1]
+    if f == 0:
+        return torch.cat([original, new], dim=-1)
+    fin, fout = equal_power(f, new.device)
+    n = original.shape[-1]
+    mid = original[:, n - f :] * fout + rendered * fin
+    return torch.cat([original[:, : n - f], mid, new], dim=-1)
+
+
+def fade_out(block: np.ndarray) -> np.ndarray:
+    """block [n, C] -> the same block faded to silence (equal-power curve, ends at 0)."""
+    n = block.shape[0]
+    gain = np.cos((np.arange(n, dtype=np.float32) + 1) / n * (np.pi / 2)).astype(np.float32)
+    return block * gain[:, None]
+
+
+def crossfade(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Equal-power crossfade of two [n, C] blocks, old out and new in."""
+    fin, fout = equal_power_np(old.shape[0])
+    return old * fout[:, None] + new * fin[:, None]

@@ -1,0 +1,107 @@
+"""A take: one generation as a listener gets it. A session and an incremental decoder, plus the arithmetic that turns
+their output into the take's audio: the prompt's rendering skipped, a continuation spliced onto the audio it
+continues, a loop generated past its end and wrapped. `loops.py` and the daemon both make their audio here.
+
+Timeline: sample 0 is the start of the audio continued (or of the take). A continued audio of n0 samples gives its
+whole frames (keep = n0 // hop * hop) to the model as a prompt; the model's frames then start at `keep`, and new
+audio starts at n0 (the `lead` samples keep..n0 are the original's). The decoder renders the prompt frames the
+session uses, so the first new sample continues them without a seam.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..models.musicgen import MusicGen
+from ..models.sampling import SamplingParams
+from .decoder import IncrementalDecoder
+from .dsp import splice, splice_length, wrap, wrap_length
+from .session import Frame, Session
+
+
+class Take:
+    """length: samples of the result. loop: generate `wrap_length` past the end and wrap. original [C, n0]: audio to
+    continue (at the model's rate and channels); keep_original: the result holds it (extend, vary) or only the new
+    audio (continue). The caller steps `session` (alone or in a Batch) and hands each frame to `push`."""
+
+    def __init__(self, m: MusicGen, prompts: list, params: SamplingParams, seed: int | None, length: int,
+                 loop: bool = False, original: torch.Tensor | None = None, keep_original: bool = False,
+                 guided: bool | None = None):
+        hop, sr = m.cfg.audio.hop_length, m.sample_rate
+        self.m, self.length, self.loop, self.keep_original = m, length, loop, keep_original
+        self.original = original
+        n0 = 0 if original is None else original.shape[-1]
+        keep = (n0 // hop) * hop
+        lead = n0 - keep if keep else 0
+        self.overrun = wrap_length(length, sr) if loop else 0
+        target = length - (n0 if keep_original else 0)  # new samples the result needs
+        frames = max(1, math.ceil((target + self.overrun + lead) / hop))
+        codes = m.encode(original[None, :, :keep], sr) if keep else None
+        self.session = Session(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided)
+        self.decoder = IncrementalDecoder(m)
+        used = self.session.history.shape[-1] if keep else 0  # the prompt frames the session actually uses
+        self.bridge_length = min(splice_length(sr), used * hop) if keep_original and keep else 0
+        self.skip = used * hop + lead - self.bridge_length  # decoded samples before the bridge
+        self.bridge: list[torch.Tensor] = []  # the rendering of the original's last samples
+        self.bridged = 0
+        self.pcm: list[torch.Tensor] = []  # [C, n] chunks of new audio
+        self.made = 0
+        self.frames = 0
+        self.total_frames = frames
+        if used:
+            self._take(self.decoder.push(codes[..., -used:]))
+
+    @property
+    def seed(self) -> int:
+        return self.session.seed
+
+    def push(self, frame: Frame) -> torch.Tensor:
+        """One frame of the session -> the new audio it finalised [C, n] (n may be 0)."""
+        self.frames += 1
+        return self._take(self.decoder.push(frame.codes[..., None]))
+
+    def flush(self) -> torch.Tensor:
+        """End of the stream: the decoder's last samples [C, n]."""
+        return self._take(self.decoder.flush())
+
+    def _take(self, pcm: torch.Tensor) -> torch.Tensor:
+        x = pcm[0]
+        if self.skip:
+            cut = min(self.skip, x.shape[-1])
+            x, self.skip = x[:, cut:], self.skip - cut
+        if self.bridged < self.bridge_length and x.shape[-1]:
+            cut = min(self.bridge_length - self.bridged, x.shape[-1])
+            self.bridge.append(x[:, :cut])
+            self.bridged += cut
+            x = x[:, cut:]
+        if x.shape[-1]:
+            self.pcm.append(x)
+            self.made += x.shape[-1]
+        return x
+
+    def audio(self, stopped: bool = False) -> torch.Tensor:
+        """The result [C, N] (call after `flush`): `length` samples, wrapped if a loop; a stopped take keeps what
+        it made, unwrapped."""
+        c = self.m.channels
+        new = torch.cat(self.pcm, dim=-1) if self.pcm else torch.zeros(c, 0, device=self.m.device)
+        out = new
+        if self.keep_original and self.original is not None:
+            rendered = torch.cat(self.bridge, dim=-1) if self.bridge else new[:, :0]
+            out = splice(self.original.to(new.device), rendered, new)
+        if stopped:
+            return out
+        if self.loop and out.shape[-1] > self.length:
+            return wrap(out, self.length, min(self.overrun, out.shape[-1] - self.length))
+        return out[:, : self.length]
+
+    def raw(self) -> torch.Tensor:
+        """The unwrapped result with its overrun (for tests and inspection)."""
+        return self.audio(stopped=True)
+
+    def run(self) -> torch.Tensor:
+        """Step the session alone to the end; returns `audio()`."""
+        for f in self.session:
+            self.push(f)
+        self.flush()
+        return self.audio()
