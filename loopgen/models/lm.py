@@ -95,7 +95,8 @@ class KVCache:
     v: torch.Tensor  # [L, R, H, positions + 1, Dh]
     cross_k: torch.Tensor  # [L, R, H, text, Dh]
     cross_v: torch.Tensor  # [L, R, H, text, Dh]
-    cross_bias: torch.Tensor  # [R, 1, 1, text] additive: 0 = attend, -inf = padding
+    cross_bias: torch.Tensor  # [R, 1, 1, text] additive: 0 = attend, -inf = padding; a row without text attends
+    # to zeros everywhere, so every row's output (and what it writes to the scratch slot) stays finite
 
     @property
     def positions(self) -> int:
@@ -118,8 +119,9 @@ class KVCache:
         out = KVCache(
             k=self.k.new_zeros(L, rows, H, positions + 1, dh), v=self.v.new_zeros(L, rows, H, positions + 1, dh),
             cross_k=self.k.new_zeros(L, rows, H, text, dh), cross_v=self.k.new_zeros(L, rows, H, text, dh),
-            cross_bias=self.cross_bias.new_full((rows, 1, 1, text), float("-inf")),
+            cross_bias=self.cross_bias.new_zeros(rows, 1, 1, text),
         )
+        out.cross_bias[: self.rows, :, :, self.text :] = float("-inf")  # the text each row has keeps its length
         r, p, s = self.rows, self.positions, self.text
         out.k[:, :r, :, :p] = self.k[:, :, :, :p]
         out.v[:, :r, :, :p] = self.v[:, :, :, :p]
@@ -238,7 +240,7 @@ class MusicgenLM(nn.Module):
             v=torch.zeros(c.num_layers, rows, h, positions + 1, dh, **z),
             cross_k=torch.zeros(c.num_layers, rows, h, text, dh, **z),
             cross_v=torch.zeros(c.num_layers, rows, h, text, dh, **z),
-            cross_bias=torch.full((rows, 1, 1, text), float("-inf"), **z),
+            cross_bias=torch.zeros(rows, 1, 1, text, **z),  # no text yet: attend to zeros (finite, never NaN)
         )
 
     def pack(self) -> None:

@@ -91,3 +91,40 @@ def test_continue_any_audio(tiny):
     wrap_ok(loop.audio)
     with pytest.raises(LoopgenError):
         loopgen.make_loop(tiny, "x", bpm=0)
+
+
+def test_a_take_wraps_its_own_overrun_with_equal_power_gains(tiny):
+    """The loop a Take returns is its raw audio with the overrun folded into the head by sin/cos gains (a missing
+    crossfade or a linear one fails here), and the rest of the loop untouched."""
+    from loopgen.models.sampling import SamplingParams
+    from loopgen.streaming.dsp import equal_power, wrap_length
+    from loopgen.streaming.take import Take
+
+    length = loopgen.loop_samples(1, 120, 4, 32000)
+    take = Take(tiny, ["pad"], SamplingParams(), 4, length, loop=True)
+    loop = take.run()
+    raw = take.raw()
+    fade = wrap_length(length, 32000)
+    assert fade == 3200 and raw.shape[-1] >= length + fade
+    fin, fout = equal_power(fade)
+    assert torch.allclose(loop[:, :fade], raw[:, :fade] * fin + raw[:, length : length + fade] * fout, atol=1e-6)
+    assert torch.equal(loop[:, fade:], raw[:, fade:length])
+    mid = fade // 2  # equal power: both gains ~0.707 at the middle (linear would give 0.5 each)
+    assert abs(float(fin[mid]) - 2**-0.5) < 1e-3 and abs(float(fout[mid]) - 2**-0.5) < 1e-3
+
+
+def test_extend_keeps_the_original_and_adds_exactly_the_new_seconds(tiny):
+    """A continuation that keeps its original returns original + exactly the asked length (the aligned splice does
+    not eat the crossfade), and the original sample for sample up to the splice."""
+    from loopgen.models.sampling import SamplingParams
+    from loopgen.streaming.dsp import splice_length
+    from loopgen.streaming.take import Take
+
+    original = tiny.generate(["x"], seconds=0.513, seed=1).audio[0]  # not a whole number of frames
+    n0 = original.shape[-1]
+    take = Take(tiny, ["x"], SamplingParams(), 2, n0 + 32000, original=original, keep_original=True)
+    out = take.run()
+    assert out.shape[-1] == n0 + 32000
+    f = splice_length(32000)
+    assert torch.equal(out[:, : n0 - f], original[:, : n0 - f])
+    assert not torch.equal(out[:, n0 - f : n0], original[:, n0 - f :])  # faded into the codec's rendering

@@ -159,3 +159,40 @@ def test_stream_audio_equals_offline_decode(tiny):
     lengths = [c.pcm.shape[-1] for c in chunks]
     assert firsts == list(np.cumsum([0] + lengths[:-1]))
     assert chunks[0].frame == 3  # the first PCM needs 3.75 frames of look-ahead
+
+
+def test_steering_reaches_the_sampler(tiny, monkeypatch):
+    """After set_params(temperature=0) every choice is the argmax of that step's guided logits; before it, with
+    top_k 50 and temperature 1, many are not. A change that only labels frames fails here."""
+    from loopgen.models import engine
+
+    seen = []
+    monkeypatch.setattr(engine, "guide", lambda *a: seen.append(inner(*a)) or seen[-1])
+    picks = []
+    real_choose = engine.choose
+    monkeypatch.setattr(engine, "choose", lambda logits, *a: picks.append(real_choose(logits, *a)) or picks[-1])
+    s = Session(tiny, ["x"], loopgen.models.SamplingParams(top_k=50), seed=0, seconds=1.0)
+    for i in range(40):
+        if i == 20:
+            s.set_params(temperature=0.0)
+        s.step()
+    argmax = [g.argmax(-1) for g in seen]
+    assert sum(torch.equal(p, a) for p, a in zip(picks[:20], argmax[:20])) < 5
+    assert all(torch.equal(p, a) for p, a in zip(picks[20:], argmax[20:]))
+
+
+def test_endless_windows_reprime_from_the_streams_own_tail(tiny):
+    """Greedy, so the music after a seam is a function of the prompt alone: the frames of the second window equal a
+    fresh session continuing the last `context` frames before the seam. Re-priming from anything else fails."""
+    greedy = loopgen.models.SamplingParams(top_k=1)
+    s = Session(tiny, ["drone"], greedy, seed=0, window_seconds=1.0, stride_seconds=0.6)
+    frames = []
+    while len(frames) < 80:
+        f = s.step()
+        if f is not None:
+            frames.append(f.codes)
+    codes = torch.stack(frames, dim=-1)  # [1, K, 80]; the seam is at frame 50, context 20 frames
+    ref = Session(tiny, ["drone"], greedy, seed=0, seconds=0.6, prompt_codes=codes[..., 30:50], window_seconds=1.0)
+    after = torch.stack([f.codes for f in ref], dim=-1)
+    assert torch.equal(after, codes[..., 50:80])
+    assert not torch.equal(codes[..., 50:80], codes[..., 0:30])  # not a restart from the head

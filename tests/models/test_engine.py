@@ -1,0 +1,89 @@
+"""The engine's step: fixed shapes that torch.compile(fullgraph=True) captures once per batch size, equal to eager,
+with rows at different positions and live changes of every parameter and of the prompts along the way."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from loopgen import load_model
+from loopgen.models.sampling import SamplingParams
+
+
+@pytest.fixture(scope="module")
+def plain():
+    m = load_model("random:tiny")
+    m.lm.unpack()  # the F.linear path: what CUDA and torch.compile run
+    return m
+
+
+def _script(m, compile):
+    """Three voices joining at steps 0, 7 and 19 (so they sit at different positions), 110 steps with live changes.
+    Returns every step's codes and the engine."""
+    graphs = []
+
+    def counting(gm, example_inputs):
+        graphs.append(gm)
+        from torch._dynamo.backends.common import aot_autograd  # noqa: F401  (functionalised, like inductor)
+        return gm.forward
+
+    eng = m.engine(voices=3, rows=8, positions=160, compile=counting if compile else None)
+    base = SamplingParams(temperature=1.0, top_k=50, top_p=0.0, cfg_coef=3.0)
+    joins = {0: ("warm keys", 1), 7: ("dub techno", 2), 19: ("glitchy ambient", 3)}
+    voices, out = [], []
+    for step in range(110):
+        if step in joins:
+            text, seed = joins[step]
+            v = eng.add([(text, 1.0)], base, seed, True, 150)
+            eng.start_window(v, None, 140)
+            voices.append(v)
+        if step == 30:
+            eng.set_params(voices[0], base.replace(temperature=0.6))
+        if step == 40:
+            eng.set_params(voices[1], base.replace(top_k=5, top_p=0.8))
+        if step == 50:
+            eng.set_params(voices[2], base.replace(cfg_coef=1.0, top_k=0, top_p=0.9))
+        if step == 60:
+            eng.set_prompts(voices[0], [("rain on a tin roof", 0.5), ("warm keys", 0.5)])  # a row joins the voice
+        if step == 80:
+            eng.set_prompts(voices[1], [("solo cello", 1.0)])
+        if step == 90:
+            eng.set_params(voices[0], base.replace(temperature=0.0))  # greedy
+        for v in voices:
+            eng.prime(v)
+        out.append(eng.step()[: len(voices)].clone())
+    return out, graphs, voices
+
+
+def test_compiled_step_is_one_graph_and_equals_eager(plain):
+    eager, _, _ = _script(plain, compile=False)
+    compiled, graphs, voices = _script(plain, compile=True)
+    assert len(graphs) == 1  # one capture for the whole run: positions, parameters and prompts are data
+    assert {v.col for v in voices} == {111, 104, 92}  # rows really were at different positions
+    for a, b in zip(eager, compiled):
+        assert torch.equal(a, b)
+
+
+def test_one_graph_per_batch_size(plain):
+    graphs = []
+
+    def counting(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    for voices in (1, 2, 1):
+        eng = plain.engine(voices=voices, rows=2 * voices, positions=40, compile=counting)
+        for i in range(voices):
+            v = eng.add([("x", 1.0)], SamplingParams(), i, True, 30)
+            eng.start_window(v, None, 20)
+        for _ in range(5):
+            eng.step()
+    assert len(graphs) == 2  # batch 1 reuses its graph
+
+
+def test_eager_default_path_equals_plain_matmul_path():
+    """The CPU's oneDNN path and the F.linear path (CUDA's) give the same music."""
+    a = load_model("random:tiny").generate(["x", "y"], seconds=0.6, seed=3)
+    m = load_model("random:tiny")
+    m.lm.unpack()
+    b = m.generate(["x", "y"], seconds=0.6, seed=3)
+    assert torch.equal(a.codes, b.codes)
