@@ -2,17 +2,18 @@
 no device), fed at real-time pace by a feeder thread that mixes the playing source.
 
 The callback never waits: it copies what the ring holds and plays silence, counted as underruns, when it runs dry.
-A new loop starts on the next bar of the playing loop with a short crossfade; stop fades out.
+What plays (a new loop on the next bar of the playing one, crossfaded; a fade on stop) is the streaming layer's
+Mixer; this module only moves its blocks to the device.
 """
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
-
 import numpy as np
 
-FADE_SECONDS = 0.05
+from ..streaming.mix import Mixer
+
+FADE_SECONDS = 0.05  # how long close() lets a stop fade play
 
 
 class Ring:
@@ -49,40 +50,6 @@ class Ring:
         self.r += have
 
 
-@dataclass
-class Source:
-    """What the feeder plays: streamed chunks as they arrive, then (for a loop) the finished loop, repeated."""
-
-    id: object
-    chunks: list = field(default_factory=list)  # [n, C] arrays not yet played
-    loop: np.ndarray | None = None  # [N, C] once finished
-    bar: int = 0  # samples per bar (0: not bar-synced)
-    pos: int = 0  # samples of this source played so far
-    ended: bool = False
-
-    def pull(self, n: int, channels: int) -> np.ndarray:
-        out = np.zeros((n, channels), dtype=np.float32)
-        got = 0
-        while got < n and self.chunks:
-            c = self.chunks[0]
-            take = min(n - got, c.shape[0])
-            out[got : got + take] = c[:take]
-            got += take
-            self.chunks[0] = c[take:]
-            if not self.chunks[0].shape[0]:
-                self.chunks.pop(0)
-        if got < n and self.loop is not None and self.loop.shape[0]:
-            while got < n:
-                i = self.pos % self.loop.shape[0]
-                take = min(n - got, self.loop.shape[0] - i)
-                out[got : got + take] = self.loop[i : i + take]
-                got += take
-                self.pos += take
-            return out
-        self.pos += got
-        return out
-
-
 class Player:
     """Feeds a Ring at the output rate from the playing Source, resampling from the model's rate with soxr."""
 
@@ -93,9 +60,7 @@ class Player:
         self.channels = channels
         self.block = block
         self.lock = threading.Lock()
-        self.current: Source | None = None
-        self.pending: Source | None = None
-        self.fading_out = False
+        self.mixer = Mixer(channels)
         self.volume = 1.0  # set live (MIDI CC); applied by the feeder, never in the callback
         self.stream = None
         self.device_name = "none (headless)"
@@ -138,36 +103,28 @@ class Player:
             self.stream.close()
         self.resampler = None
 
-    # -- control (any thread) ----------------------------------------------------------------------------------
+    # -- control (any thread): the mixer decides what plays, under the lock ----------------------------------
     def launch(self, id: object, bar_samples: int = 0) -> None:
         """Play job `id`'s audio from now (or from the next bar of the playing loop)."""
         with self.lock:
-            src = Source(id, bar=bar_samples)
-            if self.current is None:
-                self.current = src
-            else:
-                self.pending = src  # crossfaded in by the feeder: at once, or on the playing loop's next bar
-            self.fading_out = False
+            self.mixer.launch(id, bar_samples)
 
     def feed(self, id: object, pcm: np.ndarray) -> None:
         """Streamed audio [n, C] of job `id` (ignored unless it is playing or about to)."""
         with self.lock:
-            for s in (self.current, self.pending):
-                if s is not None and s.id == id:
-                    s.chunks.append(pcm)
+            self.mixer.feed(id, pcm)
 
     def finished(self, id: object, loop: np.ndarray | None) -> None:
         with self.lock:
-            for s in (self.current, self.pending):
-                if s is not None and s.id == id:
-                    s.loop = loop
-                    s.ended = True
+            self.mixer.finished(id, loop)
 
     def stop(self, fade: bool = True) -> None:
         with self.lock:
-            self.fading_out = fade
-            if not fade:
-                self.current = self.pending = None
+            self.mixer.stop(fade)
+
+    @property
+    def current(self):
+        return self.mixer.current
 
     @property
     def underruns(self) -> int:
@@ -175,28 +132,8 @@ class Player:
 
     # -- threads -----------------------------------------------------------------------------------------------
     def _next_block(self) -> np.ndarray:
-        n = self.block
         with self.lock:
-            cur, pend = self.current, self.pending
-            if cur is None:
-                return np.zeros((n, self.channels), dtype=np.float32)
-            if self.fading_out:
-                out = cur.pull(n, self.channels) * np.linspace(1.0, 0.0, n, dtype=np.float32)[:, None]
-                self.current = self.pending = None
-                self.fading_out = False
-                return out
-            if pend is None:
-                return cur.pull(n, self.channels)
-            # switch: at once, or on the playing loop's next bar line
-            k = 0 if (cur.bar == 0 or cur.loop is None) else (-cur.pos) % cur.bar
-            if k >= n:
-                return cur.pull(n, self.channels)
-            head = cur.pull(k, self.channels)
-            old, new = cur.pull(n - k, self.channels), pend.pull(n - k, self.channels)
-            ramp = np.linspace(0.0, 1.0, n - k, dtype=np.float32)[:, None] * (np.pi / 2)
-            out = np.concatenate([head, old * np.cos(ramp) + new * np.sin(ramp)])
-            self.current, self.pending = pend, None
-            return out
+            return self.mixer.block(self.block)
 
     def _feed(self) -> None:
         while not self.halt.is_set():

@@ -34,7 +34,7 @@ def test_launch_waits_for_the_next_bar_and_crossfades():
     blocks = [p._next_block() for _ in range(3)]
     y = np.concatenate(blocks)[:, 0]
     # the switch starts exactly at the bar line: sample 2500 of the loop = sample 1500 of these blocks
-    assert np.all(y[:1500] == 1.0) and y[1500] == 1.0 and y[1999] < 0
+    assert np.all(y[:1500] == 1.0) and 0.99 < y[1500] < 1.0 and y[1999] < 0  # the fade starts on the bar line
     assert p.current.id == "b"
 
 
@@ -50,3 +50,18 @@ def test_stop_fades_out_and_null_output_runs_in_real_time():
     consumed = p.ring.r
     assert 0.1 * 32000 < consumed < 1.0 * 32000  # the null device plays at about real time
     p.close()
+
+
+def test_stop_fades_the_playing_block_to_silence():
+    """The block after stop is the music under a falling equal-power gain ending at 0: not cut, not left as is."""
+    from loopgen.streaming.mix import Mixer
+
+    m = Mixer(1)
+    m.launch("a")
+    m.feed("a", np.full((4000, 1), 0.5, np.float32))
+    assert np.all(m.block(1000) == 0.5)
+    m.stop(fade=True)
+    y = m.block(1000)[:, 0]
+    assert y[0] > 0.49 and abs(y[-1]) < 1e-6 and np.all(np.diff(y) <= 0)
+    assert abs(y[499] - 0.5 * np.cos(np.pi / 4)) < 2e-3  # equal power: -3 dB halfway
+    assert np.all(m.block(1000) == 0.0) and m.current is None

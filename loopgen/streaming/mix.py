@@ -1,0 +1,101 @@
+"""What the speakers play, sans-I/O: the playing source, the one launched to follow it, and the blocks they make.
+
+A source plays its streamed chunks as they arrive, then (a loop) its finished audio, repeated. A new launch starts
+at once, or on the next bar line of a playing loop, with an equal-power crossfade over the rest of that block; stop
+fades the playing block to silence. The audio out (server/audio_out.py) calls `block` from its feeder thread.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .dsp import crossfade, fade_out
+
+
+@dataclass
+class Source:
+    """What the feeder plays: streamed chunks as they arrive, then (for a loop) the finished loop, repeated."""
+
+    id: object
+    chunks: list = field(default_factory=list)  # [n, C] arrays not yet played
+    loop: np.ndarray | None = None  # [N, C] once finished
+    bar: int = 0  # samples per bar (0: not bar-synced)
+    pos: int = 0  # samples of this source played so far
+    ended: bool = False
+
+    def pull(self, n: int, channels: int) -> np.ndarray:
+        out = np.zeros((n, channels), dtype=np.float32)
+        got = 0
+        while got < n and self.chunks:
+            c = self.chunks[0]
+            take = min(n - got, c.shape[0])
+            out[got : got + take] = c[:take]
+            got += take
+            self.chunks[0] = c[take:]
+            if not self.chunks[0].shape[0]:
+                self.chunks.pop(0)
+        if got < n and self.loop is not None and self.loop.shape[0]:
+            while got < n:
+                i = self.pos % self.loop.shape[0]
+                take = min(n - got, self.loop.shape[0] - i)
+                out[got : got + take] = self.loop[i : i + take]
+                got += take
+                self.pos += take
+            return out
+        self.pos += got
+        return out
+
+
+
+class Mixer:
+    def __init__(self, channels: int):
+        self.channels = channels
+        self.current: Source | None = None
+        self.pending: Source | None = None
+        self.fading_out = False
+
+    def launch(self, id: object, bar_samples: int = 0) -> None:
+        src = Source(id, bar=bar_samples)
+        if self.current is None:
+            self.current = src
+        else:
+            self.pending = src  # crossfaded in: at once, or on the playing loop's next bar
+        self.fading_out = False
+
+    def feed(self, id: object, pcm: np.ndarray) -> None:
+        for s in (self.current, self.pending):
+            if s is not None and s.id == id:
+                s.chunks.append(pcm)
+
+    def finished(self, id: object, loop: np.ndarray | None) -> None:
+        for s in (self.current, self.pending):
+            if s is not None and s.id == id:
+                s.loop = loop
+                s.ended = True
+
+    def stop(self, fade: bool = True) -> None:
+        self.fading_out = fade
+        if not fade:
+            self.current = self.pending = None
+
+    def block(self, n: int) -> np.ndarray:
+        """The next n samples [n, C]."""
+        cur, pend = self.current, self.pending
+        if cur is None:
+            return np.zeros((n, self.channels), dtype=np.float32)
+        if self.fading_out:
+            out = fade_out(cur.pull(n, self.channels))
+            self.current = self.pending = None
+            self.fading_out = False
+            return out
+        if pend is None:
+            return cur.pull(n, self.channels)
+        # switch: at once, or on the playing loop's next bar line
+        k = 0 if (cur.bar == 0 or cur.loop is None) else (-cur.pos) % cur.bar
+        if k >= n:
+            return cur.pull(n, self.channels)
+        head = cur.pull(k, self.channels)
+        old, new = cur.pull(n - k, self.channels), pend.pull(n - k, self.channels)
+        self.current, self.pending = pend, None
+        return np.concatenate([head, crossfade(old, new)])
