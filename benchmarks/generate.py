@@ -1,7 +1,7 @@
 """Steps/s of our MusicGen against transformers' generate on the same musicgen-small-architecture checkpoint
 (random weights, written by transformers' save_pretrained), and peak RSS while loading each.
 
-    python benchmarks/generate.py [--steps 60] [--rounds 3] [--threads 2] [--device cpu] [--dtype float32]
+    python benchmarks/generate.py [--steps 60] [--rounds 3] [--threads 2] [--device cpu] [--dtype float32] [--compile]
 
 Speed: both models live in one process and take turns, `rounds` times, generating `steps` steps each with guidance
 3.0, top_k 250, batch 1; the table gives the median round. Steady-state steps/s runs from the first sampled token to
@@ -73,7 +73,7 @@ class Timer:
         return (len(s) - 1) / (s[-1] - s[0])
 
 
-def speed(folder: str, steps: int, rounds: int, device: str, dtype: str) -> tuple[list[float], list[float]]:
+def speed(folder: str, steps: int, rounds: int, device: str, dtype: str, compile: bool = False):
     import torch
     from transformers import LogitsProcessor, LogitsProcessorList
 
@@ -89,9 +89,12 @@ def speed(folder: str, steps: int, rounds: int, device: str, dtype: str) -> tupl
             self.timer()
             return scores
 
-    def run_ours() -> float:
+    compiled = load_ours(folder, device, dtype) if compile else None
+
+    def run_ours(m=ours, comp=None) -> float:
         timer = Timer(device)
-        ours.generate([PROMPT], seconds=frames / ours.frame_rate, cfg_coef=3.0, top_k=250, seed=0, progress=timer)
+        m.generate([PROMPT], seconds=frames / m.frame_rate, cfg_coef=3.0, top_k=250, seed=0, progress=timer,
+                   compile=comp)
         return timer.rate()
 
     def run_theirs() -> float:
@@ -102,11 +105,17 @@ def speed(folder: str, steps: int, rounds: int, device: str, dtype: str) -> tupl
         return timer.rate()
 
     run_ours(), run_theirs()  # warm-up
-    a, b = [], []
+    if compiled is not None:
+        t = time.perf_counter()
+        run_ours(compiled, True)  # the compile itself
+        print(f"torch.compile of the step: {time.perf_counter() - t:.1f} s (first generation)", flush=True)
+    a, b, c = [], [], []
     for _ in range(rounds):
         a.append(run_ours())
         b.append(run_theirs())
-    return a, b
+        if compiled is not None:
+            c.append(run_ours(compiled, True))
+    return a, b, c
 
 
 def main() -> None:
@@ -118,6 +127,7 @@ def main() -> None:
     ap.add_argument("--dtype", default="float32", choices=DTYPES)
     ap.add_argument("--checkpoint", default=str(Path(tempfile.gettempdir()) / "loopgen-bench-small"))
     ap.add_argument("--child", choices=["ours", "transformers"])
+    ap.add_argument("--compile", action="store_true", help="also time the torch.compile'd engine step")
     a = ap.parse_args()
     set_threads(a.threads)
     if a.child:
@@ -133,7 +143,7 @@ def main() -> None:
             check=True, capture_output=True, text=True,
         )
         mem[who] = json.loads(out.stdout.strip().splitlines()[-1])
-    ours, theirs = speed(str(folder), a.steps, a.rounds, a.device, a.dtype)
+    ours, theirs, comp = speed(str(folder), a.steps, a.rounds, a.device, a.dtype, a.compile)
     mo, mt = statistics.median(ours), statistics.median(theirs)
     print(f"musicgen-small architecture, {a.device} {a.dtype}, guidance 3.0, top_k 250, batch 1, {a.threads} threads")
     print(f"checkpoint weights: {size_mib:.0f} MiB (float32 on disk); {a.rounds} rounds of {a.steps} steps")
@@ -142,6 +152,9 @@ def main() -> None:
     print(f"| steps/s, median round | {mo:.2f} | {mt:.2f} | {mo / mt:.2f}x |")
     print(f"| steps/s, each round | {', '.join(f'{x:.2f}' for x in ours)} | {', '.join(f'{x:.2f}' for x in theirs)} | "
           f"{', '.join(f'{x / y:.2f}x' for x, y in zip(ours, theirs))} |")
+    if comp:
+        mc = statistics.median(comp)
+        print(f"| steps/s, torch.compile'd step (inductor), median | {mc:.2f} | {mt:.2f} | {mc / mt:.2f}x |")
     o, t = mem["ours"], mem["transformers"]
     print(f"| load time (s) | {o['load_s']:.1f} | {t['load_s']:.1f} | {o['load_s'] / t['load_s']:.2f}x |")
     print(f"| load peak RSS (MiB) | {o['peak_mib']:.0f} | {t['peak_mib']:.0f} | {o['peak_mib'] / t['peak_mib']:.2f}x |")

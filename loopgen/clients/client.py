@@ -4,7 +4,7 @@
         async for chunk in c.generate("lo-fi beat", bars=4, bpm=90):
             ...  # chunk["pcm"]: float32 bytes; the final event is "done" with the saved file's path
 
-Imports only loopgen.protocol (and websockets, numpy-free)."""
+Imports only loopgen.protocol and websockets (the protocol brings numpy, for its audio helpers)."""
 from __future__ import annotations
 
 import asyncio

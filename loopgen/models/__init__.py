@@ -1,4 +1,5 @@
-"""Pure-PyTorch MusicGen: the LM, EnCodec, T5, sampling and checkpoint loading. Knows nothing of streaming."""
+"""Pure-PyTorch MusicGen: the LM and its one generation engine, EnCodec (its streaming decoder state included), T5,
+sampling and checkpoint loading. Imports nothing from loopgen.streaming, protocol or server."""
 from .loading import KNOWN_MODELS, load_model
 from .musicgen import Generation, MusicGen, StepInfo
 from .sampling import SamplingParams

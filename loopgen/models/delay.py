@@ -33,8 +33,3 @@ def forced_columns(
 def undelay(seq: torch.Tensor, frames: int, delays: tuple[int, ...]) -> torch.Tensor:
     """seq: [B, K, >= frames + D + 1] columns -> codes [B, K, frames] with the delay removed."""
     return torch.stack([seq[:, cb, 1 + dl : 1 + dl + frames] for cb, dl in enumerate(delays)], dim=1)
-
-
-def frame_at(seq: torch.Tensor, frame: int, delays: tuple[int, ...]) -> torch.Tensor:
-    """seq: [B, K, cols] -> codes [B, K] of one frame (complete once column frame + 1 + D is written)."""
-    return torch.stack([seq[:, cb, 1 + dl + frame] for cb, dl in enumerate(delays)], dim=1)

@@ -15,6 +15,32 @@ from torch import nn
 from .config import EncodecConfig
 
 
+def _derived(module: nn.Module, weights: tuple[torch.Tensor, ...], build):
+    """A value computed from `weights` (step matrices for streaming), cached on the module until those weights are
+    replaced, moved (`.to()`) or changed in place."""
+    def version(t: torch.Tensor) -> int:
+        try:
+            return t._version
+        except RuntimeError:  # inference tensors keep no version counter
+            return -1
+
+    key = tuple((t.data_ptr(), version(t), t.device, t.dtype, tuple(t.shape)) for t in weights)
+    cached = module.__dict__.get("_step_cache")
+    if cached is None or cached[0] != key:
+        module.__dict__["_step_cache"] = cached = (key, build())
+    return cached[1]
+
+
+def _dense(w: torch.Tensor):
+    """A Dense (see lm.Dense, oneDNN-packed on the CPU) holding a copy of w [out, in]."""
+    from .lm import Dense
+
+    d = Dense(w.shape[1], w.shape[0]).to(device=w.device, dtype=w.dtype)
+    d.weight = nn.Parameter(w.detach().contiguous().clone(), requires_grad=False)
+    d.pack()
+    return d
+
+
 def pad1d(x: torch.Tensor, left: int, right: int, mode: str) -> torch.Tensor:
     """F.pad that also reflects inputs shorter than the pad (zero-extends first, as EnCodec does)."""
     if mode != "reflect":
@@ -71,6 +97,11 @@ class SConvTranspose1d(nn.Module):
         y = self.conv(x)
         return y[..., self.trim_left : y.shape[-1] - self.trim_right]
 
+    def step_matrix(self):
+        """The convolution as one matmul for streaming: [n, Cin] -> [n, Cout * kernel]."""
+        w = self.conv.weight
+        return _derived(self, (w,), lambda: _dense(w.reshape(self.conv.in_channels, -1).t()))
+
 
 class SLSTM(nn.Module):
     """Unidirectional LSTM over [B, C, T] with a skip connection."""
@@ -83,6 +114,20 @@ class SLSTM(nn.Module):
         y = x.permute(2, 0, 1)  # [T, B, C]
         out, new_state = self.lstm(y, state)
         return (out + y).permute(1, 2, 0), new_state
+
+    def step_weights(self) -> list:
+        """Per layer (Dense over [x, h] -> 4H gates, bias [4H]) for single steps: calling nn.LSTM once per frame
+        re-prepares its weights each call and is ~10x slower."""
+        lstm = self.lstm
+        ws = tuple(getattr(lstm, f"{n}_l{i}") for i in range(lstm.num_layers)
+                   for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+        def build() -> list:
+            return [(_dense(torch.cat([getattr(lstm, f"weight_ih_l{i}"), getattr(lstm, f"weight_hh_l{i}")], dim=1)),
+                     (getattr(lstm, f"bias_ih_l{i}") + getattr(lstm, f"bias_hh_l{i}")).detach())
+                    for i in range(lstm.num_layers)]
+
+        return _derived(self, ws, build)
 
 
 class ResBlock(nn.Module):

@@ -296,10 +296,12 @@ class Engine:
         live = [v for v in self.voices.values() if v.live]
         table = self.lm.position_table(self.positions + 1)
         if self._compiled is not None:
+            self.cache.prepare(self.positions + 1)  # the captured step reads everything
             out = self._compiled(self.lm, self.cache, self.v, self.r, table, self.delays, None, None)
         else:
             end = max((v.col for v in live), default=1)  # positions fed so far + this one
             text = max((v.text for v in self.voices.values()), default=1)
+            self.cache.prepare(end)
             out = engine_step(self.lm, self.cache, self.v, self.r, table, self.delays, end, text)
         for v in live:
             v.col += 1

@@ -85,11 +85,18 @@ class Dense(nn.Module):
         destination[prefix + "weight"] = w.to_dense() if w.is_mkldnn else (w if keep_vars else w.detach())
 
 
+ZERO_CHUNK = 64  # positions made ready at a time
+
+
 @dataclass
 class KVCache:
-    """Decoding state of R LM rows, all preallocated (zeros) with fixed shapes. Row r's self-attention K/V for position
-    p sit at [:, r, :, p]; slot `positions` (the last) is a scratch slot that rows not stepping write into. Cross
-    attention K/V hold each row's text states, padded to `text` tokens and masked by `cross_bias`."""
+    """Decoding state of R LM rows, preallocated with fixed shapes. Row r's self-attention K/V for position p sit at
+    [:, r, :, p]; slot `positions` (the last) is a scratch slot that rows not stepping write into. Cross attention
+    K/V hold each row's text states, padded to `text` tokens and masked by `cross_bias`.
+
+    Self-attention memory is allocated uninitialised (a 30 s window of musicgen-small is ~300 MB per row: zeroing it
+    up front delays the first audio) and zeroed just ahead of use: positions below `ready` hold zeros or written
+    values for every row, so a masked read (weight 0) never meets a NaN. Readers call `prepare(end)` first."""
 
     k: torch.Tensor  # [L, R, H, positions + 1, Dh]
     v: torch.Tensor  # [L, R, H, positions + 1, Dh]
@@ -97,6 +104,15 @@ class KVCache:
     cross_v: torch.Tensor  # [L, R, H, text, Dh]
     cross_bias: torch.Tensor  # [R, 1, 1, text] additive: 0 = attend, -inf = padding; a row without text attends
     # to zeros everywhere, so every row's output (and what it writes to the scratch slot) stays finite
+    ready: int = 0  # positions [0, ready) are initialised for every row
+
+    def prepare(self, end: int) -> None:
+        """Make positions [0, end) safe to read (end <= positions + 1, the scratch slot included)."""
+        if end > self.ready:
+            new = min(self.positions + 1, max(end, self.ready + ZERO_CHUNK))
+            self.k[:, :, :, self.ready : new].zero_()
+            self.v[:, :, :, self.ready : new].zero_()
+            self.ready = new
 
     @property
     def positions(self) -> int:
@@ -116,15 +132,18 @@ class KVCache:
         if (rows, positions, text) == (self.rows, self.positions, self.text):
             return self
         L, _, H, _, dh = self.k.shape
+        ready = min(self.ready, self.positions)  # the old scratch slot is not carried over
         out = KVCache(
-            k=self.k.new_zeros(L, rows, H, positions + 1, dh), v=self.v.new_zeros(L, rows, H, positions + 1, dh),
+            k=self.k.new_empty(L, rows, H, positions + 1, dh), v=self.v.new_empty(L, rows, H, positions + 1, dh),
             cross_k=self.k.new_zeros(L, rows, H, text, dh), cross_v=self.k.new_zeros(L, rows, H, text, dh),
-            cross_bias=self.cross_bias.new_zeros(rows, 1, 1, text),
+            cross_bias=self.cross_bias.new_zeros(rows, 1, 1, text), ready=ready,
         )
         out.cross_bias[: self.rows, :, :, self.text :] = float("-inf")  # the text each row has keeps its length
-        r, p, s = self.rows, self.positions, self.text
-        out.k[:, :r, :, :p] = self.k[:, :, :, :p]
-        out.v[:, :r, :, :p] = self.v[:, :, :, :p]
+        r, s = self.rows, self.text
+        out.k[:, :r, :, :ready] = self.k[:, :, :, :ready]
+        out.v[:, :r, :, :ready] = self.v[:, :, :, :ready]
+        out.k[:, r:, :, :ready] = 0
+        out.v[:, r:, :, :ready] = 0
         out.cross_k[:, :r, :, :s] = self.cross_k
         out.cross_v[:, :r, :, :s] = self.cross_v
         out.cross_bias[:r, :, :, :s] = self.cross_bias
@@ -133,7 +152,8 @@ class KVCache:
     def copy_rows(self, dst: torch.Tensor, src: torch.Tensor, other: "KVCache | None" = None) -> None:
         """Rows `src` of `other` (default: this cache) into rows `dst` of this one: history and text."""
         o = self if other is None else other
-        p, s = min(self.positions, o.positions), min(self.text, o.text)
+        p, s = min(self.positions, o.positions, o.ready), min(self.text, o.text)  # all that was ever written
+        self.prepare(p)
         self.k[:, dst, :, :p] = o.k[:, src, :, :p]
         self.v[:, dst, :, :p] = o.v[:, src, :, :p]
         self.cross_k[:, dst] = 0
@@ -231,13 +251,13 @@ class MusicgenLM(nn.Module):
 
     # -- state ---------------------------------------------------------------------------------------------------
     def new_cache(self, rows: int, positions: int, text: int = 1) -> KVCache:
-        """A zeroed cache for `rows` LM rows, `positions` positions each and `text` tokens of text states."""
+        """A cache for `rows` LM rows, `positions` positions each and `text` tokens of text states."""
         p, c = self.emb, self.cfg
         h, dh = c.num_heads, c.dim // c.num_heads
         z = dict(dtype=p.dtype, device=p.device)
         return KVCache(
-            k=torch.zeros(c.num_layers, rows, h, positions + 1, dh, **z),
-            v=torch.zeros(c.num_layers, rows, h, positions + 1, dh, **z),
+            k=torch.empty(c.num_layers, rows, h, positions + 1, dh, **z),  # zeroed ahead of use: KVCache.prepare
+            v=torch.empty(c.num_layers, rows, h, positions + 1, dh, **z),
             cross_k=torch.zeros(c.num_layers, rows, h, text, dh, **z),
             cross_v=torch.zeros(c.num_layers, rows, h, text, dh, **z),
             cross_bias=torch.zeros(rows, 1, 1, text, **z),  # no text yet: attend to zeros (finite, never NaN)
@@ -308,7 +328,7 @@ class MusicgenLM(nn.Module):
         tokens: [R, K]; pos: [R] long (< cache.positions); live: [R] bool, rows that do not step write their K/V
         into the scratch slot, so their history is untouched; table: `position_table(cache.positions)`.
         end / text: read only the first `end` positions / `text` tokens (eager speed; None = all, for capture).
-        The caller keeps `end > pos.max()`. Returns float32 logits [R, K, card]."""
+        The caller keeps `end > pos.max()` and has called `cache.prepare(end)`. Returns float32 logits [R, K, card]."""
         end = cache.positions + 1 if end is None else end
         text = cache.text if text is None else text
         x = self._embed(tokens) + table[pos].to(self.emb.dtype)  # [R, D]
@@ -327,6 +347,7 @@ class MusicgenLM(nn.Module):
         n, k, t = tokens.shape
         if start + t > cache.positions:
             raise ValueError(f"KV cache full: {start}+{t} > {cache.positions}")
+        cache.prepare(start + t)
         x = self._embed(tokens.transpose(1, 2)) + self.position_table(start + t)[start : start + t].to(self.emb.dtype)
         for i, layer in enumerate(self.layers):
             x = layer.prefill(x, i, cache, rows, start)

@@ -76,6 +76,41 @@ def command_from_map(d: dict) -> M.Command:
     return M.Stop(id)
 
 
+class WsPeer:
+    """One WebSocket peer, sans-I/O: its hello, the token it must show, and what each message it sends means.
+
+    `receive(bytes)` returns (command for the model, or None; events to send back; close reason, or None). Ping is
+    answered here, hello checked here, and nothing but ping and hello is accepted before a good hello."""
+
+    def __init__(self, token: str | None, welcome: M.Welcome, max_bytes: int = M.MAX_MESSAGE_BYTES):
+        self.token = token
+        self.welcome = welcome
+        self.max_bytes = max_bytes
+        self.hello: M.Hello | None = None
+
+    @property
+    def wants_codes(self) -> bool:
+        return bool(self.hello and self.hello.codes)
+
+    def receive(self, data: bytes | str) -> tuple[M.Command | None, list[M.Event], str | None]:
+        try:
+            cmd = decode_command(data, self.max_bytes)
+            if isinstance(cmd, M.Ping):
+                return None, [M.Pong(cmd.data)], None
+            if isinstance(cmd, M.Hello):
+                if cmd.protocol != M.PROTOCOL_VERSION:
+                    raise ProtocolError("bad_protocol", f"this server speaks protocol {M.PROTOCOL_VERSION}, not {cmd.protocol}")
+                if self.token and cmd.token != self.token:
+                    return None, [M.Error("unauthorized", "wrong or missing token")], "unauthorized"
+                self.hello = cmd
+                return None, [self.welcome], None
+            if self.hello is None:
+                raise ProtocolError("not_ready", "send hello first", getattr(cmd, "id", None))
+            return cmd, [], None
+        except ProtocolError as e:
+            return None, [M.Error(e.code, e.message, e.id)], None
+
+
 def _plain(v: Any) -> Any:
     if isinstance(v, tuple):
         return [_plain(x) for x in v]

@@ -64,7 +64,7 @@ class WsClient:
         self.server = server
         self.ws = ws
         self.queue: asyncio.Queue = asyncio.Queue(server.cfg.send_queue)
-        self.hello: M.Hello | None = None
+        self.peer = W.WsPeer(server.cfg.token, server.welcome, server.cfg.max_message_bytes)
         self.gone = False
 
     def deliver(self, event: M.Event) -> None:  # on the event loop
@@ -138,10 +138,13 @@ class Server:
         from ..streaming import IncrementalDecoder
 
         self.latency_frames = IncrementalDecoder(self.model).latency_frames
+        m = self.model
+        self.welcome = M.Welcome(M.PROTOCOL_VERSION, m.name, m.sample_rate, m.channels, m.frame_rate,
+                                 self.latency_frames, self.cfg.max_message_bytes)
         self.player = Player(self.model.sample_rate, self.model.channels, self.cfg.audio_device)
         self.player.start()
         self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio,
-                                  wants_codes=lambda o: isinstance(o, WsClient) and bool(o.hello and o.hello.codes))
+                                  wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes)
         self.worker.start()
         from websockets.asyncio.server import serve
 
@@ -243,37 +246,21 @@ class Server:
         return Response(200, "OK", headers, body)
 
     def _on_ws_message(self, client: WsClient, data) -> None:
-        try:
-            cmd = W.decode_command(data, self.cfg.max_message_bytes)
-            if isinstance(cmd, M.Ping):
-                client.deliver(M.Pong(cmd.data))
-                return
-            if isinstance(cmd, M.Hello):
-                self._hello(client, cmd)
-                return
-            if client.hello is None:
-                raise M.ProtocolError("not_ready", "send hello first", getattr(cmd, "id", None))
-            if isinstance(cmd, M.Play):
-                self._play(cmd.id, None)
-                return
-            if isinstance(cmd, (M.Generate, M.Continue)):
-                self._play(cmd.id, cmd.params)
-            self.worker.submit(cmd, client)
-        except M.ProtocolError as e:
-            client.deliver(M.Error(e.code, e.message, e.id))
-
-    def _hello(self, client: WsClient, cmd: M.Hello) -> None:
-        if cmd.protocol != M.PROTOCOL_VERSION:
-            raise M.ProtocolError("bad_protocol", f"this server speaks protocol {M.PROTOCOL_VERSION}, not {cmd.protocol}")
-        if self.cfg.token and cmd.token != self.cfg.token:
-            client.deliver(M.Error("unauthorized", "wrong or missing token"))
+        cmd, replies, close = client.peer.receive(data)
+        for event in replies:
+            client.deliver(event)
+        if close is not None:
             client.gone = True
-            asyncio.ensure_future(client.ws.close(1008, "unauthorized"))
+            asyncio.ensure_future(client.ws.close(1008, close))
             return
-        client.hello = cmd
-        m = self.model
-        client.deliver(M.Welcome(M.PROTOCOL_VERSION, m.name, m.sample_rate, m.channels, m.frame_rate,
-                                 self.latency_frames, self.cfg.max_message_bytes))
+        if cmd is None:
+            return
+        if isinstance(cmd, M.Play):
+            self._play(cmd.id, None)
+            return
+        if isinstance(cmd, (M.Generate, M.Continue)):
+            self._play(cmd.id, cmd.params)
+        self.worker.submit(cmd, client)
 
     # -- OSC ---------------------------------------------------------------------------------------------------
     def on_osc(self, data: bytes, addr: tuple[str, int]) -> None:

@@ -6,7 +6,7 @@ import math
 import torch
 
 from ..errors import LoopgenError
-from ..models.encodec_stream import DecoderStreamState, StreamingSEANet
+from ..models.encodec_stream import StreamingSEANet
 from ..models.musicgen import MusicGen
 
 
@@ -25,18 +25,19 @@ class IncrementalDecoder:
         self._seanet = StreamingSEANet(m.codec.decoder)
         self.latency_samples = self._seanet.latency_samples()
         self.latency_frames = math.ceil(self.latency_samples / self.hop)
-        self.state: DecoderStreamState = self._seanet.new_state()
+        self.reset()
 
     @property
     def frames_in(self) -> int:
-        return self.state.frames_in
+        return self._seanet.frames_in
 
     @property
     def samples_out(self) -> int:
-        return self.state.samples_out
+        return self._seanet.samples_out
 
     def reset(self) -> None:
-        self.state = self._seanet.new_state()
+        """Start a new stream (the state is reallocated with the model's current device and dtype)."""
+        self._seanet.reset(self.batch_size * self.channels)
 
     def _rows(self, codes: torch.Tensor) -> torch.Tensor:
         """codes [B, K, t] -> per-channel latents [B*C, D, t]."""
@@ -50,13 +51,13 @@ class IncrementalDecoder:
     @torch.inference_mode()
     def push(self, codes: torch.Tensor) -> torch.Tensor:
         """codes [B, K, t], t >= 0 -> pcm [B, C, n]: the samples that no later frame can change."""
-        pcm = self._seanet.push(self.state, self._rows(codes))
+        pcm = self._seanet.push(self._rows(codes))
         return pcm.reshape(self.batch_size, self.channels, -1)
 
     @torch.inference_mode()
     def flush(self) -> torch.Tensor:
         """End of stream: the remaining samples [B, C, n]. The decoder then starts a new stream."""
         like = torch.zeros(self.batch_size * self.channels, 1, 0, device=self.m.device)
-        pcm = self._seanet.flush(self.state, like).reshape(self.batch_size, self.channels, -1)
+        pcm = self._seanet.flush(like).reshape(self.batch_size, self.channels, -1)
         self.reset()
         return pcm

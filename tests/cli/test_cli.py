@@ -1,4 +1,5 @@
-"""The `loopgen` command, run as a real subprocess."""
+"""The `loopgen` command: one real subprocess smoke test, the rest in-process through `main(argv)` (same parser, same
+error handling, no interpreter start-up per case)."""
 from __future__ import annotations
 
 import os
@@ -11,8 +12,24 @@ import soundfile as sf
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """As a real process (the smoke test)."""
     e = dict(os.environ, HF_HUB_OFFLINE="1", **(env or {}))
     return subprocess.run([sys.executable, "-m", "loopgen", *args], capture_output=True, text=True, env=e, timeout=300)
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """In-process: cli(*args, env={}) -> CompletedProcess-like (returncode, stdout, stderr)."""
+    from loopgen.cli import main
+
+    def call(*args: str, env: dict | None = None):
+        for k, v in (env or {}).items():
+            monkeypatch.setenv(k, v)
+        code = main(list(args))
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+    return call
 
 
 def test_render_and_continue(tmp_path):
@@ -33,10 +50,10 @@ def test_render_and_continue(tmp_path):
     assert sf.info(out2).frames == 32000 * 2
 
 
-def test_same_seed_same_file(tmp_path):
+def test_same_seed_same_file(tmp_path, cli):
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
     for f in (a, b):
-        assert run("render", "x", "-o", str(f), "--model", "random:tiny", "--seconds", "0.5", "--seed", "9").returncode == 0
+        assert cli("render", "x", "-o", str(f), "--model", "random:tiny", "--seconds", "0.5", "--seed", "9").returncode == 0
     assert np.array_equal(sf.read(a)[0], sf.read(b)[0])
 
 
@@ -53,24 +70,24 @@ def test_same_seed_same_file(tmp_path):
         (["--model", "random:tiny", "--continue", "/no/such.wav"], "no such file"),
     ],
 )
-def test_errors_are_one_line_no_traceback(tmp_path, args, msg):
-    r = run("render", "x", "-o", str(tmp_path / "o.wav"), *args)
+def test_errors_are_one_line_no_traceback(tmp_path, args, msg, cli):
+    r = cli("render", "x", "-o", str(tmp_path / "o.wav"), *args)
     assert r.returncode == 2
     assert msg in r.stderr
     assert "Traceback" not in r.stderr
 
 
-def test_unreadable_and_empty_audio(tmp_path):
+def test_unreadable_and_empty_audio(tmp_path, cli):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF not really a wav")
     empty = tmp_path / "empty.wav"
     sf.write(empty, np.zeros((0, 1), np.float32), 32000)
     for f, msg in ((bad, "cannot read audio file"), (empty, "is empty")):
-        r = run("render", "x", "-o", str(tmp_path / "o.wav"), "--model", "random:tiny", "--continue", str(f))
+        r = cli("render", "x", "-o", str(tmp_path / "o.wav"), "--model", "random:tiny", "--continue", str(f))
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
 
 
-def test_models_lists_ids_and_cache_state(tmp_path):
+def test_models_lists_ids_and_cache_state(tmp_path):  # a process: the hub reads HF_HUB_CACHE at import
     r = run("models", env={"HF_HUB_CACHE": str(tmp_path)})
     assert r.returncode == 0
     assert "facebook/musicgen-small" in r.stdout and "random:small" in r.stdout
@@ -78,8 +95,8 @@ def test_models_lists_ids_and_cache_state(tmp_path):
     assert line.split()[1] == "no"
 
 
-def test_clients_copy(tmp_path):
-    r = run("clients", "--copy", str(tmp_path / "out"))
+def test_clients_copy(tmp_path, cli):
+    r = cli("clients", "--copy", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr
     for f in ("max/loopgen.maxpat", "pd/loopgen.pd", "web/index.html", "web/app.js", "web/worklet.js", "web/msgpack.js"):
         assert (tmp_path / "out" / f).is_file(), f

@@ -199,12 +199,12 @@ def test_slow_client_is_dropped_not_the_server(serve):
             events, _ = await collect(other.generate("fine", seconds=0.5))
             assert events[-1]["type"] == "done"
         for _ in range(600):
-            if any(c.gone for c in server.clients if c.hello and c.hello.client == "slow") or not any(
-                c.hello and c.hello.client == "slow" for c in server.clients
+            if any(c.gone for c in server.clients if c.peer.hello and c.peer.hello.client == "slow") or not any(
+                c.peer.hello and c.peer.hello.client == "slow" for c in server.clients
             ):
                 break
             await asyncio.sleep(0.05)
-        assert not any(not c.gone for c in server.clients if c.hello and c.hello.client == "slow")
+        assert not any(not c.gone for c in server.clients if c.peer.hello and c.peer.hello.client == "slow")
         async with connect(url(server)) as again:  # the server is fine
             assert await again.ping() < 5
         for _ in range(400):  # and the dropped client's generation still finishes and is saved

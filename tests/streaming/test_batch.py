@@ -119,3 +119,30 @@ def test_rows_reused_after_a_session_leaves_carry_nothing_over(tiny):
     while late in batch.sessions:
         got += [f.codes for s, f in batch.step() if s is late]
     assert len(got) == len(ref) and all(torch.equal(x, y) for x, y in zip(got, ref))
+
+
+def test_uninitialised_cache_memory_is_never_read(tiny):
+    """KV memory is allocated uninitialised and zeroed just ahead of use: poison everything not yet made ready with
+    NaN, again and again as the sessions run, and the results must not change."""
+    sp = specs(tiny)[:2]
+    ref = [alone(tiny, x) for x in sp]
+    a, b = Session(tiny, **sp[0]), Session(tiny, **sp[1])
+    batch = Batch(tiny, [a])
+
+    def poison():
+        c = batch.engine.cache
+        c.k[:, :, :, c.ready :] = float("nan")
+        c.v[:, :, :, c.ready :] = float("nan")
+
+    got = {id(a): [], id(b): []}
+    for _ in range(9):  # b joins later: rows at different positions
+        poison()
+        for s, f in batch.step():
+            got[id(s)].append(f.codes)
+    batch.add(b)
+    while batch.sessions:
+        poison()
+        for s, f in batch.step():
+            got[id(s)].append(f.codes)
+    for s, r in zip((a, b), ref):
+        assert len(got[id(s)]) == len(r) and all(torch.equal(x, y) for x, y in zip(got[id(s)], r))

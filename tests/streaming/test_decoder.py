@@ -92,3 +92,41 @@ def test_streaming_leaves_the_state_dict_alone(tiny):
     keys = set(tiny.state_dict())
     loopgen.IncrementalDecoder(tiny).push(torch.zeros(1, 4, 2, dtype=torch.long))
     assert set(tiny.state_dict()) == keys
+
+
+def _state_tensors(dec):
+    from dataclasses import fields, is_dataclass
+
+    out = []
+    for mod in dec._seanet.modules():
+        st = getattr(mod, "state", None)
+        if is_dataclass(st):
+            out += [(mod, f.name, getattr(st, f.name)) for f in fields(st) if isinstance(getattr(st, f.name), torch.Tensor)]
+    return out
+
+
+def test_layer_state_is_fixed_size_and_updated_in_place(tiny):
+    """Once the stream runs, every layer's state keeps its memory and shape from push to push (capturable)."""
+    dec = loopgen.IncrementalDecoder(tiny)
+    codes = codes_for(tiny, 1, 30, 5)
+    for i in range(6):
+        dec.push(codes[..., i : i + 1])
+    before = [(name, t.data_ptr(), tuple(t.shape)) for _, name, t in _state_tensors(dec)]
+    assert len(before) >= 20  # convs, transposed convs, LSTM, residual skips
+    for i in range(6, 30):
+        dec.push(codes[..., i : i + 1])
+    assert [(name, t.data_ptr(), tuple(t.shape)) for _, name, t in _state_tensors(dec)] == before
+
+
+def test_streaming_follows_the_codec_to_another_dtype():
+    """Moving the codec re-derives the step weights and allocates state in the new dtype: still exact."""
+    m = load_model("random:tiny")
+    codes = codes_for(m, 1, 20, 6)
+    ref32 = stream(loopgen.IncrementalDecoder(m), codes, [1] * 20)
+    m.codec.to(torch.float64)
+    dec = loopgen.IncrementalDecoder(m)
+    got = stream(dec, codes, [1] * 20)
+    assert got.dtype == torch.float64
+    assert (got - m.decode(codes)).abs().max() < 1e-9
+    assert (got.float() - ref32).abs().max() < 1e-4
+    assert all(t.dtype in (torch.float64,) for _, _, t in _state_tensors(dec))
