@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from .errors import LoopgenError
+from .params import SamplingParams
 
 DEFAULT_MODEL = "facebook/musicgen-small"
 
@@ -219,10 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id, folder or random:tiny|small (default {DEFAULT_MODEL})")
     r.add_argument("--continue", dest="continue_from", metavar="IN.WAV", help="continue this audio file")
     r.add_argument("--seed", type=int, default=None)
-    r.add_argument("--temperature", type=float, default=1.0)
-    r.add_argument("--top-k", type=int, default=250)
-    r.add_argument("--top-p", type=float, default=0.0)
-    r.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance coefficient (default 3)")
+    d = SamplingParams()  # the one set of defaults
+    r.add_argument("--temperature", type=float, default=d.temperature)
+    r.add_argument("--top-k", type=int, default=d.top_k)
+    r.add_argument("--top-p", type=float, default=d.top_p)
+    r.add_argument("--cfg", type=float, default=d.cfg_coef, help=f"classifier-free guidance coefficient (default {d.cfg_coef:g})")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     r.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
     r.set_defaults(func=cmd_render)

@@ -61,7 +61,6 @@ class Player:
         self.block = block
         self.lock = threading.Lock()
         self.mixer = Mixer(channels)
-        self.volume = 1.0  # set live (MIDI CC); applied by the feeder, never in the callback
         self.stream = None
         self.device_name = "none (headless)"
         self.rate = model_rate
@@ -127,6 +126,14 @@ class Player:
         return self.mixer.current
 
     @property
+    def volume(self) -> float:
+        return self.mixer.volume
+
+    @volume.setter
+    def volume(self, v: float) -> None:  # set live (MIDI CC); applied by the feeder, never in the callback
+        self.mixer.volume = float(v)
+
+    @property
     def underruns(self) -> int:
         return self.ring.underruns
 
@@ -140,7 +147,7 @@ class Player:
             if self.ring.space() < self.block * 4:
                 time.sleep(self.block / self.model_rate / 2)
                 continue
-            y = self.resampler.resample_chunk(self._next_block() * np.float32(self.volume))
+            y = self.resampler.resample_chunk(self._next_block())
             if y.shape[0]:
                 self.ring.write(y[: self.ring.space()])
 

@@ -54,6 +54,7 @@ class Mixer:
         self.current: Source | None = None
         self.pending: Source | None = None
         self.fading_out = False
+        self.volume = 1.0  # output gain, set live (MIDI CC)
 
     def launch(self, id: object, bar_samples: int = 0) -> None:
         src = Source(id, bar=bar_samples)
@@ -80,7 +81,11 @@ class Mixer:
             self.current = self.pending = None
 
     def block(self, n: int) -> np.ndarray:
-        """The next n samples [n, C]."""
+        """The next n samples [n, C], at the output volume."""
+        out = self._block(n)
+        return out if self.volume == 1.0 else out * np.float32(self.volume)
+
+    def _block(self, n: int) -> np.ndarray:
         cur, pend = self.current, self.pending
         if cur is None:
             return np.zeros((n, self.channels), dtype=np.float32)

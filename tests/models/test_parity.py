@@ -89,10 +89,17 @@ def _hf_generate_codes(ref, **kw):
     return codes, audio
 
 
-@pytest.mark.parametrize("which", ["hf_mono", "hf_stereo"])
-def test_greedy_guided_generation_identical(which, request):
+@pytest.mark.parametrize("which,onednn", [("hf_mono", True), ("hf_stereo", True), ("hf_mono", False)])
+def test_greedy_guided_generation_identical(which, onednn, request, monkeypatch):
+    """onednn False: the plain F.linear path over unpacked weights, the one CUDA and torch.compile take."""
     folder = request.getfixturevalue(which)
     ours, ref = load_model(str(folder)), hf_model(folder)
+    if not onednn:
+        from loopgen.models.lm import Dense
+
+        ours.lm.unpack()
+        monkeypatch.setattr(Dense, "onednn", False)
+        assert not ours.lm.packed
     texts = ["drums", "a long dreamy ambient pad with slow evolving strings"]
     frames = 64
     ids, mask = ours.tokenizer(texts)
