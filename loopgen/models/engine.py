@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ..errors import LoopgenError
 from .delay import forced_columns
 from .lm import KVCache, MusicgenLM
 from .sampling import SamplingParams, choose, guide
@@ -135,7 +136,6 @@ class Engine:
                       uncond=torch.zeros(rows, dtype=torch.bool, device=dev))
         self.voices: dict[int, Voice] = {}  # slot -> voice
         self.free_rows: list[int] = list(range(rows))
-        self.steps = 0
         self._compiled = None
         if compile:
             if self.lm.packed:
@@ -198,8 +198,6 @@ class Engine:
 
     def set_params(self, voice: Voice, params: SamplingParams) -> None:
         """From the next step. cfg_coef != 1 on an unguided voice has nothing to guide with: refused."""
-        from ..errors import LoopgenError
-
         if params.cfg_coef != 1.0 and not voice.guided:
             raise LoopgenError("this generation was started without guidance (cfg_coef 1): it cannot change cfg_coef")
         s = voice.slot
@@ -308,7 +306,6 @@ class Engine:
             v.fed = v.col - 1
             if v.col >= v.cols:  # the window is full: nothing more to choose in it
                 self._set_live(v, False)
-        self.steps += 1
         return out
 
     def completed(self, voice: Voice) -> int | None:
