@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,11 +43,51 @@ def write_audio(path: str, audio, rate: int) -> None:
         raise LoopgenError(f"cannot write {path}: {e}") from e
 
 
+def render_take(sidecar: str, output: str, model: str | None, device: str | None, dtype: str | None) -> int:
+    """`render --from`: the take's own recipe through the same Take and Batch code the daemon used."""
+    import json
+
+    import torch
+
+    from .models import load_model
+    from .streaming.take import Take
+
+    path = Path(sidecar)
+    try:
+        meta = json.loads(path.read_text())
+        name = model or meta["model"]
+        prompts = [tuple(p) for p in meta["prompts"]]
+        params = SamplingParams(**meta["parameters"]).validate()
+        seed, length, changes = int(meta["seed"]), int(meta["length_samples"]), meta.get("changes", [])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise LoopgenError(f"cannot make a take from {sidecar}: {e}") from e
+    original = None
+    if meta.get("continues"):
+        audio, _ = read_audio(str(path.with_name(meta["continues"])))
+        original = torch.from_numpy(audio)
+    print(f"loading {name} ...", file=sys.stderr)
+    m = load_model(name, device=device, dtype=dtype)
+    if original is not None:
+        original = original.to(m.device)
+    take = Take(m, [prompts], params, seed, length, loop=bool(meta.get("loop")), original=original,
+                keep_original=bool(meta.get("keeps_original")), guided=True)
+    audio = take.replay(changes, meta.get("prefill_chunk"), meta["frames"] if meta.get("stopped_early") else None)
+    write_audio(output, audio.cpu().numpy(), m.sample_rate)
+    print(f"wrote {output}: {audio.shape[-1] / m.sample_rate:.2f} s, seed {seed}, {len(changes)} live change(s)",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .models import load_model
 
+    if args.from_take:
+        return render_take(args.from_take, args.output, args.model, args.device, args.dtype)
+    if not args.prompt:
+        raise LoopgenError("render needs a prompt (or --from TAKE.json)")
+    args.model = args.model or DEFAULT_MODEL
     prompt_audio = rate = None
     if args.continue_from:
         prompt_audio, rate = read_audio(args.continue_from)
@@ -73,7 +115,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         bar.close()
     write_audio(args.output, g.audio[0].cpu().numpy(), g.sample_rate)
     secs = g.audio.shape[-1] / g.sample_rate
-    print(f"wrote {args.output}: {secs:.2f} s at {g.sample_rate} Hz, {g.audio.shape[1]} channel(s)", file=sys.stderr)
+    print(f"wrote {args.output}: {secs:.2f} s at {g.sample_rate} Hz, {g.audio.shape[1]} channel(s), seed {g.seed}",
+          file=sys.stderr)
     return 0
 
 
@@ -166,18 +209,36 @@ def cmd_send(args: argparse.Namespace) -> int:
             if args.action == "ping":
                 print(f"pong in {await c.ping() * 1000:.1f} ms")
                 return 0
-            if args.action == "stop":
-                await c.stop(args.text)
+            if args.action == "stop":  # by id from any process, or the latest generation anyone started
+                await c.stop(args.text or None)
+                try:
+                    ev = await c.next_event(timeout=1.0)
+                except asyncio.TimeoutError:
+                    ev = None  # no answer is the good answer: it stops and is saved
+                if ev is not None and ev.get("type") == "error":
+                    raise ServerError(ev)
+                print(f"stopped {args.text or 'the latest generation'}", file=sys.stderr)
                 return 0
+            if not args.text:
+                raise LoopgenError("send generate needs the prompt text")
             fields = {k: v for k, v in (("seconds", args.seconds), ("bars", args.bars), ("bpm", args.bpm),
                                          ("seed", args.seed), ("temperature", args.temperature),
                                          ("top_k", args.top_k), ("cfg_coef", args.cfg)) if v is not None}
-            async for ev in c.generate(args.text, **fields):
-                if ev["type"] == "progress":
-                    print(f"\r{ev['frames']}/{ev['total']} frames, rtf {ev['rtf']:.2f}", end="", file=sys.stderr)
-                elif ev["type"] == "done":
-                    print(file=sys.stderr)
-                    print(ev["path"])
+            gen_id = f"cli-{os.getpid()}"
+            try:
+                async for ev in c.generate(args.text, id=gen_id, **fields):
+                    if ev["type"] == "started":
+                        print(f"started {gen_id} (stop it with: loopgen send stop {gen_id})", file=sys.stderr)
+                    elif ev["type"] == "progress":
+                        print(f"\r{ev['frames']}/{ev['total']} frames, rtf {ev['rtf']:.2f}", end="", file=sys.stderr)
+                    elif ev["type"] == "done":
+                        print(file=sys.stderr)
+                        print(ev["path"])
+            except asyncio.CancelledError:  # Ctrl-C: stop what we started (the daemon saves it), then go
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(c.stop(gen_id)), 2.0)
+                print(f"\nstopped {gen_id}", file=sys.stderr)
+                raise
             return 0
 
     try:
@@ -214,10 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("render", help="generate audio from a text prompt into a WAV file")
-    r.add_argument("prompt", help="text prompt, e.g. 'lo-fi beat, 90 bpm'")
+    r.add_argument("prompt", nargs="?", help="text prompt, e.g. 'lo-fi beat, 90 bpm'")
+    r.add_argument("--from", dest="from_take", metavar="TAKE.json",
+                   help="make a saved take again, bit for bit, from its sidecar (its model, seed and live changes)")
     r.add_argument("-o", "--output", required=True, help="output WAV path")
     r.add_argument("--seconds", type=float, default=8.0, help="seconds of new audio (default 8)")
-    r.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id, folder or random:tiny|small (default {DEFAULT_MODEL})")
+    r.add_argument("--model", default=None, help=f"hub id, folder or random:tiny|small (default {DEFAULT_MODEL})")
     r.add_argument("--continue", dest="continue_from", metavar="IN.WAV", help="continue this audio file")
     r.add_argument("--seed", type=int, default=None)
     d = SamplingParams()  # the one set of defaults
@@ -258,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     se = sub.add_parser("send", help="talk to a running daemon: generate, stop, ping")
     se.add_argument("action", choices=["generate", "stop", "ping"])
-    se.add_argument("text", nargs="?", default="", help="the prompt (generate) or the id (stop)")
+    se.add_argument("text", nargs="?", default="",
+                    help="the prompt (generate), or the id to stop (stop; none: the latest generation)")
     se.add_argument("--url", default="ws://127.0.0.1:8765")
     se.add_argument("--token", default=None)
     se.add_argument("--seconds", type=float, default=None)

@@ -80,8 +80,9 @@ class Client:
     async def set(self, id: Any, **fields: Any) -> None:
         await self.send("set", id=id, **fields)
 
-    async def stop(self, id: Any) -> None:
-        await self.send("stop", id=id)
+    async def stop(self, id: Any = None) -> None:
+        """Stop generation `id` (ours, or anyone's with that id), or with None the latest anyone started."""
+        await self.send("stop", **({} if id is None else {"id": id}))
 
     async def close(self) -> None:
         await self.ws.close()

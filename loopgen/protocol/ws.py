@@ -45,8 +45,8 @@ def command_from_map(d: dict) -> M.Command:
             raise ProtocolError("bad_field", "hello needs protocol (an integer; this server speaks 1)")
         return M.Hello(proto, M.text(d, "client", required=False, default="") or "",
                        M.text(d, "token", required=False), M.flag(d, "codes", False))
-    if kind == "play":
-        return M.Play(M.message_id(d, required=False))
+    if kind in ("play", "stop"):
+        return (M.Play if kind == "play" else M.Stop)(M.message_id(d, required=False))
     id = M.message_id(d)
     if kind == "generate":
         return M.Generate(id, M.generate_params(d, id))
@@ -73,7 +73,7 @@ def command_from_map(d: dict) -> M.Command:
         if not changes and prompts is None:
             raise ProtocolError("bad_field", "set needs a parameter (temperature, top_k, top_p, cfg_coef) or prompt(s)", id)
         return M.Set(id, changes, prompts)
-    return M.Stop(id)
+    return M.Stop(id)  # id None (absent): the latest generation anyone started
 
 
 class WsPeer:

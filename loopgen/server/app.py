@@ -7,6 +7,7 @@ the server. OSC from non-loopback senders is ignored unless allowed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import secrets
@@ -132,7 +133,10 @@ class Server:
         from .audio_out import Player
         from .worker import ModelWorker
 
+        from .jobs import check_folder
+
         self.loop = asyncio.get_running_loop()
+        self.cfg.loops_dir = check_folder(self.cfg.loops_dir)  # before the model: a bad folder fails in a second
         self.model = await asyncio.to_thread(load_model, self.cfg.model, self.cfg.device, self.cfg.dtype)
         await asyncio.to_thread(self.model.generate, ["warm up"], 0.1, seed=0)  # first-call costs paid here
         from ..streaming import IncrementalDecoder
@@ -330,8 +334,18 @@ async def serve_forever(cfg: Config, announce=print) -> None:
     announce(f"loops      {cfg.loops_dir}")
     if cfg.token:
         announce(f"token      {cfg.token}")
+    import signal
+
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # SIGTERM (service managers, containers) = Ctrl-C
+        loop.add_signal_handler(signal.SIGTERM, done.set)
     try:
-        await asyncio.Event().wait()
+        await done.wait()
     finally:
         await server.stop()
-        announce("stopped: generations saved, clients told")
+        w = server.worker
+        line = f"stopped: {w.saved} take(s) saved in {cfg.loops_dir}" if w is not None else "stopped"
+        if w is not None and w.unsaved:
+            line += f"; {len(w.unsaved)} could not be saved: " + "; ".join(w.unsaved)
+        announce(line)

@@ -1,7 +1,9 @@
 """One generation inside the daemon: its take, its owner, and saving it."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import LoopgenError
 from ..protocol import messages as M
 from ..streaming.take import Take
 
@@ -54,29 +57,65 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "loop"
 
 
-def save(job: Job, folder: Path, model_name: str, sample_rate: int) -> str:
-    """Write the result as WAV + JSON sidecar; returns the WAV path."""
+def check_folder(folder: Path) -> Path:
+    """The takes folder, created if missing; refuses one that cannot be written (a file, read-only, gone)."""
+    folder = Path(folder).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".loopgen-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise LoopgenError(f"cannot save takes in {folder}: {e.strerror or e}; choose another with --loops-dir") from e
+    return folder
+
+
+def _write_wav(path: Path, audio: torch.Tensor, sample_rate: int) -> None:
     import soundfile as sf
 
-    folder.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), audio.T.cpu().numpy(), sample_rate, subtype="FLOAT", format="WAV")
+
+
+def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chunk: int | None = None) -> str:
+    """Write the take as WAV + JSON sidecar (+ the audio it continued, as NAME.source.wav), atomically: each file is
+    written under a temporary name and renamed, the WAV last, so a WAV on disk always has its sidecar. The sidecar
+    holds all `loopgen render --from` needs to make the take again. Returns the WAV path; raises LoopgenError naming
+    the path when the disk refuses."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = folder / f"{stamp}-{slug(str(job.id))}-{slug(job.params.prompts[0][0])}"
-    n = 1
+    stem = f"{stamp}-{slug(str(job.id))}-{slug(job.params.prompts[0][0])}"
+    base, n = folder / stem, 1
     while base.with_suffix(".wav").exists():
         n += 1
-        base = base.with_name(base.name + f"-{n}")
+        base = folder / f"{stem}-{n}"
+    wav, side, src = base.with_suffix(".wav"), base.with_suffix(".json"), base.with_name(base.name + ".source.wav")
+    take, p = job.take, job.params
     audio = job.audio if job.audio is not None else torch.zeros(1, 0)
-    sf.write(str(base.with_suffix(".wav")), audio.T.cpu().numpy(), sample_rate, subtype="FLOAT")
-    p = job.params
     meta = {
         "id": job.id, "model": model_name, "sample_rate": sample_rate, "channels": int(audio.shape[0]),
         "seconds": audio.shape[-1] / sample_rate, "prompts": [list(x) for x in p.prompts],
-        "parameters": job.session.params.as_dict(), "seed": job.take.seed, "bpm": p.bpm, "bars": p.bars,
+        "parameters": p.sampling.as_dict(), "seed": take.seed, "bpm": p.bpm, "bars": p.bars,
         "beats_per_bar": p.beats_per_bar, "loop": p.loop, "stopped_early": job.stopped,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "changes": take.changes, "frames": take.frames, "length_samples": take.length,
+        "continues": src.name if take.original is not None else None, "keeps_original": take.keep_original,
+        "prefill_chunk": prefill_chunk, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    base.with_suffix(".json").write_text(json.dumps(meta, indent=2))
-    return str(base.with_suffix(".wav"))
+    parts = []
+    try:
+        if take.original is not None:
+            _write_wav(src.with_suffix(".part"), take.original, sample_rate)
+            parts.append((src.with_suffix(".part"), src))
+        side.with_suffix(".part.json").write_text(json.dumps(meta, indent=2))
+        parts.append((side.with_suffix(".part.json"), side))
+        _write_wav(wav.with_suffix(".part"), audio, sample_rate)
+        parts.append((wav.with_suffix(".part"), wav))
+        for tmp, final in parts:  # the WAV last
+            os.replace(tmp, final)
+    except Exception as e:  # OSError, or soundfile's own error for a full disk
+        for tmp, _ in parts:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise LoopgenError(f"could not save the take {job.id!r} to {wav}: {getattr(e, 'strerror', None) or e}") from e
+    return str(wav)
 
 
 def result_length(p: M.GenerateParams, sample_rate: int) -> int:

@@ -54,6 +54,8 @@ class ModelWorker:
         self.finished: OrderedDict[Any, Job] = OrderedDict()
         self.halt = threading.Event()
         self.steps = 0
+        self.saved = 0
+        self.unsaved: list[str] = []  # why each unsaved take could not be saved
 
     # -- from the event loop (thread-safe) -------------------------------------------------------------------
     def submit(self, cmd: M.Command, owner: Any) -> None:
@@ -111,18 +113,30 @@ class ModelWorker:
         elif isinstance(cmd, M.Extend):
             self._extend(cmd, owner)
         elif isinstance(cmd, M.Set):
-            job = self._job(owner, cmd.id)
+            job = self._running(owner, cmd.id)
+            if job is None:
+                if cmd.id is None or self.find(cmd.id, owner) is not None:
+                    return  # it finished: the value stays with the sender for its next take, not an error
+                raise M.ProtocolError("unknown_id", f"no generation with id {cmd.id!r}", cmd.id)
             if cmd.changes:
-                job.session.set_params(**cmd.changes)
+                job.take.set_params(**cmd.changes)
             if cmd.prompts is not None:
-                job.session.set_prompts([list(cmd.prompts)])
+                job.take.set_prompts(list(cmd.prompts))
         elif isinstance(cmd, M.Stop):
-            self._stop(self._job(owner, cmd.id))
+            job = self._running(owner, cmd.id)
+            if job is None:
+                if cmd.id is not None and self.find(cmd.id, owner) is not None:
+                    return  # already finished and saved: nothing to stop
+                what = "nothing is running" if cmd.id is None else f"no generation with id {cmd.id!r}"
+                raise M.ProtocolError("unknown_id", what, cmd.id)
+            self._stop(job)
 
-    def _job(self, owner: Any, id: Any) -> Job:
-        if key(owner, id) not in self.active:
-            raise M.ProtocolError("unknown_id", f"no running generation with id {id!r}", id)
-        return self.active[key(owner, id)]
+    def _running(self, owner: Any, id: Any) -> Job | None:
+        """A running job: id None = the latest anyone started; else the owner's own, else anyone's with that id (so
+        another process, say `loopgen send stop ID`, can reach it)."""
+        if id is None:
+            return next(reversed(self.active.values()), None)
+        return self.find(id, owner, finished=False)
 
     def find(self, id: Any, owner: Any = None, finished: bool = True) -> Job | None:
         """A job by id: the owner's own first, else the latest of anyone's with that id."""
@@ -226,10 +240,18 @@ class ModelWorker:
             self.batch.remove(job.session)
         self._audio(job, job.take.flush())
         job.finish()
-        job.path = save(job, self.loops_dir, self.m.name, self.m.sample_rate)
-        self._progress(job)
-        self.emit(job.owner, M.Done(job.id, job.frames, job.audio.shape[-1] / self.m.sample_rate, job.path))
-        self.finished[key(job.owner, job.id)] = job
+        self.finished[key(job.owner, job.id)] = job  # kept for extend, saved or not
+        try:
+            job.path = save(job, self.loops_dir, self.m.name, self.m.sample_rate, PREFILL_CHUNK)
+        except LoopgenError as e:
+            log.error("%s", e)
+            self.unsaved.append(str(e))
+            self.emit(job.owner, M.Error("save_failed", f"{e}; the audio was streamed to you, nothing else kept it",
+                                         job.id))
+        else:
+            self.saved += 1
+            self._progress(job)
+            self.emit(job.owner, M.Done(job.id, job.frames, job.audio.shape[-1] / self.m.sample_rate, job.path))
         while len(self.finished) > KEEP_FINISHED:
             self.finished.popitem(last=False)
 

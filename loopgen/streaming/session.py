@@ -110,6 +110,7 @@ class Session:
         self.p = p0  # prompt frames of the current window
         self.w0 = 0  # stream index of the current window's frame 0
         self.frames = 0  # frames of the current window
+        self.ticks = 0  # times a Batch has stepped this session: its own clock, the same alone or batched
         self._stepped = False
 
     # -- live control --------------------------------------------------------------------------------------------
@@ -188,6 +189,7 @@ class Session:
     def prepare(self, max_tokens: int | None = None) -> None:
         """Before a step: open the next window when this one is full, and prime (at most max_tokens columns)."""
         self._stepped = False
+        self.ticks += 1
         if self.done:
             return
         v0 = self.voices[0]

@@ -49,12 +49,45 @@ class Take:
         self.made = 0
         self.frames = 0
         self.total_frames = frames
+        self.changes: list[dict] = []  # live changes, each with the session tick it applied at (see `replay`)
         if used:
             self._take(self.decoder.push(codes[..., -used:]))
 
     @property
     def seed(self) -> int:
         return self.session.seed
+
+    # -- live changes, recorded so the take can be made again ------------------------------------------------
+    def set_params(self, **changes: float) -> None:
+        self.session.set_params(**changes)
+        self.changes.append({"tick": self.session.ticks, "frame": self.session.next_frame, "params": changes})
+
+    def set_prompts(self, prompts: list) -> None:
+        self.session.set_prompts([prompts])
+        self.changes.append({"tick": self.session.ticks, "frame": self.session.next_frame,
+                             "prompts": [list(p) for p in prompts]})
+
+    def replay(self, changes: list[dict], prefill_chunk: int | None = None, frames: int | None = None) -> torch.Tensor:
+        """Make the take again: step the session alone (batched and alone give the same music), applying each
+        recorded change at its tick; stop after `frames` frames if the original was stopped. Returns `audio()`."""
+        from .batch import Batch
+
+        batch = Batch(self.m, [self.session], prefill_chunk=prefill_chunk)
+        todo = sorted(changes, key=lambda c: c["tick"])
+        while not self.session.done and (frames is None or self.frames < frames):
+            while todo and todo[0]["tick"] <= self.session.ticks:
+                c = todo.pop(0)
+                if "params" in c:
+                    self.set_params(**c["params"])
+                if "prompts" in c:
+                    self.set_prompts([tuple(p) for p in c["prompts"]])
+            for _, f in batch.step():
+                self.push(f)
+        stopped = frames is not None
+        self.session.cancel()
+        batch.step()  # the session leaves and frees its rows
+        self.flush()
+        return self.audio(stopped)
 
     def push(self, frame: Frame) -> torch.Tensor:
         """One frame of the session -> the new audio it finalised [C, n] (n may be 0)."""

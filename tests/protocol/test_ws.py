@@ -130,7 +130,8 @@ def test_extend_set_stop_play():
     err({"type": "set", "id": "a"}, "bad_field")
     err({"type": "set", "id": "a", "top_k": -3}, "out_of_range")
     assert cmd(type="stop", id="a") == M.Stop("a")
-    err({"type": "stop"}, "bad_field")
+    assert cmd(type="stop") == M.Stop(None)  # the latest generation anyone started
+    err({"type": "stop", "id": True}, "bad_field")
     assert cmd(type="play") == M.Play(None)
 
 

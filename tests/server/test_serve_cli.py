@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import soundfile as sf
 
 from loopgen.clients import connect
@@ -22,7 +23,28 @@ def free_port(kind=socket.SOCK_STREAM) -> int:
     return port
 
 
-def test_serve_send_and_ctrl_c(tmp_path):
+def _sidecars(folder):
+    import json
+
+    return {p.name: json.loads(p.read_text()) for p in folder.glob("*.json")}
+
+
+def _started(proc) -> str:
+    """Read a `send generate` process's stderr up to its 'started ID' line; -> ID."""
+    buf = ""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        ch = proc.stderr.read(1)
+        if not ch:
+            break
+        buf += ch
+        if "started " in buf and buf.endswith(")"):
+            return buf.split("started ", 1)[1].split()[0]
+    raise AssertionError(f"no 'started' line: {buf!r}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_send_and_ctrl_c(tmp_path, sig):
     ws, osc = free_port(), free_port(socket.SOCK_DGRAM)
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     proc = subprocess.Popen(
@@ -49,6 +71,26 @@ def test_serve_send_and_ctrl_c(tmp_path):
                               capture_output=True, text=True, env=env)
         assert ping.returncode == 0 and "pong" in ping.stdout
 
+        if sig == signal.SIGINT:  # once: stop from another process by the id the CLI printed, and Ctrl-C on send
+            send = [sys.executable, "-m", "loopgen", "send", "generate", "drone", "--seconds", "20",
+                    "--url", f"ws://127.0.0.1:{ws}"]
+            gen = subprocess.Popen(send, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            gid = _started(gen)
+            stop = subprocess.run([sys.executable, "-m", "loopgen", "send", "stop", gid, "--url", f"ws://127.0.0.1:{ws}"],
+                                  capture_output=True, text=True, env=env)
+            assert stop.returncode == 0, stop.stderr
+            out, _ = gen.communicate(timeout=60)
+            assert gen.returncode == 0 and sf.info(out.strip()).duration < 20  # stopped early, saved, reported
+            gen = subprocess.Popen(send, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            gid = _started(gen)
+            gen.send_signal(signal.SIGINT)  # Ctrl-C on the sender stops what it started
+            gen.wait(60)
+            deadline = time.time() + 30
+            while time.time() < deadline and not any(m["id"] == gid for m in _sidecars(tmp_path).values()):
+                time.sleep(0.2)
+            meta = [m for m in _sidecars(tmp_path).values() if m["id"] == gid]
+            assert meta and meta[0]["stopped_early"] and meta[0]["seconds"] < 20
+
         async def mid_stream_ctrl_c():
             async with connect(f"ws://127.0.0.1:{ws}") as c:
                 events = []
@@ -56,7 +98,7 @@ def test_serve_send_and_ctrl_c(tmp_path):
                     async for ev in c.generate("long one", id="long", seconds=30, seed=1):
                         events.append(ev)
                         if len([e for e in events if e["type"] == "audio"]) == 3:
-                            proc.send_signal(signal.SIGINT)  # Ctrl-C while it streams
+                            proc.send_signal(sig)  # Ctrl-C (or a service manager's SIGTERM) while it streams
                 except Exception:
                     pass
                 return events
@@ -64,7 +106,7 @@ def test_serve_send_and_ctrl_c(tmp_path):
         events = asyncio.run(mid_stream_ctrl_c())
         assert proc.wait(60) == 0
         rest = proc.stdout.read()
-        assert "stopped" in rest
+        assert "take(s) saved" in rest and "could not" not in rest
         done = [e for e in events if e["type"] == "done"]
         assert done and done[0]["seconds"] < 30  # the stopped generation was saved and reported
         assert sf.info(done[0]["path"]).frames > 0

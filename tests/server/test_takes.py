@@ -1,0 +1,138 @@
+"""Takes you can trust: every request ends in a take or a clear error, stop works from anywhere, stored changes are
+not errors, extends are exact, and a take can be made again bit for bit from its sidecar."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from loopgen.clients import connect
+from loopgen.clients.client import ServerError
+
+
+def url(server):
+    return f"ws://127.0.0.1:{server.ws_port}"
+
+
+async def run(it):
+    return [ev async for ev in it]
+
+
+def test_a_take_that_cannot_be_saved_answers_an_error_and_the_server_goes_on(serve, tmp_path):
+    blocker = tmp_path / "disk-gone"
+    blocker.write_text("a file where the folder was")
+
+    async def scenario(server):
+        good = server.worker.loops_dir
+        server.worker.loops_dir = blocker  # the folder vanished (a file stands in for a full or unplugged disk)
+        async with connect(url(server)) as c:
+            events = []
+            with pytest.raises(ServerError) as e:
+                async for ev in c.generate("x", id="lost", seconds=0.4, seed=1):
+                    events.append(ev)
+            assert e.value.event["code"] == "save_failed" and str(blocker) in e.value.event["message"]
+            assert any(ev["type"] == "audio" for ev in events)  # the audio reached the client first
+            assert not any(ev["type"] == "done" for ev in events)  # never "done" for what was not saved
+            assert await c.ping() < 5
+            server.worker.loops_dir = good
+            done = (await run(c.generate("x", id="kept", seconds=0.4, seed=1)))[-1]
+            assert done["type"] == "done" and sf.info(done["path"]).frames == 12800
+        assert server.worker.saved == 1 and len(server.worker.unsaved) == 1
+
+    serve(scenario)
+
+
+def test_serve_refuses_a_takes_folder_it_cannot_write(tmp_path, capsys):
+    from loopgen.cli import main
+
+    f = tmp_path / "not-a-folder"
+    f.write_text("")
+    code = main(["serve", "--model", "random:tiny", "--loops-dir", str(f), "--ws-port", "0", "--osc-port", "0",
+                 "--audio-device", "none"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot save takes in" in err and str(f) in err and "Traceback" not in err
+
+
+def test_stop_from_another_connection_by_id_and_the_latest(serve):
+    async def scenario(server):
+        async with connect(url(server)) as a, connect(url(server)) as b:
+            async def long(id):
+                return await run(a.generate("drone", id=id, seconds=20, seed=2))
+
+            task = asyncio.ensure_future(long("mine"))
+            await asyncio.sleep(0.5)
+            await b.stop("mine")  # another connection, by id
+            done = (await asyncio.wait_for(task, 30))[-1]
+            assert done["type"] == "done" and done["seconds"] < 20
+            meta = json.loads(open(done["path"][:-4] + ".json").read())
+            assert meta["stopped_early"] is True
+            task = asyncio.ensure_future(long("other"))
+            await asyncio.sleep(0.5)
+            await b.stop()  # the latest anyone started
+            assert (await asyncio.wait_for(task, 30))[-1]["seconds"] < 20
+            await b.stop("mine")  # finished already: nothing to stop, and not an error
+            await b.stop("never-was")  # the worker answers in order: this error must come first
+            ev = await b.next_event()
+            assert ev["type"] == "error" and ev["code"] == "unknown_id" and ev["id"] == "never-was"
+
+    serve(scenario)
+
+
+def test_changes_after_a_take_finished_are_stored_not_errors(serve):
+    async def scenario(server):
+        async with connect(url(server)) as c:
+            await run(c.generate("x", id="t", seconds=0.2, seed=1))
+            await c.set("t", temperature=0.5)
+            await c.set("t", prompt="something else")
+            await c.set("nobody", temperature=0.5)  # the worker answers in order: this error must come first
+            ev = await c.next_event()
+            assert ev["code"] == "unknown_id" and ev["id"] == "nobody"
+
+    serve(scenario)
+
+
+def test_extend_by_seconds_adds_exactly_that_much(serve):
+    async def scenario(server):
+        async with connect(url(server)) as c:
+            first = (await run(c.generate("x", id="a", seconds=1.01, seed=1)))[-1]
+            more = (await run(c.stream("extend", id="b", of="a", seconds=0.5)))[-1]
+            a, _ = sf.read(first["path"], dtype="float32", always_2d=True)
+            b, _ = sf.read(more["path"], dtype="float32", always_2d=True)
+            assert b.shape[0] == a.shape[0] + 16000  # 0.5 s exactly, not 320 samples short
+            splice = 320
+            assert np.array_equal(b[: a.shape[0] - splice], a[: a.shape[0] - splice])
+
+    serve(scenario)
+
+
+def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, capsys):
+    """No seed given, live changes of parameters and prompts while it plays, another stream beside it, then an
+    extend of it: `loopgen render --from` makes both takes again, sample for sample."""
+    from loopgen.cli import main
+
+    async def scenario(server):
+        async with connect(url(server)) as c, connect(url(server)) as other:
+            beside = asyncio.ensure_future(run(other.generate("noise", id="n", seconds=3, seed=9)))
+            events = []
+            async for ev in c.generate("warm keys", id="live", seconds=2.0):
+                events.append(ev)
+                audio = [e for e in events if e["type"] == "audio"]
+                if len(audio) == 10 and ev["type"] == "audio":
+                    await c.set("live", temperature=0.4, top_k=20)
+                if len(audio) == 30 and ev["type"] == "audio":
+                    await c.set("live", prompts=[["warm keys", 0.5], ["harsh noise", 0.5]])
+            ext = (await run(c.stream("extend", id="more", of="live", seconds=1.0)))[-1]
+            await beside
+            return events[-1]["path"], ext["path"]
+
+    first, second = serve(scenario)
+    for wav in (first, second):
+        meta = json.loads(open(wav[:-4] + ".json").read())
+        assert isinstance(meta["seed"], int)
+        out = tmp_path / "again.wav"
+        assert main(["render", "--from", wav[:-4] + ".json", "-o", str(out)]) == 0, capsys.readouterr().err
+        assert np.array_equal(sf.read(out, dtype="float32")[0], sf.read(wav, dtype="float32")[0])
+    assert len(json.loads(open(first[:-4] + ".json").read())["changes"]) == 2
