@@ -43,6 +43,15 @@ def write_audio(path: str, audio, rate: int) -> None:
         raise LoopgenError(f"cannot write {path}: {e}") from e
 
 
+def check_output(path: str) -> None:
+    """Refuse an output soundfile cannot write (by its suffix) before any work is done."""
+    import soundfile as sf
+
+    kind = Path(path).suffix.lstrip(".").upper()
+    if kind not in sf.available_formats():
+        raise LoopgenError(f"cannot write {path}: unknown audio format {Path(path).suffix!r}; use .wav, .flac or .ogg")
+
+
 def render_take(sidecar: str, output: str, model: str | None, device: str | None, dtype: str | None) -> int:
     """`render --from`: the take's own recipe through the same Take and Batch code the daemon used."""
     import json
@@ -52,6 +61,7 @@ def render_take(sidecar: str, output: str, model: str | None, device: str | None
     from .models import load_model
     from .streaming.take import Take
 
+    check_output(output)
     path = Path(sidecar)
     try:
         meta = json.loads(path.read_text())
@@ -87,6 +97,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         return render_take(args.from_take, args.output, args.model, args.device, args.dtype)
     if not args.prompt:
         raise LoopgenError("render needs a prompt (or --from TAKE.json)")
+    check_output(args.output)
     args.model = args.model or DEFAULT_MODEL
     prompt_audio = rate = None
     if args.continue_from:
@@ -131,6 +142,35 @@ def cmd_models(args: argparse.Namespace) -> int:
     for kind in CONFIGS:
         print(f"{'random:' + kind:42} {'-':7} seeded random weights, runs offline")
     return 0
+
+
+def _seconds(v: str) -> float:
+    import math
+
+    try:
+        x = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {v!r}") from None
+    if not math.isfinite(x) or x <= 0:
+        raise argparse.ArgumentTypeError(f"seconds must be a finite number > 0, got {v!r}")
+    return x
+
+
+def _port(v: str) -> int:
+    if not v.isdigit() or not 0 <= int(v) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535 (0: any free one), got {v!r}")
+    return int(v)
+
+
+def ws_url(v: str) -> str:
+    """What the daemon prints (http://HOST:PORT/ for the page), a bare HOST:PORT, or ws(s):// -> a ws(s):// URL."""
+    if "://" not in v:
+        v = "ws://" + v
+    scheme, rest = v.split("://", 1)
+    scheme = {"http": "ws", "https": "wss"}.get(scheme.lower(), scheme.lower())
+    if scheme not in ("ws", "wss"):
+        raise argparse.ArgumentTypeError(f"expected ws://HOST:PORT (or http://, or HOST:PORT), got {v!r}")
+    return f"{scheme}://{rest.split('?', 1)[0]}"
 
 
 def _hostport(v: str) -> tuple[str, int]:
@@ -204,6 +244,14 @@ def cmd_send(args: argparse.Namespace) -> int:
     from .clients import connect
     from .clients.client import ServerError
 
+    if args.action == "generate":  # everything that can be checked here is, before connecting
+        if not args.text:
+            raise LoopgenError("send generate needs the prompt text")
+        if args.seconds is not None and (args.bars is not None or args.bpm is not None):
+            raise LoopgenError("give --seconds, or --bars with --bpm, not both")
+        if (args.bars is None) != (args.bpm is None):
+            raise LoopgenError("--bars and --bpm go together")
+
     async def run() -> int:
         async with connect(args.url, token=args.token) as c:
             if args.action == "ping":
@@ -219,8 +267,6 @@ def cmd_send(args: argparse.Namespace) -> int:
                     raise ServerError(ev)
                 print(f"stopped {args.text or 'the latest generation'}", file=sys.stderr)
                 return 0
-            if not args.text:
-                raise LoopgenError("send generate needs the prompt text")
             fields = {k: v for k, v in (("seconds", args.seconds), ("bars", args.bars), ("bpm", args.bpm),
                                          ("seed", args.seed), ("temperature", args.temperature),
                                          ("top_k", args.top_k), ("cfg_coef", args.cfg)) if v is not None}
@@ -257,29 +303,39 @@ def cmd_clients(args: argparse.Namespace) -> int:
     dest = Path(args.copy).expanduser()
     root = files("loopgen.clients")
     copied = []
-    for sub, pattern in (("max", "*.maxpat"), ("pd", "*.pd"), ("web", "*")):
-        with as_file(root.joinpath(sub)) as folder:
-            for f in sorted(Path(folder).glob(pattern)):
-                if f.is_file() and not f.name.startswith("__"):
-                    (dest / sub).mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(f, dest / sub / f.name)
-                    copied.append(f"{sub}/{f.name}")
+    try:
+        for sub, pattern in (("max", "*.maxpat"), ("pd", "*.pd"), ("web", "*")):
+            with as_file(root.joinpath(sub)) as folder:
+                for f in sorted(Path(folder).glob(pattern)):
+                    if f.is_file() and not f.name.startswith("__"):
+                        (dest / sub).mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(f, dest / sub / f.name)
+                        copied.append(f"{sub}/{f.name}")
+    except OSError as e:
+        raise LoopgenError(f"cannot copy the clients to {dest}: {e.strerror or e}") from e
     for c in copied:
         print(dest / c)
     print("set-up for each host: see docs/clients.md in loopgen's source", file=sys.stderr)
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error (`--help` still prints the whole usage)."""
+
+    def error(self, message: str):  # noqa: ANN201
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="loopgen", description="MusicGen as a live instrument.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = Parser(prog="loopgen", description="MusicGen as a live instrument.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     r = sub.add_parser("render", help="generate audio from a text prompt into a WAV file")
     r.add_argument("prompt", nargs="?", help="text prompt, e.g. 'lo-fi beat, 90 bpm'")
     r.add_argument("--from", dest="from_take", metavar="TAKE.json",
                    help="make a saved take again, bit for bit, from its sidecar (its model, seed and live changes)")
     r.add_argument("-o", "--output", required=True, help="output WAV path")
-    r.add_argument("--seconds", type=float, default=8.0, help="seconds of new audio (default 8)")
+    r.add_argument("--seconds", type=_seconds, default=8.0, help="seconds of new audio (default 8)")
     r.add_argument("--model", default=None, help=f"hub id, folder or random:tiny|small (default {DEFAULT_MODEL})")
     r.add_argument("--continue", dest="continue_from", metavar="IN.WAV", help="continue this audio file")
     r.add_argument("--seed", type=int, default=None)
@@ -300,8 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--device", default="auto")
     sv.add_argument("--dtype", default="auto")
     sv.add_argument("--host", default="127.0.0.1", help="listen address (non-loopback needs a token)")
-    sv.add_argument("--ws-port", type=int, default=8765)
-    sv.add_argument("--osc-port", type=int, default=9000)
+    sv.add_argument("--ws-port", type=_port, default=8765)
+    sv.add_argument("--osc-port", type=_port, default=9000)
     sv.add_argument("--osc-reply", type=_hostport, default=None, metavar="HOST:PORT",
                     help="send OSC replies here (default: back to the sender)")
     sv.add_argument("--osc-allow", nargs="*", default=[], metavar="HOST", help="non-loopback OSC senders to accept")
@@ -323,9 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("action", choices=["generate", "stop", "ping"])
     se.add_argument("text", nargs="?", default="",
                     help="the prompt (generate), or the id to stop (stop; none: the latest generation)")
-    se.add_argument("--url", default="ws://127.0.0.1:8765")
+    se.add_argument("--url", type=ws_url, default="ws://127.0.0.1:8765",
+                    help="the daemon: ws://HOST:PORT, the page address it prints, or HOST:PORT")
     se.add_argument("--token", default=None)
-    se.add_argument("--seconds", type=float, default=None)
+    se.add_argument("--seconds", type=_seconds, default=None)
     se.add_argument("--bars", type=float, default=None)
     se.add_argument("--bpm", type=float, default=None)
     se.add_argument("--seed", type=int, default=None)

@@ -114,7 +114,7 @@ def resolve_checkpoint(name: str) -> Path:
 def _not_cached(name: str, why: str) -> str:
     return (
         f"{name} is not in the local Hugging Face cache and {why}. Fetch it once while online with "
-        f"`huggingface-cli download {name}` (or run any loopgen command online), "
+        f"`hf download {name}` (or run any loopgen command online), "
         "or use --model random:small, which runs offline."
     )
 

@@ -1,6 +1,7 @@
 """The MusicGen composite: T5 text encoder + projection + LM + EnCodec, with the public generate/encode/decode API."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -134,8 +135,8 @@ class MusicGen(nn.Module):
         return codes
 
     def frames_for(self, seconds: float, prompt_frames: int = 0) -> int:
-        if not seconds > 0:
-            raise LoopgenError(f"seconds must be > 0, got {seconds}")
+        if not (seconds > 0 and math.isfinite(seconds)):
+            raise LoopgenError(f"seconds must be a finite number > 0, got {seconds}")
         frames = max(1, int(round(seconds * self.frame_rate)))
         if prompt_frames + frames > self.max_frames:
             room = (self.max_frames - prompt_frames) / self.frame_rate

@@ -325,7 +325,11 @@ async def serve_forever(cfg: Config, announce=print) -> None:
     """Run until cancelled (Ctrl-C), then stop cleanly."""
     server = Server(cfg)
     announce(f"loading {cfg.model} ...")
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        await server.stop()  # what did start (worker, audio out) ends cleanly: no half-open daemon at exit
+        raise
     announce(f"model {server.model.name}: {server.model.sample_rate} Hz, {server.model.channels} channel(s)")
     page = f"http://{cfg.host}:{server.ws_port}/" + (f"?token={cfg.token}" if cfg.token else "")
     announce(f"WebSocket  ws://{cfg.host}:{server.ws_port}   (browser page: {page})")

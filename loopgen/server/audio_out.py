@@ -75,8 +75,14 @@ class Player:
     def _open(self, device) -> None:
         import sounddevice as sd
 
+        from ..errors import LoopgenError
+
         dev = int(device) if str(device).isdigit() else device
-        info = sd.query_devices(dev, "output")
+        try:
+            info = sd.query_devices(dev, "output")
+        except (ValueError, sd.PortAudioError) as e:
+            raise LoopgenError(f"no audio output {device!r} ({e}); `loopgen devices` lists them, "
+                               f"or use --audio-device none") from e
         self.rate = int(info["default_samplerate"])
         self.device_name = info["name"]
         self.stream = sd.OutputStream(device=dev, samplerate=self.rate, channels=self.channels, dtype="float32",

@@ -81,10 +81,19 @@ def open_input(name: str, callback) -> Any:
     """Open a MIDI input whose name contains `name`; callback(msg) runs on mido's thread."""
     try:
         import mido
-
+    except ImportError as e:  # pragma: no cover - mido is a dependency
+        raise LoopgenError("MIDI needs mido: pip install mido") from e
+    try:
         names = mido.get_input_names()
     except Exception as e:
-        raise LoopgenError(f"MIDI is unavailable ({type(e).__name__}: {e}); pip install python-rtmidi") from e
+        try:
+            import rtmidi  # noqa: F401
+        except ImportError:
+            raise LoopgenError(f"MIDI is unavailable: its backend is missing; pip install 'loopgen[midi]' "
+                               f"(python-rtmidi)") from e
+        raise LoopgenError(f"MIDI is unavailable: python-rtmidi is installed but cannot open the system's MIDI "
+                           f"({type(e).__name__}: {e}); on Linux it needs the ALSA sequencer "
+                           f"(the snd-seq kernel module, /dev/snd/seq)") from e
     match = [n for n in names if name.lower() in n.lower()]
     if not match:
         raise LoopgenError(f"no MIDI input matching {name!r}; inputs: {', '.join(names) or 'none'}")

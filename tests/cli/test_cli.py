@@ -25,7 +25,10 @@ def cli(capsys, monkeypatch):
     def call(*args: str, env: dict | None = None):
         for k, v in (env or {}).items():
             monkeypatch.setenv(k, v)
-        code = main(list(args))
+        try:
+            code = main(list(args))
+        except SystemExit as e:  # argparse's own errors exit from inside main
+            code = e.code
         out = capsys.readouterr()
         return subprocess.CompletedProcess(args, code, out.out, out.err)
 
@@ -63,7 +66,7 @@ def test_same_seed_same_file(tmp_path, cli):
         (["--model", "no-such-model"], "unknown model"),
         (["--model", "random:nope"], "unknown model"),
         (["--model", "facebook/musicgen-small"], "not in the local Hugging Face cache"),
-        (["--model", "random:tiny", "--seconds", "0"], "seconds must be > 0"),
+        (["--model", "random:tiny", "--seconds", "0"], "seconds must be a finite number > 0"),
         (["--model", "random:tiny", "--seconds", "45"], "one window"),
         (["--model", "random:tiny", "--device", "cuda:7"], "not there"),
         (["--model", "random:tiny", "--dtype", "float16", "--device", "cpu"], "float16 is not supported on cpu"),
@@ -100,3 +103,60 @@ def test_clients_copy(tmp_path, cli):
     assert r.returncode == 0, r.stderr
     for f in ("max/loopgen.maxpat", "pd/loopgen.pd", "web/index.html", "web/app.js", "web/worklet.js", "web/msgpack.js"):
         assert (tmp_path / "out" / f).is_file(), f
+
+
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["render", "x", "-o", "o.wav", "--model", "random:tiny", "--seconds", "inf"], "finite number > 0"),
+        (["render", "x", "-o", "o.wav", "--model", "random:tiny", "--seconds", "nan"], "finite number > 0"),
+        (["render", "x", "-o", "out.xyz", "--model", "random:tiny"], "unknown audio format"),
+        (["render", "-o", "o.wav"], "needs a prompt"),
+        (["serve", "--ws-port", "99999"], "0 to 65535"),
+        (["serve", "--model", "random:tiny", "--audio-device", "nonexistent", "--ws-port", "0", "--osc-port", "0"],
+         "no audio output 'nonexistent'"),
+        (["clients", "--copy", "/proc/nope"], "cannot copy the clients to /proc/nope"),
+        (["send", "generate", "x", "--bars", "1", "--bpm", "120", "--seconds", "2"], "not both"),
+        (["send", "generate", "x", "--bars", "1"], "go together"),
+        (["send", "ping", "--url", "ftp://host:1"], "expected ws://"),
+    ],
+)
+def test_every_error_is_one_line_before_any_work(tmp_path, monkeypatch, capsys, args, msg):
+    from loopgen.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(args)
+    except SystemExit as e:  # argparse's own errors exit from inside
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and msg in err and "Traceback" not in err and "nanobind" not in err, err
+    assert len(err.strip().splitlines()) <= 2 and "generating" not in err  # checked before any generation
+
+
+def test_urls_a_user_would_paste():
+    from loopgen.cli import ws_url
+
+    assert ws_url("http://127.0.0.1:8765/?token=abc") == "ws://127.0.0.1:8765/"  # the page address serve prints
+    assert ws_url("127.0.0.1:8765") == "ws://127.0.0.1:8765"
+    assert ws_url("https://studio.local:8765") == "wss://studio.local:8765"
+    assert ws_url("ws://h:1") == "ws://h:1"
+
+
+def test_midi_hints_say_what_is_missing(monkeypatch):
+    import sys
+    import types
+
+    import mido
+
+    from loopgen import LoopgenError
+    from loopgen.server.midi import open_input
+
+    monkeypatch.setattr(mido, "get_input_names", lambda: (_ for _ in ()).throw(OSError("no backend")))
+    monkeypatch.setitem(sys.modules, "rtmidi", None)  # not installed
+    with pytest.raises(LoopgenError, match=r"loopgen\[midi\]"):
+        open_input("x", print)
+    monkeypatch.setitem(sys.modules, "rtmidi", types.ModuleType("rtmidi"))  # installed, but no ALSA sequencer
+    with pytest.raises(LoopgenError, match="ALSA sequencer") as e:
+        open_input("x", print)
+    assert "pip install" not in str(e.value)
