@@ -2,8 +2,10 @@
 
 Numbers may be int or float anywhere (Pd's oscparse sends only floats); several string arguments in a row are one
 prompt joined by spaces (Pd splits symbols at spaces); bundle time tags are ignored (everything applies at once).
-Each sender has its own defaults (bars, bpm, sampling) and its own latest generation, which stop / extend / set
-refer to. Sans-I/O: python-osc is used only to parse and build datagrams.
+Each peer has its own defaults (bars, bpm, sampling) and its own latest generation, which stop / extend / set refer
+to. A peer is a sender's host (so one-line tools such as liblo's oscsend, which use a new source port per call, are
+one peer), or a name the sender gives with /loopgen/hello (so two Max devices on one host are two peers). Sans-I/O:
+python-osc is used only to parse and build datagrams.
 """
 from __future__ import annotations
 
@@ -14,7 +16,17 @@ from . import messages as M
 from .messages import ProtocolError
 
 PREFIX = "/loopgen/"
-REPLIES = ("/loopgen/pong", "/loopgen/progress", "/loopgen/done", "/loopgen/error", "/loopgen/started")
+REPLIES = ("/loopgen/pong", "/loopgen/progress", "/loopgen/done", "/loopgen/error", "/loopgen/started",
+           "/loopgen/welcome")
+REPLY_PORT = 9001  # where replies go on a sender's host unless it names its own port (hello) or --osc-reply
+
+
+@dataclass(frozen=True)
+class Hello:
+    """`/loopgen/hello s:name [i:reply_port]`: this sender is the named peer (its own takes, defaults and replies)."""
+
+    name: str
+    reply_port: int | None = None
 DEFAULT_LIMITS = {"bars": (0.25, 256, False), "bpm": (20, 400, False), "beats_per_bar": (1, 32, True),
                   "seed": (0, M.MAX_SEED, True), "seconds": (0.02, 600, False), "loop": (0, 1, True)}
 
@@ -68,6 +80,15 @@ def _num(v: Any, what: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ProtocolError("bad_field", f"{what} must be a number, got {v!r}")
     return float(v)
+
+
+def _hello(peer: OscPeer, address: str, args: list) -> Hello:
+    if not args or not isinstance(args[0], str) or not 0 < len(args[0]) <= 64:
+        raise ProtocolError("bad_field", "/loopgen/hello takes s:name (1 to 64 characters) [i:reply_port]")
+    port = None
+    if len(args) > 1:
+        port = int(M.number({"reply_port": _num(args[1], "reply_port")}, "reply_port", None, 1, 65535, None, True))
+    return Hello(args[0], port)
 
 
 def _ping(peer: OscPeer, address: str, args: list) -> M.Command:
@@ -177,6 +198,7 @@ def _continue(peer: OscPeer, address: str, args: list) -> M.Command:
 HANDLERS = {
     "/loopgen/generate": _generate, "/loopgen/continue": _continue, "/loopgen/extend": _extend,
     "/loopgen/stop": _stop, "/loopgen/prompt": _prompt, "/loopgen/play": _play, "/loopgen/ping": _ping,
+    "/loopgen/hello": _hello,
     **{f"/loopgen/set/{k}": _set_sampling for k in (*M.LIMITS, "cfg")},
     **{f"/loopgen/set/{k}": _set_default for k in DEFAULT_LIMITS},
 }
@@ -195,6 +217,8 @@ def reply(event: M.Event) -> tuple[str, list] | None:
         return "/loopgen/error", [event.message]
     if isinstance(event, M.Started):
         return "/loopgen/started", [str(event.id), float(event.seconds)]
+    if isinstance(event, M.Welcome):
+        return "/loopgen/welcome", [event.model, int(event.sample_rate), int(event.channels)]
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import re
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ class Config:
     host: str = "127.0.0.1"
     ws_port: int = 8765
     osc_port: int = 9000
-    osc_reply: tuple[str, int] | None = None
+    osc_reply: tuple[str, int] | None = None  # every OSC reply to this address
+    osc_reply_port: int = O.REPLY_PORT  # else: to the sender, and to this port on its host (0: only the sender)
     osc_allow: tuple[str, ...] = ()
     audio_device: str | None = "none"
     loops_dir: Path = field(default_factory=lambda: Path.home() / "loopgen-loops")
@@ -85,18 +87,32 @@ class WsClient:
 
 
 class OscClient:
-    """The I/O shell of one OSC sender: its protocol state (O.OscPeer) and where its replies go."""
+    """The I/O shell of one OSC peer (a host, or a name given with /loopgen/hello): its protocol state (O.OscPeer)
+    and where its replies go: --osc-reply if set, else the address it last sent from and the reply port on its host
+    (the one it named in hello, else the documented default)."""
 
-    def __init__(self, server: "Server", addr: tuple[str, int]):
+    def __init__(self, server: "Server", host: str, name: str | None):
         self.server = server
-        self.addr = addr
-        self.state = O.OscPeer(f"{addr[0]}-{addr[1]}".replace(".", "-").replace(":", "-"))
+        self.host = host
+        self.addr: tuple[str, int] | None = None  # where it last sent from
+        self.reply_port = server.cfg.osc_reply_port
+        label = name if name is not None else host
+        self.state = O.OscPeer(re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-") or "peer")
+
+    def targets(self) -> list[tuple[str, int]]:
+        if self.server.cfg.osc_reply:
+            return [self.server.cfg.osc_reply]
+        out = [self.addr] if self.addr is not None else []
+        if self.reply_port and (self.host, self.reply_port) not in out:
+            out.append((self.host, self.reply_port))
+        return out
 
     def deliver(self, event: M.Event) -> None:
         r = O.reply(event)
         if r is not None and self.server.osc_transport is not None:
-            target = self.server.cfg.osc_reply or self.addr
-            self.server.osc_transport.sendto(O.build(*r), target)
+            data = O.build(*r)
+            for target in self.targets():
+                self.server.osc_transport.sendto(data, target)
 
 
 class OscEndpoint(asyncio.DatagramProtocol):
@@ -112,7 +128,8 @@ class Server:
         self.cfg = cfg
         self.loop: asyncio.AbstractEventLoop | None = None
         self.osc_transport = None
-        self.osc_peers: dict[tuple[str, int], OscClient] = {}
+        self.osc_peers: dict[tuple[str, str | None], OscClient] = {}  # (host, name or None) -> peer
+        self.osc_names: dict[tuple[str, int], str] = {}  # sender address -> the name it gave in hello
         self.osc_dropped = 0
         self.clients: set[WsClient] = set()
         self.model = None
@@ -271,9 +288,7 @@ class Server:
         if not is_loopback(addr[0]) and addr[0] not in self.cfg.osc_allow:
             self.osc_dropped += 1
             return
-        peer = self.osc_peers.get(addr)
-        if peer is None:
-            peer = self.osc_peers[addr] = OscClient(self, addr)
+        peer = self._osc_peer(addr, self.osc_names.get(addr))
         try:
             messages = O.parse_datagram(data)
         except M.ProtocolError:
@@ -284,6 +299,13 @@ class Server:
                 cmd = peer.state.receive(address, args)
                 if cmd is None:
                     continue  # a default stored for the sender's next generation
+                if isinstance(cmd, O.Hello):
+                    self.osc_names[addr] = cmd.name
+                    peer = self._osc_peer(addr, cmd.name)
+                    if cmd.reply_port is not None:
+                        peer.reply_port = cmd.reply_port
+                    peer.deliver(self.welcome)
+                    continue
                 if isinstance(cmd, M.Ping):
                     peer.deliver(M.Pong(cmd.data))
                 elif isinstance(cmd, M.Play):
@@ -299,6 +321,14 @@ class Server:
             except M.ProtocolError as e:
                 peer.deliver(M.Error(e.code, e.message, e.id))
 
+
+    def _osc_peer(self, addr: tuple[str, int], name: str | None) -> OscClient:
+        key = (addr[0], name)
+        peer = self.osc_peers.get(key)
+        if peer is None:
+            peer = self.osc_peers[key] = OscClient(self, addr[0], name)
+        peer.addr = addr
+        return peer
 
     # -- MIDI ----------------------------------------------------------------------------------------------------
     def on_midi(self, msg) -> None:

@@ -112,7 +112,7 @@ def test_non_loopback_senders_are_ignored_unless_allowed(serve):
             server.on_osc(build("/loopgen/ping", []), ("192.0.2.7", 9999))
         assert server.osc_dropped == 1
         server.on_osc(build("/loopgen/ping", []), ("192.0.2.8", 9999))  # in --osc-allow: served
-        assert server.osc_dropped == 1 and ("192.0.2.8", 9999) in server.osc_peers
+        assert server.osc_dropped == 1 and ("192.0.2.8", None) in server.osc_peers  # a peer per host
 
     serve(scenario, osc_allow=("192.0.2.8",))
 
@@ -148,3 +148,44 @@ def test_liblo_oscsend_and_oscdump(tmp_path):
     assert "/loopgen/pong" in out
     done = [line for line in out.splitlines() if "/loopgen/done" in line]
     assert done and ".wav" in done[0]
+
+
+def test_one_liners_from_new_ports_are_one_sender_and_replies_reach_the_reply_port(serve):
+    """As liblo's oscsend does: every call from a new source port. The stop from the second call stops the first
+    call's generation, a set after it finished is stored (no error), and replies also go to the reply port."""
+    listener = Peer(1)  # its own port stands in for 9001
+    reply_port = listener.sock.getsockname()[1]
+
+    async def scenario(server):
+        Peer(server.osc_port).send("/loopgen/generate", "drone", 8.0, 60.0)  # 32 s: long enough to stop
+        await listener.expect("/loopgen/started")
+        Peer(server.osc_port).send("/loopgen/stop")  # another call, another port
+        path, seconds = await listener.expect("/loopgen/done")
+        assert seconds < 32
+        Peer(server.osc_port).send("/loopgen/set/temperature", 0.5)  # after it finished: stored
+        Peer(server.osc_port).send("/loopgen/extend", 99999.0)  # out of range: the error that must come first
+        msg = await listener.expect("/loopgen/error")
+        assert "bars" in msg[0]
+
+    serve(scenario, osc_reply_port=reply_port)
+
+
+def test_named_senders_on_one_host_keep_their_own_takes_and_replies(serve):
+    async def scenario(server):
+        a, b = Peer(server.osc_port), Peer(server.osc_port)
+        a.send("/loopgen/hello", "deviceA")
+        b.send("/loopgen/hello", "deviceB")
+        assert (await a.expect("/loopgen/welcome"))[1:] == [32000, 1]
+        await b.expect("/loopgen/welcome")
+        a.send("/loopgen/generate", "drone a", 8.0, 60.0)
+        b.send("/loopgen/generate", "drone b", 8.0, 60.0)
+        id_a = (await a.expect("/loopgen/started"))[0]
+        id_b = (await b.expect("/loopgen/started"))[0]
+        assert "deviceA" in id_a and "deviceB" in id_b
+        a.send("/loopgen/stop")  # A's own latest only
+        await a.expect("/loopgen/done")
+        assert server.worker.find(id_b, finished=False) is not None  # B still plays
+        b.send("/loopgen/stop")
+        await b.expect("/loopgen/done")
+
+    serve(scenario, osc_reply_port=0)
