@@ -30,15 +30,18 @@ def read_audio(path: str) -> tuple["object", int]:
     return data.T.copy(), int(rate)
 
 
-def write_audio(path: str, audio, rate: int) -> None:
-    """audio: [C, N] float -> a 32-bit float WAV (or whatever the suffix says soundfile writes)."""
+def write_audio(path: str, data, rate: int, fmt: str = "float") -> None:
+    """data: [N, C] float32 -> a file in the format its suffix names (WAV: 32-bit float, or 24/16-bit PCM)."""
     import soundfile as sf
+
+    from .params import OUTPUT_FORMATS
 
     out = Path(path)
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
+    subtype = OUTPUT_FORMATS[fmt] if out.suffix.lower() == ".wav" else ("PCM_16" if fmt == "pcm16" else None)
     try:
-        sf.write(str(out), audio.T, rate, subtype="FLOAT" if out.suffix.lower() == ".wav" else None)
+        sf.write(str(out), data, rate, subtype=subtype)
     except Exception as e:
         raise LoopgenError(f"cannot write {path}: {e}") from e
 
@@ -82,10 +85,36 @@ def render_take(sidecar: str, output: str, model: str | None, device: str | None
     take = Take(m, [prompts], params, seed, length, loop=bool(meta.get("loop")), original=original,
                 keep_original=bool(meta.get("keeps_original")), guided=True)
     audio = take.replay(changes, meta.get("prefill_chunk"), meta["frames"] if meta.get("stopped_early") else None)
-    write_audio(output, audio.cpu().numpy(), m.sample_rate)
-    print(f"wrote {output}: {audio.shape[-1] / m.sample_rate:.2f} s, seed {seed}, {len(changes)} live change(s)",
+    from .server.jobs import Output  # the daemon's own file writer settings, so the file is the same
+
+    out = Output(meta.get("sample_rate"), meta.get("output_format", "float"), meta.get("loudness"))
+    bars = (meta["bars"], meta["bpm"], meta["beats_per_bar"]) if meta.get("bars") and meta.get("bpm") else None
+    data, rate = out.render(audio, m.sample_rate, bool(meta.get("loop")) and not meta.get("stopped_early"), bars)
+    write_audio(output, data, rate, out.format)
+    print(f"wrote {output}: {data.shape[0] / rate:.2f} s, seed {seed}, {len(changes)} live change(s)",
           file=sys.stderr)
     return 0
+
+
+def _render_long(m, args, params, prompt_audio, rate, progress):
+    """render past one window through a Take (the daemon's path): the continued audio, then --seconds more."""
+    from .models import StepInfo
+    from .models.audio import prepare_audio
+    from .streaming.take import Take
+
+    original = None
+    if prompt_audio is not None:
+        original = prepare_audio(prompt_audio, rate, m.sample_rate, m.channels)[0].to(m.device)
+    n0 = 0 if original is None else original.shape[-1]
+    take = Take(m, [args.prompt], params, args.seed, n0 + int(round(args.seconds * m.sample_rate)),
+                original=original, keep_original=original is not None)
+    steps = 0
+    for f in take.session:
+        take.push(f)
+        steps += 1
+        progress(StepInfo(steps, take.total_frames))
+    take.flush()
+    return take.audio(), take.seed
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -98,6 +127,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     if not args.prompt:
         raise LoopgenError("render needs a prompt (or --from TAKE.json)")
     check_output(args.output)
+    if args.loudness is not None:
+        from .streaming.dsp import loudness_meter
+
+        loudness_meter()
     args.model = args.model or DEFAULT_MODEL
     prompt_audio = rate = None
     if args.continue_from:
@@ -117,17 +150,25 @@ def cmd_render(args: argparse.Namespace) -> int:
         audio_s = info.step / m.frame_rate
         bar.set_postfix_str(f"{audio_s:.1f}s audio, rtf {audio_s / elapsed:.2f}x")
 
+    params = SamplingParams(args.temperature, args.top_k, args.top_p, args.cfg).validate()
+    hop = m.cfg.audio.hop_length
+    p = 0 if prompt_audio is None else -(-round(prompt_audio.shape[-1] * m.sample_rate / rate) // hop)  # its frames
     try:
-        g = m.generate(
-            [args.prompt], seconds=args.seconds, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-            cfg_coef=args.cfg, seed=args.seed, prompt_audio=prompt_audio, prompt_sample_rate=rate, progress=progress,
-        )
+        if p + round(args.seconds * m.frame_rate) <= m.max_frames:  # one window: generate, as transformers does
+            g = m.generate([args.prompt], seconds=args.seconds, seed=args.seed, prompt_audio=prompt_audio,
+                           prompt_sample_rate=rate, progress=progress, **params.as_dict())
+            audio, seed = g.audio[0], g.seed
+        else:  # longer: sliding windows, each primed from the stream's own tail
+            audio, seed = _render_long(m, args, params, prompt_audio, rate, progress)
     finally:
         bar.close()
-    write_audio(args.output, g.audio[0].cpu().numpy(), g.sample_rate)
-    secs = g.audio.shape[-1] / g.sample_rate
-    print(f"wrote {args.output}: {secs:.2f} s at {g.sample_rate} Hz, {g.audio.shape[1]} channel(s), seed {g.seed}",
-          file=sys.stderr)
+    from .streaming.dsp import for_output
+
+    data = for_output(audio, m.sample_rate, args.output_rate, args.loudness)
+    out_rate = args.output_rate or m.sample_rate
+    write_audio(args.output, data, out_rate, args.output_format)
+    print(f"wrote {args.output}: {data.shape[0] / out_rate:.2f} s at {out_rate} Hz, {data.shape[1]} channel(s), "
+          f"seed {seed}", file=sys.stderr)
     return 0
 
 
@@ -201,7 +242,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         model=args.model, device=args.device, dtype=args.dtype, host=args.host, ws_port=args.ws_port,
         osc_port=args.osc_port, osc_reply=args.osc_reply, osc_allow=tuple(args.osc_allow), audio_device=audio,
         loops_dir=Path(args.loops_dir).expanduser(), token=args.token, midi=args.midi,
-        midi_map=Path(args.midi_map) if args.midi_map else None,
+        midi_map=Path(args.midi_map) if args.midi_map else None, output_rate=args.output_rate,
+        output_format=args.output_format, loudness=args.loudness,
     )
     try:
         asyncio.run(serve_forever(cfg, announce=lambda s: print(s, flush=True)))
@@ -319,6 +361,37 @@ def cmd_clients(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate(v: str) -> int:
+    from .params import OUTPUT_RATES
+
+    if not v.isdigit() or not OUTPUT_RATES[0] <= int(v) <= OUTPUT_RATES[1]:
+        raise argparse.ArgumentTypeError(f"a sample rate from {OUTPUT_RATES[0]} to {OUTPUT_RATES[1]} Hz, got {v!r}")
+    return int(v)
+
+
+def _lufs(v: str) -> float:
+    from .params import LOUDNESS_RANGE
+
+    try:
+        x = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"loudness in LUFS, e.g. -14, got {v!r}") from None
+    if not LOUDNESS_RANGE[0] <= x <= LOUDNESS_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"loudness from {LOUDNESS_RANGE[0]:g} to {LOUDNESS_RANGE[1]:g} LUFS, got {v}")
+    return x
+
+
+def _output_options(p: argparse.ArgumentParser) -> None:
+    from .params import OUTPUT_FORMATS
+
+    p.add_argument("--output-rate", type=_rate, default=None, help="write files at this rate, e.g. 44100 or 48000 "
+                   "(resampled with soxr; default: the model's 32000)")
+    p.add_argument("--output-format", choices=list(OUTPUT_FORMATS), default="float",
+                   help="sample format of the files (default float: 32-bit float WAV)")
+    p.add_argument("--loudness", type=_lufs, default=None, metavar="LUFS",
+                   help="normalise each file to this integrated loudness, e.g. -14 (needs loopgen[loudness])")
+
+
 class Parser(argparse.ArgumentParser):
     """Usage errors as one line, like every other error (`--help` still prints the whole usage)."""
 
@@ -346,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cfg", type=float, default=d.cfg_coef, help=f"classifier-free guidance coefficient (default {d.cfg_coef:g})")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     r.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
+    _output_options(r)
     r.set_defaults(func=cmd_render)
 
     m = sub.add_parser("models", help="list known models and which are in the local cache")
@@ -356,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--device", default="auto")
     sv.add_argument("--dtype", default="auto")
     sv.add_argument("--host", default="127.0.0.1", help="listen address (non-loopback needs a token)")
+    _output_options(sv)
     sv.add_argument("--ws-port", type=_port, default=8765)
     sv.add_argument("--osc-port", type=_port, default=9000)
     sv.add_argument("--osc-reply", type=_hostport, default=None, metavar="HOST:PORT",

@@ -13,6 +13,10 @@ LIMITS: dict[str, tuple[float, float, bool]] = {  # name -> (lowest, highest, wh
     "cfg_coef": (0.0, 20.0, False),
 }
 MAX_SEED = 2**63 - 1
+# how a take is written for the DAW it goes into
+OUTPUT_FORMATS = {"float": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}  # name -> soundfile subtype
+OUTPUT_RATES = (8000, 192000)  # Hz, lowest and highest
+LOUDNESS_RANGE = (-70.0, 0.0)  # LUFS
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import LoopgenError
-from ..params import LIMITS, MAX_SEED, SamplingParams
+from ..params import LIMITS, LOUDNESS_RANGE, MAX_SEED, OUTPUT_FORMATS, OUTPUT_RATES, SamplingParams
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 32 * 2**20
@@ -41,6 +41,9 @@ class GenerateParams:
     loop: bool = False  # wrap seamlessly (needs bars + bpm, or seconds)
     sampling: SamplingParams = SamplingParams()
     seed: int | None = None
+    output_rate: int | None = None  # the saved file's rate (None: the server's default, else the model's)
+    output_format: str | None = None  # float | pcm24 | pcm16 (None: the server's default, float)
+    loudness: float | None = None  # LUFS target of the saved file (None: the server's default, none)
 
     def total_seconds(self) -> float:
         if self.bars is not None and self.bpm is not None:
@@ -292,10 +295,20 @@ def generate_params(d: dict, id: Any, max_seconds: float = 600.0) -> GeneratePar
         prompts=prompts, seconds=seconds, bars=bars, bpm=bpm, beats_per_bar=bpb,
         loop=flag(d, "loop", bars is not None, id), seed=number(d, "seed", None, 0, MAX_SEED, id, integer=True),
         sampling=sampling(sampling_changes(d, id), id),
+        **output_fields(d, id),
     )
     if p.total_seconds() > max_seconds:
         raise ProtocolError("out_of_range", f"at most {max_seconds:g} s per generation, got {p.total_seconds():g}", id)
     return p
+
+
+def output_fields(d: dict, id: Any) -> dict:
+    """output_rate, output_format, loudness: how the saved file should be (for the DAW it goes into)."""
+    fmt = text(d, "output_format", id, required=False)
+    if fmt is not None and fmt not in OUTPUT_FORMATS:
+        raise ProtocolError("bad_field", f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {fmt!r}", id)
+    return {"output_rate": number(d, "output_rate", None, *OUTPUT_RATES, id, integer=True), "output_format": fmt,
+            "loudness": number(d, "loudness", None, *LOUDNESS_RANGE, id)}
 
 
 def pcm_audio(data: Any, channels: int, fmt: str, id: Any) -> np.ndarray:

@@ -42,6 +42,9 @@ class Config:
     midi: str | None = None
     midi_map: Path | None = None
     send_queue: int = SEND_QUEUE  # events queued for one client before it counts as too slow
+    output_rate: int | None = None  # takes' files: rate (None: the model's), format, loudness target (LUFS)
+    output_format: str = "float"
+    loudness: float | None = None
     send_buffer: int = 256 * 1024  # kernel send buffer per client: bounds what a stalled client can hold up
 
 
@@ -154,6 +157,10 @@ class Server:
 
         self.loop = asyncio.get_running_loop()
         self.cfg.loops_dir = check_folder(self.cfg.loops_dir)  # before the model: a bad folder fails in a second
+        if self.cfg.loudness is not None:
+            from ..streaming.dsp import loudness_meter
+
+            loudness_meter()
         self.model = await asyncio.to_thread(load_model, self.cfg.model, self.cfg.device, self.cfg.dtype)
         await asyncio.to_thread(self.model.generate, ["warm up"], 0.1, seed=0)  # first-call costs paid here
         from ..streaming import IncrementalDecoder
@@ -164,7 +171,10 @@ class Server:
                                  self.latency_frames, self.cfg.max_message_bytes)
         self.player = Player(self.model.sample_rate, self.model.channels, self.cfg.audio_device)
         self.player.start()
-        self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio,
+        from .jobs import Output
+
+        output = Output(self.cfg.output_rate, self.cfg.output_format, self.cfg.loudness)
+        self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio, output=output,
                                   wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes)
         self.worker.start()
         from websockets.asyncio.server import serve

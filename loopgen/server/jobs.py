@@ -15,6 +15,9 @@ import torch
 
 from ..errors import LoopgenError
 from ..protocol import messages as M
+from ..params import OUTPUT_FORMATS
+from ..streaming.dsp import for_output
+from ..streaming.loops import loop_samples
 from ..streaming.take import Take
 
 
@@ -70,13 +73,38 @@ def check_folder(folder: Path) -> Path:
     return folder
 
 
-def _write_wav(path: Path, audio: torch.Tensor, sample_rate: int) -> None:
+def _write_wav(path: Path, audio: torch.Tensor | np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:
+    """audio: [C, N] tensor or [N, C] array."""
     import soundfile as sf
 
-    sf.write(str(path), audio.T.cpu().numpy(), sample_rate, subtype="FLOAT", format="WAV")
+    data = audio.T.cpu().numpy() if isinstance(audio, torch.Tensor) else audio
+    sf.write(str(path), data, sample_rate, subtype=subtype, format="WAV")
 
 
-def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chunk: int | None = None) -> str:
+@dataclass(frozen=True)
+class Output:
+    """How a take's file is written: rate (None: the model's), format, loudness target (None: as made)."""
+
+    rate: int | None = None
+    format: str = "float"
+    loudness: float | None = None
+
+    def resolve(self, p: M.GenerateParams) -> "Output":
+        """A request's own settings over these defaults."""
+        return Output(p.output_rate or self.rate, p.output_format or self.format,
+                      p.loudness if p.loudness is not None else self.loudness)
+
+    def render(self, audio: torch.Tensor, sample_rate: int, loop: bool, bars: tuple | None) -> tuple[np.ndarray, int]:
+        """-> ([N, C] float32 for the file, its rate). A loop keeps its exact length in bars at the new rate."""
+        rate = self.rate or sample_rate
+        loop_length = None
+        if loop and rate != sample_rate:
+            loop_length = (loop_samples(*bars, rate) if bars else int(round(audio.shape[-1] * rate / sample_rate)))
+        return for_output(audio, sample_rate, rate, self.loudness, loop_length), rate
+
+
+def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chunk: int | None = None,
+         output: Output = Output()) -> str:
     """Write the take as WAV + JSON sidecar (+ the audio it continued, as NAME.source.wav), atomically: each file is
     written under a temporary name and renamed, the WAV last, so a WAV on disk always has its sidecar. The sidecar
     holds all `loopgen render --from` needs to make the take again. Returns the WAV path; raises LoopgenError naming
@@ -90,9 +118,13 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
     wav, side, src = base.with_suffix(".wav"), base.with_suffix(".json"), base.with_name(base.name + ".source.wav")
     take, p = job.take, job.params
     audio = job.audio if job.audio is not None else torch.zeros(1, 0)
+    out = output.resolve(p)
+    bars = (p.bars, p.bpm, p.beats_per_bar) if p.bars is not None and p.bpm is not None else None
+    data, rate = out.render(audio, sample_rate, p.loop and not job.stopped, bars)
     meta = {
-        "id": job.id, "model": model_name, "sample_rate": sample_rate, "channels": int(audio.shape[0]),
-        "seconds": audio.shape[-1] / sample_rate, "prompts": [list(x) for x in p.prompts],
+        "id": job.id, "model": model_name, "sample_rate": rate, "model_sample_rate": sample_rate,
+        "output_format": out.format, "loudness": out.loudness, "channels": int(audio.shape[0]),
+        "seconds": data.shape[0] / rate, "prompts": [list(x) for x in p.prompts],
         "parameters": p.sampling.as_dict(), "seed": take.seed, "bpm": p.bpm, "bars": p.bars,
         "beats_per_bar": p.beats_per_bar, "loop": p.loop, "stopped_early": job.stopped,
         "changes": take.changes, "frames": take.frames, "length_samples": take.length,
@@ -106,7 +138,7 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
             parts.append((src.with_suffix(".part"), src))
         side.with_suffix(".part.json").write_text(json.dumps(meta, indent=2))
         parts.append((side.with_suffix(".part.json"), side))
-        _write_wav(wav.with_suffix(".part"), audio, sample_rate)
+        _write_wav(wav.with_suffix(".part"), data, rate, OUTPUT_FORMATS[out.format])
         parts.append((wav.with_suffix(".part"), wav))
         for tmp, final in parts:  # the WAV last
             os.replace(tmp, final)

@@ -23,8 +23,9 @@ from ..models.audio import prepare_audio
 from ..models.musicgen import MusicGen
 from ..protocol import messages as M
 from ..streaming import Batch, Session
+from ..streaming.dsp import loudness_meter
 from ..streaming.take import Take
-from .jobs import Job, result_length, save, to_numpy_interleaved
+from .jobs import Job, Output, result_length, save, to_numpy_interleaved
 
 log = logging.getLogger("loopgen.worker")
 PROGRESS_EVERY = 25  # frames
@@ -40,7 +41,9 @@ class ModelWorker:
         loops_dir: Path,
         on_audio: Callable[[Job, torch.Tensor], None] | None = None,
         wants_codes: Callable[[Any], bool] = lambda owner: False,
+        output: Output = Output(),
     ):
+        self.output = output  # how files are written unless a request says otherwise
         self.thread = threading.Thread(target=self.run, name="loopgen-model", daemon=True)
         self.m = m
         self.emit = emit
@@ -153,6 +156,8 @@ class ModelWorker:
         """A take of `p`: continuing `audio` (only the new audio is the result), or extending `original` (kept in a
         result of `length` samples)."""
         m = self.m
+        if self.output.resolve(p).loudness is not None:
+            loudness_meter()  # refused now, not after the take was made
         if audio is not None:
             original = prepare_audio(audio[0], audio[1], m.sample_rate, m.channels)[0].to(m.device)
         take = Take(m, [list(p.prompts)], p.sampling, p.seed, result_length(p, m.sample_rate) if length is None else length,
@@ -242,7 +247,7 @@ class ModelWorker:
         job.finish()
         self.finished[key(job.owner, job.id)] = job  # kept for extend, saved or not
         try:
-            job.path = save(job, self.loops_dir, self.m.name, self.m.sample_rate, PREFILL_CHUNK)
+            job.path = save(job, self.loops_dir, self.m.name, self.m.sample_rate, PREFILL_CHUNK, self.output)
         except LoopgenError as e:
             log.error("%s", e)
             self.unsaved.append(str(e))

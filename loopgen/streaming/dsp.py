@@ -69,3 +69,48 @@ def crossfade(old: np.ndarray, new: np.ndarray) -> np.ndarray:
     """Equal-power crossfade of two [n, C] blocks, old out and new in."""
     fin, fout = equal_power_np(old.shape[0])
     return old * fout[:, None] + new * fin[:, None]
+
+
+# -- output for the DAW --------------------------------------------------------------------------------------------
+
+
+def loudness_meter():
+    """pyloudnorm, or a clear error saying how to get it (check before the work, not after)."""
+    try:
+        import pyloudnorm
+    except ImportError as e:
+        from ..errors import LoopgenError
+
+        raise LoopgenError("loudness normalisation needs pyloudnorm: pip install 'loopgen[loudness]'") from e
+    return pyloudnorm
+
+
+def for_output(audio: torch.Tensor, rate: int, out_rate: int | None = None, loudness: float | None = None,
+               loop_length: int | None = None) -> np.ndarray:
+    """A take [C, N] at `rate` -> float32 [N', C] for a file: resampled with soxr to `out_rate`, and normalised to
+    `loudness` LUFS (ITU-R BS.1770 via pyloudnorm; peaks kept under full scale). A loop is resampled circularly to
+    exactly `loop_length` samples at the new rate, so it still wraps without a seam and still lasts its bars."""
+    x = np.ascontiguousarray(audio.detach().cpu().numpy().T, dtype=np.float32)  # [N, C]
+    if out_rate and out_rate != rate and x.shape[0]:
+        import soxr
+
+        if loop_length is None:
+            x = soxr.resample(x, rate, out_rate, quality="VHQ")
+        else:  # wrap around: the filter sees the loop's own tail before its head and its head after its tail
+            pad = min(x.shape[0], rate // 10)
+            y = soxr.resample(np.concatenate([x[-pad:], x, x[:pad]]), rate, out_rate, quality="VHQ")
+            start = int(round(pad * out_rate / rate))
+            x = np.resize(y[start:], (loop_length, x.shape[1])) if y.shape[0] - start < loop_length else \
+                y[start : start + loop_length]
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    if loudness is not None and x.shape[0]:
+        pyloudnorm = loudness_meter()
+        r = out_rate or rate
+        if x.shape[0] >= int(0.4 * r):  # BS.1770 gating needs at least one 400 ms block
+            measured = pyloudnorm.Meter(r).integrated_loudness(x.astype(np.float64))
+            if np.isfinite(measured):
+                x = (x * np.float32(10 ** ((loudness - measured) / 20))).astype(np.float32)
+        peak = float(np.abs(x).max())
+        if peak > 0.999:
+            x = (x * np.float32(0.999 / peak)).astype(np.float32)
+    return x

@@ -96,8 +96,9 @@ def test_decode_rejects_wrong_codebooks(tiny):
 @pytest.mark.parametrize(
     "kw,msg",
     [
-        (dict(seconds=0), "seconds must be > 0"),
-        (dict(seconds=-1), "seconds must be > 0"),
+        (dict(seconds=0), "seconds must be a finite number > 0"),
+        (dict(seconds=-1), "seconds must be a finite number > 0"),
+        (dict(seconds=float("inf")), "seconds must be a finite number > 0"),
         (dict(seconds=31), "more than this model makes in one window"),
         (dict(seconds=1, temperature=-1), "temperature"),
         (dict(seconds=1, top_p=1.5), "top_p"),

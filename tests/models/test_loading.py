@@ -94,7 +94,7 @@ def test_not_cached_offline_says_how_to_fetch(tmp_path, monkeypatch):
         load_model("facebook/musicgen-small")
     msg = str(e.value)
     assert "not in the local Hugging Face cache" in msg
-    assert "huggingface-cli download facebook/musicgen-small" in msg and "random:small" in msg
+    assert "hf download facebook/musicgen-small" in msg and "random:small" in msg
 
 
 @pytest.mark.parametrize("name", ["musicgen-tiny", "random:huge", "./no/such/folder"])

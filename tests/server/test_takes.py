@@ -136,3 +136,38 @@ def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, caps
         assert main(["render", "--from", wav[:-4] + ".json", "-o", str(out)]) == 0, capsys.readouterr().err
         assert np.array_equal(sf.read(out, dtype="float32")[0], sf.read(wav, dtype="float32")[0])
     assert len(json.loads(open(first[:-4] + ".json").read())["changes"]) == 2
+
+
+def test_takes_at_the_daws_rate_format_and_loudness(serve, tmp_path, capsys):
+    """A 2-bar loop at 97 bpm asked for at 48 kHz, 16-bit, -23 LUFS: the file is that, lasts its bars exactly at
+    48 kHz, measures -23 LUFS, and `render --from` makes the same file."""
+    import pyloudnorm
+
+    from loopgen.cli import main
+    from loopgen.streaming.loops import loop_samples
+
+    async def scenario(server):
+        async with connect(url(server)) as c:
+            return (await run(c.generate("x", id="daw", bars=2, bpm=97, seed=3, output_rate=48000,
+                                         output_format="pcm16", loudness=-23)))[-1]["path"]
+
+    path = serve(scenario)
+    info = sf.info(path)
+    assert (info.samplerate, info.subtype, info.frames) == (48000, "PCM_16", loop_samples(2, 97, 4, 48000))
+    data, rate = sf.read(path)
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(data) + 23) < 0.5
+    out = tmp_path / "again.wav"
+    assert main(["render", "--from", path[:-4] + ".json", "-o", str(out)]) == 0, capsys.readouterr().err
+    assert np.array_equal(sf.read(out)[0], data) and sf.info(out).subtype == "PCM_16"
+
+
+def test_bad_output_settings_are_refused(serve):
+    async def scenario(server):
+        async with connect(url(server)) as c:
+            for fields, code in ((dict(output_rate=1000), "out_of_range"), (dict(output_format="mp3"), "bad_field"),
+                                 (dict(loudness=5), "out_of_range")):
+                with pytest.raises(ServerError) as e:
+                    await run(c.generate("x", seconds=0.2, **fields))
+                assert e.value.event["code"] == code
+
+    serve(scenario)
