@@ -171,3 +171,52 @@ def test_bad_output_settings_are_refused(serve):
                 assert e.value.event["code"] == code
 
     serve(scenario)
+
+
+def test_faults_leave_the_other_stream_playing_and_every_take_saved(serve, tmp_path):
+    """While one client streams a long take: a session whose model work fails, a client killed mid-stream, and a
+    take that cannot be saved (its disk gone for a moment). The steady stream never misses a sample, and every take
+    that could be saved is."""
+    from websockets.asyncio.client import connect as ws_connect
+
+    from loopgen.protocol import ws as W
+
+    async def scenario(server):
+        async with connect(url(server)) as steady, connect(url(server)) as c:
+            listen = asyncio.ensure_future(run(steady.generate("steady", id="steady", seconds=12, seed=1)))
+            # 1. a session that fails in its own work
+            bad = c.generate("doomed", id="bad", seconds=4, seed=2)
+            await bad.__anext__()
+            server.worker.find("bad", finished=False).session.prepare = lambda *_: 1 / 0
+            with pytest.raises(ServerError):
+                await run(bad)
+            # 2. a client killed mid-stream (no close handshake)
+            ws = await ws_connect(url(server), max_size=None)
+            await ws.send(W.encode_command("hello", protocol=1))
+            await ws.send(W.encode_command("generate", id="killed", prompt="k", seconds=1, seed=3))
+            await ws.recv(), await ws.recv()
+            ws.transport.abort()
+            # 3. a take whose disk is gone when it finishes
+            good_dir, blocker = server.worker.loops_dir, tmp_path / "gone"
+            blocker.write_text("")
+            server.worker.loops_dir = blocker
+            with pytest.raises(ServerError) as e:
+                await run(c.generate("lost", id="lost", seconds=0.3, seed=4))
+            assert e.value.event["code"] == "save_failed"
+            server.worker.loops_dir = good_dir
+            events = await asyncio.wait_for(listen, 120)
+            for _ in range(100):
+                if server.worker.find("killed") is not None and server.worker.find("killed").path:
+                    break
+                await asyncio.sleep(0.1)
+        return events
+
+    events = serve(scenario)
+    audio = [e for e in events if e["type"] == "audio"]
+    assert [a["seq"] for a in audio] == list(range(len(audio)))
+    starts = [a["sample"] for a in audio]
+    lengths = [len(a["pcm"]) // 4 for a in audio]
+    assert starts == list(np.cumsum([0] + lengths[:-1]))  # not a sample missed
+    assert events[-1]["type"] == "done" and sf.info(events[-1]["path"]).frames == 12 * 32000
+    saved = {json.loads(p.read_text())["id"] for p in tmp_path.glob("loops/*.json")}
+    assert {"steady", "bad", "killed"} <= saved and "lost" not in saved
