@@ -58,6 +58,14 @@ def web_file(name: str) -> bytes | None:
     return f.read_bytes() if f.is_file() else None
 
 
+def take_file(folder: Path, name: str) -> bytes | None:
+    """A take's WAV from the takes folder by its bare file name, or None (no paths, nothing but finished .wav)."""
+    if not name.endswith(".wav") or name.endswith(".part") or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    f = Path(folder) / name
+    return f.read_bytes() if f.is_file() else None
+
+
 def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -266,7 +274,19 @@ class Server:
         from websockets.datastructures import Headers
         from websockets.http11 import Response
 
-        name = request.path.split("?")[0].lstrip("/") or "index.html"
+        path, _, query = request.path.partition("?")
+        name = path.lstrip("/") or "index.html"
+        if name.startswith("takes/"):  # a saved take, for the page's download link and its looped playback
+            from urllib.parse import parse_qs
+
+            if self.cfg.token and parse_qs(query).get("token", [None])[0] != self.cfg.token:
+                return connection.respond(HTTPStatus.UNAUTHORIZED, "token required\n")
+            body = take_file(self.cfg.loops_dir, name[len("takes/") :])
+            if body is None:
+                return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+            headers = Headers([("Content-Type", "audio/wav"), ("Content-Length", str(len(body))),
+                               ("Cache-Control", "no-cache")])
+            return Response(200, "OK", headers, body)
         body = web_file(name)
         if body is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")

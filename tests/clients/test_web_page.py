@@ -30,6 +30,18 @@ def test_page_files_are_served_and_nothing_else(serve):
             with pytest.raises(urllib.error.HTTPError):
                 await asyncio.to_thread(get, bad)
         assert b"http://" not in body and b"https://" not in body  # no CDN
+        # saved takes, by bare name only
+        from loopgen.clients import connect
+
+        async with connect(f"ws://127.0.0.1:{server.ws_port}") as c:
+            path = [ev async for ev in c.generate("x", seconds=0.2, seed=1)][-1]["path"]
+        name = path.rsplit("/", 1)[1]
+        status, kind, wav = await asyncio.to_thread(get, "/takes/" + name)
+        assert status == 200 and kind == "audio/wav" and wav == open(path, "rb").read()
+        for bad in ("/takes/" + name[:-4] + ".json", "/takes/..%2F..%2Fpyproject.toml", "/takes/../pyproject.toml",
+                    "/takes/nope.wav", "/takes/"):
+            with pytest.raises(urllib.error.HTTPError):
+                await asyncio.to_thread(get, bad)
 
     serve(scenario)
 
@@ -59,6 +71,10 @@ def test_page_streams_into_its_audio_worklet(serve, tmp_path):
             assert stats["workletReceived"] == stats["samplesReceived"]  # every streamed sample reached the worklet
             assert stats["done"].endswith(".wav")
             await page.wait_for_function("window.loopgenStats.workletPlayed > 8000", timeout=20000)
+            # the finished loop: offered for download, and looped once the stream has played its length
+            href = await page.get_attribute("#download", "href")
+            assert href and href.startswith("/takes/") and href.endswith(".wav")
+            await page.wait_for_function("window.loopgenStats.loopPlayed > 1000", timeout=30000)
             shot = os.environ.get("LOOPGEN_SCREENSHOT") or str(tmp_path / "page.png")
             await page.screenshot(path=shot)
             assert not errors, errors
@@ -83,3 +99,39 @@ def test_page_passes_the_token_from_its_address(serve):
             await browser.close()
 
     serve(scenario, token="s3cret")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
+def test_double_click_on_generate_makes_one_take(serve):
+    pw = pytest.importorskip("playwright.async_api")
+
+    async def scenario(server):
+        async with pw.async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = await browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(f"http://127.0.0.1:{server.ws_port}/")
+            await page.wait_for_function("document.getElementById('status').textContent.includes('random:tiny')")
+            await page.fill("#bars", "1")
+            await page.dblclick("#generate")
+            await page.wait_for_function("window.loopgenStats.done !== null", timeout=60000)
+            await asyncio.sleep(0.5)
+            assert await page.evaluate("window.loopgenStats.started") == 1 and not errors, errors
+            assert not server.worker.active and len(server.worker.finished) == 1  # no orphan generation
+            # Generate again while a take plays: the playing one is stopped and saved, not left running unheard
+            await page.fill("#bars", "8")
+            await page.click("#generate")
+            await page.wait_for_function("window.loopgenStats.chunks > 3", timeout=60000)
+            await page.fill("#bars", "1")
+            await page.click("#generate")
+            await page.wait_for_function("window.loopgenStats.started === 3", timeout=60000)
+            for _ in range(300):
+                if not server.worker.active:
+                    break
+                await asyncio.sleep(0.1)
+            takes = list(server.worker.finished.values())
+            assert len(takes) == 3 and takes[1].stopped and not takes[2].stopped and not errors, errors
+            await browser.close()
+
+    serve(scenario)

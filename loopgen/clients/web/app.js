@@ -3,8 +3,10 @@
 import { decode, encode } from "./msgpack.js";
 
 const $ = (id) => document.getElementById(id);
-const stats = (window.loopgenStats = { chunks: 0, samplesReceived: 0, workletPlayed: 0, workletReceived: 0, underruns: 0, done: null });
-let ws, welcome, ctx, node, current = null, lastDone = null, lastAudio = [], t0 = 0, seq = 0;
+const stats = (window.loopgenStats = { chunks: 0, samplesReceived: 0, workletPlayed: 0, workletReceived: 0, underruns: 0,
+                                       done: null, loopPlayed: 0, started: 0 });
+let ws, welcome, ctx, node, current = null, running = false, lastDone = null, lastAudio = [], t0 = 0, seq = 0;
+const token = new URLSearchParams(location.search).get("token") || undefined;  // needed off loopback
 const recent = new Float32Array(32000 * 4);  // ~4 s of waveform
 let recentPos = 0;
 
@@ -13,7 +15,6 @@ function send(msg) { ws.send(encode(msg)); }
 function connect() {
   ws = new WebSocket(`ws://${location.host}/`);
   ws.binaryType = "arraybuffer";
-  const token = new URLSearchParams(location.search).get("token") || undefined;  // needed off loopback
   ws.onopen = () => send({ type: "hello", protocol: 1, client: "loopgen-web", token });
   ws.onclose = () => { $("status").textContent = "disconnected: reload to reconnect"; };
   ws.onmessage = (e) => onEvent(decode(e.data));
@@ -28,6 +29,7 @@ async function audio() {
   });
   node.port.onmessage = (e) => {
     stats.workletPlayed = e.data.played; stats.workletReceived = e.data.received; stats.underruns = e.data.underruns;
+    stats.loopPlayed = e.data.loopPlayed;
     $("buffered").textContent = `${(e.data.held / welcome.sample_rate * 1000).toFixed(0)} ms`;
     $("underruns").textContent = e.data.underruns;
   };
@@ -42,7 +44,8 @@ function onEvent(ev) {
       $("lookahead").textContent = `${(ev.latency_frames / ev.frame_rate * 1000).toFixed(0)} ms`;
       break;
     case "started":
-      $("stop").disabled = false;
+      stats.started++; running = true;
+      $("stop").disabled = false; $("generate").disabled = false;
       break;
     case "audio": {
       if (ev.id !== current) return;
@@ -59,15 +62,31 @@ function onEvent(ev) {
       $("progressText").textContent = `${ev.frames}/${ev.total} frames · ${ev.rtf.toFixed(2)}x real time`;
       break;
     case "done":
-      stats.done = ev.path; lastDone = ev.id;
+      if (ev.id !== current) return;  // a take we stopped to start another
+      stats.done = ev.path; lastDone = ev.id; running = false;
       $("saved").textContent = `saved ${ev.path} (${ev.seconds.toFixed(2)} s)`;
       $("stop").disabled = true; $("continue").disabled = false; $("extend").disabled = false;
       node.port.postMessage({ end: true });
+      offerTake(ev.path);
       break;
     case "error":
+      if (ev.id === current) { running = false; $("generate").disabled = false; }
       $("saved").textContent = `error: ${ev.message}`;
       break;
   }
+}
+
+async function offerTake(path) {
+  // the finished take from the daemon: a download link, and (a loop) looped playback once the stream reaches its end
+  const name = path.split(/[\\/]/).pop();
+  const url = `/takes/${encodeURIComponent(name)}` + (token ? `?token=${encodeURIComponent(token)}` : "");
+  const a = $("download"); a.href = url; a.download = name; a.hidden = false;
+  if (!$("loop").checked) return;
+  const buf = await ctx.decodeAudioData(await (await fetch(url)).arrayBuffer());
+  const ch = welcome.channels, data = new Float32Array(buf.length * ch);
+  for (let c = 0; c < ch; c++) { const x = buf.getChannelData(Math.min(c, buf.numberOfChannels - 1)); for (let i = 0; i < buf.length; i++) data[i * ch + c] = x[i]; }
+  node.port.postMessage({ loop: data.buffer }, [data.buffer]);
+  $("looping").textContent = `looping ${(buf.length / buf.sampleRate).toFixed(2)} s`;
 }
 
 function prompts() {
@@ -76,14 +95,17 @@ function prompts() {
 }
 
 function params() {
-  return { bars: Number($("bars").value), bpm: Number($("bpm").value), temperature: Number($("temperature").value),
+  return { bars: Number($("bars").value), bpm: Number($("bpm").value), loop: $("loop").checked, temperature: Number($("temperature").value),
            cfg_coef: Number($("cfg").value), top_k: Number($("topk").value) };
 }
 
 async function start(kind, extra) {
+  $("generate").disabled = true;  // until the server answers: a double-click makes one take, not an orphan
+  if (running && current) send({ type: "stop", id: current });  // one take at a time: the playing one is saved
   await audio();
   await ctx.resume();
   node.port.postMessage({ reset: true });
+  $("download").hidden = true; $("looping").textContent = "";
   stats.chunks = 0; stats.samplesReceived = 0; lastAudio = [];
   current = `web-${++seq}`; t0 = performance.now();
   send({ type: kind, id: current, prompts: prompts(), ...params(), ...extra });

@@ -19,7 +19,11 @@ class LoopgenPlayer extends AudioWorkletProcessor {
         this.w += frames; this.received += frames;
         this.ended = false;
       } else if (d.end) { this.ended = true; this.prebuffer = 0; }
-      else if (d.reset) { this.w = this.r = 0; this.started = false; this.ended = false; }
+      else if (d.loop) {  // the finished loop: take over from the stream exactly at the loop's length
+        this.loop = new Float32Array(d.loop); this.loopLen = this.loop.length / this.channels;
+        this.loopPos = Math.max(0, this.r - this.loopLen) % this.loopLen;
+      }
+      else if (d.reset) { this.w = this.r = 0; this.started = false; this.ended = false; this.loop = null; }
     };
     this.tick = 0;
   }
@@ -28,6 +32,14 @@ class LoopgenPlayer extends AudioWorkletProcessor {
     const n = out[0].length;
     if (!this.started && this.w - this.r >= this.prebuffer) this.started = true;
     let dry = false;
+    if (this.loop && this.r >= this.loopLen) {  // the stream has played the loop's length: loop the take
+      for (let i = 0; i < n; i++) {
+        for (let c = 0; c < out.length; c++) out[c][i] = this.loop[this.loopPos * this.channels + Math.min(c, this.channels - 1)];
+        this.loopPos = (this.loopPos + 1) % this.loopLen; this.loopPlayed = (this.loopPlayed || 0) + 1;
+      }
+      if (++this.tick % 20 === 0) this.report();
+      return true;
+    }
     for (let i = 0; i < n; i++) {
       const ok = this.started && this.r < this.w;
       for (let c = 0; c < out.length; c++) {
@@ -36,10 +48,12 @@ class LoopgenPlayer extends AudioWorkletProcessor {
       if (ok) { this.r++; this.played++; } else if (this.started) dry = true;
     }
     if (dry) { if (!this.ended) this.underruns++; this.started = false; }
-    if (++this.tick % 20 === 0) {
-      this.port.postMessage({ played: this.played, received: this.received, held: this.w - this.r, underruns: this.underruns });
-    }
+    if (++this.tick % 20 === 0) this.report();
     return true;
+  }
+  report() {
+    this.port.postMessage({ played: this.played, received: this.received, held: this.w - this.r,
+                           underruns: this.underruns, loopPlayed: this.loopPlayed || 0 });
   }
 }
 registerProcessor("loopgen-player", LoopgenPlayer);
