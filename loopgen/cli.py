@@ -244,6 +244,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loops_dir=Path(args.loops_dir).expanduser(), token=args.token, midi=args.midi,
         midi_map=Path(args.midi_map) if args.midi_map else None, output_rate=args.output_rate,
         output_format=args.output_format, loudness=args.loudness,
+        read_dirs=tuple(Path(d).expanduser() for d in args.read_dir), allow_origins=tuple(args.allow_origin),
     )
     try:
         asyncio.run(serve_forever(cfg, announce=lambda s: print(s, flush=True)))
@@ -431,6 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--dtype", default="auto")
     sv.add_argument("--host", default="127.0.0.1", help="listen address (non-loopback needs a token)")
     _output_options(sv)
+    sv.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                    help="a browser origin (e.g. https://my-tool.example) allowed to connect; '*' for any")
+    sv.add_argument("--read-dir", action="append", default=[], metavar="DIR",
+                    help="a folder OSC /continue may read audio from (besides the takes folder and your home)")
     sv.add_argument("--ws-port", type=_port, default=8765)
     sv.add_argument("--osc-port", type=_port, default=9000)
     sv.add_argument("--osc-reply", type=_hostport, default=None, metavar="HOST:PORT",

@@ -145,6 +145,9 @@ class T5Encoder(nn.Module):
         return self.encoder.final_layer_norm(x)
 
 
+MAX_TOKENS = 256  # text tokens per prompt
+
+
 class TextTokenizer:
     """Wraps a `tokenizers.Tokenizer` (the checkpoint's tokenizer.json): batches of text -> padded ids + mask.
 
@@ -165,6 +168,10 @@ class TextTokenizer:
 
     def __call__(self, texts: list[str], device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         encs = self.tok.encode_batch([t for t in texts])
+        for t, e in zip(texts, encs):
+            if len(e.ids) > MAX_TOKENS:  # T5's cost grows with the square of this: refuse, cheaply, before it runs
+                raise LoopgenError(f"a prompt of {len(e.ids)} tokens is too long (at most {MAX_TOKENS}): "
+                                   f"{t[:40]!r}...")
         length = max(1, max(len(e.ids) for e in encs))
         ids = torch.full((len(texts), length), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(texts), length), dtype=torch.long)

@@ -18,6 +18,14 @@ PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 32 * 2**20
 MAX_PROMPTS = 8
 MAX_PROMPT_CHARS = 2000
+MAX_CONTINUE_SECONDS = 600.0  # audio sent to continue, at its own rate (only its last window is used)
+MAX_NEW_SECONDS = 600.0  # new audio one request may ask for (generate, continue, extend)
+
+
+def short(v: Any, n: int = 60) -> str:
+    """repr(v) cut to n characters: errors name the bad value without echoing megabytes back."""
+    r = repr(v)
+    return r if len(r) <= n else r[: n - 3] + "..."
 
 
 class ProtocolError(Exception):
@@ -193,10 +201,10 @@ def number(d: dict, key: str, default: Any, lo: float, hi: float, id: Any = None
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ProtocolError("bad_field", f"{key} must be a number, got {type(v).__name__}", id)
     if not math.isfinite(v) or not lo <= v <= hi:
-        raise ProtocolError("out_of_range", f"{key} must be between {lo:g} and {hi:g}, got {v}", id)
+        raise ProtocolError("out_of_range", f"{key} must be between {lo:g} and {hi:g}, got {short(v)}", id)
     if integer:
         if v != int(v):
-            raise ProtocolError("bad_field", f"{key} must be a whole number, got {v}", id)
+            raise ProtocolError("bad_field", f"{key} must be a whole number, got {short(v)}", id)
         return int(v)
     return float(v)
 
@@ -220,7 +228,7 @@ def flag(d: dict, key: str, default: bool, id: Any = None) -> bool:
         return v
     if isinstance(v, (int, float)) and v in (0, 1):  # Pd and Max send 0/1
         return bool(v)
-    raise ProtocolError("bad_field", f"{key} must be true or false, got {v!r}", id)
+    raise ProtocolError("bad_field", f"{key} must be true or false, got {short(v)}", id)
 
 
 def message_id(d: dict, required: bool = True) -> Any:
@@ -245,7 +253,7 @@ def weighted_prompts(d: dict, id: Any, required: bool = True) -> tuple[tuple[str
         out = []
         for item in raw:
             if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
-                raise ProtocolError("bad_field", f"each prompt is [text, weight], got {item!r}", id)
+                raise ProtocolError("bad_field", f"each prompt is [text, weight], got {short(item)}", id)
             w = number({"weight": item[1]}, "weight", None, 0.0, 1e6, id)
             if w is None:
                 raise ProtocolError("bad_field", "a prompt weight is missing", id)
@@ -306,7 +314,7 @@ def output_fields(d: dict, id: Any) -> dict:
     """output_rate, output_format, loudness: how the saved file should be (for the DAW it goes into)."""
     fmt = text(d, "output_format", id, required=False)
     if fmt is not None and fmt not in OUTPUT_FORMATS:
-        raise ProtocolError("bad_field", f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {fmt!r}", id)
+        raise ProtocolError("bad_field", f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {short(fmt)}", id)
     return {"output_rate": number(d, "output_rate", None, *OUTPUT_RATES, id, integer=True), "output_format": fmt,
             "loudness": number(d, "loudness", None, *LOUDNESS_RANGE, id)}
 
@@ -316,7 +324,7 @@ def pcm_audio(data: Any, channels: int, fmt: str, id: Any) -> np.ndarray:
     if not isinstance(data, (bytes, bytearray)):
         raise ProtocolError("bad_audio", "audio must be binary (msgpack bin)", id)
     if fmt not in ("f32le", "s16le"):
-        raise ProtocolError("bad_field", f"format must be f32le or s16le, got {fmt!r}", id)
+        raise ProtocolError("bad_field", f"format must be f32le or s16le, got {short(fmt)}", id)
     width = 4 if fmt == "f32le" else 2
     if len(data) == 0 or len(data) % (width * channels):
         raise ProtocolError(

@@ -55,15 +55,49 @@ class OscPeer:
         return handler(self, address, args)
 
 
-def parse_datagram(data: bytes) -> list[tuple[str, list]]:
-    """One UDP datagram -> [(address, args), ...] (bundles flattened, time tags ignored)."""
-    from pythonosc.osc_packet import OscPacket
+MAX_BUNDLE_DEPTH = 4
+MAX_MESSAGES = 64  # per datagram
 
-    try:
-        packet = OscPacket(data)
-    except Exception as e:  # python-osc raises its own parse errors and struct errors
-        raise ProtocolError("bad_message", f"not an OSC packet: {type(e).__name__}") from e
-    return [(m.message.address, list(m.message.params)) for m in packet.messages]
+
+def parse_datagram(data: bytes) -> list[tuple[str, list]]:
+    """One UDP datagram -> [(address, args), ...] (bundles flattened, time tags ignored).
+
+    Bundles are walked here, with every element size checked against what is left and the nesting bounded, so the
+    work is bounded by the datagram's length; python-osc parses only single messages (its own bundle parser loops
+    forever on a negative element size)."""
+    from pythonosc.osc_message import OscMessage
+
+    out: list[tuple[str, list]] = []
+
+    def walk(chunk: bytes, depth: int) -> None:
+        if chunk[:8] == b"#bundle\0":
+            if depth >= MAX_BUNDLE_DEPTH:
+                raise ProtocolError("bad_message", f"OSC bundles nested deeper than {MAX_BUNDLE_DEPTH}")
+            i = 16  # "#bundle\0" + 8-byte time tag
+            if len(chunk) < i:
+                raise ProtocolError("bad_message", "OSC bundle shorter than its header")
+            while i < len(chunk):
+                if len(chunk) - i < 4:
+                    raise ProtocolError("bad_message", "OSC bundle element without a size")
+                size = int.from_bytes(chunk[i : i + 4], "big", signed=True)
+                i += 4
+                if size <= 0 or size % 4 or size > len(chunk) - i:
+                    raise ProtocolError("bad_message", f"OSC bundle element of size {size} does not fit")
+                walk(chunk[i : i + size], depth + 1)
+                i += size
+            return
+        if not chunk[:1] == b"/":
+            raise ProtocolError("bad_message", "not an OSC message or bundle")
+        if len(out) >= MAX_MESSAGES:
+            raise ProtocolError("bad_message", f"more than {MAX_MESSAGES} OSC messages in one datagram")
+        try:
+            m = OscMessage(chunk)
+        except Exception as e:  # python-osc raises its own parse errors and struct errors
+            raise ProtocolError("bad_message", f"not an OSC message: {type(e).__name__}") from e
+        out.append((m.address, list(m.params)))
+
+    walk(bytes(data), 0)
+    return out
 
 
 def _split(args: list) -> tuple[str, list]:

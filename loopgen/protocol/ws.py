@@ -51,12 +51,15 @@ def command_from_map(d: dict) -> M.Command:
     if kind == "generate":
         return M.Generate(id, M.generate_params(d, id))
     if kind == "continue":
-        rate = M.number(d, "sample_rate", None, 1000, 384000, id, integer=True)
+        rate = M.number(d, "sample_rate", None, 8000, 384000, id, integer=True)
         channels = M.number(d, "channels", 1, 1, 16, id, integer=True)
         if rate is None:
             raise ProtocolError("bad_field", "continue needs sample_rate", id)
         fmt = M.text(d, "format", id, required=False, default="f32le")
         audio = M.pcm_audio(d.get("audio"), channels, fmt, id)
+        if audio.shape[-1] / rate > M.MAX_CONTINUE_SECONDS:  # counted in time, not bytes: the work follows time
+            raise ProtocolError("out_of_range", f"at most {M.MAX_CONTINUE_SECONDS:g} s of audio to continue, got "
+                                f"{audio.shape[-1] / rate:.0f} s", id)
         return M.Continue(id, M.generate_params(d, id), audio, rate)
     if kind == "extend":
         of = d.get("of")

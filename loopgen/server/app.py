@@ -42,6 +42,8 @@ class Config:
     midi: str | None = None
     midi_map: Path | None = None
     send_queue: int = SEND_QUEUE  # events queued for one client before it counts as too slow
+    allow_origins: tuple[str, ...] = ()  # browser origins allowed besides the daemon's own page and loopback ("*": any)
+    read_dirs: tuple[Path, ...] = ()  # folders OSC /continue may read from, besides the takes folder and home
     output_rate: int | None = None  # takes' files: rate (None: the model's), format, loudness target (LUFS)
     output_format: str = "float"
     loudness: float | None = None
@@ -64,6 +66,23 @@ def take_file(folder: Path, name: str) -> bytes | None:
         return None
     f = Path(folder) / name
     return f.read_bytes() if f.is_file() else None
+
+
+def origin_ok(origin: str, host_header: str, allowed: tuple[str, ...]) -> bool:
+    """A browser page may connect if it is the daemon's own (same host and port as the request), on loopback, or
+    allowed by --allow-origin. Clients that send no Origin (programs, Max, Pd) are not browsers and are not asked."""
+    from urllib.parse import urlsplit
+
+    if "*" in allowed or origin in allowed:
+        return True
+    try:
+        u = urlsplit(origin)
+        hostname = u.hostname
+    except ValueError:
+        return False
+    if u.scheme not in ("http", "https") or not hostname:
+        return False
+    return u.netloc == host_header or is_loopback(hostname)
 
 
 def is_loopback(host: str) -> bool:
@@ -267,9 +286,15 @@ class Server:
 
     def _http(self, connection, request):
         """Plain HTTP GETs on the WebSocket port serve the browser page (files shipped in loopgen.clients.web)."""
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            return None
         from http import HTTPStatus
+
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            origin = request.headers.get("Origin")
+            if origin is not None and not origin_ok(origin, request.headers.get("Host", ""), self.cfg.allow_origins):
+                log.warning("refused a WebSocket from origin %s", M.short(origin, 100))
+                return connection.respond(HTTPStatus.FORBIDDEN, "this origin may not use loopgen; start loopgen serve "
+                                          "with --allow-origin ORIGIN to allow it\n")
+            return None
 
         from websockets.datastructures import Headers
         from websockets.http11 import Response
@@ -309,9 +334,13 @@ class Server:
         if isinstance(cmd, M.Play):
             self._play(cmd.id, None)
             return
+        try:
+            self.worker.submit(cmd, client)
+        except M.ProtocolError as e:
+            client.deliver(M.Error(e.code, e.message, e.id))
+            return
         if isinstance(cmd, (M.Generate, M.Continue)):
             self._play(cmd.id, cmd.params)
-        self.worker.submit(cmd, client)
 
     # -- OSC ---------------------------------------------------------------------------------------------------
     def on_osc(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -344,13 +373,27 @@ class Server:
                     self._play(cmd.id, None)
                 elif isinstance(cmd, M.Set) and cmd.id is None:
                     pass  # a sampling default before any generation: stored, nothing to apply live
+                elif isinstance(cmd, M.ContinueFile) and cmd.path is not None:
+                    asyncio.ensure_future(self._continue_file(peer, cmd))
                 else:
-                    if isinstance(cmd, (M.Generate, M.ContinueFile)):
+                    if isinstance(cmd, M.Generate):
                         self._play(cmd.id, cmd.params)
                     self.worker.submit(cmd, peer)
             except M.ProtocolError as e:
                 peer.deliver(M.Error(e.code, e.message, e.id))
 
+
+    async def _continue_file(self, peer: OscClient, cmd: M.ContinueFile) -> None:
+        """Read the named file off the event loop and the model thread, then continue it."""
+        from .jobs import read_allowed
+
+        allowed = (self.cfg.loops_dir, Path.home(), *self.cfg.read_dirs)
+        try:
+            audio, rate = await asyncio.to_thread(read_allowed, cmd.path, allowed, cmd.id)
+            self.worker.submit(M.Continue(cmd.id, cmd.params, audio, rate), peer)
+            self._play(cmd.id, cmd.params)
+        except M.ProtocolError as e:
+            peer.deliver(M.Error(e.code, e.message, e.id))
 
     def _osc_peer(self, addr: tuple[str, int], name: str | None) -> OscClient:
         key = (addr[0], name)

@@ -60,6 +60,36 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "loop"
 
 
+def read_allowed(path: str, allowed: tuple[Path, ...], id: Any = None) -> tuple[np.ndarray, int]:
+    """An audio file a client named (OSC /continue PATH) -> (float32 [C, N], rate). Only a regular file inside one of
+    the `allowed` folders, of at most MAX_CONTINUE_SECONDS; one answer for missing and not allowed, so the error
+    tells nothing about files outside. Call it off the event loop and off the model thread."""
+    import soundfile as sf
+
+    refuse = M.ProtocolError("bad_audio", f"cannot read {M.short(path, 200)}: not an audio file in a folder loopgen "
+                             "may read (the takes folder, your home folder, or --read-dir)", id)
+    try:
+        p = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        raise refuse from None
+    if not any(p.is_relative_to(Path(a).expanduser().resolve()) for a in allowed):
+        raise refuse
+    try:
+        if not p.is_file():  # a FIFO, a device or a folder is not a file: never opened
+            raise refuse
+        info = sf.info(str(p))
+        if info.frames / info.samplerate > M.MAX_CONTINUE_SECONDS:
+            raise M.ProtocolError("out_of_range", f"at most {M.MAX_CONTINUE_SECONDS:g} s of audio to continue", id)
+        data, rate = sf.read(str(p), dtype="float32", always_2d=True)
+    except M.ProtocolError:
+        raise
+    except Exception as e:  # soundfile's errors for a file that is not audio
+        raise M.ProtocolError("bad_audio", f"cannot read {p.name}: not audio ({type(e).__name__})", id) from e
+    if data.shape[0] == 0:
+        raise M.ProtocolError("bad_audio", f"{p.name} is empty", id)
+    return data.T.copy(), int(rate)
+
+
 def check_folder(folder: Path) -> Path:
     """The takes folder, created if missing; refuses one that cannot be written (a file, read-only, gone)."""
     folder = Path(folder).expanduser()

@@ -31,6 +31,10 @@ log = logging.getLogger("loopgen.worker")
 PROGRESS_EVERY = 25  # frames
 KEEP_FINISHED = 64  # finished jobs kept for `extend`
 PREFILL_CHUNK = 32  # tokens of a long prompt per step, so other streams keep playing while it primes
+MAX_JOBS_PER_CLIENT = 8  # running generations one client (connection, OSC peer) may have
+MAX_JOBS = 32  # running generations in all
+INBOX = 1024  # commands waiting for the worker; past that, senders are told "busy"
+COMMANDS_PER_STEP = 16  # commands handled between two model steps while something plays
 
 
 class ModelWorker:
@@ -50,7 +54,7 @@ class ModelWorker:
         self.loops_dir = Path(loops_dir)
         self.on_audio = on_audio
         self.wants_codes = wants_codes
-        self.inbox: queue.Queue = queue.Queue()
+        self.inbox: queue.Queue = queue.Queue(INBOX)
         self.batch = Batch(m, prefill_chunk=PREFILL_CHUNK)
         self.active: dict[Any, Job] = {}
         self.by_session: dict[int, Job] = {}
@@ -62,7 +66,12 @@ class ModelWorker:
 
     # -- from the event loop (thread-safe) -------------------------------------------------------------------
     def submit(self, cmd: M.Command, owner: Any) -> None:
-        self.inbox.put((cmd, owner))
+        """Queue a command; raises ProtocolError("busy") when the worker is that far behind (never blocks)."""
+        try:
+            self.inbox.put_nowait((cmd, owner))
+        except queue.Full:
+            raise M.ProtocolError("busy", "the server is busy: too many commands waiting; try again shortly",
+                                  getattr(cmd, "id", None)) from None
 
     def start(self) -> None:
         self.thread.start()
@@ -84,7 +93,9 @@ class ModelWorker:
                 log.exception("worker loop error")
 
     def _drain(self, block: bool) -> None:
-        while True:
+        budget = COMMANDS_PER_STEP if self.active else INBOX  # while streams play, they step between batches
+        while budget > 0:
+            budget -= 1
             try:
                 cmd, owner = self.inbox.get(timeout=0.1) if block else self.inbox.get_nowait()
             except queue.Empty:
@@ -105,14 +116,18 @@ class ModelWorker:
                 self.emit(owner, M.Error("server_error", f"{type(e).__name__}: {e}", getattr(cmd, "id", None)))
 
     def _handle(self, cmd: M.Command, owner: Any) -> None:
-        if isinstance(cmd, (M.Generate, M.Continue, M.ContinueFile, M.Extend)) and key(owner, cmd.id) in self.active:
-            raise M.ProtocolError("bad_field", f"a generation with id {cmd.id!r} is already running", cmd.id)
+        if isinstance(cmd, (M.Generate, M.Continue, M.Extend)):
+            if key(owner, cmd.id) in self.active:
+                raise M.ProtocolError("bad_field", f"a generation with id {M.short(cmd.id)} is already running", cmd.id)
+            mine = sum(1 for j in self.active.values() if j.owner is owner)
+            if mine >= MAX_JOBS_PER_CLIENT or len(self.active) >= MAX_JOBS:
+                limit = (f"{MAX_JOBS_PER_CLIENT} running generations per client" if mine >= MAX_JOBS_PER_CLIENT
+                         else f"{MAX_JOBS} running generations in all")
+                raise M.ProtocolError("busy", f"busy: {limit}; stop one or wait for one to finish", cmd.id)
         if isinstance(cmd, M.Generate):
             self._start(cmd.id, owner, cmd.params)
         elif isinstance(cmd, M.Continue):
             self._start(cmd.id, owner, cmd.params, audio=(cmd.audio, cmd.sample_rate))
-        elif isinstance(cmd, M.ContinueFile):
-            self._start(cmd.id, owner, cmd.params, audio=_read(cmd.path, cmd.id))
         elif isinstance(cmd, M.Extend):
             self._extend(cmd, owner)
         elif isinstance(cmd, M.Set):
@@ -158,8 +173,10 @@ class ModelWorker:
         m = self.m
         if self.output.resolve(p).loudness is not None:
             loudness_meter()  # refused now, not after the take was made
-        if audio is not None:
-            original = prepare_audio(audio[0], audio[1], m.sample_rate, m.channels)[0].to(m.device)
+        if audio is not None:  # only the tail a window can use is resampled and encoded: work bounded by time
+            data, rate = audio
+            data = data[..., -int((m.max_frames / m.frame_rate + 1) * rate) :]
+            original = prepare_audio(data, rate, m.sample_rate, m.channels)[0].to(m.device)
         take = Take(m, [list(p.prompts)], p.sampling, p.seed, result_length(p, m.sample_rate) if length is None else length,
                     loop=p.loop, original=original, keep_original=length is not None, guided=True)
         job = Job(id, owner, p, take)
@@ -183,6 +200,9 @@ class ModelWorker:
             params = M.GenerateParams(**{**p.__dict__, "seconds": (p.seconds or 0) + cmd.seconds, "bars": None,
                                          "bpm": None, "loop": False})
             length = of.audio.shape[-1] + int(round(cmd.seconds * sr))
+        if length - of.audio.shape[-1] > M.MAX_NEW_SECONDS * sr:
+            raise M.ProtocolError("out_of_range", f"at most {M.MAX_NEW_SECONDS:g} s of new audio per request, got "
+                                  f"{(length - of.audio.shape[-1]) / sr:.0f} s", cmd.id)
         self._start(cmd.id, owner, params, original=of.audio.to(self.m.device), length=length)
 
     # -- stepping ----------------------------------------------------------------------------------------------
@@ -268,17 +288,3 @@ def key(owner: Any, ident: Any) -> tuple:
 
 def id_of(session: Session) -> int:
     return id(session)
-
-
-def _read(path: str | None, id: Any):
-    import soundfile as sf
-
-    if path is None:
-        raise M.ProtocolError("bad_field", "continue needs a wav path", id)
-    try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
-    except Exception as e:
-        raise M.ProtocolError("bad_audio", f"cannot read {path}: {e}", id) from e
-    if data.shape[0] == 0:
-        raise M.ProtocolError("bad_audio", f"{path} is empty", id)
-    return data.T.copy(), int(rate)

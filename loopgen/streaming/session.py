@@ -58,6 +58,15 @@ def normalize_prompts(prompts: str | list) -> list[WeightedPrompts]:
     return rows
 
 
+def window_frames(m: MusicGen, window_seconds: float | None = None, stride_seconds: float = 18.0) -> tuple[int, int]:
+    """(frames per window, frames of context a window is re-primed with)."""
+    win = m.max_frames if window_seconds is None else int(round(window_seconds * m.frame_rate))
+    if not 2 <= win <= m.max_frames:
+        raise LoopgenError(f"window must be between 2 frames and {m.max_frames / m.frame_rate:g} s")
+    stride = min(win - 1, max(1, int(round(stride_seconds * m.frame_rate))))
+    return win, win - stride
+
+
 class Session:
     """Step-by-step generation. `step()` runs one model step and returns the frame it completed, or None.
 
@@ -86,12 +95,8 @@ class Session:
             raise LoopgenError("cfg_coef != 1 needs guidance: leave guided unset or True")
         self.seed = check_seed(seed)
         self.depth = max(m.cfg.lm.delays)
-        win = m.max_frames if window_seconds is None else int(round(window_seconds * m.frame_rate))
-        if not 2 <= win <= m.max_frames:
-            raise LoopgenError(f"window must be between 2 frames and {m.max_frames / m.frame_rate:g} s")
-        self.window = win
-        stride = min(win - 1, max(1, int(round(stride_seconds * m.frame_rate))))
-        self.context = win - stride  # frames kept as the prompt of the next window
+        self.window, self.context = window_frames(m, window_seconds, stride_seconds)
+        win = self.window
         p0 = 0 if prompt_codes is None else prompt_codes.shape[-1]
         if prompt_codes is not None and prompt_codes.shape[:2] != (b, m.num_codebooks):
             raise LoopgenError(f"prompt codes must be [{b}, {m.num_codebooks}, P], got {tuple(prompt_codes.shape)}")

@@ -17,7 +17,7 @@ from ..models.musicgen import MusicGen
 from ..models.sampling import SamplingParams
 from .decoder import IncrementalDecoder
 from .dsp import splice, splice_length, wrap, wrap_length
-from .session import Frame, Session
+from .session import Frame, Session, window_frames
 
 
 class Take:
@@ -37,7 +37,9 @@ class Take:
         self.overrun = wrap_length(length, sr) if loop else 0
         target = length - (n0 if keep_original else 0)  # new samples the result needs
         frames = max(1, math.ceil((target + self.overrun + lead) / hop))
-        codes = m.encode(original[None, :, :keep], sr) if keep else None
+        win, context = window_frames(m)
+        first = 0 if keep // hop < win else keep - context * hop  # a long original: only the part a window keeps
+        codes = m.encode(original[None, :, first:keep], sr) if keep else None
         self.session = Session(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided)
         self.decoder = IncrementalDecoder(m)
         used = self.session.history.shape[-1] if keep else 0  # the prompt frames the session actually uses

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import subprocess
@@ -85,7 +86,36 @@ def test_continue_a_wav_file(serve, tmp_path):
         path, seconds = await p.expect("/loopgen/done")
         assert seconds == 1.0 and sf.info(path).frames == 32000
         p.send("/loopgen/continue", "/no/such/file.wav")
-        assert "cannot read" in (await p.expect("/loopgen/error"))[0]
+        missing = (await p.expect("/loopgen/error"))[0]
+        p.send("/loopgen/continue", "/etc/hostname")  # exists, but outside the folders loopgen may read
+        outside = (await p.expect("/loopgen/error"))[0]
+        assert "cannot read" in missing and missing.replace("/no/such/file.wav", "X") == outside.replace(
+            "/etc/hostname", "X")  # the same answer: it tells nothing about files outside
+        fifo = tmp_path / "pipe.wav"
+        os.mkfifo(fifo)  # a FIFO would block whoever opens it: never opened
+        p.send("/loopgen/continue", str(fifo))
+        assert "cannot read" in (await asyncio.wait_for(p.expect("/loopgen/error"), 5))[0]
+        assert await asyncio.wait_for(_ping(p), 5) == []  # and nothing stalled
+
+    serve(scenario, read_dirs=(tmp_path,))
+
+
+async def _ping(p):
+    p.send("/loopgen/ping")
+    return await p.expect("/loopgen/pong")
+
+
+def test_a_hostile_bundle_does_not_hang_the_daemon(serve):
+    """The 20-byte datagram that made python-osc's bundle parser loop forever: dropped; the daemon answers."""
+    import struct
+
+    async def scenario(server):
+        p = Peer(server.osc_port)
+        for evil in (b"#bundle\0" + struct.pack(">Qi", 1, -4), b"#bundle\0" + struct.pack(">Qi", 1, 0),
+                     b"#bundle\0" * 8, b"#bundle\0" + struct.pack(">Q", 1) + struct.pack(">i", 2**31 - 1)):
+            p.sock.sendto(evil, p.target)
+        assert await asyncio.wait_for(_ping(p), 5) == []
+        assert server.osc_dropped >= 4
 
     serve(scenario)
 

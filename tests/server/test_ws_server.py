@@ -290,3 +290,29 @@ def test_stereo_model_streams_interleaved_and_saves_stereo(tmp_path):
                 assert np.abs(g.audio[0].numpy().T - pcm).max() < 1e-5
 
     asyncio.run(main())
+
+
+def test_browser_origins(serve):
+    """A page from another site may not drive the daemon; its own page, loopback pages and programs may."""
+    from websockets.exceptions import InvalidStatus
+
+    async def scenario(server):
+        u = url(server)
+
+        async def hello(origin):
+            async with ws_connect(u, origin=origin) as ws:
+                await ws.send(W.encode_command("hello", protocol=1))
+                return W.decode_event(await ws.recv())["type"]
+
+        for bad in ("http://evil.example", "null", "https://127.0.0.1.evil.example"):
+            try:
+                await hello(bad)
+                raise AssertionError(f"accepted {bad}")
+            except InvalidStatus as e:
+                assert e.response.status_code == 403
+        for good in (f"http://127.0.0.1:{server.ws_port}", "http://localhost:5173", "https://studio.example"):
+            assert await hello(good) == "welcome"
+        async with connect(u) as c:  # a program sends no Origin
+            assert c.welcome["type"] == "welcome"
+
+    serve(scenario, allow_origins=("https://studio.example",))
