@@ -18,6 +18,7 @@ PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 32 * 2**20
 MAX_PROMPTS = 8
 MAX_PROMPT_CHARS = 2000
+MAX_PING_BYTES = 1024  # ping data, echoed in pong
 MAX_CONTINUE_SECONDS = 600.0  # audio sent to continue, at its own rate (only its last window is used)
 MAX_NEW_SECONDS = 600.0  # new audio one request may ask for (generate, continue, extend)
 

@@ -257,9 +257,14 @@ def reply(event: M.Event) -> tuple[str, list] | None:
 
 
 def build(address: str, args: list) -> bytes:
+    """An OSC datagram. Arguments python-osc cannot write back (a timetag, a double past float32, odd types) are
+    dropped rather than failing the reply."""
     from pythonosc.osc_message_builder import OscMessageBuilder
 
     b = OscMessageBuilder(address=address)
     for a in args:
         b.add_arg(a)
-    return b.build().dgram
+    try:
+        return b.build().dgram
+    except Exception:
+        return OscMessageBuilder(address=address).build().dgram

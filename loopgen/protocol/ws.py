@@ -38,7 +38,10 @@ def command_from_map(d: dict) -> M.Command:
         raise ProtocolError("unknown_type", f"unknown message type {kind!r}; known: {', '.join(COMMAND_TYPES)}",
                             d.get("id") if isinstance(d.get("id"), (str, int)) else None)
     if kind == "ping":
-        return M.Ping(d.get("data"))
+        data = d.get("data")
+        if len(msgpack.packb(data, use_bin_type=True)) > M.MAX_PING_BYTES:  # echoed back: keep it small
+            raise ProtocolError("too_large", f"ping data must pack to at most {M.MAX_PING_BYTES} bytes")
+        return M.Ping(data)
     if kind == "hello":
         proto = M.number(d, "protocol", None, 1, 1000, integer=True)
         if proto is None:

@@ -19,9 +19,11 @@ from typing import Any
 from ..protocol import messages as M
 from ..protocol import osc as O
 from ..protocol import ws as W
+from .worker import key
 
 log = logging.getLogger("loopgen.server")
 SEND_QUEUE = 256  # events waiting for one client before it counts as too slow
+MAX_OSC_PEERS = 256  # OSC peers remembered (hosts and hello names); the least recently heard is forgotten
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Config:
     midi: str | None = None
     midi_map: Path | None = None
     send_queue: int = SEND_QUEUE  # events queued for one client before it counts as too slow
+    send_queue_bytes: int = 16 * 2**20  # ... or bytes of them
     allow_origins: tuple[str, ...] = ()  # browser origins allowed besides the daemon's own page and loopback ("*": any)
     read_dirs: tuple[Path, ...] = ()  # folders OSC /continue may read from, besides the takes folder and home
     output_rate: int | None = None  # takes' files: rate (None: the model's), format, loudness target (LUFS)
@@ -54,10 +57,13 @@ def web_file(name: str) -> bytes | None:
     """A file of the browser page, or None (no paths outside the page's folder)."""
     from importlib.resources import files
 
-    if not name or "/" in name or "\\" in name or name.startswith("."):
+    if not name or "/" in name or "\\" in name or name.startswith(".") or len(name) > 100:
         return None
     f = files("loopgen.clients").joinpath("web", name)
-    return f.read_bytes() if f.is_file() else None
+    try:
+        return f.read_bytes() if f.is_file() else None
+    except OSError:  # a name the file system refuses (too long, odd bytes): not ours
+        return None
 
 
 def take_file(folder: Path, name: str) -> bytes | None:
@@ -65,7 +71,10 @@ def take_file(folder: Path, name: str) -> bytes | None:
     if not name.endswith(".wav") or name.endswith(".part") or "/" in name or "\\" in name or name.startswith("."):
         return None
     f = Path(folder) / name
-    return f.read_bytes() if f.is_file() else None
+    try:
+        return f.read_bytes() if f.is_file() else None
+    except OSError:
+        return None
 
 
 def origin_ok(origin: str, host_header: str, allowed: tuple[str, ...]) -> bool:
@@ -99,20 +108,24 @@ class WsClient:
         self.queue: asyncio.Queue = asyncio.Queue(server.cfg.send_queue)
         self.peer = W.WsPeer(server.cfg.token, server.welcome, server.cfg.max_message_bytes)
         self.gone = False
+        self.queued = 0  # bytes waiting in the queue
 
     def deliver(self, event: M.Event) -> None:  # on the event loop
         if self.gone:
             return
-        try:
-            self.queue.put_nowait(W.encode_event(event))
-        except asyncio.QueueFull:
-            self.gone = True
+        data = W.encode_event(event)
+        if self.queued + len(data) > self.server.cfg.send_queue_bytes or self.queue.full():
+            self.gone = True  # bounded in events and in bytes: a client that does not read is let go
             log.warning("dropping a client too slow to read (%s)", self.ws.remote_address)
             asyncio.ensure_future(self.ws.close(1008, "too slow to read: dropped"))
+            return
+        self.queued += len(data)
+        self.queue.put_nowait(data)
 
     async def pump(self) -> None:
         while True:
             data = await self.queue.get()
+            self.queued -= len(data)
             await self.ws.send(data)
 
 
@@ -249,18 +262,35 @@ class Server:
         if isinstance(event, M.Done) and self.player is not None:
             job = self.worker.find(event.id, owner) if self.worker else None
             if job is not None and job.audio is not None and job.params.loop:
-                self.player.finished(event.id, job.audio.T.cpu().numpy().copy())
+                self.player.finished(key(owner, event.id), job.audio.T.cpu().numpy().copy())
         if owner is not None and self.loop is not None:
             self.loop.call_soon_threadsafe(owner.deliver, event)
 
     def _on_audio(self, job, x) -> None:
-        self.player.feed(job.id, x.T.cpu().numpy().copy())
+        self.player.feed(key(job.owner, job.id), x.T.cpu().numpy().copy())
 
-    def _play(self, id: Any, params: M.GenerateParams | None) -> None:
+    def _play(self, owner: Any, id: Any, params: M.GenerateParams | None) -> None:
+        """Put a generation that is starting on the speakers (sources are keyed by owner and id: ids are per client)."""
         bar = 0
         if params is not None and params.bpm:
             bar = int(round(params.beats_per_bar * 60.0 / params.bpm * self.model.sample_rate))
-        self.player.launch(id, bar)
+        self.player.launch(key(owner, id), bar)
+
+    def _replay(self, owner: Any, id: Any) -> None:
+        """`play`: one of the sender's own takes on the speakers (id None: its latest); a finished one plays its
+        audio (a loop, looped), a running one joins its stream."""
+        w = self.worker
+        job = w.own(owner, id, finished=False) or w.own(owner, id)
+        if job is None:
+            what = "nothing of yours to play yet" if id is None else f"no generation of yours with id {M.short(id)}"
+            raise M.ProtocolError("unknown_id", what, id)
+        self._play(owner, job.id, job.params)
+        if job.audio is not None:
+            audio = job.audio.T.cpu().numpy().copy()
+            if job.params.loop:
+                self.player.finished(key(owner, job.id), audio)
+            else:
+                self.player.feed(key(owner, job.id), audio)
 
     # -- WebSocket -----------------------------------------------------------------------------------------------
     async def _ws_handler(self, ws) -> None:
@@ -331,16 +361,16 @@ class Server:
             return
         if cmd is None:
             return
-        if isinstance(cmd, M.Play):
-            self._play(cmd.id, None)
-            return
         try:
+            if isinstance(cmd, M.Play):
+                self._replay(client, cmd.id)
+                return
             self.worker.submit(cmd, client)
         except M.ProtocolError as e:
             client.deliver(M.Error(e.code, e.message, e.id))
             return
         if isinstance(cmd, (M.Generate, M.Continue)):
-            self._play(cmd.id, cmd.params)
+            self._play(client, cmd.id, cmd.params)
 
     # -- OSC ---------------------------------------------------------------------------------------------------
     def on_osc(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -368,17 +398,15 @@ class Server:
                 if isinstance(cmd, M.Ping):
                     peer.deliver(M.Pong(cmd.data))
                 elif isinstance(cmd, M.Play):
-                    if cmd.id is None:
-                        raise M.ProtocolError("unknown_id", "nothing to play yet")
-                    self._play(cmd.id, None)
+                    self._replay(peer, cmd.id)
                 elif isinstance(cmd, M.Set) and cmd.id is None:
                     pass  # a sampling default before any generation: stored, nothing to apply live
                 elif isinstance(cmd, M.ContinueFile) and cmd.path is not None:
                     asyncio.ensure_future(self._continue_file(peer, cmd))
                 else:
-                    if isinstance(cmd, M.Generate):
-                        self._play(cmd.id, cmd.params)
                     self.worker.submit(cmd, peer)
+                    if isinstance(cmd, M.Generate):
+                        self._play(peer, cmd.id, cmd.params)
             except M.ProtocolError as e:
                 peer.deliver(M.Error(e.code, e.message, e.id))
 
@@ -391,15 +419,18 @@ class Server:
         try:
             audio, rate = await asyncio.to_thread(read_allowed, cmd.path, allowed, cmd.id)
             self.worker.submit(M.Continue(cmd.id, cmd.params, audio, rate), peer)
-            self._play(cmd.id, cmd.params)
+            self._play(peer, cmd.id, cmd.params)
         except M.ProtocolError as e:
             peer.deliver(M.Error(e.code, e.message, e.id))
 
     def _osc_peer(self, addr: tuple[str, int], name: str | None) -> OscClient:
         key = (addr[0], name)
-        peer = self.osc_peers.get(key)
+        peer = self.osc_peers.pop(key, None)  # re-inserted last: the dict is in order of use
         if peer is None:
-            peer = self.osc_peers[key] = OscClient(self, addr[0], name)
+            peer = OscClient(self, addr[0], name)
+            while len(self.osc_peers) >= MAX_OSC_PEERS:  # forget the least recently heard
+                del self.osc_peers[next(iter(self.osc_peers))]
+        self.osc_peers[key] = peer
         peer.addr = addr
         return peer
 
@@ -411,8 +442,8 @@ class Server:
                 self.midi_count += 1
                 id = f"midi-{self.midi_count}"
                 params = M.generate_params({"prompt": value, "bars": self.midi_map.bars, "bpm": self.midi_map.bpm}, id)
-                self._play(id, params)
                 self.worker.submit(M.Generate(id, params), None)
+                self._play(None, id, params)
                 self.midi_latest = id
             elif action == "stop":
                 self.player.stop(fade=True)

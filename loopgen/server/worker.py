@@ -156,6 +156,13 @@ class ModelWorker:
             return next(reversed(self.active.values()), None)
         return self.find(id, owner, finished=False)
 
+    def own(self, owner: Any, id: Any, finished: bool = True) -> Job | None:
+        """The owner's own job with that id (id None: its latest), never anyone else's."""
+        jobs = self.finished if finished else self.active
+        if id is None:
+            return next((j for j in reversed(list(jobs.values())) if j.owner is owner), None)
+        return jobs.get(key(owner, id))
+
     def find(self, id: Any, owner: Any = None, finished: bool = True) -> Job | None:
         """A job by id: the owner's own first, else the latest of anyone's with that id."""
         jobs = self.finished if finished else self.active

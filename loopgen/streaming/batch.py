@@ -54,6 +54,8 @@ class Batch:
             s.leave()
             s.batch = None
         if not self.sessions:
+            if self.engine.cache.rows > 2:  # idle after a crowd: give the memory back
+                self.engine = self.m.engine(compile=self.engine._compiled is not None)
             return []
         for s in list(self.sessions):
             try:

@@ -1,0 +1,131 @@
+"""A bounded fuzz run against the real daemon: a few thousand hostile WebSocket messages and OSC datagrams (seeded)
+while a well-behaved client streams. Every WebSocket message is answered (an error, or the documented reply) or its
+connection is closed with a documented code; the daemon keeps answering; the stream stays faster than real time;
+the daemon's memory stays bounded."""
+from __future__ import annotations
+
+import asyncio
+import random
+import resource
+import socket
+
+import msgpack
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+from loopgen.clients import connect
+from loopgen.protocol import ws as W
+
+from .fuzz_inputs import osc_datagram, ws_message
+
+N_WS, N_OSC = 2000, 2000
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_fuzz_while_streaming(serve):
+    async def scenario(server):
+        u = f"ws://127.0.0.1:{server.ws_port}"
+        before = rss_mib()
+        async with connect(u) as steady:
+            stream = asyncio.ensure_future(_collect(steady.generate("steady", id="steady", seconds=20, seed=1)))
+            r = random.Random(1234)
+            answered = closed = sent = bad = 0
+            ws = await ws_connect(u, max_size=None)
+            await ws.send(W.encode_command("hello", protocol=1, client="fuzzer"))
+            await ws.recv()
+            for _ in range(N_WS):
+                msg = ws_message(r)
+                expect = _documented_answer(msg)
+                if expect is None:
+                    continue  # `stop` without id stops the latest anyone started: the steady stream. Not fuzzed.
+                try:
+                    await ws.send(msg)
+                    sent += 1
+                    await ws.send(W.encode_command("ping", data=sent))  # a marker after each message
+                    got = set()
+                    while True:  # everything up to our marker's pong answers that message
+                        ev = msgpack.unpackb(await asyncio.wait_for(ws.recv(), 10), raw=False)
+                        if ev["type"] == "pong" and ev.get("data") == sent:
+                            break
+                        got.add(ev["type"])
+                    answered += bool(got & expect) or expect == {"silent"}
+                    bad += not (got & expect) and expect != {"silent"}
+                except ConnectionClosed as e:
+                    assert e.rcvd is not None and e.rcvd.code in (1008, 1009), e  # a documented drop
+                    closed += 1
+                    ws = await ws_connect(u, max_size=None)
+                    await ws.send(W.encode_command("hello", protocol=1, client="fuzzer"))
+                    await ws.recv()
+            await ws.close()
+            # OSC: datagrams from one socket; the daemon answers a ping after each burst of 100
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            sock.setblocking(False)
+            from loopgen.protocol.osc import build
+
+            for i in range(N_OSC):
+                sock.sendto(osc_datagram(r), ("127.0.0.1", server.osc_port))
+                if i % 100 == 99:
+                    sock.sendto(build("/loopgen/ping", [i]), ("127.0.0.1", server.osc_port))
+                    assert await _pong(sock, i), f"no pong after {i} datagrams"
+            events = await asyncio.wait_for(stream, 120)
+        after = rss_mib()
+        return answered, closed, sent, events, after - before
+
+    answered, closed, sent, events, grew = serve(scenario, osc_reply_port=0)
+    assert sent > N_WS * 0.9 and answered + closed == sent, (answered, closed, sent)  # every one as documented
+    progress = [e for e in events if e["type"] == "progress"]
+    assert events[-1]["type"] == "done" and progress[-1]["rtf"] > 1.0  # the steady stream stayed live
+    assert grew < 300, f"the daemon grew by {grew:.0f} MiB"
+
+
+def _documented_answer(msg) -> set[str] | None:
+    """What the protocol promises for this message: the event types that answer it, {"silent"} for the commands
+    whose success is silent (set, stop, play of a known take), None for what the test does not send."""
+    from loopgen.protocol import messages as M
+    from loopgen.protocol.messages import ProtocolError
+
+    try:
+        cmd = W.decode_command(msg)
+    except ProtocolError:
+        return {"error"}
+    if isinstance(cmd, M.Stop) and cmd.id is None:
+        return None
+    if isinstance(cmd, M.Ping):
+        return {"pong"}
+    if isinstance(cmd, M.Hello):
+        return {"welcome", "error"}
+    if isinstance(cmd, (M.Generate, M.Continue, M.Extend)):
+        return {"started", "error"}
+    return {"silent"}  # set / stop / play: an error, or nothing on success
+
+
+async def _collect(it):
+    return [ev async for ev in it]
+
+
+async def _pong(sock, i, timeout=10.0) -> bool:
+    from pythonosc.osc_packet import OscPacket
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
+            await asyncio.sleep(0.005)
+            continue
+        try:
+            msgs = OscPacket(data).messages
+        except Exception:
+            continue
+        if any(m.message.address == "/loopgen/pong" and list(m.message.params) == [i] for m in msgs):
+            return True
+    return False
