@@ -3,7 +3,11 @@
 The event loop hands it commands through a queue and never waits for it; it hands events back through `emit`,
 which must be thread-safe (the server uses loop.call_soon_threadsafe). A failure in one session's own work (its
 text, its window) ends that session only; a failure of the shared step ends every take in it. Either way each take
-is saved with the audio it made.
+is saved with the audio it made. Saving (disk, resampling, loudness) runs on a saver thread, reading client files on
+the event loop's helper threads: the model thread only steps, encodes and decodes.
+
+Admission: at most MAX_JOBS_PER_CLIENT running generations per client and MAX_JOBS in all ("busy" beyond), an
+inbox of INBOX commands, and COMMANDS_PER_STEP commands handled between two steps while something plays.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +54,7 @@ class ModelWorker:
     ):
         self.output = output  # how files are written unless a request says otherwise
         self.thread = threading.Thread(target=self.run, name="loopgen-model", daemon=True)
+        self.saver = ThreadPoolExecutor(1, thread_name_prefix="loopgen-save")  # one at a time, in order
         self.m = m
         self.emit = emit
         self.loops_dir = Path(loops_dir)
@@ -80,6 +86,7 @@ class ModelWorker:
         """Stop every generation (audio so far saved, owners told), then end the thread."""
         self.inbox.put(("shutdown", None))
         self.thread.join(timeout)
+        self.saver.shutdown(wait=True)  # every take on disk (or reported) before the daemon says so
 
     # -- the thread --------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -273,10 +280,17 @@ class ModelWorker:
         self._audio(job, job.take.flush())
         job.finish()
         self.finished[key(job.owner, job.id)] = job  # kept for extend, saved or not
+        while len(self.finished) > KEEP_FINISHED:
+            self.finished.popitem(last=False)
+        self.saver.submit(self._save, job)  # disk, resampling, loudness: off the model thread
+
+    def _save(self, job: Job) -> None:
+        """On the saver thread: write the take, then tell its owner (done, or save_failed naming the path)."""
         try:
             job.path = save(job, self.loops_dir, self.m.name, self.m.sample_rate, PREFILL_CHUNK, self.output)
-        except LoopgenError as e:
-            log.error("%s", e)
+        except Exception as e:  # LoopgenError from the disk; anything else is a bug, still reported, never silent
+            if not isinstance(e, LoopgenError):
+                log.exception("saving %s failed", job.id)
             self.unsaved.append(str(e))
             self.emit(job.owner, M.Error("save_failed", f"{e}; the audio was streamed to you, nothing else kept it",
                                          job.id))
@@ -284,8 +298,6 @@ class ModelWorker:
             self.saved += 1
             self._progress(job)
             self.emit(job.owner, M.Done(job.id, job.frames, job.audio.shape[-1] / self.m.sample_rate, job.path))
-        while len(self.finished) > KEEP_FINISHED:
-            self.finished.popitem(last=False)
 
 
 def key(owner: Any, ident: Any) -> tuple:
