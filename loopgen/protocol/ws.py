@@ -29,7 +29,29 @@ def decode_command(data: bytes | str, max_bytes: int = M.MAX_MESSAGE_BYTES) -> M
         raise ProtocolError("bad_message", f"not valid msgpack: {type(e).__name__}") from e
     if not isinstance(d, dict):
         raise ProtocolError("bad_message", f"a message is a msgpack map, got {type(d).__name__}")
+    if _depth(d) > MAX_DEPTH:
+        raise ProtocolError("bad_message", f"a message nests deeper than {MAX_DEPTH} levels")
     return command_from_map(d)
+
+
+MAX_DEPTH = 16  # nesting of lists and maps in a message (commands need 3)
+
+
+def _depth(v, limit: int = MAX_DEPTH + 1) -> int:
+    """Nesting depth of lists and maps, counted without recursion and no further than `limit`."""
+    depth, level = 0, [v]
+    while level and depth < limit:
+        nxt = []
+        for x in level:
+            if isinstance(x, dict):
+                nxt.extend(x.values())
+            elif isinstance(x, (list, tuple)):
+                nxt.extend(x)
+        if not nxt:
+            break
+        depth += 1
+        level = nxt
+    return depth
 
 
 def command_from_map(d: dict) -> M.Command:

@@ -329,6 +329,8 @@ class Server:
         from websockets.datastructures import Headers
         from websockets.http11 import Response
 
+        if getattr(request, "method", "GET") not in ("GET", "HEAD"):
+            return connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "only GET\n")
         path, _, query = request.path.partition("?")
         name = path.lstrip("/") or "index.html"
         if name.startswith("takes/"):  # a saved take, for the page's download link and its looped playback
@@ -352,6 +354,13 @@ class Server:
         return Response(200, "OK", headers, body)
 
     def _on_ws_message(self, client: WsClient, data) -> None:
+        try:
+            self._on_ws_command(client, data)
+        except Exception as e:  # a bug must answer, not end the connection silently
+            log.exception("message failed")
+            client.deliver(M.Error("server_error", f"{type(e).__name__}: {M.short(str(e), 200)}"))
+
+    def _on_ws_command(self, client: WsClient, data) -> None:
         cmd, replies, close = client.peer.receive(data)
         for event in replies:
             client.deliver(event)

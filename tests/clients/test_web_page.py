@@ -38,6 +38,17 @@ def test_page_files_are_served_and_nothing_else(serve):
         name = path.rsplit("/", 1)[1]
         status, kind, wav = await asyncio.to_thread(get, "/takes/" + name)
         assert status == 200 and kind == "audio/wav" and wav == open(path, "rb").read()
+        async def raw(request: bytes) -> bytes:
+            r, w = await asyncio.open_connection("127.0.0.1", server.ws_port)
+            w.write(request)
+            await w.drain()
+            head = await r.read(40)
+            w.close()
+            return head
+
+        for method in (b"POST", b"PUT", b"DELETE"):  # only GET serves anything
+            assert b" 405 " in await raw(method + b" / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        assert b" 404 " in await raw(b"GET /" + b"a" * 300 + b".js HTTP/1.1\r\nHost: x\r\n\r\n")  # not a 500
         for bad in ("/takes/" + name[:-4] + ".json", "/takes/..%2F..%2Fpyproject.toml", "/takes/../pyproject.toml",
                     "/takes/nope.wav", "/takes/"):
             with pytest.raises(urllib.error.HTTPError):

@@ -316,3 +316,21 @@ def test_browser_origins(serve):
             assert c.welcome["type"] == "welcome"
 
     serve(scenario, allow_origins=("https://studio.example",))
+
+
+def test_deep_nesting_is_answered_and_the_connection_stays(serve):
+    async def scenario(server):
+        async with ws_connect(url(server)) as ws:
+            await ws.send(W.encode_command("hello", protocol=1))
+            await ws.recv()
+            nested: list = []
+            for _ in range(500):
+                nested = [nested]
+            for msg in ({"type": "ping", "data": nested}, {"type": "generate", "id": "x", "prompt": nested}):
+                await ws.send(msgpack.packb(msg))
+                ev = msgpack.unpackb(await ws.recv())
+                assert ev["type"] == "error" and ev["code"] == "bad_message"
+            await ws.send(W.encode_command("ping", data=1))
+            assert msgpack.unpackb(await ws.recv())["type"] == "pong"
+
+    serve(scenario)
