@@ -108,7 +108,8 @@ def engine_step(lm: MusicgenLM, cache: KVCache, v: Slots, r: Rows, table: torch.
 
 
 class Engine:
-    """Voices of one model stepped together. Owned by one caller at a time (not thread-safe).
+    """Voices of one model stepped together. Owned by one caller at a time (not thread-safe). Every method that
+    touches device state runs in inference mode, so state made during a step can be written between steps.
 
     compile: None (eager), True (inductor) or a torch.compile backend; the compiled step reads the whole cache under
     its masks (fixed shapes), the eager one only the part in use."""
@@ -148,6 +149,7 @@ class Engine:
     def positions(self) -> int:
         return self.cache.positions
 
+    @torch.inference_mode()
     def reserve(self, voices: int = 0, rows: int = 0, positions: int = 0, text: int = 0) -> None:
         """Make room (growing by doubling; contents kept). A growth changes shapes: a compiled step recompiles."""
         b, r = self.v.seq.shape[0], self.cache.rows
@@ -168,6 +170,7 @@ class Engine:
                            _grow(v.top_p, nb), _grow(v.cfg, nb, 1.0))
 
     # -- voices ------------------------------------------------------------------------------------------------
+    @torch.inference_mode()
     def add(self, prompts: list[tuple[str, float]], params: SamplingParams, seed: int, guided: bool,
             positions: int) -> Voice:
         """A new voice with (text, weight) prompts, needing up to `positions` positions per window."""
@@ -184,6 +187,7 @@ class Engine:
         self._condition(voice)
         return voice
 
+    @torch.inference_mode()
     def remove(self, voice: Voice) -> None:
         """Free a voice's slot and rows (their memory is reused by the next voice)."""
         if self.voices.get(voice.slot) is not voice:
@@ -196,6 +200,7 @@ class Engine:
         self.r.voice[idx] = 0
         self.free_rows += voice.rows
 
+    @torch.inference_mode()
     def set_params(self, voice: Voice, params: SamplingParams) -> None:
         """From the next step. cfg_coef != 1 on an unguided voice has nothing to guide with: refused."""
         if params.cfg_coef != 1.0 and not voice.guided:
@@ -207,6 +212,7 @@ class Engine:
         self.v.cfg[s] = params.cfg_coef
         voice.params = params
 
+    @torch.inference_mode()
     def set_prompts(self, voice: Voice, prompts: list[tuple[str, float]]) -> None:
         """New weighted prompts from the next step. The self-attention history is kept: a prompt row that is new
         takes the history of the voice's first prompt row, so the music morphs without a restart."""
@@ -247,6 +253,7 @@ class Engine:
         self.r.voice[idx] = voice.slot
 
     # -- windows -----------------------------------------------------------------------------------------------
+    @torch.inference_mode()
     def start_window(self, voice: Voice, prompt: torch.Tensor | None, frames: int) -> None:
         """Open a window of `frames` frames whose first ones are `prompt` [K, P] codes (teacher-forced), at
         position 0 of the voice's rows (the memory is reused). The window primes before it steps (`prime`)."""
@@ -264,6 +271,7 @@ class Engine:
         self.v.col[s] = voice.col
         self._set_live(voice, voice.col - 1 == 0)
 
+    @torch.inference_mode()
     def prime(self, voice: Voice, max_tokens: int | None = None) -> bool:
         """Feed known columns of the window into the KV cache (all but the last, which the next step feeds), at most
         `max_tokens` of them. Returns True once the voice is ready to step."""
@@ -278,6 +286,7 @@ class Engine:
             self._set_live(voice, True)
         return voice.live
 
+    @torch.inference_mode()
     def stop(self, voice: Voice) -> None:
         self._set_live(voice, False)
 
@@ -314,6 +323,7 @@ class Engine:
         return f if f >= 0 else None
 
     # -- moving a voice between engines ------------------------------------------------------------------------
+    @torch.inference_mode()
     def adopt(self, other: "Engine", voice: Voice) -> Voice:
         """Move `voice` of engine `other` into this one (history, window, parameters, seed and draw count) and
         remove it from `other`. Returns its new handle."""

@@ -214,7 +214,7 @@ class ModelWorker:
             params = M.GenerateParams(**{**p.__dict__, "seconds": (p.seconds or 0) + cmd.seconds, "bars": None,
                                          "bpm": None, "loop": False})
             length = of.audio.shape[-1] + int(round(cmd.seconds * sr))
-        if length - of.audio.shape[-1] > M.MAX_NEW_SECONDS * sr:
+        if length - of.audio.shape[-1] > M.MAX_NEW_SECONDS * sr:  # bars at a slow tempo add up too
             raise M.ProtocolError("out_of_range", f"at most {M.MAX_NEW_SECONDS:g} s of new audio per request, got "
                                   f"{(length - of.audio.shape[-1]) / sr:.0f} s", cmd.id)
         self._start(cmd.id, owner, params, original=of.audio.to(self.m.device), length=length)

@@ -90,3 +90,18 @@ def test_eager_default_path_equals_plain_matmul_path(monkeypatch):
     monkeypatch.setattr(Dense, "onednn", False)
     b = m.generate(["x", "y"], seconds=0.6, seed=3)
     assert torch.equal(a.codes, b.codes)
+
+
+def test_state_grown_during_a_step_can_be_written_between_steps(tiny):
+    """An engine that grew inside inference mode (a window start during a step) still takes new voices, parameters
+    and prompts outside it."""
+    from loopgen.models.sampling import SamplingParams
+
+    eng = tiny.engine()
+    with torch.inference_mode():
+        eng.reserve(voices=3, rows=6, positions=200, text=128)
+    v = eng.add([("x", 1.0)], SamplingParams(), 1, True, 100)
+    eng.set_params(v, SamplingParams(temperature=0.5))
+    eng.set_prompts(v, [("x", 0.5), ("y", 0.5)])
+    eng.start_window(v, None, 50)
+    eng.step()

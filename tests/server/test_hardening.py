@@ -1,0 +1,110 @@
+"""Issue 14's defects, one test each: work limits counted in time and tokens, admission control, atomic takes,
+bounded memory per client and per peer, short error echoes."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import msgpack
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+
+from loopgen.clients import connect
+from loopgen.clients.client import ServerError
+from loopgen.protocol import ws as W
+
+
+def url(server):
+    return f"ws://127.0.0.1:{server.ws_port}"
+
+
+async def run(it):
+    return [ev async for ev in it]
+
+
+async def answer(ws, **msg) -> dict:
+    await ws.send(W.encode_command(**msg))
+    return msgpack.unpackb(await ws.recv(), raw=False)
+
+
+def test_work_is_limited_by_time_and_tokens_not_bytes(serve):
+    async def scenario(server):
+        async with ws_connect(url(server), max_size=None) as ws:
+            await answer(ws, kind="hello", protocol=1)
+            too_long = np.zeros(8000 * 601, np.float32).tobytes()  # 601 s at 8 kHz: 19 MB, under the byte limit
+            ev = await answer(ws, kind="continue", id="c", prompt="x", audio=too_long, sample_rate=8000)
+            assert ev["code"] == "out_of_range" and "600" in ev["message"]
+            ev = await answer(ws, kind="continue", id="c", prompt="x", audio=b"\0" * 4000, sample_rate=1000)
+            assert ev["code"] == "out_of_range"  # a 1 kHz "audio" is not music: refused before resampling
+            t = time.perf_counter()
+            ev = await answer(ws, kind="generate", id="g", prompt="\U0001F3B5" * 1999, seconds=1)
+            assert ev["code"] == "bad_request" and "tokens" in ev["message"]
+            assert time.perf_counter() - t < 5  # refused by counting tokens, not after running T5 on them
+        async with connect(url(server)) as c:
+            await run(c.generate("x", id="a", bars=1, bpm=60, seed=1))
+            with pytest.raises(ServerError) as e:
+                await run(c.stream("extend", id="b", of="a", bars=200))  # 200 bars at 60 bpm: 800 s of new audio
+            assert e.value.event["code"] == "out_of_range"
+
+    serve(scenario)
+
+
+def test_admission_control_keeps_the_streams_live(serve):
+    async def scenario(server):
+        async with connect(url(server)) as steady, ws_connect(url(server)) as flood:
+            live = asyncio.ensure_future(run(steady.generate("steady", id="steady", seconds=4, seed=1)))
+            await answer(flood, kind="hello", protocol=1)
+            for i in range(40):  # one client asking for 40 at once
+                await flood.send(W.encode_command("generate", id=f"f{i}", prompt="x", seconds=4, seed=i))
+            busy = started = 0
+            while busy + started < 40:
+                ev = msgpack.unpackb(await asyncio.wait_for(flood.recv(), 30), raw=False)
+                busy += ev["type"] == "error" and ev["code"] == "busy"
+                started += ev["type"] == "started"
+            assert started <= 8 and busy >= 32
+            events = await asyncio.wait_for(live, 60)
+            assert events[-1]["type"] == "done"
+
+    serve(scenario)
+
+
+def test_a_take_interrupted_while_saving_leaves_nothing_half_written(serve, monkeypatch, tmp_path):
+    """Atomic takes: a save that dies after the sidecar but before the WAV leaves neither under its final name, and
+    no temporary file behind."""
+    from loopgen.server import jobs
+
+    real = jobs._write_wav
+
+    def dies_on_the_take(path, audio, rate, subtype="FLOAT"):
+        if not str(path).endswith(".source.part"):
+            raise OSError(28, "No space left on device")
+        return real(path, audio, rate, subtype)
+
+    async def scenario(server):
+        monkeypatch.setattr(jobs, "_write_wav", dies_on_the_take)
+        async with connect(url(server)) as c:
+            with pytest.raises(ServerError) as e:
+                await run(c.generate("x", id="t", seconds=0.3, seed=1))
+            assert e.value.event["code"] == "save_failed" and "No space left" in e.value.event["message"]
+        return server.worker.loops_dir
+
+    folder = serve(scenario)
+    assert not list(folder.iterdir())  # no WAV, no sidecar, no .part
+
+
+def test_memory_per_client_and_per_peer_is_bounded(serve):
+    from loopgen.protocol.osc import build
+    from loopgen.server.app import MAX_OSC_PEERS
+
+    async def scenario(server):
+        for i in range(MAX_OSC_PEERS + 100):  # senders from many loopback addresses
+            server.on_osc(build("/loopgen/hello", [f"peer{i}"]), (f"127.0.{i // 250}.{i % 250 + 1}", 9999))
+        assert len(server.osc_peers) == MAX_OSC_PEERS
+        async with ws_connect(url(server)) as ws:
+            ev = await answer(ws, kind="ping", data="x" * 100_000)  # echoed back: refused, not queued
+            assert ev["code"] == "too_large"
+            ev = await answer(ws, kind="hello", protocol="p" * 8_000_000)
+            assert ev["type"] == "error" and len(ev["message"]) < 300  # 8 MB in, a short line out
+
+    serve(scenario)
