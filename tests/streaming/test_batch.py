@@ -129,6 +129,7 @@ def test_uninitialised_cache_memory_is_never_read(tiny):
     a, b = Session(tiny, **sp[0]), Session(tiny, **sp[1])
     batch = Batch(tiny, [a])
 
+    @torch.inference_mode()  # engine state is inference-mode state
     def poison():
         c = batch.engine.cache
         c.k[:, :, :, c.ready :] = float("nan")
