@@ -53,10 +53,10 @@ def test_work_is_limited_by_time_and_tokens_not_bytes(serve):
 def test_admission_control_keeps_the_streams_live(serve):
     async def scenario(server):
         async with connect(url(server)) as steady, ws_connect(url(server)) as flood:
-            live = asyncio.ensure_future(run(steady.generate("steady", id="steady", seconds=4, seed=1)))
+            live = asyncio.ensure_future(run(steady.generate("steady", id="steady", seconds=2, seed=1)))
             await answer(flood, kind="hello", protocol=1)
             for i in range(40):  # one client asking for 40 at once
-                await flood.send(W.encode_command("generate", id=f"f{i}", prompt="x", seconds=4, seed=i))
+                await flood.send(W.encode_command("generate", id=f"f{i}", prompt="x", seconds=1, seed=i))
             busy = started = 0
             while busy + started < 40:
                 ev = msgpack.unpackb(await asyncio.wait_for(flood.recv(), 30), raw=False)
