@@ -97,3 +97,10 @@ def test_dispatch_table_is_the_documented_address_space():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
     documented = set(re.findall(r"`(/loopgen/[a-z_/]+)", doc)) - set(O.REPLIES)
     assert documented == set(O.HANDLERS), documented ^ set(O.HANDLERS)
+
+
+def test_replies_with_arguments_osc_cannot_carry_still_go_out():
+    """A ping echo of a huge double or odd value must still answer (without the odd argument), never raise."""
+    for odd in (1e300, 2**70, object()):
+        data = O.build("/loopgen/pong", [odd])
+        assert O.parse_datagram(data)[0][0] == "/loopgen/pong"
