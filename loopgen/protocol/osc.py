@@ -261,10 +261,10 @@ def build(address: str, args: list) -> bytes:
     dropped rather than failing the reply."""
     from pythonosc.osc_message_builder import OscMessageBuilder
 
-    b = OscMessageBuilder(address=address)
-    for a in args:
-        b.add_arg(a)
     try:
+        b = OscMessageBuilder(address=address)
+        for a in args:
+            b.add_arg(a)
         return b.build().dgram
     except Exception:
         return OscMessageBuilder(address=address).build().dgram
