@@ -121,7 +121,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .models import load_model
+    from .models.threads import set_threads
 
+    set_threads(args.threads)
     if args.from_take:
         return render_take(args.from_take, args.output, args.model, args.device, args.dtype)
     if not args.prompt:
@@ -235,6 +237,9 @@ def default_audio_device() -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
+    from .models.threads import set_threads
+
+    set_threads(args.threads)
     from .server import Config, serve_forever
 
     audio = args.audio_device if args.audio_device != "default" else default_audio_device()
@@ -382,6 +387,18 @@ def _lufs(v: str) -> float:
     return x
 
 
+def _threads(v: str) -> int:
+    if not v.isdigit() or int(v) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of threads >= 1, got {v!r}")
+    return int(v)
+
+
+def _thread_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=_threads, default=None,
+                   help="CPU threads for the model (default: all cores but one, leaving one to your DAW; "
+                        "or LOOPGEN_THREADS)")
+
+
 def _output_options(p: argparse.ArgumentParser) -> None:
     from .params import OUTPUT_FORMATS
 
@@ -421,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     r.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
     _output_options(r)
+    _thread_option(r)
     r.set_defaults(func=cmd_render)
 
     m = sub.add_parser("models", help="list known models and which are in the local cache")
@@ -432,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--dtype", default="auto")
     sv.add_argument("--host", default="127.0.0.1", help="listen address (non-loopback needs a token)")
     _output_options(sv)
+    _thread_option(sv)
     sv.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                     help="a browser origin (e.g. https://my-tool.example) allowed to connect; '*' for any")
     sv.add_argument("--read-dir", action="append", default=[], metavar="DIR",

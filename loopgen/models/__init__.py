@@ -3,5 +3,6 @@ sampling and checkpoint loading. Imports nothing from loopgen.streaming, protoco
 from .loading import KNOWN_MODELS, load_model
 from .musicgen import Generation, MusicGen, StepInfo
 from .sampling import SamplingParams
+from .threads import set_threads
 
-__all__ = ["KNOWN_MODELS", "Generation", "MusicGen", "SamplingParams", "StepInfo", "load_model"]
+__all__ = ["KNOWN_MODELS", "Generation", "MusicGen", "SamplingParams", "StepInfo", "load_model", "set_threads"]

@@ -92,7 +92,8 @@ def resolve_checkpoint(name: str) -> Path:
             raise LoopgenError(f"{path} has no config.json: not a MusicGen checkpoint folder")
         return path
     if name.count("/") != 1 or path.exists() or name.startswith((".", "/", "~")):
-        known = ", ".join(["random:tiny", "random:stereo-tiny", "random:small", *KNOWN_MODELS])
+        known = ", ".join(["random:tiny", "random:stereo-tiny", "random:small", "random:medium", "random:large",
+                           *KNOWN_MODELS])
         raise LoopgenError(f"unknown model {name!r}: not a folder and not a hub id. Known models: {known}")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
@@ -132,7 +133,7 @@ def cached_models() -> set[str]:
 
 
 def load_model(name: str, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None) -> MusicGen:
-    """Load a MusicGen: a hub id ("facebook/musicgen-small"), a checkpoint folder, or "random:tiny|stereo-tiny|small".
+    """Load a MusicGen: a hub id ("facebook/musicgen-small"), a checkpoint folder, or "random:tiny|stereo-tiny|small|medium|large".
 
     The LM runs in `dtype` (default float32 on cpu, float16 on gpu); T5 and the codec stay in float32."""
     dev = resolve_device(device)

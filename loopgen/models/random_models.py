@@ -32,6 +32,9 @@ CONFIGS: dict[str, MusicgenConfig] = {
         lm=LMConfig(dim=64, num_layers=2, num_heads=4, ffn_dim=128, num_codebooks=8, audio_channels=2),
     ),
     "small": MusicgenConfig(),  # the defaults are musicgen-small's
+    # medium and large: audiocraft's model_scale configs (T5-base text encoder and the 32 kHz codec for all sizes)
+    "medium": MusicgenConfig(lm=LMConfig(dim=1536, num_layers=48, num_heads=24, ffn_dim=6144)),
+    "large": MusicgenConfig(lm=LMConfig(dim=2048, num_layers=48, num_heads=32, ffn_dim=8192)),
 }
 
 

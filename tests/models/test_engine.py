@@ -105,3 +105,23 @@ def test_state_grown_during_a_step_can_be_written_between_steps(tiny):
     eng.set_prompts(v, [("x", 0.5), ("y", 0.5)])
     eng.start_window(v, None, 50)
     eng.step()
+
+
+def test_thread_policy_leaves_a_core_and_is_applied(monkeypatch):
+    import torch
+
+    from loopgen import LoopgenError
+    from loopgen.models.threads import default_threads, set_threads
+
+    monkeypatch.delenv("LOOPGEN_THREADS", raising=False)
+    assert [default_threads(c) for c in (1, 2, 8)] == [1, 1, 7]
+    monkeypatch.setenv("LOOPGEN_THREADS", "3")
+    assert default_threads(2) == 3
+    monkeypatch.setenv("LOOPGEN_THREADS", "many")
+    with pytest.raises(LoopgenError):
+        default_threads(2)
+    before = torch.get_num_threads()
+    try:
+        assert set_threads(1) == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -133,3 +133,21 @@ def test_random_small_is_the_musicgen_small_architecture():
     c = CONFIGS["small"]
     assert (c.lm.dim, c.lm.num_layers, c.lm.num_heads, c.lm.ffn_dim) == (1024, 24, 16, 4096)
     assert c.audio.upsampling_ratios == (8, 5, 4, 4) and c.audio.num_filters == 64
+
+
+@pytest.mark.parametrize("size,dims", [("medium", (1536, 48, 24, 6144)), ("large", (2048, 48, 32, 8192))])
+def test_random_medium_and_large_are_the_musicgen_architectures(size, dims):
+    from loopgen.models.musicgen import MusicGen
+    from loopgen.models.random_models import CONFIGS, byte_tokenizer
+    from loopgen.models.t5 import TextTokenizer
+
+    c = CONFIGS[size]
+    assert (c.lm.dim, c.lm.num_layers, c.lm.num_heads, c.lm.ffn_dim) == dims
+    with torch.device("meta"):
+        m = MusicGen(c, TextTokenizer(byte_tokenizer()))
+    lm = sum(p.numel() for p in m.lm.parameters())
+    d, layers, _, ffn = dims
+    per_layer = 8 * d * d + 2 * d * ffn + 6 * d  # self + cross attention (4 d^2 each), feed-forward, 3 LayerNorms
+    tables = 4 * 2049 * d + 4 * 2048 * d + 2 * d  # embeddings, heads, final norm
+    assert lm == layers * per_layer + tables  # 1.84B and 3.26B with cross-attention (the "1.5B" / "3.3B" models)
+    assert sum(p.numel() for p in m.text.parameters()) == 109_628_544  # t5-base, as for small
