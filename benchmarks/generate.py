@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._common import rss_kib, set_threads, small_checkpoint, weights_bytes  # noqa: E402
 
 PROMPT = "lo-fi hip hop beat with warm keys, 90 bpm"
-DTYPES = ("float32", "float16", "bfloat16")
+DTYPES = ("float32", "float16", "bfloat16", "int8")  # int8: loopgen only (CPU); transformers stays float32
 
 
 def load_ours(folder: str, device: str, dtype: str):
@@ -38,7 +38,7 @@ def load_theirs(folder: str, device: str, dtype: str):
     import torch
     from transformers import MusicgenForConditionalGeneration
 
-    dt = getattr(torch, dtype)
+    dt = getattr(torch, "float32" if dtype == "int8" else dtype)
     return MusicgenForConditionalGeneration.from_pretrained(folder, dtype=dt).to(device).eval()
 
 
@@ -90,6 +90,8 @@ def speed(folder: str, steps: int, rounds: int, device: str, dtype: str, compile
             return scores
 
     compiled = load_ours(folder, device, dtype) if compile else None
+    if dtype == "int8":  # the extra column: loopgen in float32, to state int8's gain over it in the same run
+        compiled = load_ours(folder, device, "float32")
 
     def run_ours(m=ours, comp=None) -> float:
         timer = Timer(device)
@@ -107,14 +109,14 @@ def speed(folder: str, steps: int, rounds: int, device: str, dtype: str, compile
     run_ours(), run_theirs()  # warm-up
     if compiled is not None:
         t = time.perf_counter()
-        run_ours(compiled, True)  # the compile itself
+        run_ours(compiled, None if dtype == "int8" else True)  # the compile itself (or the float32 warm-up)
         print(f"torch.compile of the step: {time.perf_counter() - t:.1f} s (first generation)", flush=True)
     a, b, c = [], [], []
     for _ in range(rounds):
         a.append(run_ours())
         b.append(run_theirs())
         if compiled is not None:
-            c.append(run_ours(compiled, True))
+            c.append(run_ours(compiled, None if dtype == "int8" else True))
     return a, b, c
 
 
@@ -154,7 +156,10 @@ def main() -> None:
           f"{', '.join(f'{x / y:.2f}x' for x, y in zip(ours, theirs))} |")
     if comp:
         mc = statistics.median(comp)
-        print(f"| steps/s, torch.compile'd step (inductor), median | {mc:.2f} | {mt:.2f} | {mc / mt:.2f}x |")
+        label = "loopgen float32" if a.dtype == "int8" else "torch.compile'd step (inductor)"
+        print(f"| steps/s, {label}, median | {mc:.2f} | {mt:.2f} | {mc / mt:.2f}x |")
+        if a.dtype == "int8":
+            print(f"| int8 / float32 (loopgen, same run) | {mo / mc:.2f}x | | |")
     o, t = mem["ours"], mem["transformers"]
     print(f"| load time (s) | {o['load_s']:.1f} | {t['load_s']:.1f} | {o['load_s'] / t['load_s']:.2f}x |")
     print(f"| load peak RSS (MiB) | {o['peak_mib']:.0f} | {t['peak_mib']:.0f} | {o['peak_mib'] / t['peak_mib']:.2f}x |")

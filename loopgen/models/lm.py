@@ -9,6 +9,7 @@ capture it once per batch size. `prefill` feeds many known tokens of chosen rows
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +41,18 @@ def _onednn_works() -> bool:
 _ONEDNN = _onednn_works()
 
 
+def _has_vnni() -> bool:
+    """x86 VNNI: fbgemm can use full 8-bit activations without overflow; without it, 7 bits (reduce_range)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "vnni" in f.read(1 << 16)
+    except OSError:
+        return False
+
+
+_REDUCE_RANGE = not _has_vnni()
+
+
 class Dense(nn.Module):
     """A bias-free linear layer, weight [out, in] as nn.Linear's. On CPU in float32 it runs through oneDNN's
     inner product, which streams weights much faster than the default BLAS for the skinny (batch x dim) inputs of
@@ -51,8 +64,11 @@ class Dense(nn.Module):
         self.weight = nn.Parameter(torch.empty(cout, cin))
 
     onednn = True  # class switch: False forces F.linear (the path CUDA and torch.compile take)
+    int8 = None  # fbgemm packed int8 weight (see quantize), or None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.int8 is not None:  # int8 weights, activations quantized per call (dynamic), float32 out
+            return torch.ops.quantized.linear_dynamic(x, self.int8, _REDUCE_RANGE)
         w = self.weight
         if w.is_mkldnn or (
             Dense.onednn and _ONEDNN and w.device.type == "cpu" and w.dtype == torch.float32
@@ -63,10 +79,26 @@ class Dense(nn.Module):
 
     @property
     def packed(self) -> bool:
-        return self.weight.is_mkldnn
+        return self.weight.is_mkldnn or self.int8 is not None
+
+    def quantize(self) -> None:
+        """int8 on the CPU: per-output-channel symmetric int8 weights in fbgemm's packed layout, activations
+        quantized dynamically per call (8-bit on CPUs with VNNI, 7-bit without, where 8 could overflow). The float
+        weight is dropped."""
+        w = (self.weight.to_dense() if self.weight.is_mkldnn else self.weight).detach().float()
+        scale = (w.abs().amax(1).clamp(min=1e-8) / 127).double()
+        with warnings.catch_warnings():  # fbgemm's path is the fast one on the CPU today, though its quantized-tensor
+            warnings.simplefilter("ignore")  # constructor is marked deprecated (docs/benchmarks.md weighs the options)
+            q = torch.quantize_per_channel(w, scale, torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8)
+            self.int8 = torch.ops.quantized.linear_prepack(q, None)
+        self.weight = nn.Parameter(torch.empty(0), requires_grad=False)
 
     def unpack(self) -> None:
         """Back to a plain dense weight (torch.compile cannot trace oneDNN's packed layout)."""
+        if self.int8 is not None:
+            from ..errors import LoopgenError
+
+            raise LoopgenError("an int8 model cannot be compiled: load it in float32 to compile")
         if self.weight.is_mkldnn:
             self.weight = nn.Parameter(self.weight.to_dense(), requires_grad=False)
 
@@ -82,6 +114,9 @@ class Dense(nn.Module):
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):  # noqa: ANN001
         w = self.weight
+        if self.int8 is not None:  # the int8 weight, dequantized
+            destination[prefix + "weight"] = torch.ops.quantized.linear_unpack(self.int8)[0].dequantize()
+            return
         destination[prefix + "weight"] = w.to_dense() if w.is_mkldnn else (w if keep_vars else w.detach())
 
 
@@ -274,6 +309,13 @@ class MusicgenLM(nn.Module):
         for m in self.modules():
             if isinstance(m, Dense):
                 m.unpack()
+
+    def quantize(self) -> None:
+        """int8 weights for the per-step projections (see Dense.quantize); cross_kv runs once per prompt and stays
+        float32."""
+        for m in self.modules():
+            if isinstance(m, Dense) and m is not self.cross_kv:
+                m.quantize()
 
     @property
     def packed(self) -> bool:

@@ -65,7 +65,7 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     elif dtype in DTYPES:
         dt = DTYPES[dtype]
     else:
-        raise LoopgenError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+        raise LoopgenError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}, or int8 on the CPU")
     if dt == torch.float32:
         return dt
     if device.type == "cpu" and dt == torch.float16:
@@ -135,13 +135,20 @@ def cached_models() -> set[str]:
 def load_model(name: str, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None) -> MusicGen:
     """Load a MusicGen: a hub id ("facebook/musicgen-small"), a checkpoint folder, or "random:tiny|stereo-tiny|small|medium|large".
 
-    The LM runs in `dtype` (default float32 on cpu, float16 on gpu); T5 and the codec stay in float32."""
+    The LM runs in `dtype` (default float32 on cpu, float16 on gpu; "int8" on the CPU: int8 weights with dynamic
+    int8 activations for its per-step projections); T5 and the codec stay in float32."""
     dev = resolve_device(device)
-    dt = resolve_dtype(dtype, dev)
+    int8 = dtype == "int8"
+    if int8 and dev.type != "cpu":
+        raise LoopgenError(f"int8 runs on the CPU; on {dev} use float16 or bfloat16")
+    dt = torch.float32 if int8 else resolve_dtype(dtype, dev)
     if name.startswith("random:"):
         from .random_models import build_random
 
-        return build_random(name[len("random:") :], dev, dt)
+        model = build_random(name[len("random:") :], dev, dt)
+        if int8:
+            model.lm.quantize()
+        return model
     folder = resolve_checkpoint(name)
     try:
         raw = json.loads((folder / "config.json").read_text())
@@ -156,5 +163,5 @@ def load_model(name: str, device: str | torch.device | None = None, dtype: str |
         model = MusicGen(cfg, tokenizer, name=name)
     model.lm.to(dt)
     load_weights(model, folder, dev, cfg.lm.card, cfg.lm.dim)
-    model.lm.pack()
+    model.lm.quantize() if int8 else model.lm.pack()
     return model.eval()
