@@ -66,6 +66,7 @@ def test_lm_logits_close_every_step(hf_mono):
     with torch.inference_mode():
         for step in range(t):
             pos = torch.full((b,), step)
+            cache.prepare(step + 1)  # the caller's obligation: the cache is allocated uninitialised
             mine = ours.lm.decode(cache, seq[:, :, step], pos, live, table)  # [B, K, V], the fixed-shape step
             assert (mine - theirs[:, :, step]).abs().max() < 1e-4, step
 
