@@ -85,7 +85,7 @@ def render_take(sidecar: str, output: str, model: str | None, device: str | None
     take = Take(m, [prompts], params, seed, length, loop=bool(meta.get("loop")), original=original,
                 keep_original=bool(meta.get("keeps_original")), guided=True)
     audio = take.replay(changes, meta.get("prefill_chunk"), meta["frames"] if meta.get("stopped_early") else None)
-    from .server.jobs import Output  # the daemon's own file writer settings, so the file is the same
+    from .streaming.output import Output  # the daemon's own file settings, so the file is the same
 
     out = Output(meta.get("sample_rate"), meta.get("output_format", "float"), meta.get("loudness"))
     bars = (meta["bars"], meta["bpm"], meta["beats_per_bar"]) if meta.get("bars") and meta.get("bpm") else None

@@ -14,7 +14,7 @@ the device. With `compile=...` the step runs through `torch.compile(fullgraph=Tr
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch

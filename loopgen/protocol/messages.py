@@ -21,6 +21,11 @@ MAX_PROMPT_CHARS = 2000
 MAX_PING_BYTES = 1024  # ping data, echoed in pong
 MAX_CONTINUE_SECONDS = 600.0  # audio sent to continue, at its own rate (only its last window is used)
 MAX_NEW_SECONDS = 600.0  # new audio one request may ask for (generate, continue, extend)
+# the ranges of a request's length fields, for WebSocket and OSC alike: name -> (lowest, highest, whole number)
+LENGTH_LIMITS: dict[str, tuple[float, float, bool]] = {
+    "bars": (0.25, 256, False), "bpm": (20, 400, False), "beats_per_bar": (1, 32, True),
+    "seconds": (0.02, MAX_NEW_SECONDS, False), "seed": (0, MAX_SEED, True),
+}
 
 
 def short(v: Any, n: int = 60) -> str:
@@ -292,22 +297,29 @@ def sampling(changes: dict, id: Any = None, base: SamplingParams = SamplingParam
         raise ProtocolError("out_of_range", str(e), id) from e
 
 
-def generate_params(d: dict, id: Any, max_seconds: float = 600.0) -> GenerateParams:
+def length(d: dict, key: str, default: Any, id: Any = None) -> Any:
+    """A length field (bars, bpm, beats_per_bar, seconds, seed) in its range from LENGTH_LIMITS."""
+    lo, hi, whole = LENGTH_LIMITS[key]
+    return number(d, key, default, lo, hi, id, whole)
+
+
+def generate_params(d: dict, id: Any) -> GenerateParams:
     prompts = weighted_prompts(d, id)
-    bars = number(d, "bars", None, 0.25, 256, id)
-    bpm = number(d, "bpm", None, 20, 400, id)
-    bpb = number(d, "beats_per_bar", 4, 1, 32, id, integer=True)
+    bars = length(d, "bars", None, id)
+    bpm = length(d, "bpm", None, id)
+    bpb = length(d, "beats_per_bar", 4, id)
     if (bars is None) != (bpm is None):
         raise ProtocolError("bad_field", "bars and bpm go together", id)
-    seconds = number(d, "seconds", None if bars is not None else 8.0, 0.02, max_seconds, id)
+    seconds = length(d, "seconds", None if bars is not None else 8.0, id)
     p = GenerateParams(
         prompts=prompts, seconds=seconds, bars=bars, bpm=bpm, beats_per_bar=bpb,
-        loop=flag(d, "loop", bars is not None, id), seed=number(d, "seed", None, 0, MAX_SEED, id, integer=True),
+        loop=flag(d, "loop", bars is not None, id), seed=length(d, "seed", None, id),
         sampling=sampling(sampling_changes(d, id), id),
         **output_fields(d, id),
     )
-    if p.total_seconds() > max_seconds:
-        raise ProtocolError("out_of_range", f"at most {max_seconds:g} s per generation, got {p.total_seconds():g}", id)
+    if p.total_seconds() > MAX_NEW_SECONDS:
+        raise ProtocolError("out_of_range", f"at most {MAX_NEW_SECONDS:g} s per generation, got {p.total_seconds():g}",
+                            id)
     return p
 
 

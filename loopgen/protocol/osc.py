@@ -27,8 +27,7 @@ class Hello:
 
     name: str
     reply_port: int | None = None
-DEFAULT_LIMITS = {"bars": (0.25, 256, False), "bpm": (20, 400, False), "beats_per_bar": (1, 32, True),
-                  "seed": (0, M.MAX_SEED, True), "seconds": (0.02, 600, False), "loop": (0, 1, True)}
+DEFAULTS = (*M.LENGTH_LIMITS, "loop")  # /loopgen/set/<name>: a default for the sender's next generation
 
 
 @dataclass
@@ -146,8 +145,8 @@ def _set_sampling(peer: OscPeer, address: str, args: list) -> M.Command:
 
 def _set_default(peer: OscPeer, address: str, args: list) -> None:
     key = address.rsplit("/", 1)[1]
-    lo, hi, integer = DEFAULT_LIMITS[key]
-    peer.defaults[key] = M.number({key: _num(_one(address, args), key)}, key, None, lo, hi, None, integer)
+    value = {key: _num(_one(address, args), key)}
+    peer.defaults[key] = M.flag(value, key, False) if key == "loop" else M.length(value, key, None)
     return None
 
 
@@ -183,7 +182,7 @@ def _extend(peer: OscPeer, address: str, args: list) -> M.Command:
     bars = _one(address, args)
     if peer.latest is None:
         raise ProtocolError("unknown_id", "nothing to extend: no generation from this sender yet")
-    bars = M.number({"bars": _num(bars, "bars")}, "bars", None, 0.25, 256)
+    bars = M.length({"bars": _num(bars, "bars")}, "bars", None)
     of, peer.latest = peer.latest, peer.new_id()
     return M.Extend(peer.latest, of, bars, None)
 
@@ -234,7 +233,7 @@ HANDLERS = {
     "/loopgen/stop": _stop, "/loopgen/prompt": _prompt, "/loopgen/play": _play, "/loopgen/ping": _ping,
     "/loopgen/hello": _hello,
     **{f"/loopgen/set/{k}": _set_sampling for k in (*M.LIMITS, "cfg")},
-    **{f"/loopgen/set/{k}": _set_default for k in DEFAULT_LIMITS},
+    **{f"/loopgen/set/{k}": _set_default for k in DEFAULTS},
 }
 ADDRESSES = tuple(HANDLERS)
 

@@ -90,8 +90,8 @@ def command_from_map(d: dict) -> M.Command:
         of = d.get("of")
         if isinstance(of, bool) or not isinstance(of, (str, int)):
             raise ProtocolError("bad_field", "extend needs `of`: the id of a finished generation", id)
-        bars = M.number(d, "bars", None, 0.25, 256, id)
-        seconds = M.number(d, "seconds", None, 0.02, 600, id)
+        bars = M.length(d, "bars", None, id)
+        seconds = M.length(d, "seconds", None, id)
         if (bars is None) == (seconds is None):
             raise ProtocolError("bad_field", "extend needs bars or seconds (one of them)", id)
         return M.Extend(id, of, bars, seconds)

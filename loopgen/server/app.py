@@ -211,7 +211,7 @@ class Server:
                                  self.latency_frames, self.cfg.max_message_bytes)
         self.player = Player(self.model.sample_rate, self.model.channels, self.cfg.audio_device)
         self.player.start()
-        from .jobs import Output
+        from ..streaming.output import Output
 
         output = Output(self.cfg.output_rate, self.cfg.output_format, self.cfg.loudness)
         self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio, output=output,

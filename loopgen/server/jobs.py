@@ -16,8 +16,7 @@ import torch
 from ..errors import LoopgenError
 from ..protocol import messages as M
 from ..params import OUTPUT_FORMATS
-from ..streaming.dsp import for_output
-from ..streaming.loops import loop_samples
+from ..streaming.output import Output
 from ..streaming.take import Take
 
 
@@ -111,28 +110,6 @@ def _write_wav(path: Path, audio: torch.Tensor | np.ndarray, sample_rate: int, s
     sf.write(str(path), data, sample_rate, subtype=subtype, format="WAV")
 
 
-@dataclass(frozen=True)
-class Output:
-    """How a take's file is written: rate (None: the model's), format, loudness target (None: as made)."""
-
-    rate: int | None = None
-    format: str = "float"
-    loudness: float | None = None
-
-    def resolve(self, p: M.GenerateParams) -> "Output":
-        """A request's own settings over these defaults."""
-        return Output(p.output_rate or self.rate, p.output_format or self.format,
-                      p.loudness if p.loudness is not None else self.loudness)
-
-    def render(self, audio: torch.Tensor, sample_rate: int, loop: bool, bars: tuple | None) -> tuple[np.ndarray, int]:
-        """-> ([N, C] float32 for the file, its rate). A loop keeps its exact length in bars at the new rate."""
-        rate = self.rate or sample_rate
-        loop_length = None
-        if loop and rate != sample_rate:
-            loop_length = (loop_samples(*bars, rate) if bars else int(round(audio.shape[-1] * rate / sample_rate)))
-        return for_output(audio, sample_rate, rate, self.loudness, loop_length), rate
-
-
 def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chunk: int | None = None,
          output: Output = Output()) -> str:
     """Write the take as WAV + JSON sidecar (+ the audio it continued, as NAME.source.wav), atomically: each file is
@@ -148,7 +125,7 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
     wav, side, src = base.with_suffix(".wav"), base.with_suffix(".json"), base.with_name(base.name + ".source.wav")
     take, p = job.take, job.params
     audio = job.audio if job.audio is not None else torch.zeros(1, 0)
-    out = output.resolve(p)
+    out = output.over(p.output_rate, p.output_format, p.loudness)
     bars = (p.bars, p.bpm, p.beats_per_bar) if p.bars is not None and p.bpm is not None else None
     data, rate = out.render(audio, sample_rate, p.loop and not job.stopped, bars)
     meta = {

@@ -30,7 +30,8 @@ from ..protocol import messages as M
 from ..streaming import Batch, Session
 from ..streaming.dsp import loudness_meter
 from ..streaming.take import Take
-from .jobs import Job, Output, result_length, save, to_numpy_interleaved
+from ..streaming.output import Output
+from .jobs import Job, result_length, save, to_numpy_interleaved
 
 log = logging.getLogger("loopgen.worker")
 PROGRESS_EVERY = 25  # frames
@@ -185,7 +186,7 @@ class ModelWorker:
         """A take of `p`: continuing `audio` (only the new audio is the result), or extending `original` (kept in a
         result of `length` samples)."""
         m = self.m
-        if self.output.resolve(p).loudness is not None:
+        if self.output.over(p.output_rate, p.output_format, p.loudness).loudness is not None:
             loudness_meter()  # refused now, not after the take was made
         if audio is not None:  # only the tail a window can use is resampled and encoded: work bounded by time
             data, rate = audio

@@ -1,5 +1,5 @@
 """The audio arithmetic of takes and playback, in one place: equal-power fades, the loop wrap, the continuation
-splice and the stop fade, with the lengths they use. Tensors or numpy arrays of [C, n] (time last)."""
+splice and the stop fade (over one playback block), with the lengths they use. Tensors or numpy arrays of [C, n] (time last)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,6 @@ import torch
 
 WRAP_SECONDS = 0.1  # loop wrap crossfade (at most a quarter of the loop)
 SPLICE_SECONDS = 0.01  # original -> codec rendering, where a continuation takes over
-STOP_SECONDS = 0.05  # fade out on stop
 
 
 def wrap_length(length: int, sample_rate: int) -> int:
@@ -19,10 +18,6 @@ def wrap_length(length: int, sample_rate: int) -> int:
 
 def splice_length(sample_rate: int) -> int:
     return int(SPLICE_SECONDS * sample_rate)
-
-
-def stop_length(sample_rate: int) -> int:
-    return int(STOP_SECONDS * sample_rate)
 
 
 def equal_power(n: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:

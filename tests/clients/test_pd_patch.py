@@ -6,7 +6,6 @@ import asyncio
 import re
 import shutil
 import socket
-import subprocess
 from importlib.resources import files
 
 import pytest

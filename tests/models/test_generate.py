@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from loopgen import LoopgenError, load_model
+from loopgen import LoopgenError
 
 
 

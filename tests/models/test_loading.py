@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from loopgen import LoopgenError, load_model
-from tests.conftest import write_hf_checkpoint
 
 
 def _same_model(a, b) -> None:

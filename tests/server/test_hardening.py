@@ -108,3 +108,21 @@ def test_memory_per_client_and_per_peer_is_bounded(serve):
             assert ev["type"] == "error" and len(ev["message"]) < 300  # 8 MB in, a short line out
 
     serve(scenario)
+
+
+def test_same_second_takes_get_numbered_names_not_stacked_suffixes(tmp_path, monkeypatch, tiny):
+    """Three takes with one id and prompt in the same second: NAME, NAME-2, NAME-3 (not NAME-2-3)."""
+    from loopgen.models.sampling import SamplingParams
+    from loopgen.protocol import messages as M
+    from loopgen.server import jobs
+    from loopgen.streaming.take import Take
+
+    monkeypatch.setattr(jobs.time, "strftime", lambda fmt, *a: "20260101-000000")
+    names = []
+    for _ in range(3):
+        take = Take(tiny, ["x"], SamplingParams(), 1, 3200)
+        job = jobs.Job("t", None, M.GenerateParams(prompts=(("x", 1.0),), seconds=0.1), take)
+        take.run()
+        job.finish()
+        names.append(jobs.save(job, tmp_path, "random:tiny", 32000).rsplit("/", 1)[1])
+    assert names == ["20260101-000000-t-x.wav", "20260101-000000-t-x-2.wav", "20260101-000000-t-x-3.wav"]

@@ -1,10 +1,8 @@
 """Sessions stepped together in one forward pass give exactly what each gives alone."""
 from __future__ import annotations
 
-import pytest
 import torch
 
-from loopgen import load_model
 from loopgen.models import SamplingParams
 from loopgen.streaming import Batch, Session
 

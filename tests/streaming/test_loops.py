@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import loopgen
-from loopgen import LoopgenError, load_model
+from loopgen import LoopgenError
 from loopgen.streaming.dsp import wrap
 
 
