@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .errors import LoopgenError
-from .params import SamplingParams
+from .params import SPAN_ARRANGEMENTS, SPAN_SCORINGS, MagnetParams, SamplingParams
 
 DEFAULT_MODEL = "facebook/musicgen-small"
 
@@ -117,6 +117,40 @@ def _render_long(m, args, params, prompt_audio, rate, progress):
     return take.audio(), take.seed
 
 
+def _magnet_options(args: argparse.Namespace) -> dict:
+    """The MAGNeT options given on the command line (the rest: the model family's defaults). --cfg is the guidance
+    while everything is masked (max_cfg_coef), annealed to --min-cfg."""
+    steps = None
+    if args.decoding_steps is not None:
+        try:
+            steps = tuple(int(x) for x in args.decoding_steps.split(","))
+        except ValueError:
+            raise LoopgenError(f"--decoding-steps takes whole numbers separated by commas, got {args.decoding_steps!r}") from None
+    given = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, max_cfg_coef=args.cfg,
+                 min_cfg_coef=args.min_cfg, decoding_steps=steps, span_arrangement=args.span_arrangement,
+                 span_scoring=args.span_scoring, greedy=True if args.greedy else None)
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _render_musicgen(m, args, prompt_audio, rate, progress, bar):
+    d = SamplingParams()
+    params = SamplingParams(*(d.as_dict()[k] if v is None else v for k, v in (
+        ("temperature", args.temperature), ("top_k", args.top_k), ("top_p", args.top_p), ("cfg_coef", args.cfg)))
+    ).validate()
+    if args.greedy:
+        params = params.replace(temperature=0.0)
+    hop = m.cfg.audio.hop_length
+    p = 0 if prompt_audio is None else -(-round(prompt_audio.shape[-1] * m.sample_rate / rate) // hop)  # its frames
+    try:
+        if p + round(args.seconds * m.frame_rate) <= m.max_frames:  # one window: generate, as transformers does
+            g = m.generate([args.prompt], seconds=args.seconds, seed=args.seed, prompt_audio=prompt_audio,
+                           prompt_sample_rate=rate, progress=progress, **params.as_dict())
+            return g.audio[0], g.seed
+        return _render_long(m, args, params, prompt_audio, rate, progress)  # sliding windows from the own tail
+    finally:
+        bar.close()
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -141,6 +175,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise LoopgenError(f"--seconds must be > 0, got {args.seconds}")
     print(f"loading {args.model} ...", file=sys.stderr)
     m = load_model(args.model, device=args.device, dtype=args.dtype)
+    from .models.magnet import Magnet
     bar = tqdm(total=None, unit="step", desc="generating", file=sys.stderr, dynamic_ncols=True)
     t0 = time.perf_counter()
 
@@ -148,22 +183,21 @@ def cmd_render(args: argparse.Namespace) -> int:
         if bar.total is None:
             bar.reset(total=info.total)
         bar.update(1)
+        if isinstance(m, Magnet):
+            return  # MAGNeT's steps are full passes over the segment, not frames
         elapsed = time.perf_counter() - t0
         audio_s = info.step / m.frame_rate
         bar.set_postfix_str(f"{audio_s:.1f}s audio, rtf {audio_s / elapsed:.2f}x")
 
-    params = SamplingParams(args.temperature, args.top_k, args.top_p, args.cfg).validate()
-    hop = m.cfg.audio.hop_length
-    p = 0 if prompt_audio is None else -(-round(prompt_audio.shape[-1] * m.sample_rate / rate) // hop)  # its frames
-    try:
-        if p + round(args.seconds * m.frame_rate) <= m.max_frames:  # one window: generate, as transformers does
+    if isinstance(m, Magnet):  # one segment (or several) in a few dozen full passes
+        try:
             g = m.generate([args.prompt], seconds=args.seconds, seed=args.seed, prompt_audio=prompt_audio,
-                           prompt_sample_rate=rate, progress=progress, **params.as_dict())
+                           prompt_sample_rate=rate, progress=progress, **_magnet_options(args))
             audio, seed = g.audio[0], g.seed
-        else:  # longer: sliding windows, each primed from the stream's own tail
-            audio, seed = _render_long(m, args, params, prompt_audio, rate, progress)
-    finally:
-        bar.close()
+        finally:
+            bar.close()
+    else:
+        audio, seed = _render_musicgen(m, args, prompt_audio, rate, progress, bar)
     from .streaming.dsp import for_output
 
     data = for_output(audio, m.sample_rate, args.output_rate, args.loudness)
@@ -430,11 +464,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model", default=None, help=f"hub id, folder or random:tiny|small (default {DEFAULT_MODEL})")
     r.add_argument("--continue", dest="continue_from", metavar="IN.WAV", help="continue this audio file")
     r.add_argument("--seed", type=int, default=None)
-    d = SamplingParams()  # the one set of defaults
-    r.add_argument("--temperature", type=float, default=d.temperature)
-    r.add_argument("--top-k", type=int, default=d.top_k)
-    r.add_argument("--top-p", type=float, default=d.top_p)
-    r.add_argument("--cfg", type=float, default=d.cfg_coef, help=f"classifier-free guidance coefficient (default {d.cfg_coef:g})")
+    d, g = SamplingParams(), MagnetParams()  # the one set of defaults of each family
+    r.add_argument("--temperature", type=float, default=None,
+                   help=f"default {d.temperature:g} (MAGNeT: {g.temperature:g}, annealed to 0 in each stage)")
+    r.add_argument("--top-k", type=int, default=None, help=f"default {d.top_k} (MAGNeT: {g.top_k})")
+    r.add_argument("--top-p", type=float, default=None, help=f"default {d.top_p:g} (MAGNeT: {g.top_p:g})")
+    r.add_argument("--cfg", type=float, default=None, help=f"classifier-free guidance coefficient (default "
+                   f"{d.cfg_coef:g}; MAGNeT: {g.max_cfg_coef:g} while masked, annealed to --min-cfg)")
+    r.add_argument("--greedy", action="store_true", help="take the most likely token (no sampling)")
+    mg = r.add_argument_group("MAGNeT decoding (audiocraft's options; defaults per model family)")
+    mg.add_argument("--decoding-steps", default=None, metavar="N,N,N,N",
+                    help=f"passes per codebook stage (default {','.join(map(str, g.decoding_steps))})")
+    mg.add_argument("--span-arrangement", choices=SPAN_ARRANGEMENTS, default=None)
+    mg.add_argument("--span-scoring", choices=SPAN_SCORINGS, default=None)
+    mg.add_argument("--min-cfg", type=float, default=None, help=f"guidance once unmasked (default {g.min_cfg_coef:g})")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     r.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
     _output_options(r)

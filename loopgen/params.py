@@ -58,3 +58,67 @@ def check_range(name: str, lo: float, hi: float) -> None:
     a, b, _ = LIMITS[name]
     if not (a <= lo <= b and a <= hi <= b):
         raise LoopgenError(f"{name} range {lo:g}..{hi:g} is outside {a:g}..{b:g}")
+
+
+# -- MAGNeT's iterative decoding -----------------------------------------------------------------------------------
+SPAN_ARRANGEMENTS = ("nonoverlap", "stride1")
+SPAN_SCORINGS = ("max", "prod")
+MAGNET_LIMITS: dict[str, tuple[float, float, bool]] = {
+    "temperature": (0.0, 10.0, False),  # the first pass's; annealed linearly to 0 over each stage
+    "top_k": (0, 2048, True),
+    "top_p": (0.0, 1.0, False),
+    "max_cfg_coef": (0.0, 40.0, False),  # guidance while everything is masked ...
+    "min_cfg_coef": (0.0, 40.0, False),  # ... annealed to this as the mask empties
+}
+MAX_DECODING_STEPS = 200  # per stage
+
+
+@dataclass(frozen=True)
+class MagnetParams:
+    """MAGNeT decoding options, with audiocraft's names and its API defaults (music models). `greedy` is audiocraft's
+    use_sampling=False. Text-to-sound models default to AUDIO_MAGNET (audiocraft's audio-magnet settings)."""
+
+    temperature: float = 3.0
+    top_k: int = 0
+    top_p: float = 0.9
+    max_cfg_coef: float = 10.0
+    min_cfg_coef: float = 1.0
+    decoding_steps: tuple[int, ...] = (20, 10, 10, 10)  # one count per codebook stage
+    span_arrangement: str = "nonoverlap"
+    span_scoring: str = "max"
+    anneal_temp: bool = True
+    greedy: bool = False
+
+    def validate(self, stages: int | None = None) -> "MagnetParams":
+        for name, (lo, hi, whole) in MAGNET_LIMITS.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+                raise LoopgenError(f"{name} must be between {lo:g} and {hi:g}, got {v!r}")
+            if whole and v != int(v):
+                raise LoopgenError(f"{name} must be a whole number, got {v!r}")
+        steps = self.decoding_steps
+        if not steps or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DECODING_STEPS
+                            for n in steps):
+            raise LoopgenError(f"decoding_steps must be whole numbers from 1 to {MAX_DECODING_STEPS}, got {steps!r}")
+        if stages is not None and len(steps) != stages:
+            raise LoopgenError(f"decoding_steps needs one count per codebook ({stages}), got {len(steps)}")
+        if self.span_arrangement not in SPAN_ARRANGEMENTS:
+            raise LoopgenError(f"span_arrangement must be one of {', '.join(SPAN_ARRANGEMENTS)}")
+        if self.span_scoring not in SPAN_SCORINGS:
+            raise LoopgenError(f"span_scoring must be one of {', '.join(SPAN_SCORINGS)}")
+        return self
+
+    def replace(self, **changes: object) -> "MagnetParams":
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise LoopgenError(f"unknown MAGNeT option(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        if "decoding_steps" in changes and isinstance(changes["decoding_steps"], list):
+            changes["decoding_steps"] = tuple(changes["decoding_steps"])
+        return MagnetParams(**{**self.as_dict(), **changes}).validate()
+
+    def as_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+AUDIO_MAGNET = MagnetParams(temperature=3.5, top_p=0.8, max_cfg_coef=20.0)

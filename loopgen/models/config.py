@@ -154,10 +154,11 @@ class MusicgenConfig:
     audio: EncodecConfig = field(default_factory=EncodecConfig)
     lm: LMConfig = field(default_factory=LMConfig)
     max_seconds: float = 30.0  # the training window
+    projection: bool | None = None  # text -> LM projection; None: when the widths differ (transformers' rule)
 
     @property
     def has_projection(self) -> bool:
-        return self.text.d_model != self.lm.dim
+        return self.text.d_model != self.lm.dim if self.projection is None else self.projection
 
     @classmethod
     def from_hf(cls, d: dict[str, Any]) -> "MusicgenConfig":
@@ -174,3 +175,17 @@ class MusicgenConfig:
             audio=EncodecConfig.from_hf(d["audio_encoder"]),
             lm=LMConfig.from_hf(dec),
         )
+
+
+@dataclass(frozen=True)
+class MagnetConfig(MusicgenConfig):
+    """A MAGNeT: the same parts, a non-causal LM over one fixed segment, decoded by iterative masking."""
+
+    span_len: int = 3  # masking spans, in frames
+    subcodes_context: int = 5  # stages >= 1 attend to |i - j| <= this many frames (-1: everything)
+    family: str = "music"  # "music" or "audio" (text-to-sound): their decoding defaults differ
+    defaults: tuple[tuple[str, object], ...] = ()  # decoding defaults the checkpoint's config carries
+
+    @property
+    def segment_frames(self) -> int:
+        return int(round(self.max_seconds * self.audio.frame_rate))

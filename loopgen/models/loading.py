@@ -24,11 +24,18 @@ KNOWN_MODELS: dict[str, str] = {
     "facebook/musicgen-melody-large": "MusicGen melody large (not supported yet)",
     "facebook/musicgen-stereo-melody": "MusicGen melody, stereo (not supported yet)",
     "facebook/musicgen-stereo-melody-large": "MusicGen melody large, stereo (not supported yet)",
-    "facebook/magnet-small-10secs": "MAGNeT small (not supported yet)",
-    "facebook/magnet-medium-10secs": "MAGNeT medium (not supported yet)",
+    "facebook/magnet-small-10secs": "MAGNeT small, 10 s segments",
+    "facebook/magnet-medium-10secs": "MAGNeT medium, 10 s segments",
+    "facebook/magnet-small-30secs": "MAGNeT small, 30 s segments",
+    "facebook/magnet-medium-30secs": "MAGNeT medium, 30 s segments",
+    "facebook/audio-magnet-small": "MAGNeT small, text to sound (16 kHz)",
+    "facebook/audio-magnet-medium": "MAGNeT medium, text to sound (16 kHz)",
 }
+RANDOM_MODELS = ("random:tiny", "random:stereo-tiny", "random:small", "random:medium", "random:large",
+                 "random:magnet-tiny", "random:magnet-small")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _PATTERNS = ["*.json", "*.safetensors"]
+_RELEASE_PATTERNS = ["state_dict.bin", "compression_state_dict.bin", "*.json"]  # audiocraft's layout (MAGNeT)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -88,24 +95,26 @@ def resolve_checkpoint(name: str) -> Path:
     """A local folder, or a hub id looked up in the huggingface_hub cache and downloaded when not there."""
     path = Path(name).expanduser()
     if path.is_dir():
-        if not (path / "config.json").exists():
-            raise LoopgenError(f"{path} has no config.json: not a MusicGen checkpoint folder")
+        from .audiocraft import is_release
+
+        if not (path / "config.json").exists() and not is_release(path):
+            raise LoopgenError(f"{path} has no config.json and no audiocraft state_dict.bin: not a checkpoint folder")
         return path
     if name.count("/") != 1 or path.exists() or name.startswith((".", "/", "~")):
-        known = ", ".join(["random:tiny", "random:stereo-tiny", "random:small", "random:medium", "random:large",
-                           *KNOWN_MODELS])
+        known = ", ".join([*RANDOM_MODELS, *KNOWN_MODELS])
         raise LoopgenError(f"unknown model {name!r}: not a folder and not a hub id. Known models: {known}")
+    patterns = _RELEASE_PATTERNS if "magnet" in name.lower() else _PATTERNS
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
 
     try:
-        return Path(snapshot_download(name, allow_patterns=_PATTERNS, local_files_only=True))
+        return Path(snapshot_download(name, allow_patterns=patterns, local_files_only=True))
     except LocalEntryNotFoundError:
         pass
     if _offline():
         raise LoopgenError(_not_cached(name, "HF_HUB_OFFLINE is set"))
     try:
-        return Path(snapshot_download(name, allow_patterns=_PATTERNS))  # shows a progress bar per file
+        return Path(snapshot_download(name, allow_patterns=patterns))  # shows a progress bar per file
     except RepositoryNotFoundError as e:
         raise LoopgenError(f"unknown model {name!r}: no such repository on the Hugging Face hub") from e
     except Exception as e:  # no network, proxy, DNS, HTTP errors: all mean 'could not fetch'
@@ -126,17 +135,23 @@ def cached_models() -> set[str]:
 
     out = set()
     for repo in KNOWN_MODELS:
-        hit = try_to_load_from_cache(repo, "config.json")
+        hit = try_to_load_from_cache(repo, "state_dict.bin" if "magnet" in repo else "config.json")
         if isinstance(hit, str):
             out.add(repo)
     return out
 
 
-def load_model(name: str, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None) -> MusicGen:
-    """Load a MusicGen: a hub id ("facebook/musicgen-small"), a checkpoint folder, or "random:tiny|stereo-tiny|small|medium|large".
+def load_model(
+    name: str, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
+    text_encoder: str | Path | None = None,
+) -> MusicGen:
+    """Load a MusicGen or a MAGNeT: a hub id ("facebook/musicgen-small", "facebook/magnet-small-10secs"), a
+    checkpoint folder (transformers' layout, or audiocraft's release layout: state_dict.bin and
+    compression_state_dict.bin), or one of RANDOM_MODELS.
 
     The LM runs in `dtype` (default float32 on cpu, float16 on gpu; "int8" on the CPU: int8 weights with dynamic
-    int8 activations for its per-step projections); T5 and the codec stay in float32."""
+    int8 activations for its per-step projections); T5 and the codec stay in float32. text_encoder: the T5 for an
+    audiocraft-layout checkpoint (a folder or hub id; default: a t5/ folder beside the files, else the hub)."""
     dev = resolve_device(device)
     int8 = dtype == "int8"
     if int8 and dev.type != "cpu":
@@ -150,6 +165,15 @@ def load_model(name: str, device: str | torch.device | None = None, dtype: str |
             model.lm.quantize()
         return model
     folder = resolve_checkpoint(name)
+    from .audiocraft import is_release
+
+    if is_release(folder):
+        from .release import load_release
+
+        model = load_release(folder, name, dev, dt, text_encoder)
+        if int8:
+            model.lm.quantize()
+        return model
     try:
         raw = json.loads((folder / "config.json").read_text())
     except (OSError, json.JSONDecodeError) as e:

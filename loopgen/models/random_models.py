@@ -3,6 +3,8 @@
 - `random:tiny`: a few small layers, real 32 kHz codec layout scaled down; runs fast on any CPU.
 - `random:stereo-tiny`: the same with 8 interleaved stereo codebooks.
 - `random:small`: exactly the musicgen-small architecture (T5-base, the 32 kHz EnCodec, 24-layer d=1024 LM).
+- `random:medium`, `random:large`: the exact architectures of those sizes.
+- `random:magnet-tiny` (2 s segments) and `random:magnet-small` (magnet-small-10secs' architecture): MAGNeTs.
 
 Codebooks get random entries so decoded audio is not silent. The tokenizer is a byte-level one built in memory,
 appending `</s>` like T5's.
@@ -14,7 +16,8 @@ from torch import nn
 
 from ..errors import LoopgenError
 from .lm import Dense
-from .config import EncodecConfig, LMConfig, MusicgenConfig, T5Config
+from .config import EncodecConfig, LMConfig, MagnetConfig, MusicgenConfig, T5Config
+from .magnet import Magnet
 from .musicgen import MusicGen
 from .t5 import TextTokenizer
 
@@ -35,6 +38,13 @@ CONFIGS: dict[str, MusicgenConfig] = {
     # medium and large: audiocraft's model_scale configs (T5-base text encoder and the 32 kHz codec for all sizes)
     "medium": MusicgenConfig(lm=LMConfig(dim=1536, num_layers=48, num_heads=24, ffn_dim=6144)),
     "large": MusicgenConfig(lm=LMConfig(dim=2048, num_layers=48, num_heads=32, ffn_dim=8192)),
+    # MAGNeT: tiny (2 s segments, for tests) and exactly magnet-small-10secs' architecture
+    "magnet-tiny": MagnetConfig(
+        text=T5Config(vocab_size=300, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4),
+        audio=EncodecConfig(num_filters=8, hidden_size=32, codebook_dim=32),
+        lm=LMConfig(dim=64, num_layers=2, num_heads=4, ffn_dim=128), max_seconds=2.0, projection=True,
+    ),
+    "magnet-small": MagnetConfig(max_seconds=10.0, projection=True),
 }
 
 
@@ -80,9 +90,11 @@ def init_random(model: MusicGen, seed: int = SEED) -> None:
 def build_random(kind: str, device: torch.device, dtype: torch.dtype) -> MusicGen:
     if kind not in CONFIGS:
         raise LoopgenError(f"unknown model 'random:{kind}': use one of {', '.join('random:' + k for k in CONFIGS)}")
-    model = MusicGen(CONFIGS[kind], TextTokenizer(byte_tokenizer()), name=f"random:{kind}")
+    cls = Magnet if isinstance(CONFIGS[kind], MagnetConfig) else MusicGen
+    model = cls(CONFIGS[kind], TextTokenizer(byte_tokenizer()), name=f"random:{kind}")
     init_random(model)
     model.lm.to(dtype)
     model = model.to(device).eval()
-    model.lm.pack()
+    if cls is MusicGen:
+        model.lm.pack()
     return model

@@ -138,8 +138,12 @@ def _weight_norm(g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return (v * (g / v.norm(dim=dims, keepdim=True))).to(v.dtype)
 
 
-def load_weights(model: nn.Module, folder: Path, device: torch.device, card: int, dim: int) -> None:
-    """Fill `model` (built on the meta device, each parameter already in its target dtype) from `folder`."""
+def load_weights(
+    model: nn.Module, folder: Path, device: torch.device, card: int, dim: int,
+    tensors: Iterator[tuple[str, torch.Tensor]] | None = None,
+) -> None:
+    """Fill `model` (built on the meta device, each parameter already in its target dtype) from `folder`, or from
+    `tensors` named as in a transformers checkpoint (the audiocraft loader translates its names to those)."""
     expected = {k: (p.shape, p.dtype) for k, p in model.state_dict(keep_vars=True).items()}
     filled: dict[str, torch.Tensor] = {}
     rows_done: dict[str, int] = {}
@@ -165,7 +169,7 @@ def load_weights(model: nn.Module, folder: Path, device: torch.device, card: int
         part.copy_(t)
         rows_done[key] += t.numel()
 
-    for name, tensor in iter_checkpoint(folder):
+    for name, tensor in iter_checkpoint(folder) if tensors is None else tensors:
         wn = re.fullmatch(r"(.+)\.(?:parametrizations\.weight\.original([01])|weight_([gv]))", name)
         if wn:
             base = wn.group(1)

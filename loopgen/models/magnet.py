@@ -1,0 +1,284 @@
+"""MAGNeT: the non-autoregressive MusicGen. The same LM weights and layers, run without a causal mask or KV cache over
+a whole segment of masked tokens, one codebook (stage) at a time; each pass re-masks the least confident spans.
+
+Decoding follows audiocraft 1.3.0's `MagnetLMModel._generate_magnet` (tests compare logits, greedy codes and
+continuations against audiocraft's recorded outputs). Differences, by design: sampled draws come from the seeded
+counter hash of `sampling.uniforms` (a row's draws depend on its seed only, not on torch's RNG), and `seconds`
+longer than a segment is made segment by segment, the tail of one segment the fixed prompt of the next.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import LoopgenError
+from ..params import AUDIO_MAGNET, MagnetParams
+from .config import MagnetConfig
+from .lm import DecoderLayer, KVCache
+from .musicgen import Generation, MusicGen, StepInfo
+from .sampling import check_seed, filter_logits, uniforms
+
+KEEP = -1e4  # score of a span that must not be masked again (audiocraft's DONT_REMASK_ME_SCORE)
+# audiocraft's names in a checkpoint's `generate.lm` section -> ours
+_CFG_NAMES = {"temp": "temperature", "top_k": "top_k", "top_p": "top_p", "max_cfg_coef": "max_cfg_coef",
+              "min_cfg_coef": "min_cfg_coef", "decoding_steps": "decoding_steps", "span_arrangement":
+              "span_arrangement", "anneal_temp": "anneal_temp"}
+
+
+def _layer_full(layer: DecoderLayer, x: torch.Tensor, i: int, cache: KVCache, bias: torch.Tensor | None) -> torch.Tensor:
+    """Every position at once, no causal mask. x: [N, T, D]; bias: additive [T, T] (the stage band) or None."""
+    b, t, d = x.shape
+    h, dh = layer.heads, d // layer.heads
+    x2 = x.reshape(b * t, d)
+    n = F.layer_norm(x2, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
+    q, k, v = layer.qkv(n).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [N, H, T, Dh]
+    a = F.scaled_dot_product_attention(q, k, v, attn_mask=None if bias is None else bias.to(q.dtype))
+    x2 = x2 + layer.out(a.transpose(1, 2).reshape(b * t, d))
+    x2 = layer._cross(x2, b, t, cache.cross_k[i], cache.cross_v[i], cache.cross_bias)
+    return layer._mlp(x2).view(b, t, d)
+
+
+def _span_mask(starts: torch.Tensor, t: int, span: int) -> torch.Tensor:
+    """Bool [T]: True on [s, s + span) for every start s."""
+    m = torch.zeros(t + span, dtype=torch.bool, device=starts.device)
+    for j in range(span):
+        m[starts + j] = True
+    return m[:t]
+
+
+def least_probable_spans(scores: torch.Tensor, target: int, span: int) -> torch.Tensor:
+    """stride1 masking of one row: scores [T] (-log p per token) -> bool [T], the union of the least probable
+    overlapping windows of `span`, as many as bring the masked count closest to `target` (a binary search)."""
+    t = scores.shape[0]
+    order = torch.argsort(scores.unfold(0, span, 1).sum(-1), descending=True)
+    target = max(target, span)
+    lo, hi = target // span, target - span + 1
+    mid = round(0.5 * (lo + hi))
+    mask = _span_mask(order[:mid], t, span)
+    while lo < mid < hi:
+        mask = _span_mask(order[:mid], t, span)
+        if int(mask.sum()) > target:
+            hi = mid
+        else:
+            lo = mid
+        mid = round(0.5 * (lo + hi))
+    return mask
+
+
+class Magnet(MusicGen):
+    """Load with `loopgen.load_model("facebook/magnet-small-10secs")`. `generate` takes audiocraft's decoding options
+    (see `params.MagnetParams`); everything else (encode/decode, sample_rate, prompts) is MusicGen's."""
+
+    cfg: MagnetConfig
+
+    @property
+    def max_frames(self) -> int:
+        return self.cfg.segment_frames
+
+    @property
+    def segment_seconds(self) -> float:
+        return self.cfg.max_seconds
+
+    def defaults(self) -> MagnetParams:
+        """The decoding defaults: audiocraft's per family, then what the checkpoint's config says."""
+        base = AUDIO_MAGNET if self.cfg.family == "audio" else MagnetParams()
+        own = {_CFG_NAMES[k]: v for k, v in self.cfg.defaults if k in _CFG_NAMES}
+        if "use_sampling" in dict(self.cfg.defaults):
+            own["greedy"] = not dict(self.cfg.defaults)["use_sampling"]
+        return base.replace(**own) if own else base
+
+    def options(self, **changes: object) -> MagnetParams:
+        return self.defaults().replace(**changes).validate(self.num_codebooks)
+
+    def engine(self, *a, **k):
+        raise LoopgenError("MAGNeT is not autoregressive: it has no step engine (use generate)")
+
+    # -- the forward pass ----------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def condition(self, texts: list[str]) -> KVCache:
+        """Cross-attention K/V for the texts and their unconditional rows ([texts; nulls], 2B rows). As in
+        audiocraft, the texts are padded to the longest and the padding (zero states) takes part in attention."""
+        ids, mask = self.tokenizer(texts, self.device)
+        states = self.text(ids, mask)
+        if self.proj is not None:
+            states = self.proj(states)
+        states = states * mask[..., None].to(states.dtype)
+        b, s = mask.shape
+        cache = self.lm.new_cache(2 * b, 0, s)
+        rows = torch.arange(2 * b, device=self.device)
+        full = torch.cat([torch.ones_like(mask), torch.zeros_like(mask)])  # nulls: all zero, output exactly 0
+        self.lm.condition(cache, rows, torch.cat([states, torch.zeros_like(states)]), full)
+        return cache
+
+    def band(self, t: int, stage: int) -> torch.Tensor | None:
+        """Stage 0 sees the whole segment; later stages |i - j| <= subcodes_context frames."""
+        c = self.cfg.subcodes_context
+        if stage == 0 or c < 0:
+            return None
+        pos = torch.arange(t, device=self.device)
+        near = (pos[:, None] - pos[None, :]).abs() <= c
+        return torch.zeros(t, t, device=self.device).masked_fill(~near, float("-inf"))
+
+    @torch.inference_mode()
+    def stage_logits(self, grid: torch.Tensor, cache: KVCache, stage: int) -> torch.Tensor:
+        """grid [N, K, T] codes (id card = mask) -> float32 logits of codebook `stage` only, [N, T, card]."""
+        lm = self.lm
+        t = grid.shape[-1]
+        x = lm._embed(grid.transpose(1, 2)) + lm.position_table(t)[:t].to(lm.emb.dtype)
+        bias = self.band(t, stage)
+        for i, layer in enumerate(lm.layers):
+            x = _layer_full(layer, x, i, cache, bias)
+        card = self.cfg.lm.card
+        w = lm.heads.weight
+        w = w.to_dense() if w.is_mkldnn else w
+        return F.linear(lm.norm(x), w[stage * card : (stage + 1) * card]).float()
+
+    # -- iterative decoding --------------------------------------------------------------------------------------
+    def _draw(self, logits: torch.Tensor, temp: float, p: MagnetParams, seeds: torch.Tensor, draws: int):
+        """logits [B, T, V] guided -> (tokens [B, T], the probability each had [B, T]) as audiocraft scores them."""
+        b, t, v = logits.shape
+        probs = torch.softmax(logits / max(temp, 1e-2), dim=-1)
+        if p.greedy:
+            tokens = logits.argmax(-1)
+            return tokens, probs.gather(-1, tokens[..., None])[..., 0]
+        top_k = 0 if p.top_p > 0 else p.top_k  # audiocraft: top_p wins over top_k
+        def full(x: float) -> torch.Tensor:
+            return torch.full((b,), x, device=logits.device)
+
+        kept = filter_logits(logits, full(max(temp, 1e-2)), full(top_k).long(), full(p.top_p)).softmax(-1)
+        noise = -torch.log(uniforms(seeds, torch.full_like(seeds, draws), t * v)).view(b, t, v)
+        tokens = (kept / noise).argmax(-1)
+        if top_k > 0:  # audiocraft scores top-k draws with the renormalised top-k probabilities
+            kth = probs.topk(top_k, dim=-1).values[..., -1:]
+            probs = probs * (probs >= kth)
+            probs = probs / probs.sum(-1, keepdim=True)
+        return tokens, probs.gather(-1, tokens[..., None])[..., 0]
+
+    def _stage(self, grid: torch.Tensor, stage: int, prompt: torch.Tensor | None, cache: KVCache, p: MagnetParams,
+               seeds: torch.Tensor, tick: Callable[[], int]) -> None:
+        """Fill codebook `stage` of grid [B, K, T] in place (prompt [B, K, P] fixed at the front)."""
+        b, _, t = grid.shape
+        span, mask_id, n = self.cfg.span_len, self.cfg.lm.card, p.decoding_steps[stage]
+        pl = 0 if prompt is None else prompt.shape[-1]
+        chunked = span > 1 and p.span_arrangement == "nonoverlap"
+        row = torch.full((b, t), mask_id, dtype=torch.long, device=grid.device)
+        if chunked:
+            chunks = t // span
+            scores = torch.zeros(b, chunks, device=grid.device)
+            scores[:, : pl // span] = KEEP
+            to_gen = chunks - pl // span
+        else:
+            scores = torch.zeros(b, t, device=grid.device)
+            scores[:, :pl] = KEEP
+            to_gen = t - pl
+        for i, ts in enumerate(torch.linspace(0, 1, n)):
+            mask_p = torch.cos(ts * math.pi * 0.5)  # float32, as audiocraft computes it
+            count = max(int((mask_p * to_gen).item()), 1)
+            if chunked:
+                chosen = torch.zeros(b, chunks, dtype=torch.bool, device=grid.device)
+                chosen.scatter_(1, scores.topk(count, dim=-1).indices, True)
+                row[chosen.repeat_interleave(span, dim=-1)] = mask_id
+            elif span > 1:  # stride1: overlapping windows, one row at a time
+                for r in range(b):
+                    row[r, least_probable_spans(scores[r], count, span)] = mask_id
+            else:
+                row.scatter_(1, scores.topk(count, dim=-1).indices, mask_id)
+            if pl:
+                row[:, :pl] = prompt[:, stage]
+            grid[:, stage] = row
+            both = self.stage_logits(torch.cat([grid, grid]), cache, stage)  # [2B, T, V]
+            cond, unc = both.split(b)
+            w = float(mask_p) * p.max_cfg_coef + (1 - float(mask_p)) * p.min_cfg_coef
+            logits = unc + (cond - unc) * w
+            temp = p.temperature * ((n - 1 - i) / n) if p.anneal_temp else p.temperature
+            tokens, prob = self._draw(logits, temp, p, seeds, tick())
+            masked = row == mask_id
+            row = torch.where(masked, tokens, row)
+            grid[:, stage] = row
+            if chunked:
+                per = prob.reshape(b, chunks, span)
+                scores = 1 - per.max(-1).values if p.span_scoring == "max" else (-torch.log(per)).sum(-1)
+                scores = scores.masked_fill(~chosen, KEEP)
+            else:
+                scores = (-torch.log(prob)).masked_fill(~masked, KEEP)
+
+    @torch.inference_mode()
+    def segment(self, cache: KVCache, frames: int, prompt: torch.Tensor | None, p: MagnetParams, seed: int,
+                progress: Callable[[StepInfo], None] | None = None, done: int = 0, total: int = 0,
+                exact: bool = True) -> torch.Tensor:
+        """One segment: codes [B, K, frames'] with `prompt` [B, K, P] fixed at the front. nonoverlap decodes a whole
+        number of spans: `exact` rounds up and cuts back to `frames`; otherwise it trims, as audiocraft does."""
+        b, k = cache.rows // 2, self.num_codebooks
+        span = self.cfg.span_len
+        t = frames
+        if p.span_arrangement == "nonoverlap" and span > 1 and frames % span:
+            t = -(-frames // span) * span if exact else frames - frames % span
+        grid = torch.full((b, k, t), self.cfg.lm.card, dtype=torch.long, device=self.device)
+        if prompt is not None:
+            grid[..., : prompt.shape[-1]] = prompt
+        seeds = torch.arange(b, device=self.device, dtype=torch.long) + seed
+        count = [done]
+
+        def tick() -> int:  # the pass number: each pass draws fresh noise
+            count[0] += 1
+            if progress is not None:
+                progress(StepInfo(count[0], total or sum(p.decoding_steps)))
+            return count[0]
+
+        for stage in range(k):
+            self._stage(grid, stage, prompt, cache, p, seeds, tick)
+        return grid[..., : min(t, frames)] if exact else grid
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        texts: list[str] | str,
+        seconds: float | None = None,
+        seed: int | None = None,
+        prompt_audio: torch.Tensor | np.ndarray | None = None,
+        prompt_sample_rate: int | None = None,
+        progress: Callable[[StepInfo], None] | None = None,
+        **options: object,
+    ) -> Generation:
+        """A segment per text; `options` are MAGNeT's decoding options (`params.MagnetParams`: decoding_steps,
+        span_arrangement, span_scoring, temperature, top_k, top_p, max_cfg_coef, min_cfg_coef, anneal_temp,
+        greedy), defaulting to audiocraft's for this model family.
+
+        seconds=None makes one segment as audiocraft does (prompt included, nonoverlap trims to whole spans).
+        seconds: that much new audio exactly, after the prompt; past one segment it goes on segment by segment, the
+        last half segment fixed as the prompt of the next. Row b samples with seed + b (each pass draws afresh)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            raise LoopgenError("at least one prompt text is needed")
+        p = self.options(**options)
+        seed = check_seed(seed)
+        prompt = self.prompt_codes(prompt_audio, prompt_sample_rate, len(texts))
+        pl = 0 if prompt is None else prompt.shape[-1]
+        seg, keep = self.max_frames, self.max_frames // 2
+        if pl >= seg:
+            raise LoopgenError(f"the prompt ({pl / self.frame_rate:g} s) must be shorter than a segment "
+                               f"({self.segment_seconds:g} s)")
+        cache = self.condition(texts)
+        if seconds is None:
+            codes = self.segment(cache, seg, prompt, p, seed, progress, exact=False)
+            return Generation(codes, self.decode(codes), self.sample_rate, pl, seed)
+        want = pl + self.frames_for_any(seconds)
+        passes = 1 + max(0, math.ceil((want - seg) / (seg - keep)))
+        total = passes * sum(p.decoding_steps)
+        codes = self.segment(cache, min(want, seg), prompt, p, seed, progress, 0, total)
+        for j in range(1, passes):
+            ctx = codes[..., -keep:]
+            more = self.segment(cache, min(keep + want - codes.shape[-1], seg), ctx, p, seed, progress,
+                                j * sum(p.decoding_steps), total)
+            codes = torch.cat([codes, more[..., keep:]], dim=-1)
+        return Generation(codes, self.decode(codes), self.sample_rate, pl, seed)
+
+    def frames_for_any(self, seconds: float) -> int:
+        """Frames for `seconds` of audio, with no one-window limit (MAGNeT goes on segment by segment)."""
+        if not (isinstance(seconds, (int, float)) and seconds > 0 and math.isfinite(seconds)):
+            raise LoopgenError(f"seconds must be a finite number > 0, got {seconds}")
+        return max(1, round(seconds * self.frame_rate))
