@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,6 +30,40 @@ _CFG_NAMES = {"temp": "temperature", "top_k": "top_k", "top_p": "top_p", "max_cf
               "span_arrangement", "anneal_temp": "anneal_temp"}
 
 
+@dataclass
+class Decoding:
+    """One segment being decoded, all its state explicit: `Magnet.mask`, a forward pass, `Magnet.unmask`, repeated
+    until `done`. Rows: the texts of one request (their unconditional rows are added for the forward pass)."""
+
+    grid: torch.Tensor  # [B, K, T] codes, id card = mask
+    frames: int  # frames of the result (T may exceed it by the rounding to whole spans)
+    prompt: torch.Tensor | None  # [B, K, P] fixed at the front
+    p: MagnetParams
+    seeds: torch.Tensor  # [B]
+    stage: int = 0  # the codebook being decoded
+    i: int = 0  # pass within the stage
+    draws: int = 0  # passes made (the draw counter of the seeded noise)
+    row: torch.Tensor | None = None  # [B, T] the stage's codes
+    scores: torch.Tensor | None = None  # [B, chunks] or [B, T]: high = re-mask first
+    chosen: torch.Tensor | None = None  # [B, chunks] spans masked this pass (nonoverlap)
+    chunked: bool = True
+    to_gen: int = 0
+    times: torch.Tensor | None = None
+    mask_p: torch.Tensor | None = None
+
+    @property
+    def prompt_frames(self) -> int:
+        return 0 if self.prompt is None else self.prompt.shape[-1]
+
+    @property
+    def done(self) -> bool:
+        return self.stage >= self.grid.shape[1]
+
+    @property
+    def result(self) -> torch.Tensor:
+        return self.grid[..., : self.frames]
+
+
 def _layer_full(layer: DecoderLayer, x: torch.Tensor, i: int, cache: KVCache, bias: torch.Tensor | None) -> torch.Tensor:
     """Every position at once, no causal mask. x: [N, T, D]; bias: additive [T, T] (the stage band) or None."""
     b, t, d = x.shape
@@ -40,6 +75,25 @@ def _layer_full(layer: DecoderLayer, x: torch.Tensor, i: int, cache: KVCache, bi
     x2 = x2 + layer.out(a.transpose(1, 2).reshape(b * t, d))
     x2 = layer._cross(x2, b, t, cache.cross_k[i], cache.cross_v[i], cache.cross_bias)
     return layer._mlp(x2).view(b, t, d)
+
+
+def merge_text(caches: list[KVCache]) -> KVCache:
+    """The cross-attention K/V of several `Magnet.condition` caches as one, rows in order; a shorter text's extra
+    positions are masked out (-inf), so each row attends exactly to what it attended to alone."""
+    s = max(c.text for c in caches)
+    l, _, h, _, dh = caches[0].cross_k.shape
+    rows = sum(c.rows for c in caches)
+    ref = caches[0].cross_k
+    out = KVCache(k=ref.new_zeros(l, rows, h, 1, dh), v=ref.new_zeros(l, rows, h, 1, dh),
+                  cross_k=ref.new_zeros(l, rows, h, s, dh), cross_v=ref.new_zeros(l, rows, h, s, dh),
+                  cross_bias=ref.new_full((rows, 1, 1, s), float("-inf")), ready=1)
+    r = 0
+    for c in caches:
+        out.cross_k[:, r : r + c.rows, :, : c.text] = c.cross_k
+        out.cross_v[:, r : r + c.rows, :, : c.text] = c.cross_v
+        out.cross_bias[r : r + c.rows, :, :, : c.text] = c.cross_bias
+        r += c.rows
+    return out
 
 
 def _span_mask(starts: torch.Tensor, t: int, span: int) -> torch.Tensor:
@@ -124,20 +178,53 @@ class Magnet(MusicGen):
         return torch.zeros(t, t, device=self.device).masked_fill(~near, float("-inf"))
 
     @torch.inference_mode()
-    def stage_logits(self, grid: torch.Tensor, cache: KVCache, stage: int) -> torch.Tensor:
-        """grid [N, K, T] codes (id card = mask) -> float32 logits of codebook `stage` only, [N, T, card]."""
+    def stage_logits(self, grid: torch.Tensor, cache: KVCache, stage: int | list[int]) -> torch.Tensor:
+        """grid [N, K, T] codes (id card = mask) -> float32 logits [N, T, card] of codebook `stage` only (one stage
+        for every row, or one per row: rows of several segments batched together)."""
         lm = self.lm
-        t = grid.shape[-1]
+        n, t = grid.shape[0], grid.shape[-1]
+        stages = [stage] * n if isinstance(stage, int) else list(stage)
         x = lm._embed(grid.transpose(1, 2)) + lm.position_table(t)[:t].to(lm.emb.dtype)
-        bias = self.band(t, stage)
+        band = self.band(t, 1)
+        if band is None or not any(stages):
+            bias = None
+        elif all(stages):
+            bias = band
+        else:  # per row: stage 0 sees everything
+            bias = torch.stack([band if s else torch.zeros_like(band) for s in stages])[:, None]
         for i, layer in enumerate(lm.layers):
             x = _layer_full(layer, x, i, cache, bias)
         card = self.cfg.lm.card
         w = lm.heads.weight
         w = w.to_dense() if w.is_mkldnn else w
-        return F.linear(lm.norm(x), w[stage * card : (stage + 1) * card]).float()
+        x = lm.norm(x)
+        out = x.new_empty(n, t, card, dtype=torch.float32)
+        for s in set(stages):
+            rows = [r for r in range(n) if stages[r] == s]
+            out[rows] = F.linear(x[rows], w[s * card : (s + 1) * card]).float()
+        return out
 
-    # -- iterative decoding --------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def passes(self, work: list[tuple[Decoding, KVCache]]) -> None:
+        """One pass of each segment in `work` (each with its texts' `condition`): masked, run through the LM together
+        where their lengths agree, unmasked. Each segment's result is what it gives alone (rows never attend across
+        segments; each text keeps its own padding)."""
+        for d, _ in work:
+            self.mask(d)
+        by_len: dict[int, list[tuple[Decoding, KVCache]]] = {}
+        for d, c in work:
+            by_len.setdefault(d.grid.shape[-1], []).append((d, c))
+        for group in by_len.values():
+            if len(group) == 1:
+                d, c = group[0]
+                self.unmask(d, self.stage_logits(torch.cat([d.grid, d.grid]), c, d.stage))
+                continue
+            grid = torch.cat([torch.cat([d.grid, d.grid]) for d, _ in group])
+            stages = [d.stage for d, _ in group for _ in range(2 * d.grid.shape[0])]
+            logits = self.stage_logits(grid, merge_text([c for _, c in group]), stages)
+            for (d, _), part in zip(group, logits.split([2 * d.grid.shape[0] for d, _ in group])):
+                self.unmask(d, part)
+
     def _draw(self, logits: torch.Tensor, temp: float, p: MagnetParams, seeds: torch.Tensor, draws: int):
         """logits [B, T, V] guided -> (tokens [B, T], the probability each had [B, T]) as audiocraft scores them."""
         b, t, v = logits.shape
@@ -158,80 +245,93 @@ class Magnet(MusicGen):
             probs = probs / probs.sum(-1, keepdim=True)
         return tokens, probs.gather(-1, tokens[..., None])[..., 0]
 
-    def _stage(self, grid: torch.Tensor, stage: int, prompt: torch.Tensor | None, cache: KVCache, p: MagnetParams,
-               seeds: torch.Tensor, tick: Callable[[], int]) -> None:
-        """Fill codebook `stage` of grid [B, K, T] in place (prompt [B, K, P] fixed at the front)."""
-        b, _, t = grid.shape
-        span, mask_id, n = self.cfg.span_len, self.cfg.lm.card, p.decoding_steps[stage]
-        pl = 0 if prompt is None else prompt.shape[-1]
-        chunked = span > 1 and p.span_arrangement == "nonoverlap"
-        row = torch.full((b, t), mask_id, dtype=torch.long, device=grid.device)
-        if chunked:
-            chunks = t // span
-            scores = torch.zeros(b, chunks, device=grid.device)
-            scores[:, : pl // span] = KEEP
-            to_gen = chunks - pl // span
+    # -- one segment, one pass at a time: explicit state, so a batch can interleave many ---------------------------
+    def start(self, rows: int, frames: int, prompt: torch.Tensor | None, p: MagnetParams, seed: int,
+              exact: bool = True, draws: int = 0) -> Decoding:
+        """A segment of `rows` rows to decode: `frames` frames, prompt [rows, K, P] fixed at the front. nonoverlap
+        decodes a whole number of spans: `exact` rounds up (`result` cuts back), else it trims, as audiocraft does.
+        Row b draws with seed + b; `draws` counts the passes made before (each pass draws afresh)."""
+        k, span = self.num_codebooks, self.cfg.span_len
+        t = frames
+        if p.span_arrangement == "nonoverlap" and span > 1 and frames % span:
+            t = -(-frames // span) * span if exact else frames - frames % span
+        grid = torch.full((rows, k, t), self.cfg.lm.card, dtype=torch.long, device=self.device)
+        if prompt is not None:
+            grid[..., : prompt.shape[-1]] = prompt
+        seeds = torch.arange(rows, device=self.device, dtype=torch.long) + seed
+        d = Decoding(grid, min(t, frames), prompt, p, seeds, draws=draws)
+        self._open_stage(d)
+        return d
+
+    def _open_stage(self, d: Decoding) -> None:
+        b, t, span = d.grid.shape[0], d.grid.shape[-1], self.cfg.span_len
+        pl = d.prompt_frames
+        d.row = torch.full((b, t), self.cfg.lm.card, dtype=torch.long, device=self.device)
+        d.chunked = span > 1 and d.p.span_arrangement == "nonoverlap"
+        if d.chunked:
+            d.scores = torch.zeros(b, t // span, device=self.device)
+            d.scores[:, : pl // span] = KEEP
+            d.to_gen = t // span - pl // span
         else:
-            scores = torch.zeros(b, t, device=grid.device)
-            scores[:, :pl] = KEEP
-            to_gen = t - pl
-        for i, ts in enumerate(torch.linspace(0, 1, n)):
-            mask_p = torch.cos(ts * math.pi * 0.5)  # float32, as audiocraft computes it
-            count = max(int((mask_p * to_gen).item()), 1)
-            if chunked:
-                chosen = torch.zeros(b, chunks, dtype=torch.bool, device=grid.device)
-                chosen.scatter_(1, scores.topk(count, dim=-1).indices, True)
-                row[chosen.repeat_interleave(span, dim=-1)] = mask_id
-            elif span > 1:  # stride1: overlapping windows, one row at a time
-                for r in range(b):
-                    row[r, least_probable_spans(scores[r], count, span)] = mask_id
-            else:
-                row.scatter_(1, scores.topk(count, dim=-1).indices, mask_id)
-            if pl:
-                row[:, :pl] = prompt[:, stage]
-            grid[:, stage] = row
-            both = self.stage_logits(torch.cat([grid, grid]), cache, stage)  # [2B, T, V]
-            cond, unc = both.split(b)
-            w = float(mask_p) * p.max_cfg_coef + (1 - float(mask_p)) * p.min_cfg_coef
-            logits = unc + (cond - unc) * w
-            temp = p.temperature * ((n - 1 - i) / n) if p.anneal_temp else p.temperature
-            tokens, prob = self._draw(logits, temp, p, seeds, tick())
-            masked = row == mask_id
-            row = torch.where(masked, tokens, row)
-            grid[:, stage] = row
-            if chunked:
-                per = prob.reshape(b, chunks, span)
-                scores = 1 - per.max(-1).values if p.span_scoring == "max" else (-torch.log(per)).sum(-1)
-                scores = scores.masked_fill(~chosen, KEEP)
-            else:
-                scores = (-torch.log(prob)).masked_fill(~masked, KEEP)
+            d.scores = torch.zeros(b, t, device=self.device)
+            d.scores[:, :pl] = KEEP
+            d.to_gen = t - pl
+        d.times = torch.linspace(0, 1, d.p.decoding_steps[d.stage])
+
+    def mask(self, d: Decoding) -> None:
+        """Before a pass: re-mask the least confident spans of the current stage (all of it on the first pass)."""
+        b, span, mask_id = d.grid.shape[0], self.cfg.span_len, self.cfg.lm.card
+        d.mask_p = torch.cos(d.times[d.i] * math.pi * 0.5)  # float32, as audiocraft computes it
+        count = max(int((d.mask_p * d.to_gen).item()), 1)
+        if d.chunked:
+            d.chosen = torch.zeros_like(d.scores, dtype=torch.bool)
+            d.chosen.scatter_(1, d.scores.topk(count, dim=-1).indices, True)
+            d.row[d.chosen.repeat_interleave(span, dim=-1)] = mask_id
+        elif span > 1:  # stride1: overlapping windows, one row at a time
+            for r in range(b):
+                d.row[r, least_probable_spans(d.scores[r], count, span)] = mask_id
+        else:
+            d.row.scatter_(1, d.scores.topk(count, dim=-1).indices, mask_id)
+        if d.prompt is not None:
+            d.row[:, : d.prompt_frames] = d.prompt[:, d.stage]
+        d.grid[:, d.stage] = d.row
+
+    def unmask(self, d: Decoding, both: torch.Tensor) -> None:
+        """After a pass: both [2B, T, card] (the texts' rows, then their unconditional rows) -> guided draws into the
+        masked positions, new scores; then the next pass, or the next stage."""
+        p, b, mask_id, n = d.p, d.grid.shape[0], self.cfg.lm.card, d.p.decoding_steps[d.stage]
+        cond, unc = both.split(b)
+        w = float(d.mask_p) * p.max_cfg_coef + (1 - float(d.mask_p)) * p.min_cfg_coef
+        logits = unc + (cond - unc) * w
+        temp = p.temperature * ((n - 1 - d.i) / n) if p.anneal_temp else p.temperature
+        d.draws += 1
+        tokens, prob = self._draw(logits, temp, p, d.seeds, d.draws)
+        masked = d.row == mask_id
+        d.row = torch.where(masked, tokens, d.row)
+        d.grid[:, d.stage] = d.row
+        if d.chunked:
+            per = prob.reshape(b, -1, self.cfg.span_len)
+            scores = 1 - per.max(-1).values if p.span_scoring == "max" else (-torch.log(per)).sum(-1)
+            d.scores = scores.masked_fill(~d.chosen, KEEP)
+        else:
+            d.scores = (-torch.log(prob)).masked_fill(~masked, KEEP)
+        d.i += 1
+        if d.i == n:
+            d.stage, d.i = d.stage + 1, 0
+            if not d.done:
+                self._open_stage(d)
 
     @torch.inference_mode()
     def segment(self, cache: KVCache, frames: int, prompt: torch.Tensor | None, p: MagnetParams, seed: int,
                 progress: Callable[[StepInfo], None] | None = None, done: int = 0, total: int = 0,
                 exact: bool = True) -> torch.Tensor:
-        """One segment: codes [B, K, frames'] with `prompt` [B, K, P] fixed at the front. nonoverlap decodes a whole
-        number of spans: `exact` rounds up and cuts back to `frames`; otherwise it trims, as audiocraft does."""
-        b, k = cache.rows // 2, self.num_codebooks
-        span = self.cfg.span_len
-        t = frames
-        if p.span_arrangement == "nonoverlap" and span > 1 and frames % span:
-            t = -(-frames // span) * span if exact else frames - frames % span
-        grid = torch.full((b, k, t), self.cfg.lm.card, dtype=torch.long, device=self.device)
-        if prompt is not None:
-            grid[..., : prompt.shape[-1]] = prompt
-        seeds = torch.arange(b, device=self.device, dtype=torch.long) + seed
-        count = [done]
-
-        def tick() -> int:  # the pass number: each pass draws fresh noise
-            count[0] += 1
+        """One segment decoded alone -> codes [B, K, frames'] (see `start`); cache: `condition` of the B texts."""
+        d = self.start(cache.rows // 2, frames, prompt, p, seed, exact, draws=done)
+        while not d.done:
+            self.passes([(d, cache)])
             if progress is not None:
-                progress(StepInfo(count[0], total or sum(p.decoding_steps)))
-            return count[0]
-
-        for stage in range(k):
-            self._stage(grid, stage, prompt, cache, p, seeds, tick)
-        return grid[..., : min(t, frames)] if exact else grid
+                progress(StepInfo(d.draws, total or sum(p.decoding_steps)))
+        return d.result
 
     @torch.inference_mode()
     def generate(

@@ -27,7 +27,8 @@ from ..errors import LoopgenError
 from ..models.audio import prepare_audio
 from ..models.musicgen import MusicGen
 from ..protocol import messages as M
-from ..streaming import Batch, Session
+from ..streaming import Session
+from ..streaming.batch import batch_for
 from ..streaming.dsp import loudness_meter
 from ..streaming.take import Take
 from ..streaming.output import Output
@@ -62,7 +63,8 @@ class ModelWorker:
         self.on_audio = on_audio
         self.wants_codes = wants_codes
         self.inbox: queue.Queue = queue.Queue(INBOX)
-        self.batch = Batch(m, prefill_chunk=PREFILL_CHUNK)
+        self.batch = batch_for(m, prefill_chunk=PREFILL_CHUNK)  # MAGNeT: a step is one decoding pass
+        self.passes = not hasattr(self.batch, "engine")  # progress per pass, not per frames
         self.active: dict[Any, Job] = {}
         self.by_session: dict[int, Job] = {}
         self.finished: OrderedDict[Any, Job] = OrderedDict()
@@ -235,6 +237,9 @@ class ModelWorker:
         self.steps += 1
         for s, f in done:
             self._frame(self.by_session[id_of(s)], f)
+        if self.passes:  # MAGNeT: progress after every decoding pass
+            for job in self.active.values():
+                self._progress(job)
         for job in list(self.active.values()):
             if job.session.done:
                 self._finish(job)
@@ -249,7 +254,7 @@ class ModelWorker:
         if self.wants_codes(job.owner):
             self.emit(job.owner, M.Frames(job.id, f.index, f.codes[0].tolist()))
         self._audio(job, job.take.push(f))
-        if job.frames % PROGRESS_EVERY == 0:
+        if job.frames % PROGRESS_EVERY == 0 and not self.passes:
             self._progress(job)
 
     def _audio(self, job: Job, x: torch.Tensor) -> None:
@@ -262,8 +267,9 @@ class ModelWorker:
 
     def _progress(self, job: Job) -> None:
         elapsed = max(1e-6, time.perf_counter() - job.started)
-        rtf = job.frames / self.m.frame_rate / elapsed
-        self.emit(job.owner, M.Progress(job.id, job.frames, job.total_frames, rtf))
+        frames = min(getattr(job.session, "progress_frames", job.frames), job.total_frames)  # MAGNeT: by passes
+        rtf = frames / self.m.frame_rate / elapsed
+        self.emit(job.owner, M.Progress(job.id, frames, job.total_frames, rtf))
 
     def _stop(self, job: Job) -> None:
         job.stopped = True

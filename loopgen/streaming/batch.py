@@ -75,3 +75,14 @@ class Batch:
             if f is not None:
                 done.append((s, f))
         return done
+
+
+def batch_for(m: MusicGen, sessions: list = (), prefill_chunk: int | None = None, compile: bool | str | None = None):
+    """The batch that steps this model's sessions: the engine's for MusicGen, decoding passes for MAGNeT."""
+    from ..models.magnet import Magnet
+
+    if isinstance(m, Magnet):
+        from .segments import SegmentBatch
+
+        return SegmentBatch(m, sessions, prefill_chunk, compile)
+    return Batch(m, sessions, prefill_chunk=prefill_chunk, compile=compile)

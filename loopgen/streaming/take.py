@@ -37,10 +37,18 @@ class Take:
         self.overrun = wrap_length(length, sr) if loop else 0
         target = length - (n0 if keep_original else 0)  # new samples the result needs
         frames = max(1, math.ceil((target + self.overrun + lead) / hop))
-        win, context = window_frames(m)
+        from ..models.magnet import Magnet
+
+        magnet = isinstance(m, Magnet)
+        win, context = (m.max_frames, m.max_frames // 2) if magnet else window_frames(m)
         first = 0 if keep // hop < win else keep - context * hop  # a long original: only the part a window keeps
         codes = m.encode(original[None, :, first:keep], sr) if keep else None
-        self.session = Session(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided)
+        if magnet:  # made segment by segment, with the same surface
+            from .segments import SegmentSession
+
+            self.session = SegmentSession(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided)
+        else:
+            self.session = Session(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided)
         self.decoder = IncrementalDecoder(m)
         used = self.session.history.shape[-1] if keep else 0  # the prompt frames the session actually uses
         self.bridge_length = min(splice_length(sr), used * hop) if keep_original and keep else 0
@@ -72,9 +80,9 @@ class Take:
     def replay(self, changes: list[dict], prefill_chunk: int | None = None, frames: int | None = None) -> torch.Tensor:
         """Make the take again: step the session alone (batched and alone give the same music), applying each
         recorded change at its tick; stop after `frames` frames if the original was stopped. Returns `audio()`."""
-        from .batch import Batch
+        from .batch import batch_for
 
-        batch = Batch(self.m, [self.session], prefill_chunk=prefill_chunk)
+        batch = batch_for(self.m, [self.session], prefill_chunk=prefill_chunk)
         todo = sorted(changes, key=lambda c: c["tick"])
         while not self.session.done and (frames is None or self.frames < frames):
             while todo and todo[0]["tick"] <= self.session.ticks:
@@ -136,7 +144,7 @@ class Take:
 
     def run(self) -> torch.Tensor:
         """Step the session alone to the end; returns `audio()`."""
-        for f in self.session:
+        for f in self.session:  # a Session or a SegmentSession: both yield frames
             self.push(f)
         self.flush()
         return self.audio()
