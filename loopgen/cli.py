@@ -173,6 +173,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         prompt_audio, rate = read_audio(args.continue_from)
     if not args.seconds > 0:
         raise LoopgenError(f"--seconds must be > 0, got {args.seconds}")
+    magnet_options = _magnet_options(args)  # a typo is reported before minutes of loading
     print(f"loading {args.model} ...", file=sys.stderr)
     m = load_model(args.model, device=args.device, dtype=args.dtype)
     from .models.magnet import Magnet
@@ -192,7 +193,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if isinstance(m, Magnet):  # one segment (or several) in a few dozen full passes
         try:
             g = m.generate([args.prompt], seconds=args.seconds, seed=args.seed, prompt_audio=prompt_audio,
-                           prompt_sample_rate=rate, progress=progress, **_magnet_options(args))
+                           prompt_sample_rate=rate, progress=progress, **magnet_options)
             audio, seed = g.audio[0], g.seed
         finally:
             bar.close()

@@ -180,3 +180,23 @@ def test_render_longer_than_a_window_at_the_daws_rate_and_format(tmp_path, monke
     info = sf.info(out)
     assert info.samplerate == 48000 and info.subtype == "PCM_24" and info.frames == 120000
     assert np.abs(sf.read(out)[0]).max() > 1e-3
+
+
+def test_render_magnet_with_audiocrafts_options(tmp_path, cli):
+    """MAGNeT's options reach the decoder: the greedy file equals the API's greedy generation; bad options are one
+    clear line."""
+    from loopgen import load_model
+
+    out = tmp_path / "m.wav"
+    r = cli("render", "x", "-o", str(out), "--model", "random:magnet-tiny", "--seconds", "2.5", "--greedy",
+            "--decoding-steps", "3,2,2,2", "--span-arrangement", "stride1", "--cfg", "5")
+    assert r.returncode == 0, r.stderr
+    data, rate = sf.read(out, dtype="float32")
+    g = load_model("random:magnet-tiny").generate(["x"], seconds=2.5, greedy=True, decoding_steps=[3, 2, 2, 2],
+                                                   span_arrangement="stride1", max_cfg_coef=5.0)
+    assert data.shape == (80000,) and np.abs(data - g.audio[0, 0].numpy()).max() < 1e-6
+    r = cli("render", "x", "-o", str(out), "--model", "random:magnet-tiny", "--decoding-steps", "3,two")
+    assert r.returncode != 0 and r.stderr.strip().splitlines() == [
+        "loopgen: error: --decoding-steps takes whole numbers separated by commas, got '3,two'"]  # before loading
+    listing = cli("models").stdout
+    assert "facebook/magnet-small-10secs" in listing and "not supported" not in listing.split("melody")[0][-200:]
