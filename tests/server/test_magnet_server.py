@@ -58,14 +58,15 @@ def test_loop_continue_extend(serve):
 def test_concurrent_requests_are_batched_and_equal_alone(serve):
     async def one(server, i):
         async with connect(url(server)) as c:
-            events, pcm = await collect(c.generate(f"prompt number {i}" * (i + 1), seconds=0.5 + 0.25 * i, seed=i))
+            # the same length (so their passes run through the LM together), texts of different lengths
+            events, pcm = await collect(c.generate(f"prompt number {i}" * (i + 1), seconds=0.75, seed=i))
             return events[-1]["type"], pcm
 
     async def scenario(server):
         results = await asyncio.gather(*(one(server, i) for i in range(3)))
         for i, (kind, pcm) in enumerate(results):
             assert kind == "done"
-            g = server.model.generate([f"prompt number {i}" * (i + 1)], seconds=0.5 + 0.25 * i, seed=i)
+            g = server.model.generate([f"prompt number {i}" * (i + 1)], seconds=0.75, seed=i)
             assert np.abs(g.audio[0, 0].numpy() - pcm).max() < 1e-4, i
 
     serve(scenario, model=MODEL)
