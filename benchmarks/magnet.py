@@ -34,6 +34,7 @@ def main() -> None:
 
     from loopgen import load_model
     from loopgen.models import set_threads
+    from loopgen.params import SamplingParams
 
     set_threads(a.threads)
     mg = load_model(a.magnet, device=a.device)
@@ -60,7 +61,7 @@ def main() -> None:
     # MusicGen: steps of one guided stream
     steps = min(a.musicgen_steps, frames)
     eng = mu.engine(1, 2, steps + 8)
-    v = eng.add([("lo-fi hip hop beat with warm keys, 90 bpm", 1.0)], mu_params(), 0, True, steps + 8)
+    v = eng.add([("lo-fi hip hop beat with warm keys, 90 bpm", 1.0)], SamplingParams(), 0, True, steps + 8)
     eng.start_window(v, None, steps + 4)
     eng.prime(v)
     with torch.inference_mode():
@@ -81,12 +82,6 @@ def main() -> None:
     print(f"| {a.magnet} | {n} of {total} passes | {per_pass * 1000:.0f} ms | {magnet_s:.1f} s | "
           f"{musicgen_s / magnet_s:.2f}x |")
     print(f"| {a.musicgen} | {steps - 4} steps | {per_step * 1000:.1f} ms | {musicgen_s:.1f} s | 1.00x |")
-
-
-def mu_params():
-    from loopgen.params import SamplingParams
-
-    return SamplingParams()
 
 
 if __name__ == "__main__":

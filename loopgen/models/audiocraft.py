@@ -52,7 +52,8 @@ def _cfg(pkg: dict[str, Any], path: Path) -> dict[str, Any]:
 def read_lm(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """-> (the LM's state dict, its xp.cfg as a dict)."""
     pkg = _load(folder / LM_FILE)
-    return pkg["best_state"] if "best_state" in pkg else {}, _cfg(pkg, folder / LM_FILE)
+    cfg = _cfg(pkg, folder / LM_FILE)  # refuses a file without best_state
+    return pkg["best_state"], cfg
 
 
 def _need(cond: bool, what: str) -> None:

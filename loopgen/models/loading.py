@@ -141,6 +141,14 @@ def cached_models() -> set[str]:
     return out
 
 
+def _quantize(model: MusicGen) -> None:
+    from .magnet import Magnet
+
+    if isinstance(model, Magnet):  # its full passes are wide matmuls; int8 serves MusicGen's one-token steps
+        raise LoopgenError("int8 is for MusicGen on the CPU; run MAGNeT in float32 (or bfloat16)")
+    model.lm.quantize()
+
+
 def load_model(
     name: str, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
     text_encoder: str | Path | None = None,
@@ -162,7 +170,7 @@ def load_model(
 
         model = build_random(name[len("random:") :], dev, dt)
         if int8:
-            model.lm.quantize()
+            _quantize(model)
         return model
     folder = resolve_checkpoint(name)
     from .audiocraft import is_release
@@ -172,7 +180,7 @@ def load_model(
 
         model = load_release(folder, name, dev, dt, text_encoder)
         if int8:
-            model.lm.quantize()
+            _quantize(model)
         return model
     try:
         raw = json.loads((folder / "config.json").read_text())
@@ -187,5 +195,5 @@ def load_model(
         model = MusicGen(cfg, tokenizer, name=name)
     model.lm.to(dt)
     load_weights(model, folder, dev, cfg.lm.card, cfg.lm.dim)
-    model.lm.quantize() if int8 else model.lm.pack()
+    _quantize(model) if int8 else model.lm.pack()
     return model.eval()

@@ -156,16 +156,12 @@ class Magnet(MusicGen):
     def condition(self, texts: list[str]) -> KVCache:
         """Cross-attention K/V for the texts and their unconditional rows ([texts; nulls], 2B rows). As in
         audiocraft, the texts are padded to the longest and the padding (zero states) takes part in attention."""
-        ids, mask = self.tokenizer(texts, self.device)
-        states = self.text(ids, mask)
-        if self.proj is not None:
-            states = self.proj(states)
-        states = states * mask[..., None].to(states.dtype)
+        states, mask = self.encode_text(texts, guided=True)  # [texts; nulls], padding zeroed
         b, s = mask.shape
-        cache = self.lm.new_cache(2 * b, 0, s)
-        rows = torch.arange(2 * b, device=self.device)
-        full = torch.cat([torch.ones_like(mask), torch.zeros_like(mask)])  # nulls: all zero, output exactly 0
-        self.lm.condition(cache, rows, torch.cat([states, torch.zeros_like(states)]), full)
+        cache = self.lm.new_cache(b, 0, s)
+        attend = torch.ones_like(mask)
+        attend[b // 2 :] = 0  # nulls: all-zero states, output exactly 0
+        self.lm.condition(cache, torch.arange(b, device=self.device), states, attend)
         return cache
 
     def band(self, t: int, stage: int) -> torch.Tensor | None:
@@ -366,7 +362,7 @@ class Magnet(MusicGen):
         if seconds is None:
             codes = self.segment(cache, seg, prompt, p, seed, progress, exact=False)
             return Generation(codes, self.decode(codes), self.sample_rate, pl, seed)
-        want = pl + self.frames_for_any(seconds)
+        want = pl + self.frames_for(seconds, window=False)
         passes = 1 + max(0, math.ceil((want - seg) / (seg - keep)))
         total = passes * sum(p.decoding_steps)
         codes = self.segment(cache, min(want, seg), prompt, p, seed, progress, 0, total)
@@ -377,8 +373,3 @@ class Magnet(MusicGen):
             codes = torch.cat([codes, more[..., keep:]], dim=-1)
         return Generation(codes, self.decode(codes), self.sample_rate, pl, seed)
 
-    def frames_for_any(self, seconds: float) -> int:
-        """Frames for `seconds` of audio, with no one-window limit (MAGNeT goes on segment by segment)."""
-        if not (isinstance(seconds, (int, float)) and seconds > 0 and math.isfinite(seconds)):
-            raise LoopgenError(f"seconds must be a finite number > 0, got {seconds}")
-        return max(1, round(seconds * self.frame_rate))

@@ -134,11 +134,12 @@ class MusicGen(nn.Module):
             raise LoopgenError(f"{codes.shape[0]} prompt audios for {rows} prompts")
         return codes
 
-    def frames_for(self, seconds: float, prompt_frames: int = 0) -> int:
+    def frames_for(self, seconds: float, prompt_frames: int = 0, window: bool = True) -> int:
+        """Frames for `seconds` of new audio; `window`: refuse more than one window holds after the prompt."""
         if not (seconds > 0 and math.isfinite(seconds)):
             raise LoopgenError(f"seconds must be a finite number > 0, got {seconds}")
         frames = max(1, int(round(seconds * self.frame_rate)))
-        if prompt_frames + frames > self.max_frames:
+        if window and prompt_frames + frames > self.max_frames:
             room = (self.max_frames - prompt_frames) / self.frame_rate
             raise LoopgenError(
                 f"{seconds:g} s is more than this model makes in one window: {self.max_frames / self.frame_rate:g} s"

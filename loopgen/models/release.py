@@ -29,6 +29,7 @@ def load_release(folder: Path, name: str, device: torch.device, dtype: torch.dty
     if not (t5_dir / "tokenizer.json").exists():
         raise LoopgenError(f"{t5_dir} has no tokenizer.json (the T5 folder needs one, as transformers saves it)")
     text, t5_tensors = t5_source(t5_dir)
+    tokenizer = TextTokenizer.from_file(t5_dir / "tokenizer.json")
     common = dict(text=text, audio=codec, lm=lm, max_seconds=float(cfg.get("dataset", {}).get("segment_duration", 30)),
                   projection=True)
     with torch.device("meta"):
@@ -39,9 +40,9 @@ def load_release(folder: Path, name: str, device: torch.device, dtype: torch.dty
                 family="audio" if codec.sampling_rate == 16000 else "music",
                 defaults=tuple(sorted(generation_defaults(cfg).items())),
             )
-            model: MusicGen = Magnet(mcfg, TextTokenizer.from_file(t5_dir / "tokenizer.json"), name=name)
+            model: MusicGen = Magnet(mcfg, tokenizer, name=name)
         else:
-            model = MusicGen(MusicgenConfig(**common), TextTokenizer.from_file(t5_dir / "tokenizer.json"), name=name)
+            model = MusicGen(MusicgenConfig(**common), tokenizer, name=name)
     model.lm.to(dtype)
     tensors = chain(lm_tensors(state, lm.dim), codec_tensors, t5_tensors)
     load_weights(model, folder, device, lm.card, lm.dim, tensors=tensors)

@@ -25,6 +25,7 @@ import torch
 
 from ..errors import LoopgenError
 from ..models.audio import prepare_audio
+from ..models.magnet import Magnet
 from ..models.musicgen import MusicGen
 from ..protocol import messages as M
 from ..streaming import Session
@@ -64,7 +65,7 @@ class ModelWorker:
         self.wants_codes = wants_codes
         self.inbox: queue.Queue = queue.Queue(INBOX)
         self.batch = batch_for(m, prefill_chunk=PREFILL_CHUNK)  # MAGNeT: a step is one decoding pass
-        self.passes = not hasattr(self.batch, "engine")  # progress per pass, not per frames
+        self.per_pass = isinstance(m, Magnet)  # a step is a decoding pass: progress after each, not per frames
         self.active: dict[Any, Job] = {}
         self.by_session: dict[int, Job] = {}
         self.finished: OrderedDict[Any, Job] = OrderedDict()
@@ -237,7 +238,7 @@ class ModelWorker:
         self.steps += 1
         for s, f in done:
             self._frame(self.by_session[id_of(s)], f)
-        if self.passes:  # MAGNeT: progress after every decoding pass
+        if self.per_pass:  # MAGNeT: progress after every decoding pass
             for job in self.active.values():
                 self._progress(job)
         for job in list(self.active.values()):
@@ -254,7 +255,7 @@ class ModelWorker:
         if self.wants_codes(job.owner):
             self.emit(job.owner, M.Frames(job.id, f.index, f.codes[0].tolist()))
         self._audio(job, job.take.push(f))
-        if job.frames % PROGRESS_EVERY == 0 and not self.passes:
+        if job.frames % PROGRESS_EVERY == 0 and not self.per_pass:
             self._progress(job)
 
     def _audio(self, job: Job, x: torch.Tensor) -> None:

@@ -84,5 +84,5 @@ def batch_for(m: MusicGen, sessions: list = (), prefill_chunk: int | None = None
     if isinstance(m, Magnet):
         from .segments import SegmentBatch
 
-        return SegmentBatch(m, sessions, prefill_chunk, compile)
+        return SegmentBatch(m, sessions)  # no prefill and no compiled step: passes are whole segments
     return Batch(m, sessions, prefill_chunk=prefill_chunk, compile=compile)

@@ -29,10 +29,10 @@ def magnet_options(m: Magnet, params: SamplingParams | None) -> dict:
 
 class SegmentSession:
     """seconds: new audio (None = endless); prompt_codes [B, K, P]: codes to continue (their last half segment is
-    used). Step it in a `SegmentBatch` (or alone: `step()`, iteration)."""
+    used). Always guided (MAGNeT anneals its guidance). Step it in a `SegmentBatch` (or alone: `step()`, iteration)."""
 
     def __init__(self, m: Magnet, prompts: str | list, params: SamplingParams | None = None, seed: int | None = None,
-                 seconds: float | None = None, prompt_codes: torch.Tensor | None = None, guided: bool | None = None):
+                 seconds: float | None = None, prompt_codes: torch.Tensor | None = None):
         self.m = m
         self.rows = self._texts(prompts)
         self.params = (params or SamplingParams()).validate()
@@ -151,7 +151,7 @@ class SegmentBatch:
     """Steps MAGNeT sessions together: each step is one decoding pass of every running session, their forward passes
     batched where their segment lengths agree. The same surface as `Batch`."""
 
-    def __init__(self, m: Magnet, sessions: list = (), prefill_chunk: int | None = None, compile=None):
+    def __init__(self, m: Magnet, sessions: list = ()):
         self.m = m
         self.sessions: list[SegmentSession] = []
         self.failed: list[tuple[SegmentSession, Exception]] = []

@@ -46,7 +46,7 @@ class Take:
         if magnet:  # made segment by segment, with the same surface
             from .segments import SegmentSession
 
-            self.session = SegmentSession(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided)
+            self.session = SegmentSession(m, prompts, params, seed, frames / m.frame_rate, codes)
         else:
             self.session = Session(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided)
         self.decoder = IncrementalDecoder(m)

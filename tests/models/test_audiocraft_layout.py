@@ -101,3 +101,24 @@ def test_unsupported_config_is_named(tmp_path):
     torch.save(pkg, bad / "state_dict.bin")
     with pytest.raises(LoopgenError, match="non-sinusoidal positions"):
         load_model(str(bad))
+
+
+def test_checkpoint_generation_defaults_are_used(tmp_path):
+    """A solver config's `generate.lm` section (audiocraft's names) sets the model's decoding defaults."""
+    import yaml
+
+    own = tmp_path / "own"
+    shutil.copytree(REF / "magnet-music", own)
+    pkg = torch.load(own / "state_dict.bin", weights_only=True)
+    cfg = yaml.safe_load(pkg["xp.cfg"])
+    cfg["generate"] = {"lm": {"temp": 2.0, "top_p": 0.5, "use_sampling": False, "decoding_steps": [4, 2, 2, 2]}}
+    pkg["xp.cfg"] = yaml.safe_dump(cfg)
+    torch.save(pkg, own / "state_dict.bin")
+    d = load_model(str(own)).defaults()
+    assert (d.temperature, d.top_p, d.greedy, d.decoding_steps) == (2.0, 0.5, True, (4, 2, 2, 2))
+    assert d.max_cfg_coef == 10.0  # the rest: the family's
+
+
+def test_int8_is_refused_for_magnet():
+    with pytest.raises(LoopgenError, match="int8 is for MusicGen"):
+        load_model(str(REF / "magnet-music"), dtype="int8")
