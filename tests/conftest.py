@@ -65,6 +65,47 @@ def write_hf_checkpoint(folder: Path, stereo: bool = False, seed: int = 0, **sav
     return folder
 
 
+def write_hf_melody_checkpoint(folder: Path, stereo: bool = False, seed: int = 0) -> Path:
+    """A tiny random MusicgenMelodyForConditionalGeneration (the same scaled-down parts, 512 positions: a 235-frame
+    chroma prefix, the text and a few seconds of frames), saved with save_pretrained, plus a tokenizer.json."""
+    from transformers import (
+        EncodecConfig,
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        MusicgenMelodyForConditionalGeneration,
+        T5Config,
+    )
+
+    from loopgen.models.random_models import byte_tokenizer
+
+    t5 = T5Config(vocab_size=300, d_model=24, d_kv=8, d_ff=48, num_layers=2, num_heads=3, feed_forward_proj="relu")
+    enc = EncodecConfig(
+        sampling_rate=32000, audio_channels=1, num_filters=4, upsampling_ratios=[8, 5, 4, 4], codebook_size=2048,
+        hidden_size=16, codebook_dim=16, target_bandwidths=[2.2], use_causal_conv=False, use_conv_shortcut=False,
+        num_lstm_layers=2, normalize=False, pad_mode="reflect",
+    )
+    dec = MusicgenMelodyDecoderConfig(
+        vocab_size=2048, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
+        num_codebooks=8 if stereo else 4, audio_channels=2 if stereo else 1, max_position_embeddings=512,
+    )
+    torch.manual_seed(seed)
+    model = MusicgenMelodyForConditionalGeneration(MusicgenMelodyConfig(text_encoder=t5, audio_encoder=enc, decoder=dec))
+    _randomize(model, seed)
+    model.save_pretrained(folder)
+    byte_tokenizer().save(str(folder / "tokenizer.json"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def hf_melody(tmp_path_factory) -> Path:
+    return write_hf_melody_checkpoint(tmp_path_factory.mktemp("hf_melody"), seed=5)
+
+
+@pytest.fixture(scope="session")
+def hf_stereo_melody(tmp_path_factory) -> Path:
+    return write_hf_melody_checkpoint(tmp_path_factory.mktemp("hf_stereo_melody"), stereo=True, seed=6)
+
+
 @pytest.fixture(scope="session")
 def hf_mono(tmp_path_factory) -> Path:
     return write_hf_checkpoint(tmp_path_factory.mktemp("hf_mono"))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import LoopgenError
@@ -121,6 +121,7 @@ class LMConfig:
     max_positions: int = 2048
     scale_embedding: bool = False
     activation: str = "gelu"
+    cross_attention: bool = True  # False: conditioning is a prefix of the sequence (musicgen-melody)
 
     @property
     def delays(self) -> tuple[int, ...]:
@@ -161,20 +162,45 @@ class MusicgenConfig:
         return self.text.d_model != self.lm.dim if self.projection is None else self.projection
 
     @classmethod
-    def from_hf(cls, d: dict[str, Any]) -> "MusicgenConfig":
+    def from_hf(cls, d: dict[str, Any], preprocessor: dict[str, Any] | None = None) -> "MusicgenConfig":
+        """config.json of a transformers checkpoint -> MusicgenConfig, or MelodyConfig for a melody model
+        (`preprocessor`: its preprocessor_config.json, the chroma front end's settings, if the folder has one)."""
         model_type = d.get("model_type")
-        if model_type != "musicgen":
+        if model_type not in ("musicgen", "musicgen_melody"):
             raise LoopgenError(
-                f"checkpoint model_type {model_type!r} is not supported yet (loopgen loads 'musicgen' checkpoints)"
+                f"checkpoint model_type {model_type!r} is not supported (loopgen loads 'musicgen' and "
+                "'musicgen_melody' checkpoints)"
             )
         dec = d["decoder"]
         if dec.get("cross_attention_hidden_size") not in (None, dec.get("hidden_size")):
             raise LoopgenError("decoder cross_attention_hidden_size differs from hidden_size: not supported")
-        return cls(
-            text=T5Config.from_hf(d["text_encoder"]),
-            audio=EncodecConfig.from_hf(d["audio_encoder"]),
-            lm=LMConfig.from_hf(dec),
+        parts = dict(text=T5Config.from_hf(d["text_encoder"]), audio=EncodecConfig.from_hf(d["audio_encoder"]))
+        if model_type == "musicgen":
+            return cls(lm=LMConfig.from_hf(dec), **parts)
+        pre = preprocessor or {}
+        lm = replace(LMConfig.from_hf(dec), cross_attention=False)
+        melody = MelodyConfig(
+            lm=lm, num_chroma=int(d.get("num_chroma", 12)), chroma_length=int(d.get("chroma_length", 235)),
+            n_fft=int(pre.get("n_fft", 16384)), chroma_hop=int(pre.get("hop_length", 4096)),
+            chroma_seconds=float(pre.get("chunk_length", 30)), **parts,
         )
+        if int(pre.get("sampling_rate", melody.audio.sampling_rate)) != melody.audio.sampling_rate:
+            raise LoopgenError("the chroma front end's sampling_rate differs from the codec's: not supported")
+        return melody
+
+
+@dataclass(frozen=True)
+class MelodyConfig(MusicgenConfig):
+    """musicgen-melody: no cross-attention; the projected chroma of a melody (`chroma_length` frames, tiled or cut)
+    and the projected text states are a prefix of the token sequence. The chroma front end (transformers'
+    MusicgenMelodyFeatureExtractor): a power STFT (n_fft, hop) of mono audio at the codec's rate, cut to
+    `chroma_seconds`, folded onto `num_chroma` pitch classes, one-hot of the strongest."""
+
+    num_chroma: int = 12
+    chroma_length: int = 235
+    n_fft: int = 16384
+    chroma_hop: int = 4096
+    chroma_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

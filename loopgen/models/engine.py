@@ -14,7 +14,7 @@ the device. With `compile=...` the step runs through `torch.compile(fullgraph=Tr
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -44,6 +44,7 @@ class Slots:
     top_k: torch.Tensor  # [B] long
     top_p: torch.Tensor  # [B] float32
     cfg: torch.Tensor  # [B] float32
+    offset: torch.Tensor  # [B] long: KV positions before the window's column 0 (a melody model's prefix), else 0
 
 
 @dataclass
@@ -78,6 +79,10 @@ class Voice:
     fed: int = 0
     live: bool = False
     text: int = 1  # text tokens of its longest prompt
+    span: int = 0  # positions a window needs (columns), beside the prefix
+    melody: torch.Tensor | None = None  # one-hot chroma [T, 12] (a melody model), None: no melody
+    offset: int = 0  # prefix positions (a melody model's chroma + text) before column 0
+    pending: bool = False  # prompts or melody changed: the prefix is re-made at the next window (a melody model)
 
     @property
     def cond_rows(self) -> list[int]:
@@ -89,9 +94,9 @@ def engine_step(lm: MusicgenLM, cache: KVCache, v: Slots, r: Rows, table: torch.
     """One step of every voice (fixed shapes; see the module docstring). Returns [B, K]: the codes of the frame
     each voice's new column completed (meaningful only where the host's bookkeeping says a frame completed)."""
     b, k, c = v.seq.shape
-    fed = (v.col - 1).clamp(min=0)  # [B] the column fed now, also its position
+    fed = (v.col - 1).clamp(min=0)  # [B] the column fed now; its position is offset + fed
     last = v.seq.gather(2, fed[:, None, None].expand(b, k, 1))[..., 0]  # [B, K]
-    logits = lm.decode(cache, last.index_select(0, r.voice), fed.index_select(0, r.voice),
+    logits = lm.decode(cache, last.index_select(0, r.voice), (fed + v.offset).index_select(0, r.voice),
                        v.live.index_select(0, r.voice) & ((r.weight > 0) | r.uncond), table, end, text)
     chosen = choose(guide(logits, r.voice, r.weight, r.uncond, v.cfg), v.temperature, v.top_k, v.top_p,
                     v.seed, v.draws)  # [B, K]
@@ -132,6 +137,7 @@ class Engine:
             draws=torch.zeros(voices, dtype=torch.long, device=dev),
             temperature=torch.ones(voices, device=dev), top_k=torch.zeros(voices, dtype=torch.long, device=dev),
             top_p=torch.zeros(voices, device=dev), cfg=torch.ones(voices, device=dev),
+            offset=torch.zeros(voices, dtype=torch.long, device=dev),
         )
         self.r = Rows(voice=torch.zeros(rows, dtype=torch.long, device=dev), weight=torch.zeros(rows, device=dev),
                       uncond=torch.zeros(rows, dtype=torch.bool, device=dev))
@@ -167,18 +173,21 @@ class Engine:
             forced = _grow(_grow(v.forced, npos + 1, self.card, dim=2), nb, self.card)
             self.v = Slots(seq, forced, _grow(v.col, nb), _grow(v.live, nb, False), _grow(v.seed, nb),
                            _grow(v.draws, nb), _grow(v.temperature, nb, 1.0), _grow(v.top_k, nb),
-                           _grow(v.top_p, nb), _grow(v.cfg, nb, 1.0))
+                           _grow(v.top_p, nb), _grow(v.cfg, nb, 1.0), _grow(v.offset, nb))
 
     # -- voices ------------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def add(self, prompts: list[tuple[str, float]], params: SamplingParams, seed: int, guided: bool,
-            positions: int) -> Voice:
-        """A new voice with (text, weight) prompts, needing up to `positions` positions per window."""
+            positions: int, melody: torch.Tensor | None = None) -> Voice:
+        """A new voice with (text, weight) prompts, needing up to `positions` positions per window (a melody
+        model's prefix comes on top). melody: one-hot chroma [T, 12] for a melody model (None: no melody)."""
+        if melody is not None and not self.m.prefixed:
+            raise LoopgenError(f"{self.m.name} takes no melody: use a melody model (facebook/musicgen-melody)")
         slot = next((i for i in range(self.v.seq.shape[0]) if i not in self.voices), len(self.voices))
         self.reserve(voices=slot + 1, rows=self.cache.rows - len(self.free_rows) + len(prompts) + guided,
                      positions=positions)
         rows = [self.free_rows.pop(0) for _ in range(len(prompts) + guided)]
-        voice = Voice(slot, rows, guided, list(prompts), params, seed)
+        voice = Voice(slot, rows, guided, list(prompts), params, seed, span=positions, melody=melody)
         self.voices[slot] = voice
         self.v.seed[slot] = seed
         self.v.draws[slot] = 0
@@ -215,7 +224,23 @@ class Engine:
     @torch.inference_mode()
     def set_prompts(self, voice: Voice, prompts: list[tuple[str, float]]) -> None:
         """New weighted prompts from the next step. The self-attention history is kept: a prompt row that is new
-        takes the history of the voice's first prompt row, so the music morphs without a restart."""
+        takes the history of the voice's first prompt row, so the music morphs without a restart.
+
+        A melody model (prefix-conditioned) cannot swap its conditioning under a history made with the old one:
+        the change waits for the voice's next window (`start_window`), which makes the prefix again."""
+        if self.m.prefixed:
+            voice.prompts, voice.pending = list(prompts), True
+            return
+        self._set_prompts(voice, prompts)
+
+    @torch.inference_mode()
+    def set_melody(self, voice: Voice, melody: torch.Tensor | None) -> None:
+        """A new melody (one-hot chroma [T, 12], None: none) from the voice's next window (see `set_prompts`)."""
+        if not self.m.prefixed:
+            raise LoopgenError(f"{self.m.name} takes no melody: use a melody model (facebook/musicgen-melody)")
+        voice.melody, voice.pending = melody, True
+
+    def _set_prompts(self, voice: Voice, prompts: list[tuple[str, float]]) -> None:
         old = voice.cond_rows
         n = len(prompts)
         if n != len(old):
@@ -238,14 +263,22 @@ class Engine:
 
     def _condition(self, voice: Voice) -> None:
         texts = [t for t, _ in voice.prompts]
-        states, mask = self.m.encode_text(texts, guided=False)  # [n, S, D], [n, S]
-        if voice.guided:
-            states = torch.cat([states, states.new_zeros(1, *states.shape[1:])])
-            mask = torch.cat([mask, mask.new_zeros(1, mask.shape[1])])
-        self.reserve(text=states.shape[1])
         idx = torch.tensor(voice.rows, device=self.m.device)
-        self.lm.condition(self.cache, idx, states, mask)
-        voice.text = states.shape[1]
+        if self.m.prefixed:  # the conditioning is the first positions of every row: [n(+1), P, D]
+            prefix = self.m.prefix(texts, voice.melody, voice.guided)
+            voice.offset = prefix.shape[1]
+            self.reserve(positions=voice.offset + voice.span)
+            self.lm.prefill_embeds(self.cache, idx, prefix, 0)
+            self.v.offset[voice.slot] = voice.offset
+            voice.pending = False
+        else:
+            states, mask = self.m.encode_text(texts, guided=False)  # [n, S, D], [n, S]
+            if voice.guided:
+                states = torch.cat([states, states.new_zeros(1, *states.shape[1:])])
+                mask = torch.cat([mask, mask.new_zeros(1, mask.shape[1])])
+            self.reserve(text=states.shape[1])
+            self.lm.condition(self.cache, idx, states, mask)
+            voice.text = states.shape[1]
         total = sum(w for _, w in voice.prompts)
         weights = [w / total for _, w in voice.prompts] + ([0.0] if voice.guided else [])
         self.r.weight[idx] = torch.tensor(weights, device=self.m.device)
@@ -257,11 +290,13 @@ class Engine:
     def start_window(self, voice: Voice, prompt: torch.Tensor | None, frames: int) -> None:
         """Open a window of `frames` frames whose first ones are `prompt` [K, P] codes (teacher-forced), at
         position 0 of the voice's rows (the memory is reused). The window primes before it steps (`prime`)."""
+        if voice.pending:  # a melody model's new prompts or melody: its prefix is made again here
+            self._set_prompts(voice, voice.prompts)
         forced = forced_columns(None if prompt is None else prompt[None], 1, frames, self.m.cfg.lm.delays,
                                 self.card, self.m.device)[0]  # [K, cols]
         cols = forced.shape[-1]
-        if cols - 1 > self.positions:
-            self.reserve(positions=cols - 1)
+        if voice.offset + cols - 1 > self.positions:
+            self.reserve(positions=voice.offset + cols - 1)
         s = voice.slot
         p = 0 if prompt is None else prompt.shape[-1]
         self.v.forced[s].fill_(self.card)
@@ -280,7 +315,7 @@ class Engine:
             end = target if max_tokens is None else min(target, voice.fed + max_tokens)
             idx = torch.tensor(voice.rows, device=self.m.device)
             tokens = self.v.seq[voice.slot, :, voice.fed : end]  # [K, T]
-            self.lm.prefill(self.cache, idx, tokens[None].expand(len(voice.rows), -1, -1), voice.fed)
+            self.lm.prefill(self.cache, idx, tokens[None].expand(len(voice.rows), -1, -1), voice.offset + voice.fed)
             voice.fed = end
         if voice.fed == target and not voice.live:
             self._set_live(voice, True)
@@ -306,7 +341,7 @@ class Engine:
             self.cache.prepare(self.positions + 1)  # the captured step reads everything
             out = self._compiled(self.lm, self.cache, self.v, self.r, table, self.delays, None, None)
         else:
-            end = max((v.col for v in live), default=1)  # positions fed so far + this one
+            end = max((v.offset + v.col for v in live), default=1)  # positions fed so far + this one
             text = max((v.text for v in self.voices.values()), default=1)
             self.cache.prepare(end)
             out = engine_step(self.lm, self.cache, self.v, self.r, table, self.delays, end, text)
@@ -341,10 +376,9 @@ class Engine:
             t = getattr(self.v, name)[slot]
             t.fill_(self.card)
             t[:, :c] = getattr(other.v, name)[voice.slot]
-        for name in ("col", "live", "seed", "draws", "temperature", "top_k", "top_p", "cfg"):
+        for name in ("col", "live", "seed", "draws", "temperature", "top_k", "top_p", "cfg", "offset"):
             getattr(self.v, name)[slot] = getattr(other.v, name)[voice.slot]
         other.remove(voice)
-        new = Voice(slot, rows, voice.guided, voice.prompts, voice.params, voice.seed, voice.cols, voice.col,
-                    voice.fed, voice.live, voice.text)
+        new = replace(voice, slot=slot, rows=rows)
         self.voices[slot] = new
         return new

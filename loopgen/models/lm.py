@@ -206,9 +206,11 @@ class DecoderLayer(nn.Module):
         self.norm1 = nn.LayerNorm(d)
         self.qkv = Dense(d, 3 * d)
         self.out = Dense(d, d)
-        self.norm_cross = nn.LayerNorm(d)
-        self.cross_q = Dense(d, d)
-        self.cross_out = Dense(d, d)
+        self.cross = cfg.cross_attention  # False: conditioned by a prefix (melody), no cross-attention block
+        if self.cross:
+            self.norm_cross = nn.LayerNorm(d)
+            self.cross_q = Dense(d, d)
+            self.cross_out = Dense(d, d)
         self.norm2 = nn.LayerNorm(d)
         self.fc1 = Dense(d, cfg.ffn_dim)
         self.fc2 = Dense(cfg.ffn_dim, d)
@@ -249,8 +251,9 @@ class DecoderLayer(nn.Module):
         scores = (q * dh**-0.5) @ ck[:, :, :end].transpose(-1, -2)  # [R, H, 1, end]
         a = scores.masked_fill(~mask, float("-inf")).softmax(-1) @ cv[:, :, :end]
         x = x + self.out(a.reshape(r, d))
-        x = self._cross(x, r, 1, cache.cross_k[i, :, :, :text], cache.cross_v[i, :, :, :text],
-                        cache.cross_bias[..., :text])
+        if self.cross:
+            x = self._cross(x, r, 1, cache.cross_k[i, :, :, :text], cache.cross_v[i, :, :, :text],
+                            cache.cross_bias[..., :text])
         return self._mlp(x)
 
     def prefill(self, x: torch.Tensor, i: int, cache: KVCache, rows: torch.Tensor, start: int) -> torch.Tensor:
@@ -268,7 +271,8 @@ class DecoderLayer(nn.Module):
         mask = torch.ones(t, end, dtype=torch.bool, device=x.device).tril(diagonal=start)
         a = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         x2 = x2 + self.out(a.transpose(1, 2).reshape(b * t, d))
-        x2 = self._cross(x2, b, t, cache.cross_k[i, rows], cache.cross_v[i, rows], cache.cross_bias[rows])
+        if self.cross:
+            x2 = self._cross(x2, b, t, cache.cross_k[i, rows], cache.cross_v[i, rows], cache.cross_bias[rows])
         return self._mlp(x2).view(b, t, d)
 
 
@@ -279,7 +283,8 @@ class MusicgenLM(nn.Module):
         k, d = cfg.num_codebooks, cfg.dim
         self.emb = nn.Parameter(torch.zeros(k, cfg.card + 1, d))  # one table per codebook, row `card` = start/pad
         self.layers = nn.ModuleList([DecoderLayer(cfg) for _ in range(cfg.num_layers)])
-        self.cross_kv = Dense(d, cfg.num_layers * 2 * d)  # all layers' cross K,V in one matmul
+        # all layers' cross K,V in one matmul (None for a prefix-conditioned LM)
+        self.cross_kv = Dense(d, cfg.num_layers * 2 * d) if cfg.cross_attention else None
         self.norm = nn.LayerNorm(d)
         self.heads = Dense(d, k * cfg.card)  # K output heads in one matmul
         self._pos: torch.Tensor | None = None
@@ -328,6 +333,8 @@ class MusicgenLM(nn.Module):
         states: [n, S, dim] already projected and zeroed where mask is 0; mask: [n, S] (1 = token), S <= cache.text.
         A row whose mask is all zero (the unconditional half of guidance) attends uniformly to zero values, giving
         exactly 0."""
+        if self.cross_kv is None:
+            raise ValueError("this LM has no cross-attention: it is conditioned by a prefix (prefill_embeds)")
         c = self.cfg
         b, s, d = states.shape
         h, dh = c.num_heads, d // c.num_heads
@@ -386,11 +393,19 @@ class MusicgenLM(nn.Module):
     ) -> torch.Tensor | None:
         """Known tokens [n, K, T] of cache rows `rows` [n], at positions start..start+T-1 of every one of them.
         Returns the last token's logits [n, K, card] if asked."""
-        n, k, t = tokens.shape
+        return self.prefill_embeds(cache, rows, self._embed(tokens.transpose(1, 2)), start, logits)
+
+    @torch.inference_mode()
+    def prefill_embeds(
+        self, cache: KVCache, rows: torch.Tensor, x: torch.Tensor, start: int, logits: bool = False
+    ) -> torch.Tensor | None:
+        """Input vectors x [n, T, D] (token embeddings, or a conditioning prefix) of cache rows `rows` at positions
+        start..start+T-1: the position embedding is added here. Returns the last one's logits if asked."""
+        t = x.shape[1]
         if start + t > cache.positions:
             raise ValueError(f"KV cache full: {start}+{t} > {cache.positions}")
         cache.prepare(start + t)
-        x = self._embed(tokens.transpose(1, 2)) + self.position_table(start + t)[start : start + t].to(self.emb.dtype)
+        x = x.to(self.emb.dtype) + self.position_table(start + t)[start : start + t].to(self.emb.dtype)
         for i, layer in enumerate(self.layers):
             x = layer.prefill(x, i, cache, rows, start)
         return self._logits(x[:, -1]) if logits else None

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from ..errors import LoopgenError
-from .config import MusicgenConfig
+from .config import MelodyConfig, MusicgenConfig
+from .melody import MusicgenMelody
 from .musicgen import MusicGen
 from .t5 import TextTokenizer
 from .weights import load_weights
@@ -20,10 +21,10 @@ KNOWN_MODELS: dict[str, str] = {
     "facebook/musicgen-stereo-small": "MusicGen small, stereo",
     "facebook/musicgen-stereo-medium": "MusicGen medium, stereo",
     "facebook/musicgen-stereo-large": "MusicGen large, stereo",
-    "facebook/musicgen-melody": "MusicGen melody (not supported yet)",
-    "facebook/musicgen-melody-large": "MusicGen melody large (not supported yet)",
-    "facebook/musicgen-stereo-melody": "MusicGen melody, stereo (not supported yet)",
-    "facebook/musicgen-stereo-melody-large": "MusicGen melody large, stereo (not supported yet)",
+    "facebook/musicgen-melody": "MusicGen melody, mono, 1.5B: follows a melody's chroma",
+    "facebook/musicgen-melody-large": "MusicGen melody large, mono, 3.3B",
+    "facebook/musicgen-stereo-melody": "MusicGen melody, stereo, 1.5B",
+    "facebook/musicgen-stereo-melody-large": "MusicGen melody large, stereo, 3.3B",
     "facebook/magnet-small-10secs": "MAGNeT small, 10 s segments",
     "facebook/magnet-medium-10secs": "MAGNeT medium, 10 s segments",
     "facebook/magnet-small-30secs": "MAGNeT small, 30 s segments",
@@ -32,7 +33,7 @@ KNOWN_MODELS: dict[str, str] = {
     "facebook/audio-magnet-medium": "MAGNeT medium, text to sound (16 kHz)",
 }
 RANDOM_MODELS = ("random:tiny", "random:stereo-tiny", "random:small", "random:medium", "random:large",
-                 "random:magnet-tiny", "random:magnet-small")
+                 "random:magnet-tiny", "random:magnet-small", "random:melody-tiny", "random:melody")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _PATTERNS = ["*.json", "*.safetensors"]
 _RELEASE_PATTERNS = ["state_dict.bin", "compression_state_dict.bin", "*.json"]  # audiocraft's layout (MAGNeT)
@@ -186,13 +187,17 @@ def load_model(
         raw = json.loads((folder / "config.json").read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise LoopgenError(f"cannot read {folder / 'config.json'}: {e}") from e
-    cfg = MusicgenConfig.from_hf(raw)
+    pre = folder / "preprocessor_config.json"  # a melody model's chroma settings
+    try:
+        cfg = MusicgenConfig.from_hf(raw, json.loads(pre.read_text()) if pre.exists() else None)
+    except (OSError, json.JSONDecodeError) as e:
+        raise LoopgenError(f"cannot read {pre}: {e}") from e
     tok_file = folder / "tokenizer.json"
     if not tok_file.exists():
         raise LoopgenError(f"{folder} has no tokenizer.json (the T5 tokenizer MusicGen checkpoints ship)")
     tokenizer = TextTokenizer.from_file(tok_file)
     with torch.device("meta"):
-        model = MusicGen(cfg, tokenizer, name=name)
+        model = (MusicgenMelody if isinstance(cfg, MelodyConfig) else MusicGen)(cfg, tokenizer, name=name)
     model.lm.to(dt)
     load_weights(model, folder, dev, cfg.lm.card, cfg.lm.dim)
     _quantize(model) if int8 else model.lm.pack()

@@ -27,6 +27,7 @@ class Generation:
     sample_rate: int
     prompt_frames: int = 0  # frames of `codes` that came from the prompt audio
     seed: int = 0  # row b sampled with seed + b
+    melody: str | None = None  # a melody model: how its chroma was made (see MusicgenMelody.melody_chroma)
 
 
 @dataclass
@@ -40,6 +41,8 @@ class StepInfo:
 class MusicGen(nn.Module):
     """Load with `loopgen.load_model`. Texts are encoded by T5 (float32), the LM runs in the chosen dtype, and the
     codec runs in float32."""
+
+    prefixed = False  # True: conditioned by a prefix of the sequence (melody), not by cross-attention
 
     def __init__(self, cfg: MusicgenConfig, tokenizer: TextTokenizer, name: str = "musicgen"):
         super().__init__()
@@ -165,13 +168,18 @@ class MusicGen(nn.Module):
         prompt_sample_rate: int | None = None,
         progress: Callable[[StepInfo], None] | None = None,
         compile: bool | str | None = None,
+        melody: torch.Tensor | np.ndarray | list | None = None,
+        melody_sample_rate: int | None = None,
     ) -> Generation:
         """Generate `seconds` of new audio per text. Row b samples with seed + b (a fresh seed if None: see
         `Generation.seed`).
 
         With prompt_audio ([C, N] shared by all rows, or [B, C, N]), the result continues it: codes and audio hold
         the prompt's frames followed by the new ones. Guidance (an unconditional row per text) only when
-        cfg_coef != 1. compile: run the step through torch.compile (see `Engine`)."""
+        cfg_coef != 1. compile: run the step through torch.compile (see `Engine`).
+
+        melody (a melody model): audio [C, N] for every row, [B, C, N], or a list of one audio (or None) per row, at
+        melody_sample_rate; the music follows its chroma (`MusicgenMelody.melody_chroma`)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             raise LoopgenError("at least one prompt text is needed")
@@ -182,8 +190,9 @@ class MusicGen(nn.Module):
         frames = p + self.frames_for(seconds, p)
         b, d = len(texts), max(self.cfg.lm.delays)
         guided = params.cfg_coef != 1.0
+        chromas, how = self.melodies(melody, melody_sample_rate, b)
         eng = self.engine(b, b * (1 + guided), frames + d, compile)
-        voices = [eng.add([(t, 1.0)], params, seed + i, guided, frames + d) for i, t in enumerate(texts)]
+        voices = [eng.add([(t, 1.0)], params, seed + i, guided, frames + d, chromas[i]) for i, t in enumerate(texts)]
         for i, v in enumerate(voices):
             eng.start_window(v, None if prompt is None else prompt[i], frames)
             eng.prime(v)
@@ -195,4 +204,11 @@ class MusicGen(nn.Module):
         seq = eng.v.seq[[v.slot for v in voices], :, : voices[0].cols]
         codes = undelay(seq, frames, self.cfg.lm.delays)
         return Generation(codes=codes, audio=self.decode(codes), sample_rate=self.sample_rate, prompt_frames=p,
-                          seed=seed)
+                          seed=seed, melody=how)
+
+    def melodies(self, melody, sample_rate: int | None, rows: int) -> tuple[list[torch.Tensor | None], str | None]:
+        """Melody audio for `rows` rows (see `generate`) -> (one-hot chroma [T, 12] or None per row, how it was
+        made). This model takes no melody: anything but None is refused."""
+        if melody is None:
+            return [None] * rows, None
+        raise LoopgenError(f"{self.name} takes no melody: use a melody model (facebook/musicgen-melody)")

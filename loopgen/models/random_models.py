@@ -5,6 +5,7 @@
 - `random:small`: exactly the musicgen-small architecture (T5-base, the 32 kHz EnCodec, 24-layer d=1024 LM).
 - `random:medium`, `random:large`: the exact architectures of those sizes.
 - `random:magnet-tiny` (2 s segments) and `random:magnet-small` (magnet-small-10secs' architecture): MAGNeTs.
+- `random:melody-tiny` and `random:melody` (musicgen-melody's architecture): melody models (a chroma prefix).
 
 Codebooks get random entries so decoded audio is not silent. The tokenizer is a byte-level one built in memory,
 appending `</s>` like T5's.
@@ -16,8 +17,9 @@ from torch import nn
 
 from ..errors import LoopgenError
 from .lm import Dense
-from .config import EncodecConfig, LMConfig, MagnetConfig, MusicgenConfig, T5Config
+from .config import EncodecConfig, LMConfig, MagnetConfig, MelodyConfig, MusicgenConfig, T5Config
 from .magnet import Magnet
+from .melody import MusicgenMelody
 from .musicgen import MusicGen
 from .t5 import TextTokenizer
 
@@ -45,6 +47,13 @@ CONFIGS: dict[str, MusicgenConfig] = {
         lm=LMConfig(dim=64, num_layers=2, num_heads=4, ffn_dim=128), max_seconds=2.0, projection=True,
     ),
     "magnet-small": MagnetConfig(max_seconds=10.0, projection=True),
+    # melody: tiny, and musicgen-melody's architecture (medium's LM, no cross-attention, a 235-frame chroma prefix)
+    "melody-tiny": MelodyConfig(
+        text=T5Config(vocab_size=300, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4),
+        audio=EncodecConfig(num_filters=8, hidden_size=32, codebook_dim=32),
+        lm=LMConfig(dim=64, num_layers=2, num_heads=4, ffn_dim=128, cross_attention=False),
+    ),
+    "melody": MelodyConfig(lm=LMConfig(dim=1536, num_layers=48, num_heads=24, ffn_dim=6144, cross_attention=False)),
 }
 
 
@@ -90,11 +99,12 @@ def init_random(model: MusicGen, seed: int = SEED) -> None:
 def build_random(kind: str, device: torch.device, dtype: torch.dtype) -> MusicGen:
     if kind not in CONFIGS:
         raise LoopgenError(f"unknown model 'random:{kind}': use one of {', '.join('random:' + k for k in CONFIGS)}")
-    cls = Magnet if isinstance(CONFIGS[kind], MagnetConfig) else MusicGen
+    cfg = CONFIGS[kind]
+    cls = Magnet if isinstance(cfg, MagnetConfig) else MusicgenMelody if isinstance(cfg, MelodyConfig) else MusicGen
     model = cls(CONFIGS[kind], TextTokenizer(byte_tokenizer()), name=f"random:{kind}")
     init_random(model)
     model.lm.to(dtype)
     model = model.to(device).eval()
-    if cls is MusicGen:
+    if cls is not Magnet:
         model.lm.pack()
     return model

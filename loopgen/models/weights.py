@@ -91,6 +91,8 @@ def _route(name: str, card: int, dim: int) -> tuple[str, int | None] | None:
         return "text." + name[len("text_encoder.") :], None
     if name.startswith("enc_to_dec_proj."):
         return "proj." + name[len("enc_to_dec_proj.") :], None
+    if name.startswith("audio_enc_to_dec_proj."):  # melody: chroma -> LM width
+        return "chroma_proj." + name[len("audio_enc_to_dec_proj.") :], None
     m = re.fullmatch(r"decoder\.lm_heads\.(\d+)\.weight", name)
     if m:
         return "lm.heads.weight", int(m.group(1)) * card
