@@ -7,6 +7,10 @@ window is full it re-primes from its own tail (the last `window - stride` second
 default), reusing the same KV cache, so a stream with `seconds=None` never ends. Sampling parameters and prompts can
 change between any two steps and apply to the next.
 
+A melody model is conditioned by a prefix (the melody's chroma and the text) that the whole window's history was
+computed under, so its new prompts or melody open a new window at once: re-primed from the stream's own tail (up to
+`window - stride` seconds) under the new prefix; frames go on from where they were.
+
 A session is stepped by a `Batch` (its own private one when you call `step()`); it joins the batch's engine when it
 first steps or is added.
 """
@@ -72,7 +76,8 @@ class Session:
 
     seconds: new audio to make (None = endless). prompt_codes: [B, K, P] codes to continue (see MusicGen.encode).
     window_seconds / stride_seconds: the sliding window (defaults: the model's 30 s window, 18 s stride).
-    guided: keep an unconditional row per voice so cfg_coef can be steered live (default: only when cfg_coef != 1)."""
+    guided: keep an unconditional row per voice so cfg_coef can be steered live (default: only when cfg_coef != 1).
+    melody (a melody model): per row, a one-hot chroma [T, 12] or None (see `MusicgenMelody.melodies`)."""
 
     def __init__(
         self,
@@ -85,10 +90,12 @@ class Session:
         window_seconds: float | None = None,
         stride_seconds: float = 18.0,
         guided: bool | None = None,
+        melody: list[torch.Tensor | None] | None = None,
     ):
         self.m = m
         self.rows = normalize_prompts(prompts)
         b = len(self.rows)
+        self.melody = self._melody(melody)
         self.params = (params or SamplingParams()).validate()
         self.guided = self.params.cfg_coef != 1.0 if guided is None else bool(guided)
         if self.params.cfg_coef != 1.0 and not self.guided:
@@ -117,6 +124,7 @@ class Session:
         self.frames = 0  # frames of the current window
         self.ticks = 0  # times a Batch has stepped this session: its own clock, the same alone or batched
         self._stepped = False
+        self._reprime = False  # a melody model's conditioning changed: open a new window at the next step
 
     # -- live control --------------------------------------------------------------------------------------------
     def set_params(self, **changes) -> None:
@@ -137,6 +145,25 @@ class Session:
         self.rows = rows
         for v, row in zip(self.voices, rows):
             self.engine.set_prompts(v, row)
+        self._reprime = self.m.prefixed and bool(self.voices)
+
+    def set_melody(self, melody: list[torch.Tensor | None]) -> None:
+        """A melody model's new melody per row (one-hot chroma [T, 12] or None): from a new window opened at the
+        next step (see the module docstring)."""
+        self.melody = self._melody(melody)
+        for v, chroma in zip(self.voices, self.melody):
+            self.engine.set_melody(v, chroma)
+        self._reprime = bool(self.voices)
+
+    def _melody(self, melody: list[torch.Tensor | None] | None) -> list[torch.Tensor | None]:
+        b = len(self.rows)
+        if melody is None:
+            return [None] * b
+        if len(melody) != b:
+            raise LoopgenError(f"this session has {b} row(s), got {len(melody)} melodies")
+        if any(x is not None for x in melody) and not self.m.prefixed:
+            raise LoopgenError(f"{self.m.name} takes no melody: use a melody model (facebook/musicgen-melody)")
+        return list(melody)
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -181,7 +208,7 @@ class Session:
             self.engine = engine
             return
         self.engine = engine
-        self.voices = [engine.add(row, self.params, self.seed + i, self.guided, self.positions)
+        self.voices = [engine.add(row, self.params, self.seed + i, self.guided, self.positions, self.melody[i])
                        for i, row in enumerate(self.rows)]
         self._start_window(self.history if self.history.shape[-1] else None)
 
@@ -198,8 +225,9 @@ class Session:
         if self.done:
             return
         v0 = self.voices[0]
-        if v0.col >= v0.cols:  # window full: re-prime from our own tail
-            self._start_window(self.history[..., -self.context :])
+        if v0.col >= v0.cols or self._reprime:  # window full, or a new prefix: re-prime from our own tail
+            self._reprime = False
+            self._start_window(self.history[..., -self.context :] if self.history.shape[-1] else None)
         ready = [self.engine.prime(v, max_tokens) for v in self.voices]
         self._stepped = all(ready)
 

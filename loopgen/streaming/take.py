@@ -13,6 +13,8 @@ import math
 
 import torch
 
+from ..errors import LoopgenError
+from ..models.chroma import from_pitch_classes, pitch_classes
 from ..models.musicgen import MusicGen
 from ..models.sampling import SamplingParams
 from .decoder import IncrementalDecoder
@@ -23,11 +25,12 @@ from .session import Frame, Session, window_frames
 class Take:
     """length: samples of the result. loop: generate `wrap_length` past the end and wrap. original [C, n0]: audio to
     continue (at the model's rate and channels); keep_original: the result holds it (extend, vary) or only the new
-    audio (continue). The caller steps `session` (alone or in a Batch) and hands each frame to `push`."""
+    audio (continue). melody: a melody model's one-hot chroma [T, 12] (None: none). The caller steps `session` (alone
+    or in a Batch) and hands each frame to `push`."""
 
     def __init__(self, m: MusicGen, prompts: list, params: SamplingParams, seed: int | None, length: int,
                  loop: bool = False, original: torch.Tensor | None = None, keep_original: bool = False,
-                 guided: bool | None = None):
+                 guided: bool | None = None, melody: torch.Tensor | None = None):
         hop, sr = m.cfg.audio.hop_length, m.sample_rate
         self.m, self.length, self.loop, self.keep_original = m, length, loop, keep_original
         self.original = original
@@ -46,9 +49,13 @@ class Take:
         if magnet:  # made segment by segment, with the same surface
             from .segments import SegmentSession
 
+            if melody is not None:
+                raise LoopgenError(f"{m.name} takes no melody: use a melody model (facebook/musicgen-melody)")
             self.session = SegmentSession(m, prompts, params, seed, frames / m.frame_rate, codes)
         else:
-            self.session = Session(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided)
+            self.session = Session(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided,
+                                   melody=[melody])
+        self.melody = melody  # the melody it started with (live changes are in `changes`)
         self.decoder = IncrementalDecoder(m)
         used = self.session.history.shape[-1] if keep else 0  # the prompt frames the session actually uses
         self.bridge_length = min(splice_length(sr), used * hop) if keep_original and keep else 0
@@ -77,6 +84,12 @@ class Take:
         self.changes.append({"tick": self.session.ticks, "frame": self.session.next_frame,
                              "prompts": [list(p) for p in prompts]})
 
+    def set_melody(self, melody: torch.Tensor | None) -> None:
+        """A melody model's new melody (one-hot chroma [T, 12], None: none), from a new window at the next step."""
+        self.session.set_melody([melody])
+        self.changes.append({"tick": self.session.ticks, "frame": self.session.next_frame,
+                             "melody": None if melody is None else pitch_classes(melody)})
+
     def replay(self, changes: list[dict], prefill_chunk: int | None = None, frames: int | None = None) -> torch.Tensor:
         """Make the take again: step the session alone (batched and alone give the same music), applying each
         recorded change at its tick; stop after `frames` frames if the original was stopped. Returns `audio()`."""
@@ -91,6 +104,8 @@ class Take:
                     self.set_params(**c["params"])
                 if "prompts" in c:
                     self.set_prompts([tuple(p) for p in c["prompts"]])
+                if "melody" in c:
+                    self.set_melody(None if c["melody"] is None else from_pitch_classes(c["melody"]).to(self.m.device))
             for _, f in batch.step():
                 self.push(f)
         stopped = frames is not None
