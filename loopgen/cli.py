@@ -82,8 +82,13 @@ def render_take(sidecar: str, output: str, model: str | None, device: str | None
     m = load_model(name, device=device, dtype=dtype)
     if original is not None:
         original = original.to(m.device)
+    melody = None
+    if meta.get("melody"):  # the chroma the take was conditioned on, from its pitch classes
+        from .models.chroma import from_pitch_classes
+
+        melody = from_pitch_classes(meta["melody"]["pitch_classes"]).to(m.device)
     take = Take(m, [prompts], params, seed, length, loop=bool(meta.get("loop")), original=original,
-                keep_original=bool(meta.get("keeps_original")), guided=True)
+                keep_original=bool(meta.get("keeps_original")), guided=True, melody=melody)
     audio = take.replay(changes, meta.get("prefill_chunk"), meta["frames"] if meta.get("stopped_early") else None)
     from .streaming.output import Output  # the daemon's own file settings, so the file is the same
 
@@ -106,8 +111,9 @@ def _render_long(m, args, params, prompt_audio, rate, progress):
     if prompt_audio is not None:
         original = prepare_audio(prompt_audio, rate, m.sample_rate, m.channels)[0].to(m.device)
     n0 = 0 if original is None else original.shape[-1]
+    chroma, how = m.melodies(args.melody_audio, args.melody_rate, 1)
     take = Take(m, [args.prompt], params, args.seed, n0 + int(round(args.seconds * m.sample_rate)),
-                original=original, keep_original=original is not None)
+                original=original, keep_original=original is not None, melody=chroma[0], melody_from=how)
     steps = 0
     for f in take.session:
         take.push(f)
@@ -144,7 +150,8 @@ def _render_musicgen(m, args, prompt_audio, rate, progress, bar):
     try:
         if p + round(args.seconds * m.frame_rate) <= m.max_frames:  # one window: generate, as transformers does
             g = m.generate([args.prompt], seconds=args.seconds, seed=args.seed, prompt_audio=prompt_audio,
-                           prompt_sample_rate=rate, progress=progress, **params.as_dict())
+                           prompt_sample_rate=rate, progress=progress, melody=args.melody_audio,
+                           melody_sample_rate=args.melody_rate, **params.as_dict())
             return g.audio[0], g.seed
         return _render_long(m, args, params, prompt_audio, rate, progress)  # sliding windows from the own tail
     finally:
@@ -171,12 +178,18 @@ def cmd_render(args: argparse.Namespace) -> int:
     prompt_audio = rate = None
     if args.continue_from:
         prompt_audio, rate = read_audio(args.continue_from)
+    args.melody_audio = args.melody_rate = None
+    if args.melody:
+        args.melody_audio, args.melody_rate = read_audio(args.melody)
     if not args.seconds > 0:
         raise LoopgenError(f"--seconds must be > 0, got {args.seconds}")
     magnet_options = _magnet_options(args)  # a typo is reported before minutes of loading
     print(f"loading {args.model} ...", file=sys.stderr)
     m = load_model(args.model, device=args.device, dtype=args.dtype)
     from .models.magnet import Magnet
+
+    if args.melody and not m.prefixed:
+        raise LoopgenError(f"{args.model} takes no melody: use a melody model, e.g. --model facebook/musicgen-melody")
     bar = tqdm(total=None, unit="step", desc="generating", file=sys.stderr, dynamic_ncols=True)
     t0 = time.perf_counter()
 
@@ -464,6 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seconds", type=_seconds, default=8.0, help="seconds of new audio (default 8)")
     r.add_argument("--model", default=None, help=f"hub id, folder or random:tiny|small (default {DEFAULT_MODEL})")
     r.add_argument("--continue", dest="continue_from", metavar="IN.WAV", help="continue this audio file")
+    r.add_argument("--melody", metavar="RIFF.WAV", help="a melody model follows this audio's melody (its chroma; "
+                   "Demucs stems when installed, else the raw audio)")
     r.add_argument("--seed", type=int, default=None)
     d, g = SamplingParams(), MagnetParams()  # the one set of defaults of each family
     r.add_argument("--temperature", type=float, default=None,

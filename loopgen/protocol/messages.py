@@ -21,6 +21,8 @@ MAX_PROMPT_CHARS = 2000
 MAX_PING_BYTES = 1024  # ping data, echoed in pong
 MAX_CONTINUE_SECONDS = 600.0  # audio sent to continue, at its own rate (only its last window is used)
 MAX_NEW_SECONDS = 600.0  # new audio one request may ask for (generate, continue, extend)
+MAX_MELODY_SECONDS = 600.0  # melody audio sent (a melody model uses its first 30 s)
+MAX_PATH_CHARS = 4096
 # the ranges of a request's length fields, for WebSocket and OSC alike: name -> (lowest, highest, whole number)
 LENGTH_LIMITS: dict[str, tuple[float, float, bool]] = {
     "bars": (0.25, 256, False), "bpm": (20, 400, False), "beats_per_bar": (1, 32, True),
@@ -46,6 +48,20 @@ class ProtocolError(Exception):
 
 # -- commands --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Melody:
+    """A melody model's melody: audio [C, N] at sample_rate, or a path on the daemon's machine; neither: no melody
+    (a `set` that removes it)."""
+
+    audio: np.ndarray | None = field(default=None, repr=False)
+    sample_rate: int | None = None
+    path: str | None = None
+
+    @property
+    def none(self) -> bool:
+        return self.audio is None and self.path is None
+
+
+@dataclass(frozen=True)
 class GenerateParams:
     prompts: tuple[tuple[str, float], ...]
     seconds: float | None = 8.0  # new audio; None with bars + bpm
@@ -58,6 +74,7 @@ class GenerateParams:
     output_rate: int | None = None  # the saved file's rate (None: the server's default, else the model's)
     output_format: str | None = None  # float | pcm24 | pcm16 (None: the server's default, float)
     loudness: float | None = None  # LUFS target of the saved file (None: the server's default, none)
+    melody: Melody | None = None  # a melody model's melody (None: none)
 
     def total_seconds(self) -> float:
         if self.bars is not None and self.bpm is not None:
@@ -110,6 +127,7 @@ class Set:
     id: Any
     changes: dict = field(default_factory=dict)  # sampling parameters
     prompts: tuple[tuple[str, float], ...] | None = None
+    melody: Melody | None = None  # a new melody (Melody() removes it), None: unchanged
 
 
 @dataclass(frozen=True)
@@ -315,6 +333,7 @@ def generate_params(d: dict, id: Any) -> GenerateParams:
         prompts=prompts, seconds=seconds, bars=bars, bpm=bpm, beats_per_bar=bpb,
         loop=flag(d, "loop", bars is not None, id), seed=length(d, "seed", None, id),
         sampling=sampling(sampling_changes(d, id), id),
+        melody=melody_field(d, id),
         **output_fields(d, id),
     )
     if p.total_seconds() > MAX_NEW_SECONDS:
@@ -330,6 +349,51 @@ def output_fields(d: dict, id: Any) -> dict:
         raise ProtocolError("bad_field", f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {short(fmt)}", id)
     return {"output_rate": number(d, "output_rate", None, *OUTPUT_RATES, id, integer=True), "output_format": fmt,
             "loudness": number(d, "loudness", None, *LOUDNESS_RANGE, id)}
+
+
+def melody_field(d: dict, id: Any) -> Melody | None:
+    """`melody`: audio bytes (PCM per melody_format f32le | s16le with melody_sample_rate and melody_channels, or
+    melody_format "file": the bytes of a WAV / FLAC / OGG file), a path on the daemon's machine (a string), or false
+    (no melody: in `set`, removes it). Absent: None."""
+    v = d.get("melody")
+    if v is None:
+        return None
+    if v is False:
+        return Melody()
+    if isinstance(v, str):
+        if not 0 < len(v) <= MAX_PATH_CHARS:
+            raise ProtocolError("bad_field", f"a melody path has 1 to {MAX_PATH_CHARS} characters", id)
+        return Melody(path=v)
+    if not isinstance(v, (bytes, bytearray)):
+        raise ProtocolError("bad_field", "melody is audio bytes, a path (a string) or false", id)
+    fmt = text(d, "melody_format", id, required=False, default="f32le")
+    if fmt == "file":
+        audio, rate = audio_file(v, id)
+    else:
+        rate = number(d, "melody_sample_rate", None, 8000, 384000, id, integer=True)
+        if rate is None:
+            raise ProtocolError("bad_field", "a PCM melody needs melody_sample_rate (or melody_format: file)", id)
+        audio = pcm_audio(v, number(d, "melody_channels", 1, 1, 16, id, integer=True), fmt, id)
+    if audio.shape[-1] / rate > MAX_MELODY_SECONDS:
+        raise ProtocolError("out_of_range", f"at most {MAX_MELODY_SECONDS:g} s of melody, got "
+                            f"{audio.shape[-1] / rate:.0f} s", id)
+    return Melody(audio, int(rate))
+
+
+def audio_file(data: bytes, id: Any) -> tuple[np.ndarray, int]:
+    """The bytes of an audio file (WAV, FLAC, OGG: what libsndfile reads) -> (float32 [C, N], rate)."""
+    import io
+
+    import soundfile as sf
+
+    try:
+        x, rate = sf.read(io.BytesIO(bytes(data)), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile's errors for bytes that are not an audio file
+        raise ProtocolError("bad_audio", f"the melody is not an audio file libsndfile reads ({type(e).__name__})",
+                            id) from e
+    if x.shape[0] == 0 or not np.isfinite(x).all():
+        raise ProtocolError("bad_audio", "the melody file is empty or has NaN samples", id)
+    return np.ascontiguousarray(x.T), int(rate)
 
 
 def pcm_audio(data: Any, channels: int, fmt: str, id: Any) -> np.ndarray:

@@ -168,6 +168,21 @@ def _prompt(peer: OscPeer, address: str, args: list) -> M.Command:
     return M.Set(peer.latest, {}, p)
 
 
+def _melody(peer: OscPeer, address: str, args: list) -> M.Command | None:
+    """/loopgen/melody s:path (an audio file on the daemon's machine; Max and Pd write their buffer to disk), or no
+    argument: no melody. Kept for the sender's next generations and applied to its latest one live."""
+    if args:
+        path = _one(address, args)
+        if not isinstance(path, str):
+            raise ProtocolError("bad_field", "/loopgen/melody takes [s:path] (no argument: no melody)")
+        melody = M.melody_field({"melody": path}, peer.latest)
+        peer.defaults["melody"] = path
+    else:
+        melody = M.Melody()
+        peer.defaults.pop("melody", None)
+    return None if peer.latest is None else M.Set(peer.latest, {}, None, melody)
+
+
 def _stop(peer: OscPeer, address: str, args: list) -> M.Command:
     if peer.latest is None:
         raise ProtocolError("unknown_id", "nothing to stop: no generation from this sender yet")
@@ -231,7 +246,7 @@ def _continue(peer: OscPeer, address: str, args: list) -> M.Command:
 HANDLERS = {
     "/loopgen/generate": _generate, "/loopgen/continue": _continue, "/loopgen/extend": _extend,
     "/loopgen/stop": _stop, "/loopgen/prompt": _prompt, "/loopgen/play": _play, "/loopgen/ping": _ping,
-    "/loopgen/hello": _hello,
+    "/loopgen/hello": _hello, "/loopgen/melody": _melody,
     **{f"/loopgen/set/{k}": _set_sampling for k in (*M.LIMITS, "cfg")},
     **{f"/loopgen/set/{k}": _set_default for k in DEFAULTS},
 }

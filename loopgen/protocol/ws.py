@@ -98,9 +98,11 @@ def command_from_map(d: dict) -> M.Command:
     if kind == "set":
         changes = M.sampling_changes(d, id)
         prompts = M.weighted_prompts(d, id, required=False)
-        if not changes and prompts is None:
-            raise ProtocolError("bad_field", "set needs a parameter (temperature, top_k, top_p, cfg_coef) or prompt(s)", id)
-        return M.Set(id, changes, prompts)
+        melody = M.melody_field(d, id)
+        if not changes and prompts is None and melody is None:
+            raise ProtocolError("bad_field", "set needs a parameter (temperature, top_k, top_p, cfg_coef), prompt(s) "
+                                "or a melody", id)
+        return M.Set(id, changes, prompts, melody)
     return M.Stop(id)  # id None (absent): the latest generation anyone started
 
 

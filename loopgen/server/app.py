@@ -7,6 +7,7 @@ the server. OSC from non-loopback senders is ignored unless allowed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 import ipaddress
 import re
@@ -92,6 +93,12 @@ def origin_ok(origin: str, host_header: str, allowed: tuple[str, ...]) -> bool:
     if u.scheme not in ("http", "https") or not hostname:
         return False
     return u.netloc == host_header or is_loopback(hostname)
+
+
+def melody_path(cmd: Any) -> str | None:
+    """The melody file a command names (to be read before the model thread sees it), or None."""
+    melody = cmd.melody if isinstance(cmd, M.Set) else getattr(getattr(cmd, "params", None), "melody", None)
+    return None if melody is None else melody.path
 
 
 def is_loopback(host: str) -> bool:
@@ -374,12 +381,36 @@ class Server:
             if isinstance(cmd, M.Play):
                 self._replay(client, cmd.id)
                 return
+            if melody_path(cmd) is not None:
+                asyncio.ensure_future(self._submit_with_melody(client, cmd))
+                return
             self.worker.submit(cmd, client)
         except M.ProtocolError as e:
             client.deliver(M.Error(e.code, e.message, e.id))
             return
         if isinstance(cmd, (M.Generate, M.Continue)):
             self._play(client, cmd.id, cmd.params)
+
+    async def _submit_with_melody(self, owner: Any, cmd: M.Command) -> None:
+        """A command naming a melody file: read it off the event loop and the model thread, then submit."""
+        from .jobs import read_allowed
+
+        path = melody_path(cmd)
+        allowed = (self.cfg.loops_dir, Path.home(), *self.cfg.read_dirs)
+        try:
+            audio, rate = await asyncio.to_thread(read_allowed, path, allowed, getattr(cmd, "id", None))
+            melody = M.Melody(audio, rate)
+            if isinstance(cmd, M.Set):
+                cmd = dataclasses.replace(cmd, melody=melody)
+            else:
+                cmd = dataclasses.replace(cmd, params=dataclasses.replace(cmd.params, melody=melody))
+            if isinstance(cmd, M.ContinueFile):
+                return await self._continue_file(owner, cmd)
+            self.worker.submit(cmd, owner)
+            if isinstance(cmd, (M.Generate, M.Continue)):
+                self._play(owner, cmd.id, cmd.params)
+        except M.ProtocolError as e:
+            owner.deliver(M.Error(e.code, e.message, e.id))
 
     # -- OSC ---------------------------------------------------------------------------------------------------
     def on_osc(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -410,6 +441,8 @@ class Server:
                     self._replay(peer, cmd.id)
                 elif isinstance(cmd, M.Set) and cmd.id is None:
                     pass  # a sampling default before any generation: stored, nothing to apply live
+                elif melody_path(cmd) is not None:
+                    asyncio.ensure_future(self._submit_with_melody(peer, cmd))
                 elif isinstance(cmd, M.ContinueFile) and cmd.path is not None:
                     asyncio.ensure_future(self._continue_file(peer, cmd))
                 else:

@@ -15,6 +15,7 @@ import torch
 
 from ..errors import LoopgenError
 from ..protocol import messages as M
+from ..models.chroma import pitch_classes
 from ..params import OUTPUT_FORMATS
 from ..streaming.output import Output
 from ..streaming.take import Take
@@ -137,6 +138,8 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
         "changes": take.changes, "frames": take.frames, "length_samples": take.length,
         "continues": src.name if take.original is not None else None, "keeps_original": take.keep_original,
         "prefill_chunk": prefill_chunk, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "melody": None if take.melody is None else {  # one pitch class per chroma frame: the whole conditioning
+            "pitch_classes": pitch_classes(take.melody), "chroma_from": take.melody_from},
     }
     parts = []
     try:

@@ -151,6 +151,8 @@ class ModelWorker:
                 job.take.set_params(**cmd.changes)
             if cmd.prompts is not None:
                 job.take.set_prompts(list(cmd.prompts))
+            if cmd.melody is not None:
+                job.take.set_melody(self._chroma(cmd.melody, cmd.id)[0])
         elif isinstance(cmd, M.Stop):
             job = self._running(owner, cmd.id)
             if job is None:
@@ -195,13 +197,24 @@ class ModelWorker:
             data, rate = audio
             data = data[..., -int((m.max_frames / m.frame_rate + 1) * rate) :]
             original = prepare_audio(data, rate, m.sample_rate, m.channels)[0].to(m.device)
+        chroma, how = self._chroma(p.melody, id)
         take = Take(m, [list(p.prompts)], p.sampling, p.seed, result_length(p, m.sample_rate) if length is None else length,
-                    loop=p.loop, original=original, keep_original=length is not None, guided=True)
+                    loop=p.loop, original=original, keep_original=length is not None, guided=True, melody=chroma,
+                    melody_from=how)
         job = Job(id, owner, p, take)
         self.active[key(owner, id)] = job
         self.by_session[id_of(take.session)] = job
         self.batch.add(take.session)
         self.emit(owner, M.Started(id, job.total_frames / m.frame_rate, tuple(tuple(x) for x in p.prompts)))
+
+    def _chroma(self, melody: M.Melody | None, id: Any) -> tuple[torch.Tensor | None, str | None]:
+        """A request's melody -> (the model's one-hot chroma, how it was made), or (None, None) for no melody."""
+        if melody is None or melody.none:
+            return None, None
+        if not self.m.prefixed:
+            raise M.ProtocolError("bad_field", f"{self.m.name} takes no melody: serve a melody model "
+                                  "(loopgen serve --model facebook/musicgen-melody)", id)
+        return self.m.melody_chroma(melody.audio, melody.sample_rate)
 
     def _extend(self, cmd: M.Extend, owner) -> None:
         of = self.find(cmd.of, owner)

@@ -25,12 +25,13 @@ from .session import Frame, Session, window_frames
 class Take:
     """length: samples of the result. loop: generate `wrap_length` past the end and wrap. original [C, n0]: audio to
     continue (at the model's rate and channels); keep_original: the result holds it (extend, vary) or only the new
-    audio (continue). melody: a melody model's one-hot chroma [T, 12] (None: none). The caller steps `session` (alone
+    audio (continue). melody: a melody model's one-hot chroma [T, 12] (None: none), made as `melody_from` says
+    (kept for the sidecar). The caller steps `session` (alone
     or in a Batch) and hands each frame to `push`."""
 
     def __init__(self, m: MusicGen, prompts: list, params: SamplingParams, seed: int | None, length: int,
                  loop: bool = False, original: torch.Tensor | None = None, keep_original: bool = False,
-                 guided: bool | None = None, melody: torch.Tensor | None = None):
+                 guided: bool | None = None, melody: torch.Tensor | None = None, melody_from: str | None = None):
         hop, sr = m.cfg.audio.hop_length, m.sample_rate
         self.m, self.length, self.loop, self.keep_original = m, length, loop, keep_original
         self.original = original
@@ -56,6 +57,7 @@ class Take:
             self.session = Session(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided,
                                    melody=[melody])
         self.melody = melody  # the melody it started with (live changes are in `changes`)
+        self.melody_from = melody_from  # how its chroma was made (raw audio, or stems), for the sidecar
         self.decoder = IncrementalDecoder(m)
         used = self.session.history.shape[-1] if keep else 0  # the prompt frames the session actually uses
         self.bridge_length = min(splice_length(sr), used * hop) if keep_original and keep else 0
