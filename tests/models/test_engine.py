@@ -9,9 +9,10 @@ from loopgen import load_model
 from loopgen.models.sampling import SamplingParams
 
 
-@pytest.fixture(scope="module")
-def plain():
-    m = load_model("random:tiny")
+@pytest.fixture(scope="module", params=["random:tiny", "random:melody-tiny"])
+def plain(request):
+    """A MusicGen, and a melody model (its voices' positions start after their conditioning prefix)."""
+    m = load_model(request.param)
     m.lm.unpack()  # the F.linear path: what CUDA and torch.compile run
     return m
 
@@ -26,7 +27,8 @@ def _script(m, compile):
         from torch._dynamo.backends.common import aot_autograd  # noqa: F401  (functionalised, like inductor)
         return gm.forward
 
-    eng = m.engine(voices=3, rows=8, positions=160, compile=counting if compile else None)
+    room = 300 if m.prefixed else 0  # a melody model's prefix (235 chroma frames + text) before the window
+    eng = m.engine(voices=3, rows=8, positions=160 + room, compile=counting if compile else None)
     base = SamplingParams(temperature=1.0, top_k=50, top_p=0.0, cfg_coef=3.0)
     joins = {0: ("warm keys", 1), 7: ("dub techno", 2), 19: ("glitchy ambient", 3)}
     voices, out = [], []
