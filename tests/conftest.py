@@ -33,18 +33,9 @@ def _randomize(model: torch.nn.Module, seed: int) -> None:
                 p.copy_(torch.randn(p.shape, generator=g))
 
 
-def write_hf_checkpoint(folder: Path, stereo: bool = False, seed: int = 0, **save_kw) -> Path:
-    """A tiny random MusicgenForConditionalGeneration with the real 32 kHz codec layout scaled down, saved with
-    save_pretrained, plus a tokenizer.json."""
-    from transformers import (
-        EncodecConfig,
-        MusicgenConfig,
-        MusicgenDecoderConfig,
-        MusicgenForConditionalGeneration,
-        T5Config,
-    )
-
-    from loopgen.models.random_models import byte_tokenizer
+def _tiny_parts():
+    """transformers configs of a tiny T5 and a scaled-down 32 kHz EnCodec (the real layout)."""
+    from transformers import EncodecConfig, T5Config
 
     t5 = T5Config(vocab_size=300, d_model=24, d_kv=8, d_ff=48, num_layers=2, num_heads=3, feed_forward_proj="relu")
     enc = EncodecConfig(
@@ -52,6 +43,17 @@ def write_hf_checkpoint(folder: Path, stereo: bool = False, seed: int = 0, **sav
         hidden_size=16, codebook_dim=16, target_bandwidths=[2.2], use_causal_conv=False, use_conv_shortcut=False,
         num_lstm_layers=2, normalize=False, pad_mode="reflect",
     )
+    return t5, enc
+
+
+def write_hf_checkpoint(folder: Path, stereo: bool = False, seed: int = 0, **save_kw) -> Path:
+    """A tiny random MusicgenForConditionalGeneration with the real 32 kHz codec layout scaled down, saved with
+    save_pretrained, plus a tokenizer.json."""
+    from transformers import MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration
+
+    from loopgen.models.random_models import byte_tokenizer
+
+    t5, enc = _tiny_parts()
     dec = MusicgenDecoderConfig(
         vocab_size=2048, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
         num_codebooks=8 if stereo else 4, audio_channels=2 if stereo else 1, max_position_embeddings=256,
@@ -68,22 +70,11 @@ def write_hf_checkpoint(folder: Path, stereo: bool = False, seed: int = 0, **sav
 def write_hf_melody_checkpoint(folder: Path, stereo: bool = False, seed: int = 0) -> Path:
     """A tiny random MusicgenMelodyForConditionalGeneration (the same scaled-down parts, 512 positions: a 235-frame
     chroma prefix, the text and a few seconds of frames), saved with save_pretrained, plus a tokenizer.json."""
-    from transformers import (
-        EncodecConfig,
-        MusicgenMelodyConfig,
-        MusicgenMelodyDecoderConfig,
-        MusicgenMelodyForConditionalGeneration,
-        T5Config,
-    )
+    from transformers import MusicgenMelodyConfig, MusicgenMelodyDecoderConfig, MusicgenMelodyForConditionalGeneration
 
     from loopgen.models.random_models import byte_tokenizer
 
-    t5 = T5Config(vocab_size=300, d_model=24, d_kv=8, d_ff=48, num_layers=2, num_heads=3, feed_forward_proj="relu")
-    enc = EncodecConfig(
-        sampling_rate=32000, audio_channels=1, num_filters=4, upsampling_ratios=[8, 5, 4, 4], codebook_size=2048,
-        hidden_size=16, codebook_dim=16, target_bandwidths=[2.2], use_causal_conv=False, use_conv_shortcut=False,
-        num_lstm_layers=2, normalize=False, pad_mode="reflect",
-    )
+    t5, enc = _tiny_parts()
     dec = MusicgenMelodyDecoderConfig(
         vocab_size=2048, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
         num_codebooks=8 if stereo else 4, audio_channels=2 if stereo else 1, max_position_embeddings=512,
