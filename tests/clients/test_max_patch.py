@@ -29,7 +29,7 @@ def test_patch_structure():
     assert any(ln["patchline"]["source"][0] == recv and boxes[ln["patchline"]["destination"][0]]["text"] == "deferlow"
                for ln in p["lines"])
     assert any(t.startswith("udpsend 127.0.0.1 9000") for t in texts)
-    assert any(t.startswith("buffer~ loopgen-loop") for t in texts) and any(t.startswith("groove~") for t in texts)
+    assert any(t.startswith("buffer~ ---loopgen-loop") for t in texts) and any(t.startswith("groove~") for t in texts)
     assert any(t == "plugout~" for t in texts)  # loadable as a Max for Live audio effect
     assert {"live.dial", "live.numbox", "textedit"} <= {b["maxclass"] for b in boxes.values()}
 
@@ -44,3 +44,55 @@ def test_every_osc_address_is_one_the_server_implements():
     assert sent and sent <= set(ADDRESSES), sent - set(ADDRESSES)
     assert routed and routed <= set(REPLIES), routed - set(REPLIES)
     assert {"/loopgen/generate", "/loopgen/stop", "/loopgen/extend", "/loopgen/continue"} <= sent
+
+
+def _reaches(p: dict, start: str, goal: str, first_outlet: int | None = None) -> bool:
+    """Whether a patch cord path leads from box `start` (from `first_outlet`, or any) to box `goal`."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for ln in p["lines"]:
+        (a, o), (b, _) = ln["patchline"]["source"], ln["patchline"]["destination"]
+        out.setdefault(a, []).append((o, b))
+    todo = [b for o, b in out.get(start, []) if first_outlet is None or o == first_outlet]
+    seen = set()
+    while todo:
+        x = todo.pop()
+        if x == goal:
+            return True
+        if x not in seen:
+            seen.add(x)
+            todo += [b for _, b in out.get(x, [])]
+    return False
+
+
+def test_device_is_the_patch_in_an_amxd_container():
+    """loopgen.amxd: ampf / audio effect / meta / ptch; parsed back, its JSON is the patch."""
+    from loopgen.clients.max import amxd
+
+    data = files("loopgen.clients").joinpath("max", "loopgen.amxd").read_bytes()
+    assert data == maxpat.device()
+    assert data[:12] == b"ampf\x04\x00\x00\x00aaaa" and data[12:16] == b"meta"
+    kind, meta, patcher = amxd.unpack(data)
+    assert kind == "audio" and len(meta) == 4
+    assert patcher == maxpat.build() == json.loads(SHIPPED.read_text())
+    for bad in (b"", b"ampf\x04\x00\x00\x00aaaa", b"xxxx\x04\x00\x00\x00aaaa", data[:-40] + b"\xff" * 4):
+        try:
+            amxd.unpack(bad[:len(bad)])
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {bad[:16]!r}")
+
+
+def test_many_devices_in_one_set_keep_to_their_own():
+    """Per-device buffer (`---` names) and reply port: the port drawn at load both retunes [udpreceive] and goes out
+    in /loopgen/hello ---loopgen PORT; hello goes out again before every generate (right-to-left: first)."""
+    p = maxpat.build()["patcher"]
+    boxes = {b["box"]["id"]: b["box"] for b in p["boxes"]}
+    text = {i: b.get("text", "") for i, b in boxes.items()}
+    assert text["buffer"].startswith("buffer~ ---") and text["groove"].startswith("groove~ ---")
+    assert text["buffer"].split()[1] == text["groove"].split()[1]
+    assert text["hello"] == "prepend /loopgen/hello ---loopgen" and text["port-msg"] == "port $1"
+    assert _reaches(p, "port-add", "recv") and _reaches(p, "port-add", "hello") and _reaches(p, "hello", "send")
+    assert text["load"] == "loadbang" and _reaches(p, "load", "hello")
+    assert _reaches(p, "gen-trig", "hello", first_outlet=1) and not _reaches(p, "gen-trig", "gen-msg", first_outlet=1)
+    assert _reaches(p, "gen-trig", "gen-msg", first_outlet=0)
+    assert "--osc-reply" not in text["title"]

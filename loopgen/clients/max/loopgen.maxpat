@@ -31,7 +31,7 @@
             600,
             22
           ],
-          "text": "loopgen: run `loopgen serve --osc-reply 127.0.0.1:9001`, type a prompt, press generate"
+          "text": "loopgen: run `loopgen serve`, type a prompt, press generate"
         }
       },
       {
@@ -137,6 +137,126 @@
             22
           ],
           "text": "t b b"
+        }
+      },
+      {
+        "box": {
+          "id": "load",
+          "maxclass": "newobj",
+          "numinlets": 1,
+          "numoutlets": 1,
+          "patching_rect": [
+            860,
+            10,
+            60,
+            22
+          ],
+          "text": "loadbang"
+        }
+      },
+      {
+        "box": {
+          "id": "load-trig",
+          "maxclass": "newobj",
+          "numinlets": 1,
+          "numoutlets": 2,
+          "patching_rect": [
+            860,
+            40,
+            50,
+            22
+          ],
+          "text": "t b b"
+        }
+      },
+      {
+        "box": {
+          "id": "port-rand",
+          "maxclass": "newobj",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "patching_rect": [
+            900,
+            70,
+            90,
+            22
+          ],
+          "text": "random 20000"
+        }
+      },
+      {
+        "box": {
+          "id": "port-add",
+          "maxclass": "newobj",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "patching_rect": [
+            900,
+            100,
+            60,
+            22
+          ],
+          "text": "+ 40000"
+        }
+      },
+      {
+        "box": {
+          "id": "port-trig",
+          "maxclass": "newobj",
+          "numinlets": 1,
+          "numoutlets": 2,
+          "patching_rect": [
+            900,
+            130,
+            50,
+            22
+          ],
+          "text": "t i i"
+        }
+      },
+      {
+        "box": {
+          "id": "port-store",
+          "maxclass": "newobj",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "patching_rect": [
+            860,
+            160,
+            30,
+            22
+          ],
+          "text": "i"
+        }
+      },
+      {
+        "box": {
+          "id": "port-msg",
+          "maxclass": "message",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "patching_rect": [
+            960,
+            160,
+            60,
+            22
+          ],
+          "text": "port $1"
+        }
+      },
+      {
+        "box": {
+          "id": "hello",
+          "maxclass": "newobj",
+          "numinlets": 1,
+          "numoutlets": 1,
+          "patching_rect": [
+            860,
+            190,
+            220,
+            22
+          ],
+          "text": "prepend /loopgen/hello ---loopgen"
         }
       },
       {
@@ -609,7 +729,7 @@
             150,
             22
           ],
-          "text": "buffer~ loopgen-loop"
+          "text": "buffer~ ---loopgen-loop"
         }
       },
       {
@@ -714,7 +834,7 @@
             200,
             22
           ],
-          "text": "groove~ loopgen-loop 2 @loop 1"
+          "text": "groove~ ---loopgen-loop 2 @loop 1"
         }
       },
       {
@@ -904,7 +1024,139 @@
             1
           ],
           "destination": [
+            "port-store",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "gen-trig",
+            0
+          ],
+          "destination": [
             "prompt-reg",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "load",
+            0
+          ],
+          "destination": [
+            "load-trig",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "load-trig",
+            1
+          ],
+          "destination": [
+            "port-rand",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "port-rand",
+            0
+          ],
+          "destination": [
+            "port-add",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "port-add",
+            0
+          ],
+          "destination": [
+            "port-trig",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "port-trig",
+            1
+          ],
+          "destination": [
+            "port-msg",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "port-msg",
+            0
+          ],
+          "destination": [
+            "recv",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "port-trig",
+            0
+          ],
+          "destination": [
+            "port-store",
+            1
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "load-trig",
+            0
+          ],
+          "destination": [
+            "port-store",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "port-store",
+            0
+          ],
+          "destination": [
+            "hello",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "hello",
+            0
+          ],
+          "destination": [
+            "send",
             0
           ]
         }

@@ -1,8 +1,14 @@
-"""Builds loopgen.maxpat, the Max / Max for Live patch (`python -m loopgen.clients.max.maxpat` rewrites it).
+"""Builds loopgen.maxpat, the Max / Max for Live patch, and loopgen.amxd, the same patch as a Max for Live audio
+effect device (`python -m loopgen.clients.max.maxpat` rewrites both).
 
 The patch is data; this script is its source, so the layout and every connection are reviewable in one place and a
 test checks the shipped file equals what it builds. OSC goes out through [udpsend] and comes back through
 [udpreceive] -> [deferlow] (network input deferred to the low-priority queue, as Max for Live wants).
+
+Many devices in one Live set: each device's buffer is its own (`---` names, which Max for Live makes unique per
+device), and each listens on its own reply port, drawn at load, which it announces with `/loopgen/hello ---loopgen
+PORT` (at load and before every generate, so a daemon started later still learns it): the daemon sends each device
+its own replies, and no `--osc-reply` is needed.
 """
 from __future__ import annotations
 
@@ -10,7 +16,10 @@ import json
 from pathlib import Path
 
 OUT = Path(__file__).with_name("loopgen.maxpat")
-SEND_PORT, REPLY_PORT = 9000, 9001
+DEVICE = Path(__file__).with_name("loopgen.amxd")
+SEND_PORT, REPLY_PORT = 9000, 9001  # the reply port a device starts on; it moves to its own at load
+PORT_BASE, PORT_SPAN = 40000, 20000  # each device's reply port: PORT_BASE + random(PORT_SPAN)
+BUFFER = "---loopgen-loop"  # per device in Max for Live
 TMP_WAV = "/tmp/loopgen-continue.wav"
 
 # id: (maxclass, text or None, x, y, width, inlets, outlets, extra attributes)
@@ -29,8 +38,7 @@ def line(a, outlet, b, inlet):
 def build() -> dict:
     BOXES.clear()
     LINES.clear()
-    box("title", "comment", "loopgen: run `loopgen serve --osc-reply 127.0.0.1:9001`, type a prompt, press generate",
-        20, 10, 600, 1, 0)
+    box("title", "comment", "loopgen: run `loopgen serve`, type a prompt, press generate", 20, 10, 600, 1, 0)
     # -- out: prompt, length, sampling ---------------------------------------------------------------------------
     box("prompt", "textedit", None, 20, 40, 360, 1, 4, text="deep house groove, warm bass")
     box("prompt-route", "newobj", "route text", 20, 80, 70, 2, 2)
@@ -39,6 +47,15 @@ def build() -> dict:
     box("prompt-set", "newobj", "prepend /loopgen/prompt", 400, 140, 160, 1, 1)
     box("gen-btn", "textbutton", None, 20, 180, 80, 1, 3, text="generate")
     box("gen-trig", "newobj", "t b b", 20, 210, 50, 1, 2)
+    # -- identity: its own reply port, announced with hello (at load and before each generate) --------------------
+    box("load", "newobj", "loadbang", 860, 10, 60, 1, 1)
+    box("load-trig", "newobj", "t b b", 860, 40, 50, 1, 2)
+    box("port-rand", "newobj", f"random {PORT_SPAN}", 900, 70, 90, 2, 1)
+    box("port-add", "newobj", f"+ {PORT_BASE}", 900, 100, 60, 2, 1)
+    box("port-trig", "newobj", "t i i", 900, 130, 50, 1, 2)
+    box("port-store", "newobj", "i", 860, 160, 30, 2, 1)
+    box("port-msg", "message", "port $1", 960, 160, 60, 2, 1)
+    box("hello", "newobj", "prepend /loopgen/hello ---loopgen", 860, 190, 220, 1, 1)
     box("gen-pack", "newobj", "pack s 4. 120.", 20, 270, 100, 3, 1)
     box("gen-msg", "newobj", "prepend /loopgen/generate", 20, 300, 170, 1, 1)
     box("bars", "live.numbox", None, 140, 180, 50, 1, 2, varname="bars", parameter_initial=[4])
@@ -71,14 +88,14 @@ def build() -> dict:
     box("route", "newobj", "route /loopgen/done /loopgen/progress /loopgen/error /loopgen/pong", 20, 450, 430, 1, 5)
     box("done-unpack", "newobj", "unpack s f", 20, 480, 80, 1, 2)
     box("replace", "newobj", "prepend replace", 20, 510, 110, 1, 1)
-    box("buffer", "newobj", "buffer~ loopgen-loop", 20, 540, 150, 1, 2)
+    box("buffer", "newobj", f"buffer~ {BUFFER}", 20, 540, 150, 1, 2)
     box("pending", "newobj", "gate", 200, 570, 40, 2, 1)
     box("pending-on", "message", "1", 200, 510, 30, 2, 1)
     box("pending-off", "message", "0", 250, 630, 30, 2, 1)
     box("bar-metro", "newobj", "metro 1n @quantize 1n @active 1", 260, 540, 210, 2, 1)
     box("start-trig", "newobj", "t b b", 200, 600, 50, 1, 2)
     box("startloop", "message", "startloop", 200, 660, 70, 2, 1)
-    box("groove", "newobj", "groove~ loopgen-loop 2 @loop 1", 200, 690, 200, 3, 3)
+    box("groove", "newobj", f"groove~ {BUFFER} 2 @loop 1", 200, 690, 200, 3, 3)
     box("gain", "live.gain~", None, 200, 720, 50, 2, 5, varname="level")
     box("plugin", "newobj", "plugin~", 420, 690, 60, 2, 2)
     box("plugout", "newobj", "plugout~", 200, 800, 60, 2, 0)
@@ -93,7 +110,18 @@ def build() -> dict:
     line("prompt-sym", 0, "prompt-set", 0)
     line("prompt-set", 0, "send", 0)
     line("gen-btn", 0, "gen-trig", 0)
-    line("gen-trig", 1, "prompt-reg", 0)
+    line("gen-trig", 1, "port-store", 0)  # right to left: hello first, then the request
+    line("gen-trig", 0, "prompt-reg", 0)
+    line("load", 0, "load-trig", 0)
+    line("load-trig", 1, "port-rand", 0)  # draw the port first, then announce it
+    line("port-rand", 0, "port-add", 0)
+    line("port-add", 0, "port-trig", 0)
+    line("port-trig", 1, "port-msg", 0)
+    line("port-msg", 0, "recv", 0)
+    line("port-trig", 0, "port-store", 1)
+    line("load-trig", 0, "port-store", 0)
+    line("port-store", 0, "hello", 0)
+    line("hello", 0, "send", 0)
     line("prompt-reg", 0, "gen-pack", 0)
     line("bars", 0, "gen-pack", 1)
     line("bars", 0, "extend-bars", 1)
@@ -169,6 +197,14 @@ def render() -> str:
     return json.dumps(build(), indent=2) + "\n"
 
 
+def device() -> bytes:
+    """loopgen.amxd: the patch as a Max for Live audio effect."""
+    from .amxd import pack
+
+    return pack(build(), "audio")
+
+
 if __name__ == "__main__":
     OUT.write_text(render())
-    print(f"wrote {OUT}")
+    DEVICE.write_bytes(device())
+    print(f"wrote {OUT} and {DEVICE}")
