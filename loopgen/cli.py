@@ -400,7 +400,7 @@ def cmd_clients(args: argparse.Namespace) -> int:
     root = files("loopgen.clients")
     copied = []
     try:
-        for sub, pattern in (("max", "*.maxpat"), ("pd", "*.pd"), ("web", "*")):
+        for sub, pattern in (("max", "*.maxpat"), ("max", "*.amxd"), ("pd", "*.pd"), ("web", "*")):
             with as_file(root.joinpath(sub)) as folder:
                 for f in sorted(Path(folder).glob(pattern)):
                     if f.is_file() and not f.name.startswith("__"):

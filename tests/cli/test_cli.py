@@ -100,7 +100,7 @@ def test_models_lists_ids_and_cache_state(tmp_path):  # a process: the hub reads
 def test_clients_copy(tmp_path, cli):
     r = cli("clients", "--copy", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr
-    for f in ("max/loopgen.maxpat", "pd/loopgen.pd", "web/index.html", "web/app.js", "web/worklet.js", "web/msgpack.js"):
+    for f in ("max/loopgen.maxpat", "max/loopgen.amxd", "pd/loopgen.pd", "web/index.html", "web/app.js", "web/worklet.js", "web/msgpack.js"):
         assert (tmp_path / "out" / f).is_file(), f
 
 
