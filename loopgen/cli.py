@@ -189,7 +189,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .models.magnet import Magnet
 
     if args.melody and not m.prefixed:
-        raise LoopgenError(f"{args.model} takes no melody: use a melody model, e.g. --model facebook/musicgen-melody")
+        raise m.no_melody()
     bar = tqdm(total=None, unit="step", desc="generating", file=sys.stderr, dynamic_ncols=True)
     t0 = time.perf_counter()
 

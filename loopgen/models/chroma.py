@@ -51,7 +51,8 @@ class Chroma:
         x = as_batch(wav)
         if x.shape[0] != 1:
             raise LoopgenError(f"a melody is one audio [C, N], got a batch of {x.shape[0]}")
-        x = resample(match_channels(x, 1), int(sample_rate), self.sample_rate)[0, 0]
+        keep = int(np.ceil((self.max_samples / self.sample_rate + 1.0) * sample_rate))  # 1 s past: the resampler's
+        x = resample(match_channels(x[..., :keep], 1), int(sample_rate), self.sample_rate)[0, 0]  # edge stays out
         return x[: self.max_samples].float().cpu()
 
     def onehot(self, wav: torch.Tensor) -> torch.Tensor:

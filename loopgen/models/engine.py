@@ -182,7 +182,7 @@ class Engine:
         """A new voice with (text, weight) prompts, needing up to `positions` positions per window (a melody
         model's prefix comes on top). melody: one-hot chroma [T, 12] for a melody model (None: no melody)."""
         if melody is not None and not self.m.prefixed:
-            raise LoopgenError(f"{self.m.name} takes no melody: use a melody model (facebook/musicgen-melody)")
+            raise self.m.no_melody()
         slot = next((i for i in range(self.v.seq.shape[0]) if i not in self.voices), len(self.voices))
         self.reserve(voices=slot + 1, rows=self.cache.rows - len(self.free_rows) + len(prompts) + guided,
                      positions=positions)
@@ -237,7 +237,7 @@ class Engine:
     def set_melody(self, voice: Voice, melody: torch.Tensor | None) -> None:
         """A new melody (one-hot chroma [T, 12], None: none) from the voice's next window (see `set_prompts`)."""
         if not self.m.prefixed:
-            raise LoopgenError(f"{self.m.name} takes no melody: use a melody model (facebook/musicgen-melody)")
+            raise self.m.no_melody()
         voice.melody, voice.pending = melody, True
 
     def _set_prompts(self, voice: Voice, prompts: list[tuple[str, float]]) -> None:

@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from ..errors import LoopgenError
-from .audio import as_batch
 from .chroma import Chroma
 from .config import MelodyConfig
 from .musicgen import MusicGen
@@ -87,7 +86,6 @@ class MusicgenMelody(MusicGen):
                 out.append(None)
                 continue
             if id(wav) not in done:
-                as_batch(wav)  # a clear error for empty or non-finite audio
                 done[id(wav)] = self.melody_chroma(wav, sample_rate, stems)
             chroma, h = done[id(wav)]
             out.append(chroma)

@@ -211,4 +211,8 @@ class MusicGen(nn.Module):
         made). This model takes no melody: anything but None is refused."""
         if melody is None:
             return [None] * rows, None
-        raise LoopgenError(f"{self.name} takes no melody: use a melody model (facebook/musicgen-melody)")
+        raise self.no_melody()
+
+    def no_melody(self) -> LoopgenError:
+        """The one error for a melody given to a model without melody conditioning."""
+        return LoopgenError(f"{self.name} takes no melody: use a melody model (facebook/musicgen-melody)")

@@ -212,8 +212,7 @@ class ModelWorker:
         if melody is None or melody.none:
             return None, None
         if not self.m.prefixed:
-            raise M.ProtocolError("bad_field", f"{self.m.name} takes no melody: serve a melody model "
-                                  "(loopgen serve --model facebook/musicgen-melody)", id)
+            raise M.ProtocolError("bad_field", str(self.m.no_melody()), id)
         return self.m.melody_chroma(melody.audio, melody.sample_rate)
 
     def _extend(self, cmd: M.Extend, owner) -> None:

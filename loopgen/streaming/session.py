@@ -162,7 +162,7 @@ class Session:
         if len(melody) != b:
             raise LoopgenError(f"this session has {b} row(s), got {len(melody)} melodies")
         if any(x is not None for x in melody) and not self.m.prefixed:
-            raise LoopgenError(f"{self.m.name} takes no melody: use a melody model (facebook/musicgen-melody)")
+            raise self.m.no_melody()
         return list(melody)
 
     def cancel(self) -> None:

@@ -13,7 +13,6 @@ import math
 
 import torch
 
-from ..errors import LoopgenError
 from ..models.chroma import from_pitch_classes, pitch_classes
 from ..models.musicgen import MusicGen
 from ..models.sampling import SamplingParams
@@ -51,7 +50,7 @@ class Take:
             from .segments import SegmentSession
 
             if melody is not None:
-                raise LoopgenError(f"{m.name} takes no melody: use a melody model (facebook/musicgen-melody)")
+                raise m.no_melody()
             self.session = SegmentSession(m, prompts, params, seed, frames / m.frame_rate, codes)
         else:
             self.session = Session(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided,
