@@ -31,9 +31,25 @@ def test_patch_structure():
     assert any(ln["patchline"]["source"][0] == recv and boxes[ln["patchline"]["destination"][0]]["text"] == "deferlow"
                for ln in p["lines"])
     assert any(t.startswith("udpsend 127.0.0.1 9000") for t in texts)
-    assert any(t.startswith("buffer~ ---loopgen-loop") for t in texts) and any(t.startswith("groove~") for t in texts)
+    assert any(t.startswith("wave~ ---loopgen-a") for t in texts) and any(t.startswith("wave~ ---loopgen-b") for t in texts)
     assert any(t == "plugout~" for t in texts)  # loadable as a Max for Live audio effect
     assert {"live.dial", "live.numbox", "textedit"} <= {b["maxclass"] for b in boxes.values()}
+
+
+def test_presentation_view_has_what_a_musician_needs():
+    """The device opens in presentation: prompt, bars, tempo, the four actions, take to clip, the dials, progress,
+    the daemon's status and errors, the take's path, level; nothing in it overlaps, and it fits Live's device height."""
+    p = maxpat.build()["patcher"]
+    assert p["openinpresentation"] == 1
+    shown = {b["box"]["id"]: b["box"] for b in p["boxes"] if b["box"].get("presentation")}
+    assert {"prompt", "bars", "bpm", "gen-btn", "cont-btn", "ext-btn", "stop-btn", "clip-btn", "temp", "cfg", "topk",
+            "progress", "status", "error-show", "take-path", "gain"} <= set(shown)
+    rects = {i: b["presentation_rect"] for i, b in shown.items()}
+    for i, (x, y, w, h) in rects.items():
+        assert x >= 0 and y >= 0 and x + w <= p["devicewidth"] and y + h <= 169, i
+    for i, (x, y, w, h) in rects.items():
+        for j, (u, v, s, t) in rects.items():
+            assert i == j or x + w <= u or u + s <= x or y + h <= v or v + t <= y, (i, j)
 
 
 def test_every_osc_address_is_one_the_server_implements():
@@ -87,8 +103,10 @@ def test_many_devices_in_one_set_keep_to_their_own():
     p = maxpat.build()["patcher"]
     boxes = {b["box"]["id"]: b["box"] for b in p["boxes"]}
     text = {i: b.get("text", "") for i, b in boxes.items()}
-    assert text["buffer"].startswith("buffer~ ---") and text["groove"].startswith("groove~ ---")
-    assert text["buffer"].split()[1] == text["groove"].split()[1]
+    for x in "ab":
+        assert text[f"buffer-{x}"].startswith("buffer~ ---") and text[f"wave-{x}"].startswith("wave~ ---")
+        assert text[f"buffer-{x}"].split()[1] == text[f"wave-{x}"].split()[1]
+    assert text["buffer-a"] != text["buffer-b"]
     assert text["hello"] == "prepend /loopgen/hello ---loopgen" and text["port-msg"] == "port $1"
     assert _reaches(p, "port-add", "recv") and _reaches(p, "port-add", "hello") and _reaches(p, "hello", "send")
     assert text["load"] == "loadbang" and _reaches(p, "load", "hello")

@@ -1,14 +1,24 @@
 """Builds loopgen.maxpat, the Max / Max for Live patch, and loopgen.amxd, the same patch as a Max for Live audio
 effect device (`python -m loopgen.clients.max.maxpat` rewrites both).
 
-The patch is data; this script is its source, so the layout and every connection are reviewable in one place and a
-test checks the shipped file equals what it builds. OSC goes out through [udpsend] and comes back through
-[udpreceive] -> [deferlow] (network input deferred to the low-priority queue, as Max for Live wants).
+The patch is data; this script is its source, so the layout and every connection are reviewable in one place, a test
+checks the shipped files equal what it builds, and another runs the patch (tests/clients/maxsim.py) against a real
+daemon. OSC goes out through [udpsend]; replies come back through [udpreceive] -> [deferlow] (network input deferred
+to the low-priority queue, as Max for Live wants).
 
-Many devices in one Live set: each device's buffer is its own (`---` names, which Max for Live makes unique per
+Playing in time with Live: a transport-locked [phasor~ 1024.0.0 @lock 1] times 1024 is Live's song position in bars,
+sample for sample. Each take goes into one of two players (A, B, in turn) with its start bar c0 = the next bar line
+and its length N in bars; a player reads its take at ((T - c0) mod N) / N, so the take starts from its beginning on
+the next bar and stays in phase; until then the other player's take plays on. Which player is heard is decided per
+sample (T >= c0), so the switch lands on the bar line, smoothed over 64 samples. Stereo takes play in stereo; a mono
+model's take (the daemon's /loopgen/welcome says how many channels) is copied to both sides. While Live's transport is
+stopped the position stands still and the device is silent.
+
+Many devices in one Live set: each device's buffers are its own (`---` names, which Max for Live makes unique per
 device), and each listens on its own reply port, drawn at load, which it announces with `/loopgen/hello ---loopgen
-PORT` (at load and before every generate, so a daemon started later still learns it): the daemon sends each device
-its own replies, and no `--osc-reply` is needed.
+PORT` (at load, every 2 s, and before every request, so a daemon started later still learns it): the daemon sends
+each device its own replies, and no `--osc-reply` is needed. The daemon answers each hello with /loopgen/welcome,
+which the device shows as its status; five seconds without one and it says the daemon is not reachable.
 """
 from __future__ import annotations
 
@@ -19,15 +29,21 @@ OUT = Path(__file__).with_name("loopgen.maxpat")
 DEVICE = Path(__file__).with_name("loopgen.amxd")
 SEND_PORT, REPLY_PORT = 9000, 9001  # the reply port a device starts on; it moves to its own at load
 PORT_BASE, PORT_SPAN = 40000, 20000  # each device's reply port: PORT_BASE + random(PORT_SPAN)
-BUFFER = "---loopgen-loop"  # per device in Max for Live
-TMP_WAV = "/tmp/loopgen-continue.wav"
+SONG_BARS = 1024  # the locked phasor's period: song positions are read modulo this many bars
+NOT_STARTED = 100000.0  # a player's start bar before its first take (never reached: silent)
+WATCHDOG_MS, HELLO_MS = 5000, 2000
+DOWN = "set not reachable: start the daemon with loopgen serve (see docs/clients.md)"
+LOOKING = "looking for loopgen serve on 127.0.0.1:9000 ..."
 
 # id: (maxclass, text or None, x, y, width, inlets, outlets, extra attributes)
 BOXES: dict[str, tuple] = {}
 LINES: list[tuple[str, int, str, int]] = []
 
 
-def box(id, cls, label, x, y, w=120, ins=1, outs=1, **extra):
+def box(id, cls, label, x, y, w=120, ins=1, outs=1, pres=None, **extra):
+    """One box; `pres` = [x, y, w, h] puts it in the presentation view (what a Live user sees on the device)."""
+    if pres is not None:
+        extra = {"presentation": 1, "presentation_rect": list(pres), **extra}
     BOXES[id] = (cls, label, x, y, w, ins, outs, extra)
 
 
@@ -35,141 +51,328 @@ def line(a, outlet, b, inlet):
     LINES.append((a, outlet, b, inlet))
 
 
-def build() -> dict:
-    BOXES.clear()
-    LINES.clear()
-    box("title", "comment", "loopgen: run `loopgen serve`, type a prompt, press generate", 20, 10, 600, 1, 0)
-    # -- out: prompt, length, sampling ---------------------------------------------------------------------------
-    box("prompt", "textedit", None, 20, 40, 360, 1, 4, text="deep house groove, warm bass")
-    box("prompt-route", "newobj", "route text", 20, 80, 70, 2, 2)
-    box("prompt-sym", "newobj", "tosymbol", 20, 110, 70, 1, 1)
-    box("prompt-reg", "newobj", "zl reg", 20, 140, 60, 2, 2)
-    box("prompt-set", "newobj", "prepend /loopgen/prompt", 400, 140, 160, 1, 1)
-    box("gen-btn", "textbutton", None, 20, 180, 80, 1, 3, text="generate")
-    box("gen-trig", "newobj", "t b b", 20, 210, 50, 1, 2)
-    # -- identity: its own reply port, announced with hello (at load and before each generate) --------------------
+def _identity() -> None:
+    """Its own reply port, announced with hello at load, every 2 s and before each request; the daemon's welcome
+    answers (status), and its silence for 5 s shows 'not reachable'."""
     box("load", "newobj", "loadbang", 860, 10, 60, 1, 1)
-    box("load-trig", "newobj", "t b b", 860, 40, 50, 1, 2)
-    box("port-rand", "newobj", f"random {PORT_SPAN}", 900, 70, 90, 2, 1)
-    box("port-add", "newobj", f"+ {PORT_BASE}", 900, 100, 60, 2, 1)
-    box("port-trig", "newobj", "t i i", 900, 130, 50, 1, 2)
+    box("load-trig", "newobj", "t b b b b b", 860, 40, 90, 1, 5)
+    box("port-rand", "newobj", f"random {PORT_SPAN}", 940, 70, 90, 2, 1)
+    box("port-add", "newobj", f"+ {PORT_BASE}", 940, 100, 60, 2, 1)
+    box("port-trig", "newobj", "t i i", 940, 130, 50, 1, 2)
     box("port-store", "newobj", "i", 860, 160, 30, 2, 1)
-    box("port-msg", "message", "port $1", 960, 160, 60, 2, 1)
+    box("port-msg", "message", "port $1", 1000, 160, 60, 2, 1)
     box("hello", "newobj", "prepend /loopgen/hello ---loopgen", 860, 190, 220, 1, 1)
-    box("gen-pack", "newobj", "pack s 4. 120.", 20, 270, 100, 3, 1)
-    box("gen-msg", "newobj", "prepend /loopgen/generate", 20, 300, 170, 1, 1)
-    box("bars", "live.numbox", None, 140, 180, 50, 1, 2, varname="bars", parameter_initial=[4])
-    box("bars-lbl", "comment", "bars", 195, 180, 40, 1, 0)
-    box("tempo-metro", "newobj", "metro 250 @active 1", 250, 150, 130, 2, 1)
-    box("transport", "newobj", "transport", 250, 180, 80, 2, 9)
-    box("bpm", "flonum", None, 250, 240, 60, 1, 2)
-    box("bpm-lbl", "comment", "bpm (Live's tempo inside Live)", 315, 240, 200, 1, 0)
-    box("temp", "live.dial", None, 600, 40, 50, 1, 2, varname="temperature", parameter_range=[0.1, 2.0],
-        parameter_initial=[1.0])
-    box("temp-msg", "newobj", "prepend /loopgen/set/temperature", 600, 110, 210, 1, 1)
-    box("cfg", "live.dial", None, 660, 40, 50, 1, 2, varname="cfg", parameter_range=[1.0, 10.0], parameter_initial=[3.0])
-    box("cfg-msg", "newobj", "prepend /loopgen/set/cfg_coef", 660, 140, 200, 1, 1)
-    box("topk", "live.numbox", None, 720, 40, 50, 1, 2, varname="top_k", parameter_range=[0, 2048],
-        parameter_initial=[250])
-    box("topk-msg", "newobj", "prepend /loopgen/set/top_k", 720, 170, 180, 1, 1)
-    box("stop-btn", "textbutton", None, 400, 180, 60, 1, 3, text="stop")
-    box("stop-msg", "message", "/loopgen/stop", 400, 210, 90, 2, 1)
-    box("extend-btn", "textbutton", None, 470, 180, 60, 1, 3, text="extend")
-    box("extend-bars", "newobj", "f", 470, 210, 30, 2, 1)
-    box("extend-msg", "newobj", "prepend /loopgen/extend", 470, 240, 160, 1, 1)
-    box("cont-btn", "textbutton", None, 540, 180, 70, 1, 3, text="continue")
-    box("cont-trig", "newobj", "t b b", 540, 210, 50, 1, 2)
-    box("cont-write", "message", f"write {TMP_WAV}", 600, 240, 200, 2, 1)
-    box("cont-msg", "message", f"/loopgen/continue {TMP_WAV}", 540, 270, 240, 2, 1)
-    box("send", "newobj", f"udpsend 127.0.0.1 {SEND_PORT}", 20, 340, 160, 1, 0)
-    # -- in: progress, done -> buffer~ -> groove~ on the next bar --------------------------------------------------
-    box("recv", "newobj", f"udpreceive {REPLY_PORT}", 20, 390, 120, 1, 1)
-    box("defer", "newobj", "deferlow", 20, 420, 70, 1, 1)
-    box("route", "newobj", "route /loopgen/done /loopgen/progress /loopgen/error /loopgen/pong", 20, 450, 430, 1, 5)
-    box("done-unpack", "newobj", "unpack s f", 20, 480, 80, 1, 2)
-    box("replace", "newobj", "prepend replace", 20, 510, 110, 1, 1)
-    box("buffer", "newobj", f"buffer~ {BUFFER}", 20, 540, 150, 1, 2)
-    box("pending", "newobj", "gate", 200, 570, 40, 2, 1)
-    box("pending-on", "message", "1", 200, 510, 30, 2, 1)
-    box("pending-off", "message", "0", 250, 630, 30, 2, 1)
-    box("bar-metro", "newobj", "metro 1n @quantize 1n @active 1", 260, 540, 210, 2, 1)
-    box("start-trig", "newobj", "t b b", 200, 600, 50, 1, 2)
-    box("startloop", "message", "startloop", 200, 660, 70, 2, 1)
-    box("groove", "newobj", f"groove~ {BUFFER} 2 @loop 1", 200, 690, 200, 3, 3)
-    box("gain", "live.gain~", None, 200, 720, 50, 2, 5, varname="level")
-    box("plugin", "newobj", "plugin~", 420, 690, 60, 2, 2)
-    box("plugout", "newobj", "plugout~", 200, 800, 60, 2, 0)
-    box("progress", "slider", None, 480, 480, 140, 1, 1, size=1.0, floatoutput=1)
-    box("progress-lbl", "comment", "progress", 625, 480, 60, 1, 0)
-    box("error-set", "newobj", "prepend set", 620, 510, 80, 1, 1)
-    box("error-show", "message", "", 620, 540, 300, 2, 1)
-    # wiring: out
-    line("prompt", 0, "prompt-route", 0)
-    line("prompt-route", 0, "prompt-sym", 0)
-    line("prompt-sym", 0, "prompt-reg", 1)
-    line("prompt-sym", 0, "prompt-set", 0)
-    line("prompt-set", 0, "send", 0)
-    line("gen-btn", 0, "gen-trig", 0)
-    line("gen-trig", 1, "port-store", 0)  # right to left: hello first, then the request
-    line("gen-trig", 0, "prompt-reg", 0)
+    box("hello-on", "message", "1", 800, 70, 30, 2, 1)
+    box("hello-metro", "newobj", f"metro {HELLO_MS}", 800, 100, 80, 2, 1)
+    box("watchdog", "newobj", f"delay {WATCHDOG_MS}", 1100, 40, 80, 2, 1)
+    box("down-msg", "message", DOWN, 1100, 70, 300, 2, 1)
     line("load", 0, "load-trig", 0)
-    line("load-trig", 1, "port-rand", 0)  # draw the port first, then announce it
+    line("load-trig", 4, "port-rand", 0)  # right to left: draw the port, announce it, start the watchdog and the
+    line("load-trig", 3, "port-store", 0)  # hello metro, then send the prompt box's text (so generate has a prompt)
+    line("load-trig", 2, "watchdog", 0)
+    line("load-trig", 1, "hello-on", 0)
+    line("load-trig", 0, "prompt", 0)
+    line("hello-on", 0, "hello-metro", 0)
+    line("hello-metro", 0, "port-store", 0)
     line("port-rand", 0, "port-add", 0)
     line("port-add", 0, "port-trig", 0)
     line("port-trig", 1, "port-msg", 0)
     line("port-msg", 0, "recv", 0)
     line("port-trig", 0, "port-store", 1)
-    line("load-trig", 0, "port-store", 0)
     line("port-store", 0, "hello", 0)
     line("hello", 0, "send", 0)
+    line("watchdog", 0, "down-msg", 0)
+    line("down-msg", 0, "status", 0)
+
+
+def _requests() -> None:
+    """Prompt, generate / continue / extend / stop, the dials; each request first sends hello, the tempo and bars."""
+    box("prompt", "textedit", None, 20, 40, 360, 1, 4, pres=[4, 4, 330, 36], text="deep house groove, warm bass")
+    box("prompt-route", "newobj", "route text", 20, 80, 70, 2, 2)
+    box("prompt-sym", "newobj", "tosymbol", 20, 110, 70, 1, 1)
+    box("prompt-reg", "newobj", "zl reg", 20, 140, 60, 2, 2)
+    box("prompt-set", "newobj", "prepend /loopgen/prompt", 400, 140, 160, 1, 1)
+    box("gen-btn", "textbutton", None, 20, 180, 80, 1, 3, pres=[4, 44, 64, 20], text="generate")
+    box("gen-trig", "newobj", "t b b", 20, 210, 50, 1, 2)
+    box("gen-pack", "newobj", "pack s 4. 120.", 20, 270, 100, 3, 1)
+    box("gen-msg", "newobj", "prepend /loopgen/generate", 20, 300, 170, 1, 1)
+    box("cont-btn", "textbutton", None, 540, 180, 70, 1, 3, pres=[72, 44, 64, 20], text="continue")
+    box("cont-trig", "newobj", "t b b", 540, 210, 50, 1, 2)
+    box("cont-msg", "message", "/loopgen/continue", 540, 270, 120, 2, 1)
+    box("ext-btn", "textbutton", None, 470, 180, 60, 1, 3, pres=[140, 44, 56, 20], text="extend")
+    box("ext-trig", "newobj", "t b b", 470, 210, 50, 1, 2)
+    box("extend-bars", "newobj", "f", 470, 240, 30, 2, 1)
+    box("extend-msg", "newobj", "prepend /loopgen/extend", 470, 270, 160, 1, 1)
+    box("stop-btn", "textbutton", None, 400, 180, 60, 1, 3, pres=[200, 44, 44, 20], text="stop")
+    box("stop-msg", "message", "/loopgen/stop", 400, 210, 90, 2, 1)
+    # before each request: hello, then /loopgen/set/bpm (Live's tempo now) and /loopgen/set/bars
+    box("pre", "newobj", "t b b b", 700, 210, 60, 1, 3)
+    box("bpm-latch", "newobj", "f 120.", 700, 240, 50, 2, 1)
+    box("bpm-trig", "newobj", "t f f", 700, 270, 50, 1, 2)
+    box("bpm-set", "newobj", "prepend /loopgen/set/bpm", 700, 300, 160, 1, 1)
+    box("bars-store", "newobj", "f 4.", 640, 240, 40, 2, 1)
+    box("bars-set", "newobj", "prepend /loopgen/set/bars", 640, 330, 160, 1, 1)
+    box("bars", "live.numbox", None, 140, 180, 50, 1, 2, pres=[4, 70, 40, 16], varname="bars",
+        parameter_range=[1, 64], parameter_initial=[4])
+    box("bars-lbl", "comment", "bars", 195, 180, 40, 1, 0, pres=[46, 70, 30, 16])
+    # tempo: Live's, observed through the Live API; in plain Max the transport's (polled)
+    box("dev", "newobj", "live.thisdevice", 250, 60, 100, 1, 3)
+    box("dev-trig", "newobj", "t b b", 250, 90, 50, 1, 2)
+    box("tempo-path", "message", "path live_set", 330, 90, 90, 2, 1)
+    box("tempo-lpath", "newobj", "live.path", 330, 120, 70, 1, 3)
+    box("tempo-prop", "message", "property tempo", 250, 120, 90, 2, 1)
+    box("tempo-obs", "newobj", "live.observer", 250, 150, 90, 2, 2)
+    box("tempo-metro", "newobj", "metro 500 @active 1", 380, 150, 130, 2, 1)
+    box("transport", "newobj", "transport", 380, 180, 80, 2, 9)
+    box("bpm", "flonum", None, 250, 240, 60, 1, 2, pres=[80, 70, 50, 16])
+    box("bpm-lbl", "comment", "bpm (follows Live)", 315, 240, 200, 1, 0, pres=[132, 70, 110, 16])
+    box("temp", "live.dial", None, 600, 40, 50, 1, 2, pres=[340, 4, 44, 48], varname="temperature",
+        parameter_range=[0.1, 2.0], parameter_initial=[1.0])
+    box("temp-msg", "newobj", "prepend /loopgen/set/temperature", 600, 110, 210, 1, 1)
+    box("cfg", "live.dial", None, 660, 40, 50, 1, 2, pres=[388, 4, 44, 48], varname="guidance",
+        parameter_range=[1.0, 10.0], parameter_initial=[3.0])
+    box("cfg-msg", "newobj", "prepend /loopgen/set/cfg_coef", 660, 140, 200, 1, 1)
+    box("topk", "live.numbox", None, 720, 40, 50, 1, 2, pres=[436, 20, 44, 16], varname="top_k",
+        parameter_range=[0, 2048], parameter_initial=[250])
+    box("topk-lbl", "comment", "top-k", 720, 20, 50, 1, 0, pres=[436, 4, 44, 16])
+    box("topk-msg", "newobj", "prepend /loopgen/set/top_k", 720, 170, 180, 1, 1)
+    box("send", "newobj", f"udpsend 127.0.0.1 {SEND_PORT}", 20, 360, 160, 1, 0)
+    line("prompt", 0, "prompt-route", 0)
+    line("prompt-route", 0, "prompt-sym", 0)
+    line("prompt-sym", 0, "prompt-reg", 1)
+    line("prompt-sym", 0, "prompt-set", 0)
+    line("prompt-set", 0, "send", 0)
+    for btn, trig in (("gen-btn", "gen-trig"), ("cont-btn", "cont-trig"), ("ext-btn", "ext-trig")):
+        line(btn, 0, trig, 0)
+        line(trig, 1, "pre", 0)  # right to left: hello, tempo and bars first, then the request
+    line("gen-trig", 0, "prompt-reg", 0)
     line("prompt-reg", 0, "gen-pack", 0)
+    line("gen-pack", 0, "gen-msg", 0)
+    line("gen-msg", 0, "send", 0)
+    line("cont-trig", 0, "cont-msg", 0)
+    line("cont-msg", 0, "send", 0)
+    line("ext-trig", 0, "extend-bars", 0)
+    line("extend-bars", 0, "extend-msg", 0)
+    line("extend-msg", 0, "send", 0)
+    line("stop-btn", 0, "stop-msg", 0)
+    line("stop-msg", 0, "send", 0)
+    line("pre", 2, "port-store", 0)
+    line("pre", 1, "bpm-latch", 0)
+    line("pre", 0, "bars-store", 0)
+    line("bpm-latch", 0, "bpm-trig", 0)
+    line("bpm-trig", 1, "bars-expr", 1)  # the tempo the take is made at: its length in bars on arrival
+    line("bpm-trig", 0, "bpm-set", 0)
+    line("bpm-set", 0, "send", 0)
+    line("bars-store", 0, "bars-set", 0)
+    line("bars-set", 0, "send", 0)
     line("bars", 0, "gen-pack", 1)
     line("bars", 0, "extend-bars", 1)
+    line("bars", 0, "bars-store", 1)
+    line("dev", 0, "dev-trig", 0)
+    line("dev-trig", 1, "tempo-path", 0)
+    line("tempo-path", 0, "tempo-lpath", 0)
+    line("tempo-lpath", 0, "tempo-obs", 1)
+    line("dev-trig", 0, "tempo-prop", 0)
+    line("tempo-prop", 0, "tempo-obs", 0)
+    line("tempo-obs", 0, "bpm", 0)
     line("tempo-metro", 0, "transport", 0)
     line("transport", 4, "bpm", 0)
     line("bpm", 0, "gen-pack", 2)
-    line("gen-pack", 0, "gen-msg", 0)
-    line("gen-msg", 0, "send", 0)
-    line("temp", 0, "temp-msg", 0)
-    line("temp-msg", 0, "send", 0)
-    line("cfg", 0, "cfg-msg", 0)
-    line("cfg-msg", 0, "send", 0)
-    line("topk", 0, "topk-msg", 0)
-    line("topk-msg", 0, "send", 0)
-    line("stop-btn", 0, "stop-msg", 0)
-    line("stop-msg", 0, "send", 0)
-    line("extend-btn", 0, "extend-bars", 0)
-    line("extend-bars", 0, "extend-msg", 0)
-    line("extend-msg", 0, "send", 0)
-    line("cont-btn", 0, "cont-trig", 0)
-    line("cont-trig", 1, "cont-write", 0)  # right to left: write the buffer first, then ask to continue it
-    line("cont-write", 0, "buffer", 0)
-    line("cont-trig", 0, "cont-msg", 0)
-    line("cont-msg", 0, "send", 0)
-    # wiring: in
+    line("bpm", 0, "bpm-latch", 1)
+    for dial, msg in (("temp", "temp-msg"), ("cfg", "cfg-msg"), ("topk", "topk-msg")):
+        line(dial, 0, msg, 0)
+        line(msg, 0, "send", 0)
+
+
+def _replies() -> None:
+    """done -> the next player (buffer, length, start bar); progress, errors, welcome -> the view."""
+    box("recv", "newobj", f"udpreceive {REPLY_PORT}", 20, 400, 120, 1, 1)
+    box("defer", "newobj", "deferlow", 20, 430, 70, 1, 1)
+    box("route", "newobj", "route /loopgen/done /loopgen/progress /loopgen/error /loopgen/welcome", 20, 460, 460, 1, 5)
+    box("done-unpack", "newobj", "unpack s f", 20, 490, 80, 1, 2)
+    # seconds (right, first): flip the player, its wave~ end point (ms) and its length in bars
+    box("secs-trig", "newobj", "t f f b", 120, 520, 60, 1, 3)
+    box("flip", "newobj", "i 1", 200, 550, 30, 2, 1)
+    box("flip-sub", "newobj", "!- 1", 200, 580, 40, 2, 1)
+    box("x-trig", "newobj", "t i i i", 200, 610, 60, 1, 3)
+    box("x-plus", "newobj", "+ 1", 260, 640, 40, 2, 1)
+    box("x-sel", "newobj", "t i i i i", 260, 670, 80, 1, 4)
+    box("x-store", "newobj", "i", 200, 700, 30, 2, 1)
+    box("ms", "newobj", "* 1000.", 120, 560, 60, 2, 1)
+    box("end-gate", "newobj", "gate 2", 120, 720, 50, 2, 2)
+    box("bars-expr", "newobj", "expr floor($f1*$f2/240.+0.5)", 360, 560, 200, 2, 1)
+    box("bars-min", "newobj", "maximum 1.", 360, 590, 80, 2, 1)
+    box("n-gate", "newobj", "gate 2", 360, 720, 50, 2, 2)
+    # path (left, second): load the buffer, start on the next bar line, then make this player the newest
+    box("path-trig", "newobj", "t b b s", 20, 520, 60, 1, 3)
+    box("replace", "newobj", "prepend replace", 20, 560, 110, 1, 1)
+    box("buf-gate", "newobj", "gate 2", 20, 720, 50, 2, 2)
+    box("snap", "newobj", "snapshot~", 460, 620, 70, 2, 1)
+    box("c0-expr", "newobj", "expr floor($f1)+1.", 460, 650, 120, 2, 1)
+    box("c0-gate", "newobj", "gate 2", 460, 720, 50, 2, 2)
+    box("newest-a", "newobj", "!- 1", 200, 740, 40, 2, 1)
+    box("take-store", "newobj", "zl reg", 600, 520, 60, 2, 2)
+    box("take-show", "newobj", "prepend set", 680, 520, 80, 1, 1)
+    box("take-path", "message", "no take yet", 680, 550, 300, 2, 1, pres=[340, 84, 184, 34])
+    box("progress", "slider", None, 480, 490, 140, 1, 1, pres=[4, 92, 330, 10], size=1.0, floatoutput=1)
+    box("error-set", "newobj", "prepend set", 620, 610, 80, 1, 1)
+    box("error-show", "message", "", 620, 640, 300, 2, 1, pres=[4, 140, 330, 18])
+    box("wel-trig", "newobj", "t a b", 800, 490, 50, 1, 2)
+    box("wel-unpack", "newobj", "unpack s i i", 800, 520, 90, 1, 3)
+    box("ready", "newobj", "prepend set ready:", 800, 560, 130, 1, 1)
+    box("status", "message", LOOKING, 800, 600, 320, 2, 1, pres=[4, 120, 330, 18])
+    box("mono", "newobj", "== 1", 900, 560, 40, 2, 1)
     line("recv", 0, "defer", 0)
     line("defer", 0, "route", 0)
     line("route", 0, "done-unpack", 0)
-    line("done-unpack", 0, "replace", 0)
-    line("replace", 0, "buffer", 0)
-    line("route", 0, "pending-on", 0)
-    line("pending-on", 0, "pending", 0)
-    line("bar-metro", 0, "pending", 1)
-    line("pending", 0, "start-trig", 0)
-    line("start-trig", 1, "startloop", 0)
-    line("start-trig", 0, "pending-off", 0)
-    line("pending-off", 0, "pending", 0)
-    line("startloop", 0, "groove", 0)
-    line("groove", 0, "gain", 0)
-    line("groove", 0, "gain", 1)
+    line("done-unpack", 1, "secs-trig", 0)
+    line("done-unpack", 0, "path-trig", 0)
+    line("secs-trig", 2, "flip", 0)
+    line("flip", 0, "flip-sub", 0)
+    line("flip-sub", 0, "x-trig", 0)
+    line("x-trig", 2, "flip", 1)
+    line("x-trig", 1, "x-plus", 0)
+    line("x-trig", 0, "x-store", 1)
+    line("x-plus", 0, "x-sel", 0)
+    for i, g in enumerate(("c0-gate", "buf-gate", "n-gate", "end-gate")):
+        line("x-sel", i, g, 0)
+    line("secs-trig", 1, "ms", 0)
+    line("ms", 0, "end-gate", 1)
+    line("secs-trig", 0, "bars-expr", 0)
+    line("bars-expr", 0, "bars-min", 0)
+    line("bars-min", 0, "n-gate", 1)
+    line("path-trig", 2, "replace", 0)
+    line("replace", 0, "buf-gate", 1)
+    line("path-trig", 2, "take-store", 1)
+    line("path-trig", 2, "take-show", 0)
+    line("take-show", 0, "take-path", 0)
+    line("path-trig", 1, "snap", 0)
+    line("snap", 0, "c0-expr", 0)
+    line("c0-expr", 0, "c0-gate", 1)
+    line("path-trig", 0, "x-store", 0)
+    line("x-store", 0, "newest-a", 0)
+    line("newest-a", 0, "newest-mul", 1)
+    for i, p in enumerate("ab"):
+        line("end-gate", i, f"wave-{p}", 2)
+        line("n-gate", i, f"mod-{p}", 1)
+        line("n-gate", i, f"div-{p}", 1)
+        line("buf-gate", i, f"buffer-{p}", 0)
+        line("c0-gate", i, f"sub-{p}", 1)
+    line("route", 1, "progress", 0)
+    line("route", 2, "error-set", 0)
+    line("error-set", 0, "error-show", 0)
+    line("route", 3, "wel-trig", 0)
+    line("wel-trig", 1, "watchdog", 0)  # a welcome restarts the watchdog
+    line("wel-trig", 0, "wel-unpack", 0)
+    line("wel-unpack", 0, "ready", 0)
+    line("ready", 0, "status", 0)
+    line("wel-unpack", 2, "mono", 0)
+    line("mono", 0, "mono-mul", 1)
+
+
+def _players() -> None:
+    """Two transport-locked stereo players and the per-sample switch between them (see the module docstring)."""
+    box("phasor", "newobj", f"phasor~ {SONG_BARS}.0.0 @lock 1", 20, 800, 170, 2, 1)
+    box("song", "newobj", f"*~ {SONG_BARS}.", 20, 830, 70, 2, 1)  # T: Live's position in bars
+    box("moving", "newobj", "delta~", 200, 830, 50, 1, 1)
+    box("moving-ne", "newobj", "!=~ 0.", 200, 860, 50, 2, 1)
+    box("moving-sl", "newobj", "slide~ 64 64", 200, 890, 80, 3, 1)
+    line("phasor", 0, "song", 0)
+    line("song", 0, "snap", 0)
+    line("song", 0, "moving", 0)
+    line("moving", 0, "moving-ne", 0)
+    line("moving-ne", 0, "moving-sl", 0)
+    for i, p in enumerate("ab"):
+        x = 300 + 300 * i
+        box(f"buffer-{p}", "newobj", f"buffer~ ---loopgen-{p}", x, 770, 150, 1, 2)
+        box(f"sub-{p}", "newobj", f"-~ {NOT_STARTED}", x, 830, 90, 2, 1)  # q = T - c0 (bars into the take)
+        box(f"mod-{p}", "newobj", "%~ 4.", x, 860, 50, 2, 1)
+        box(f"div-{p}", "newobj", "/~ 4.", x, 890, 50, 2, 1)
+        box(f"wave-{p}", "newobj", f"wave~ ---loopgen-{p} 0 1000 2", x, 920, 200, 3, 2)
+        box(f"ge-{p}", "newobj", ">=~ 0.", x + 100, 860, 50, 2, 1)  # 1 from the take's first bar line
+        box(f"ge-{p}-sl", "newobj", "slide~ 64 64", x + 100, 890, 80, 3, 1)  # its fade in, click-free
+        line("song", 0, f"sub-{p}", 0)
+        line(f"ge-{p}", 0, f"ge-{p}-sl", 0)
+        line(f"sub-{p}", 0, f"mod-{p}", 0)
+        line(f"mod-{p}", 0, f"div-{p}", 0)
+        line(f"div-{p}", 0, f"wave-{p}", 0)
+        line(f"sub-{p}", 0, f"ge-{p}", 0)
+    # B is heard when it has started and A is not the newer one: sB = gB * (1 - gA * newestA)
+    box("newest-mul", "newobj", "*~ 1.", 300, 960, 50, 2, 1)
+    box("newest-inv", "newobj", "!-~ 1.", 300, 990, 50, 2, 1)
+    box("pick-b", "newobj", "*~", 300, 1020, 40, 2, 1)
+    box("pick-sl", "newobj", "slide~ 64 64", 300, 1050, 80, 3, 1)
+    line("ge-a", 0, "newest-mul", 0)
+    line("newest-mul", 0, "newest-inv", 0)
+    line("newest-inv", 0, "pick-b", 0)
+    line("ge-b", 0, "pick-b", 1)
+    line("pick-b", 0, "pick-sl", 0)
+    for c, side in enumerate(("l", "r")):  # out = A' + sB * (B' - A'), per channel; X' = X faded in at its start
+        y = 1090 + 150 * c
+        for p in "ab":
+            box(f"on-{p}-{side}", "newobj", "*~", 300 + (150 if p == "b" else 0), y, 40, 2, 1)
+            line(f"wave-{p}", c, f"on-{p}-{side}", 0)
+            line(f"ge-{p}-sl", 0, f"on-{p}-{side}", 1)
+        box(f"diff-{side}", "newobj", "-~", 300, y + 30, 40, 2, 1)
+        box(f"mul-{side}", "newobj", "*~", 300, y + 60, 40, 2, 1)
+        box(f"mix-{side}", "newobj", "+~", 300, y + 90, 40, 2, 1)
+        box(f"run-{side}", "newobj", "*~", 300, y + 120, 40, 2, 1)  # silent while the transport stands
+        line(f"on-b-{side}", 0, f"diff-{side}", 0)
+        line(f"on-a-{side}", 0, f"diff-{side}", 1)
+        line(f"diff-{side}", 0, f"mul-{side}", 0)
+        line("pick-sl", 0, f"mul-{side}", 1)
+        line(f"mul-{side}", 0, f"mix-{side}", 0)
+        line(f"on-a-{side}", 0, f"mix-{side}", 1)
+        line("moving-sl", 0, f"run-{side}", 1)
+    box("mono-mul", "newobj", "*~ 0.", 450, 1300, 50, 2, 1)  # a mono model: left copied to the right
+    box("mono-add", "newobj", "+~", 450, 1330, 40, 2, 1)
+    line("mix-l", 0, "run-l", 0)
+    line("mix-l", 0, "mono-mul", 0)
+    line("mix-r", 0, "mono-add", 0)
+    line("mono-mul", 0, "mono-add", 1)
+    line("mono-add", 0, "run-r", 0)
+    box("gain", "live.gain~", None, 300, 1400, 50, 2, 5, pres=[488, 4, 36, 62], varname="level")
+    box("plugin", "newobj", "plugin~", 520, 1400, 60, 2, 2)
+    box("plugout", "newobj", "plugout~", 300, 1480, 60, 2, 0)
+    line("run-l", 0, "gain", 0)
+    line("run-r", 0, "gain", 1)
     line("gain", 0, "plugout", 0)
     line("gain", 1, "plugout", 1)
     line("plugin", 0, "plugout", 0)
     line("plugin", 1, "plugout", 1)
-    line("route", 1, "progress", 0)
-    line("route", 2, "error-set", 0)
-    line("error-set", 0, "error-show", 0)
 
+
+def _clip() -> None:
+    """'to clip': the latest take as an audio clip in the highlighted clip slot (Live 12's create_audio_clip)."""
+    box("clip-btn", "textbutton", None, 1000, 300, 70, 1, 3, pres=[248, 44, 86, 20], text="take to clip")
+    box("clip-trig", "newobj", "t b b", 1000, 330, 50, 1, 2)
+    box("clip-path", "message", "path live_set view highlighted_clip_slot", 1060, 360, 260, 2, 1)
+    box("clip-lpath", "newobj", "live.path", 1060, 390, 70, 1, 3)
+    box("clip-call", "newobj", "prepend call create_audio_clip", 1000, 420, 200, 1, 1)
+    box("clip-obj", "newobj", "live.object", 1000, 450, 80, 2, 1)
+    line("clip-btn", 0, "clip-trig", 0)
+    line("clip-trig", 1, "clip-path", 0)  # the slot first, then the call
+    line("clip-path", 0, "clip-lpath", 0)
+    line("clip-lpath", 0, "clip-obj", 1)
+    line("clip-trig", 0, "take-store", 0)
+    line("take-store", 0, "clip-call", 0)
+    line("clip-call", 0, "clip-obj", 0)
+
+
+def build() -> dict:
+    BOXES.clear()
+    LINES.clear()
+    box("title", "comment", "loopgen: run `loopgen serve`, type a prompt, press generate (Live's transport playing)",
+        20, 10, 600, 1, 0)
+    _identity()
+    _requests()
+    _replies()
+    _players()
+    _clip()
+    box("temp-lbl", "comment", "random", 600, 20, 50, 1, 0, pres=[340, 54, 44, 16])
+    box("cfg-lbl", "comment", "prompt", 660, 20, 50, 1, 0, pres=[388, 54, 44, 16])
+    box("take-lbl", "comment", "take (in the loops folder: drag it from Live's browser)", 680, 580, 300, 1, 0,
+        pres=[340, 70, 184, 14])
     boxes = []
     for id, (cls, text, x, y, w, ins, outs, extra) in BOXES.items():
         b = {"id": id, "maxclass": cls, "numinlets": ins, "numoutlets": outs, "patching_rect": [x, y, w, 22]}
@@ -183,10 +386,11 @@ def build() -> dict:
             "fileversion": 1,
             "appversion": {"major": 8, "minor": 6, "revision": 0, "architecture": "x64", "modernui": 1},
             "classnamespace": "box",
-            "rect": [40.0, 80.0, 960.0, 860.0],
-            "openinpresentation": 0,
+            "rect": [40.0, 80.0, 1400.0, 1540.0],
+            "openinpresentation": 1,
+            "devicewidth": 530.0,
             "default_fontsize": 12.0,
-            "description": "loopgen: MusicGen loops from a local daemon, over OSC",
+            "description": "loopgen: MusicGen loops from a local daemon, over OSC, in time with Live",
             "boxes": boxes,
             "lines": lines,
         }
