@@ -55,6 +55,7 @@ class Device:
         self.state: dict[str, dict] = {i: {} for i in self.boxes}
         self.shown = {i: b.get("text", "") for i, b in self.boxes.items() if b["maxclass"] == "message"}
         self.ms = 0.0  # scheduler time
+        self.log: list[tuple[float, str, str]] = []  # (ms, message box, text it was set to)
         self.queue: list = []
         self.seq = itertools.count()
         self.transport = {"bars": 0.0, "tempo": 120.0, "running": False}
@@ -140,6 +141,7 @@ class Device:
         elif c == "message":
             if msg[:1] == ["set"]:
                 self.shown[id] = " ".join(str(x) for x in msg[1:])
+                self.log.append((self.ms, id, self.shown[id]))
             else:
                 text = self.shown[id]
                 for k, v in enumerate(msg if not bang else [], 1):

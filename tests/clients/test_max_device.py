@@ -31,6 +31,14 @@ async def _until(dev: Device, address: str, count: int = 1, timeout: float = 60.
     raise AssertionError(f"no {address} (#{count}) within {timeout} s; got {dev.received}")
 
 
+async def _play(dev: Device, ms: float) -> None:
+    """Advance the device by ms in 100 ms steps, letting the daemon (same event loop) answer in between."""
+    while ms > 0:
+        dev.run(min(100.0, ms))
+        ms -= 100.0
+        await asyncio.sleep(0.002)
+
+
 def _sent(dev: Device, address: str) -> list[list]:
     return [m[1:] for m in dev.sent if m[0] == address]
 
@@ -58,7 +66,7 @@ def test_device_plays_takes_on_lives_bars_in_stereo(serve):
         assert 0 < arrived1 < BAR and secs1 == 2.0
         take1 = sf.read(path1, dtype="float64")[0]
         assert take1.shape == (BAR, 2) and np.abs(take1[:, 0] - take1[:, 1]).max() > 1e-3  # a real stereo take
-        dev.run((2.6 * BAR - arrived1) / 32)  # on to bar 3.6
+        await _play(dev, (2.6 * BAR - arrived1) / 32)  # on to bar 3.6
         out = dev.output()
         assert np.abs(out[: BAR - 64]).max() == 0  # nothing before the next bar line
         ramp = 1500  # the fade in (slide~ 64) settles within this
@@ -71,12 +79,14 @@ def test_device_plays_takes_on_lives_bars_in_stereo(serve):
         path2, _ = (await _until(dev, "/loopgen/done", 2))[1:]
         dev.run(10)
         arrived2 = dev.output().shape[0]
-        dev.run((4.5 * BAR - arrived2) / 32)
+        await _play(dev, (4.5 * BAR - arrived2) / 32)
         out = dev.output()
         take2 = sf.read(path2, dtype="float64")[0]
         np.testing.assert_allclose(out[2 * BAR + 1 : 3 * BAR - 64], take1[1 : BAR - 64], atol=1e-5)
         np.testing.assert_allclose(out[3 * BAR + ramp : 4 * BAR], take2[ramp:], atol=1e-5)
         np.testing.assert_allclose(out[4 * BAR + 1 : int(4.5 * BAR)], take2[1 : BAR // 2], atol=1e-5)
+        # welcomes kept coming: 9 s, past the watchdog, and the status never said otherwise
+        assert {text for _, box, text in dev.log if box == "status"} == {"ready: random:stereo-tiny"}
         # take to clip: the take's path into the highlighted clip slot (Live 12's ClipSlot.create_audio_clip)
         dev.press("clip-btn")
         assert dev.live_calls == [("live_set view highlighted_clip_slot", "create_audio_clip", path2)]
