@@ -298,6 +298,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         midi_map=Path(args.midi_map) if args.midi_map else None, output_rate=args.output_rate,
         output_format=args.output_format, loudness=args.loudness,
         read_dirs=tuple(Path(d).expanduser() for d in args.read_dir), allow_origins=tuple(args.allow_origin),
+        link=args.link, link_bpm=args.link_bpm,
     )
     try:
         asyncio.run(serve_forever(cfg, announce=lambda s: print(s, flush=True)))
@@ -524,6 +525,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--midi-map", default=None, metavar="FILE", help="TOML mapping (default: the shipped one)")
     sv.add_argument("--loops-dir", default=str(Path.home() / "loopgen-loops"), help="where finished audio is saved")
     sv.add_argument("--token", default=None, help="required in hello (generated when --host is not loopback)")
+    sv.add_argument("--link", action="store_true",
+                    help="join Ableton Link: its tempo is the default bpm, loops start on its bars (needs loopgen[link])")
+    sv.add_argument("--link-bpm", type=float, default=120.0, metavar="BPM",
+                    help="the tempo of a Link session loopgen starts (when it finds no other peer)")
     sv.set_defaults(func=cmd_serve)
 
     cl = sub.add_parser("clients", help="copy the Max / Pd patches and the browser page to a folder")

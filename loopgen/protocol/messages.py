@@ -321,10 +321,15 @@ def length(d: dict, key: str, default: Any, id: Any = None) -> Any:
     return number(d, key, default, lo, hi, id, whole)
 
 
-def generate_params(d: dict, id: Any) -> GenerateParams:
+def generate_params(d: dict, id: Any, default_bpm: float | None = None) -> GenerateParams:
+    """The request's parameters. `default_bpm` (the Ableton Link session's tempo under `serve --link`) is the bpm of
+    a request that gives bars without one."""
     prompts = weighted_prompts(d, id)
     bars = length(d, "bars", None, id)
     bpm = length(d, "bpm", None, id)
+    if bars is not None and bpm is None and default_bpm is not None:
+        lo, hi, _ = LENGTH_LIMITS["bpm"]
+        bpm = min(max(float(default_bpm), lo), hi)
     bpb = length(d, "beats_per_bar", 4, id)
     if (bars is None) != (bpm is None):
         raise ProtocolError("bad_field", "bars and bpm go together", id)

@@ -40,6 +40,13 @@ class OscPeer:
     latest: Any = None  # id of its latest generation
     count: int = 0
     prompts: tuple = ()
+    default_bpm: float | None = None  # bars without bpm: this tempo (serve --link: the Link session's)
+
+    def tempo(self, d: dict) -> dict:
+        """d with the default bpm filled in where it has bars but no bpm."""
+        if d.get("bars") is not None and d.get("bpm") is None and self.default_bpm is not None:
+            d["bpm"] = self.default_bpm
+        return d
 
     def new_id(self) -> str:
         self.count += 1
@@ -213,6 +220,7 @@ def _generate(peer: OscPeer, address: str, args: list) -> M.Command:
         if len(rest) != 2:
             raise ProtocolError("bad_field", "/loopgen/generate takes s:prompt [f:bars f:bpm]")
         d["bars"], d["bpm"] = _num(rest[0], "bars"), _num(rest[1], "bpm")
+    peer.tempo(d)
     if d.get("bars") is not None and d.get("bpm") is not None:
         d.pop("seconds", None)
     elif "bars" in d or "bpm" in d:
@@ -233,6 +241,7 @@ def _continue(peer: OscPeer, address: str, args: list) -> M.Command:
     if not peer.prompts:
         raise ProtocolError("bad_field", "send /loopgen/prompt or /loopgen/generate first: continue needs a prompt")
     d["prompts"] = [list(p) for p in peer.prompts]
+    peer.tempo(d)
     if path is None and peer.latest is None:
         raise ProtocolError("unknown_id", "nothing to continue: give a wav path or generate first")
     id = peer.new_id()

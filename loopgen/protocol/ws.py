@@ -17,7 +17,8 @@ EVENT_TYPES = {
 COMMAND_TYPES = ("hello", "generate", "continue", "extend", "set", "stop", "play", "ping")
 
 
-def decode_command(data: bytes | str, max_bytes: int = M.MAX_MESSAGE_BYTES) -> M.Command:
+def decode_command(data: bytes | str, max_bytes: int = M.MAX_MESSAGE_BYTES, default_bpm: float | None = None
+                   ) -> M.Command:
     """Parse and validate one client message. Raises ProtocolError (with the message's id when it has one)."""
     if isinstance(data, str):
         raise ProtocolError("bad_message", "send msgpack in binary WebSocket messages, not text")
@@ -31,7 +32,7 @@ def decode_command(data: bytes | str, max_bytes: int = M.MAX_MESSAGE_BYTES) -> M
         raise ProtocolError("bad_message", f"a message is a msgpack map, got {type(d).__name__}")
     if _depth(d) > MAX_DEPTH:
         raise ProtocolError("bad_message", f"a message nests deeper than {MAX_DEPTH} levels")
-    return command_from_map(d)
+    return command_from_map(d, default_bpm)
 
 
 MAX_DEPTH = 16  # nesting of lists and maps in a message (commands need 3)
@@ -54,7 +55,7 @@ def _depth(v, limit: int = MAX_DEPTH + 1) -> int:
     return depth
 
 
-def command_from_map(d: dict) -> M.Command:
+def command_from_map(d: dict, default_bpm: float | None = None) -> M.Command:
     kind = d.get("type")
     if kind not in COMMAND_TYPES:
         raise ProtocolError("unknown_type", f"unknown message type {kind!r}; known: {', '.join(COMMAND_TYPES)}",
@@ -74,7 +75,7 @@ def command_from_map(d: dict) -> M.Command:
         return (M.Play if kind == "play" else M.Stop)(M.message_id(d, required=False))
     id = M.message_id(d)
     if kind == "generate":
-        return M.Generate(id, M.generate_params(d, id))
+        return M.Generate(id, M.generate_params(d, id, default_bpm))
     if kind == "continue":
         rate = M.number(d, "sample_rate", None, 8000, 384000, id, integer=True)
         channels = M.number(d, "channels", 1, 1, 16, id, integer=True)
@@ -85,7 +86,7 @@ def command_from_map(d: dict) -> M.Command:
         if audio.shape[-1] / rate > M.MAX_CONTINUE_SECONDS:  # counted in time, not bytes: the work follows time
             raise ProtocolError("out_of_range", f"at most {M.MAX_CONTINUE_SECONDS:g} s of audio to continue, got "
                                 f"{audio.shape[-1] / rate:.0f} s", id)
-        return M.Continue(id, M.generate_params(d, id), audio, rate)
+        return M.Continue(id, M.generate_params(d, id, default_bpm), audio, rate)
     if kind == "extend":
         of = d.get("of")
         if isinstance(of, bool) or not isinstance(of, (str, int)):
@@ -117,6 +118,7 @@ class WsPeer:
         self.welcome = welcome
         self.max_bytes = max_bytes
         self.hello: M.Hello | None = None
+        self.default_bpm: float | None = None  # bars without bpm: this tempo (serve --link: the Link session's)
 
     @property
     def wants_codes(self) -> bool:
@@ -124,7 +126,7 @@ class WsPeer:
 
     def receive(self, data: bytes | str) -> tuple[M.Command | None, list[M.Event], str | None]:
         try:
-            cmd = decode_command(data, self.max_bytes)
+            cmd = decode_command(data, self.max_bytes, self.default_bpm)
             if isinstance(cmd, M.Ping):
                 return None, [M.Pong(cmd.data)], None
             if isinstance(cmd, M.Hello):

@@ -52,6 +52,8 @@ class Config:
     output_format: str = "float"
     loudness: float | None = None
     send_buffer: int = 256 * 1024  # kernel send buffer per client: bounds what a stalled client can hold up
+    link: bool = False  # join the LAN's Ableton Link session: its tempo the default bpm, loops launched on its bars
+    link_bpm: float = 120.0  # the tempo it starts a session with when it is the first peer
 
 
 def web_file(name: str) -> bytes | None:
@@ -185,6 +187,7 @@ class Server:
         self.model = None
         self.worker = None
         self.player = None
+        self.link = None
         if not is_loopback(cfg.host) and not cfg.token:
             cfg.token = secrets.token_urlsafe(16)
         self.ws_server = None
@@ -216,7 +219,11 @@ class Server:
         m = self.model
         self.welcome = M.Welcome(M.PROTOCOL_VERSION, m.name, m.sample_rate, m.channels, m.frame_rate,
                                  self.latency_frames, self.cfg.max_message_bytes)
-        self.player = Player(self.model.sample_rate, self.model.channels, self.cfg.audio_device)
+        if self.cfg.link:
+            from .link import LinkClock
+
+            self.link = LinkClock(self.cfg.link_bpm)
+        self.player = Player(self.model.sample_rate, self.model.channels, self.cfg.audio_device, clock=self.link)
         self.player.start()
         from ..streaming.output import Output
 
@@ -261,6 +268,13 @@ class Server:
             self.midi_port.close()
         if self.player is not None:
             await asyncio.to_thread(self.player.close)
+        if self.link is not None:
+            self.link.close()
+
+    @property
+    def default_bpm(self) -> float | None:
+        """The bpm of a request with bars and no bpm: the Link session's tempo under --link, else none."""
+        return self.link.tempo if self.link is not None else None
 
     # -- events from the worker (any thread) -------------------------------------------------------------------
     def emit(self, owner: Any, event: M.Event) -> None:
@@ -281,7 +295,7 @@ class Server:
         bar = 0
         if params is not None and params.bpm:
             bar = int(round(params.beats_per_bar * 60.0 / params.bpm * self.model.sample_rate))
-        self.player.launch(key(owner, id), bar)
+        self.player.launch(key(owner, id), bar, grid=self.link is not None)
 
     def _replay(self, owner: Any, id: Any) -> None:
         """`play`: one of the sender's own takes on the speakers (id None: its latest); a finished one plays its
@@ -368,6 +382,7 @@ class Server:
             client.deliver(M.Error("server_error", f"{type(e).__name__}: {M.short(str(e), 200)}"))
 
     def _on_ws_command(self, client: WsClient, data) -> None:
+        client.peer.default_bpm = self.default_bpm
         cmd, replies, close = client.peer.receive(data)
         for event in replies:
             client.deliver(event)
@@ -425,6 +440,7 @@ class Server:
             return
         for address, args in messages:
             try:
+                peer.state.default_bpm = self.default_bpm
                 cmd = peer.state.receive(address, args)
                 if cmd is None:
                     continue  # a default stored for the sender's next generation
@@ -483,7 +499,8 @@ class Server:
             if action == "generate":
                 self.midi_count += 1
                 id = f"midi-{self.midi_count}"
-                params = M.generate_params({"prompt": value, "bars": self.midi_map.bars, "bpm": self.midi_map.bpm}, id)
+                bpm = self.default_bpm or self.midi_map.bpm
+                params = M.generate_params({"prompt": value, "bars": self.midi_map.bars, "bpm": bpm}, id)
                 self.worker.submit(M.Generate(id, params), None)
                 self._play(None, id, params)
                 self.midi_latest = id
@@ -511,6 +528,9 @@ async def serve_forever(cfg: Config, announce=print) -> None:
     announce(f"WebSocket  ws://{cfg.host}:{server.ws_port}   (browser page: {page})")
     announce(f"OSC        udp://{cfg.host}:{server.osc_port}  (replies to {'%s:%d' % cfg.osc_reply if cfg.osc_reply else 'the sender'})")
     announce(f"audio out  {server.player.device_name} at {server.player.rate} Hz")
+    if server.link is not None:
+        announce(f"link       Ableton Link on: {server.link.tempo:.1f} bpm, {server.link.peers} peer(s); loops start "
+                 f"on its bars, and its tempo is the bpm of requests that give bars alone")
     announce(f"loops      {cfg.loops_dir}")
     if cfg.token:
         announce(f"token      {cfg.token}")

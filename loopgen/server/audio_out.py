@@ -2,8 +2,9 @@
 no device), fed at real-time pace by a feeder thread that mixes the playing source.
 
 The callback never waits: it copies what the ring holds and plays silence, counted as underruns, when it runs dry.
-What plays (a new loop on the next bar of the playing one, crossfaded; a fade on stop) is the streaming layer's
-Mixer; this module only moves its blocks to the device.
+What plays (a new loop on the next bar of the playing one, or of an Ableton Link session, crossfaded; a fade on stop)
+is the streaming layer's Mixer; this module only moves its blocks to the device, and tells the mixer how far the
+block it asks for is from the Link session's next bar line, counting the audio already queued ahead of it.
 """
 from __future__ import annotations
 
@@ -53,7 +54,9 @@ class Ring:
 class Player:
     """Feeds a Ring at the output rate from the playing Source, resampling from the model's rate with soxr."""
 
-    def __init__(self, model_rate: int, channels: int, device: str | int | None = None, block: int = 1024):
+    def __init__(self, model_rate: int, channels: int, device: str | int | None = None, block: int = 1024,
+                 clock=None):
+        """`clock`: a LinkClock (serve --link) whose bar lines `launch(..., grid=True)` waits for."""
         import soxr
 
         self.model_rate = model_rate
@@ -61,6 +64,9 @@ class Player:
         self.block = block
         self.lock = threading.Lock()
         self.mixer = Mixer(channels)
+        self.clock = clock
+        self.starts: dict[object, int] = {}  # id -> output sample (ring position) where it began playing
+        self.origin: float | None = None  # headless: perf_counter time of output sample 0
         self.stream = None
         self.device_name = "none (headless)"
         self.rate = model_rate
@@ -109,10 +115,10 @@ class Player:
         self.resampler = None
 
     # -- control (any thread): the mixer decides what plays, under the lock ----------------------------------
-    def launch(self, id: object, bar_samples: int = 0) -> None:
-        """Play job `id`'s audio from now (or from the next bar of the playing loop)."""
+    def launch(self, id: object, bar_samples: int = 0, grid: bool = False) -> None:
+        """Play job `id`'s audio from now (or from the next bar of the playing loop; `grid`: of the Link session)."""
         with self.lock:
-            self.mixer.launch(id, bar_samples)
+            self.mixer.launch(id, bar_samples, grid and self.clock is not None)
 
     def feed(self, id: object, pcm: np.ndarray) -> None:
         """Streamed audio [n, C] of job `id` (ignored unless it is playing or about to)."""
@@ -144,9 +150,23 @@ class Player:
         return self.ring.underruns
 
     # -- threads -----------------------------------------------------------------------------------------------
+    def _ahead(self) -> float:
+        """Seconds until audio written to the ring now is heard: what the ring holds, plus the device's latency."""
+        device = float(self.stream.latency) if self.stream is not None else 0.0
+        return (self.ring.w - self.ring.r) / self.rate + device
+
     def _next_block(self) -> np.ndarray:
+        until = None
+        if self.clock is not None:
+            until = self.clock.samples_to_bar(self._ahead(), self.model_rate)
         with self.lock:
-            return self.mixer.block(self.block)
+            out = self.mixer.block(self.block, until)
+            for id, k in self.mixer.started:
+                self.starts[id] = self.ring.w + int(round(k * self.rate / self.model_rate))
+            self.mixer.started.clear()
+        while len(self.starts) > 64:
+            del self.starts[next(iter(self.starts))]
+        return out
 
     def _feed(self) -> None:
         while not self.halt.is_set():
@@ -161,7 +181,7 @@ class Player:
         """Headless: consume the ring at real-time pace, as a sound card would."""
         period = 256
         out = np.zeros((period, self.channels), dtype=np.float32)
-        t = time.perf_counter()
+        t = self.origin = time.perf_counter()
         while not self.halt.is_set():
             self.ring.read_into(out)
             t += period / self.rate
