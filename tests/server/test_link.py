@@ -12,7 +12,10 @@ import soundfile as sf
 from loopgen.server.link import bar_distance
 from loopgen.streaming.mix import Mixer
 
+from loopgen.clients import connect
+
 from .test_osc_server import Peer
+from .test_ws_server import collect, url
 
 
 def test_bar_distance():
@@ -87,6 +90,11 @@ def test_link_tempo_is_the_default_bpm_and_loops_start_on_link_bars(serve):
             second = [k for k in player.starts if k != id][0]
             beat = other.beat - (time.perf_counter() - (player.origin + player.starts[second] / player.rate)) * 100 / 60
             assert abs((beat + 2) % 4 - 2) < 0.05
+            async with connect(url(server)) as c:  # WebSocket: bars alone take the Link tempo too
+                events, _ = await collect(c.generate("pads", bars=2, seed=1))
+                assert events[-1]["seconds"] == pytest.approx(4.8)
+                events, _ = await collect(c.generate("pads", bars=1, bpm=120, seed=1))  # a given bpm wins
+                assert events[-1]["seconds"] == pytest.approx(2.0)
         finally:
             other.enabled = False
 
