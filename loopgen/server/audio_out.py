@@ -157,7 +157,8 @@ class Player:
 
     def _next_block(self) -> np.ndarray:
         until = None
-        if self.clock is not None:
+        pending = self.mixer.pending
+        if self.clock is not None and pending is not None and pending.grid:  # only while a launch waits for a bar
             until = self.clock.samples_to_bar(self._ahead(), self.model_rate)
         with self.lock:
             out = self.mixer.block(self.block, until)
