@@ -42,12 +42,6 @@ class OscPeer:
     prompts: tuple = ()
     default_bpm: float | None = None  # bars without bpm: this tempo (serve --link: the Link session's)
 
-    def tempo(self, d: dict) -> dict:
-        """d with the default bpm filled in where it has bars but no bpm."""
-        if d.get("bars") is not None and d.get("bpm") is None and self.default_bpm is not None:
-            d["bpm"] = self.default_bpm
-        return d
-
     def new_id(self) -> str:
         self.count += 1
         return f"osc-{self.name}-{self.count}"
@@ -220,13 +214,12 @@ def _generate(peer: OscPeer, address: str, args: list) -> M.Command:
         if len(rest) != 2:
             raise ProtocolError("bad_field", "/loopgen/generate takes s:prompt [f:bars f:bpm]")
         d["bars"], d["bpm"] = _num(rest[0], "bars"), _num(rest[1], "bpm")
-    peer.tempo(d)
-    if d.get("bars") is not None and d.get("bpm") is not None:
+    if d.get("bars") is not None and (d.get("bpm") is not None or peer.default_bpm is not None):
         d.pop("seconds", None)
     elif "bars" in d or "bpm" in d:
         d.pop("bars", None), d.pop("bpm", None)
     id = peer.new_id()
-    params = M.generate_params(d, id)
+    params = M.generate_params(d, id, peer.default_bpm)
     peer.latest, peer.prompts = id, params.prompts
     return M.Generate(id, params)
 
@@ -241,11 +234,10 @@ def _continue(peer: OscPeer, address: str, args: list) -> M.Command:
     if not peer.prompts:
         raise ProtocolError("bad_field", "send /loopgen/prompt or /loopgen/generate first: continue needs a prompt")
     d["prompts"] = [list(p) for p in peer.prompts]
-    peer.tempo(d)
     if path is None and peer.latest is None:
         raise ProtocolError("unknown_id", "nothing to continue: give a wav path or generate first")
     id = peer.new_id()
-    params = M.generate_params(d, id)
+    params = M.generate_params(d, id, peer.default_bpm)
     cmd = M.ContinueFile(id, params, path) if path else M.Extend(id, peer.latest, None, params.total_seconds())
     peer.latest = id
     return cmd

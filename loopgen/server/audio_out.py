@@ -66,7 +66,7 @@ class Player:
         self.mixer = Mixer(channels)
         self.clock = clock
         self.starts: dict[object, int] = {}  # id -> output sample (ring position) where it began playing
-        self.origin: float | None = None  # headless: perf_counter time of output sample 0
+        self.last_read: tuple[int, float] | None = None  # headless: (ring position, perf_counter time) of its last read
         self.stream = None
         self.device_name = "none (headless)"
         self.rate = model_rate
@@ -178,12 +178,19 @@ class Player:
             if y.shape[0]:
                 self.ring.write(y[: self.ring.space()])
 
+    def played_at(self, index: int) -> float:
+        """Headless: the perf_counter time the null output plays ring position `index` (from its last read, so an
+        underrun before it does not shift the answer)."""
+        r, t = self.last_read
+        return t + (index - r) / self.rate
+
     def _null(self) -> None:
         """Headless: consume the ring at real-time pace, as a sound card would."""
         period = 256
         out = np.zeros((period, self.channels), dtype=np.float32)
-        t = self.origin = time.perf_counter()
+        t = time.perf_counter()
         while not self.halt.is_set():
+            self.last_read = (self.ring.r, t)
             self.ring.read_into(out)
             t += period / self.rate
             time.sleep(max(0.0, t - time.perf_counter()))

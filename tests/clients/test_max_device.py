@@ -123,6 +123,10 @@ def test_mono_takes_play_on_both_sides_and_tempo_follows_live(serve):
                                                  "/loopgen/extend"]
         assert _sent(dev, "/loopgen/set/bpm")[-1] == [90.0]
         await _until(dev, "/loopgen/done", 2)
+        dev.press("cont-btn")
+        assert [m[0] for m in dev.sent[-4:]] == ["/loopgen/hello", "/loopgen/set/bpm", "/loopgen/set/bars",
+                                                 "/loopgen/continue"]
+        await _until(dev, "/loopgen/done", 3)
 
     serve(scenario)
 

@@ -10,7 +10,7 @@ Playing in time with Live: a transport-locked [phasor~ 1024.0.0 @lock 1] times 1
 sample for sample. Each take goes into one of two players (A, B, in turn) with its start bar c0 = the next bar line
 and its length N in bars; a player reads its take at ((T - c0) mod N) / N, so the take starts from its beginning on
 the next bar and stays in phase; until then the other player's take plays on. Which player is heard is decided per
-sample (T >= c0), so the switch lands on the bar line, smoothed over 64 samples. Stereo takes play in stereo; a mono
+sample (T >= c0), so the switch lands on the bar line, through a one-pole glide (slide~ 64) against clicks. Stereo takes play in stereo; a mono
 model's take (the daemon's /loopgen/welcome says how many channels) is copied to both sides. While Live's transport is
 stopped the position stands still and the device is silent.
 
