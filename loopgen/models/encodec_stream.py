@@ -19,7 +19,8 @@ weights (LSTM gates, transposed-convolution matrices) come from the layers thems
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -152,6 +153,7 @@ class StreamConvTr(nn.Module):
 
 @dataclass
 class LSTMState:
+    batch_dim: ClassVar[int] = 1
     h: torch.Tensor  # [layers, B, H]
     c: torch.Tensor  # [layers, B, H]
 
@@ -304,6 +306,32 @@ class StreamingSEANet(nn.Module):
         out = flush_chain(list(self.layers), like)
         self.samples_out += out.shape[-1]
         return out
+
+    # -- rows of many streams (see streaming.bank) --------------------------------------------------------------
+    def _states(self) -> list:
+        return [m.state for m in self.modules() if getattr(m, "state", None) is not None]
+
+    def counters(self) -> tuple:
+        """The non-tensor state (how far each layer is into its stream). Two streams with equal counters run the same
+        code path on their next push, so their rows can be pushed together."""
+        return tuple(tuple(getattr(st, f.name) for f in fields(st) if not isinstance(getattr(st, f.name), torch.Tensor))
+                     for st in self._states())
+
+    def set_counters(self, counters: tuple) -> None:
+        for st, values in zip(self._states(), counters, strict=True):
+            names = [f.name for f in fields(st) if not isinstance(getattr(st, f.name), torch.Tensor)]
+            for name, value in zip(names, values, strict=True):
+                setattr(st, name, value)
+
+    def tensors(self) -> list[tuple[torch.Tensor, int]]:
+        """Every state tensor with its batch dimension; `push` updates them in place."""
+        return [(getattr(st, f.name), getattr(st, "batch_dim", 0)) for st in self._states() for f in fields(st)
+                if isinstance(getattr(st, f.name), torch.Tensor)]
+
+    def copy_rows(self, dst: torch.Tensor, src_net: "StreamingSEANet", src: torch.Tensor) -> None:
+        """Rows `dst` of every state tensor <- rows `src` of `src_net`'s (same decoder; counters not copied)."""
+        for (t, d), (s, _) in zip(self.tensors(), src_net.tensors(), strict=True):
+            t.index_copy_(d, dst, s.index_select(d, src))
 
     def latency_samples(self) -> int:
         """Output samples held back once the stream is running, derived from the layer shapes: each stride-1

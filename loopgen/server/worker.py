@@ -3,7 +3,8 @@
 The event loop hands it commands through a queue and never waits for it; it hands events back through `emit`,
 which must be thread-safe (the server uses loop.call_soon_threadsafe). A failure in one session's own work (its
 text, its window) ends that session only; a failure of the shared step ends every take in it. Either way each take
-is saved with the audio it made. Saving (disk, resampling, loudness) runs on a saver thread, reading client files on
+is saved with the audio it made. The frames every take completed at a step are decoded together (one codec call
+per step, `streaming.bank`). Saving (disk, resampling, loudness) runs on a saver thread, reading client files on
 the event loop's helper threads: the model thread only steps, encodes and decodes.
 
 Admission: at most MAX_JOBS_PER_CLIENT running generations per client and MAX_JOBS in all ("busy" beyond), an
@@ -31,7 +32,8 @@ from ..protocol import messages as M
 from ..streaming import Session
 from ..streaming.batch import batch_for
 from ..streaming.dsp import loudness_meter
-from ..streaming.take import Take
+from ..streaming.bank import DecoderBank
+from ..streaming.take import Take, push_frames
 from ..streaming.output import Output
 from .jobs import Job, result_length, save, to_numpy_interleaved
 
@@ -65,6 +67,7 @@ class ModelWorker:
         self.wants_codes = wants_codes
         self.inbox: queue.Queue = queue.Queue(INBOX)
         self.batch = batch_for(m, prefill_chunk=PREFILL_CHUNK)  # MAGNeT: a step is one decoding pass
+        self.decoders = DecoderBank(m)  # every take's incremental decoder: one call per step for all
         self.per_pass = isinstance(m, Magnet)  # a step is a decoding pass: progress after each, not per frames
         self.active: dict[Any, Job] = {}
         self.by_session: dict[int, Job] = {}
@@ -200,7 +203,7 @@ class ModelWorker:
         chroma, how = self._chroma(p.melody, id)
         take = Take(m, [list(p.prompts)], p.sampling, p.seed, result_length(p, m.sample_rate) if length is None else length,
                     loop=p.loop, original=original, keep_original=length is not None, guided=True, melody=chroma,
-                    melody_from=how)
+                    melody_from=how, bank=self.decoders)
         job = Job(id, owner, p, take)
         self.active[key(owner, id)] = job
         self.by_session[id_of(take.session)] = job
@@ -248,8 +251,16 @@ class ModelWorker:
             self._fail(self.by_session[id_of(s)], e)
         self.batch.failed.clear()
         self.steps += 1
-        for s, f in done:
-            self._frame(self.by_session[id_of(s)], f)
+        jobs = [(self.by_session[id_of(s)], f) for s, f in done]
+        try:
+            pcm = push_frames([(job.take, f) for job, f in jobs])
+        except Exception as e:  # the shared decode failed (a device error): every take in it ends, saved
+            log.exception("decoding failed")
+            for job in list(self.active.values()):
+                self._fail(job, e)
+            return
+        for (job, f), x in zip(jobs, pcm):
+            self._frame(job, f, x)
         if self.per_pass:  # MAGNeT: progress after every decoding pass
             for job in self.active.values():
                 self._progress(job)
@@ -263,10 +274,11 @@ class ModelWorker:
         job.session.cancel()
         self._finish(job)
 
-    def _frame(self, job: Job, f) -> None:
+    def _frame(self, job: Job, f, pcm: torch.Tensor) -> None:
+        """A frame `f` of the job's take was decoded into `pcm` [C, n] (its new audio)."""
         if self.wants_codes(job.owner):
             self.emit(job.owner, M.Frames(job.id, f.index, f.codes[0].tolist()))
-        self._audio(job, job.take.push(f))
+        self._audio(job, pcm)
         if job.frames % PROGRESS_EVERY == 0 and not self.per_pass:
             self._progress(job)
 

@@ -10,6 +10,14 @@ from ..models.encodec_stream import StreamingSEANet
 from ..models.musicgen import MusicGen
 
 
+def codes_to_latents(m: MusicGen, codes: torch.Tensor) -> torch.Tensor:
+    """codes [B, K, t] (a stereo model's codebooks interleave the channels) -> per-channel latents [B*C, D, t]."""
+    b, k, t = codes.shape
+    c = m.channels
+    per_channel = codes.to(m.device).view(b, k // c, c, t).transpose(1, 2).reshape(b * c, k // c, t)
+    return m.codec.quantizer.decode(per_channel)
+
+
 class IncrementalDecoder:
     """Decode a stream of codes chunk by chunk. Concatenated, `push` outputs and the final `flush` equal
     `m.decode` of all the codes at once (within float rounding), for any chunk sizes.
@@ -42,11 +50,9 @@ class IncrementalDecoder:
     def _rows(self, codes: torch.Tensor) -> torch.Tensor:
         """codes [B, K, t] -> per-channel latents [B*C, D, t]."""
         b, k, t = codes.shape
-        c = self.channels
         if b != self.batch_size or k != self.m.num_codebooks:
             raise LoopgenError(f"codes must be [{self.batch_size}, {self.m.num_codebooks}, t], got {tuple(codes.shape)}")
-        per_channel = codes.to(self.m.device).view(b, k // c, c, t).transpose(1, 2).reshape(b * c, k // c, t)
-        return self.m.codec.quantizer.decode(per_channel)
+        return codes_to_latents(self.m, codes)
 
     @torch.inference_mode()
     def push(self, codes: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 from ..models.chroma import from_pitch_classes, pitch_classes
 from ..models.musicgen import MusicGen
 from ..models.sampling import SamplingParams
-from .decoder import IncrementalDecoder
+from .bank import BankStream, DecoderBank
 from .dsp import splice, splice_length, wrap, wrap_length
 from .session import Frame, Session, window_frames
 
@@ -25,12 +25,14 @@ class Take:
     """length: samples of the result. loop: generate `wrap_length` past the end and wrap. original [C, n0]: audio to
     continue (at the model's rate and channels); keep_original: the result holds it (extend, vary) or only the new
     audio (continue). melody: a melody model's one-hot chroma [T, 12] (None: none), made as `melody_from` says
-    (kept for the sidecar). The caller steps `session` (alone
-    or in a Batch) and hands each frame to `push`."""
+    (kept for the sidecar). bank: the decoder bank it decodes in (the daemon's, shared by every live take; default
+    its own). The caller steps `session` (alone or in a Batch) and hands each frame to `push`, or the frames of
+    many takes to `push_frames`."""
 
     def __init__(self, m: MusicGen, prompts: list, params: SamplingParams, seed: int | None, length: int,
                  loop: bool = False, original: torch.Tensor | None = None, keep_original: bool = False,
-                 guided: bool | None = None, melody: torch.Tensor | None = None, melody_from: str | None = None):
+                 guided: bool | None = None, melody: torch.Tensor | None = None, melody_from: str | None = None,
+                 bank: DecoderBank | None = None):
         hop, sr = m.cfg.audio.hop_length, m.sample_rate
         self.m, self.length, self.loop, self.keep_original = m, length, loop, keep_original
         self.original = original
@@ -57,7 +59,7 @@ class Take:
                                    melody=[melody])
         self.melody = melody  # the melody it started with (live changes are in `changes`)
         self.melody_from = melody_from  # how its chroma was made (raw audio, or stems), for the sidecar
-        self.decoder = IncrementalDecoder(m)
+        self.decoder: BankStream = (bank or DecoderBank(m, 1)).open()
         used = self.session.history.shape[-1] if keep else 0  # the prompt frames the session actually uses
         self.bridge_length = min(splice_length(sr), used * hop) if keep_original and keep else 0
         self.skip = used * hop + lead - self.bridge_length  # decoded samples before the bridge
@@ -117,8 +119,7 @@ class Take:
 
     def push(self, frame: Frame) -> torch.Tensor:
         """One frame of the session -> the new audio it finalised [C, n] (n may be 0)."""
-        self.frames += 1
-        return self._take(self.decoder.push(frame.codes[..., None]))
+        return push_frames([(self, frame)])[0]
 
     def flush(self) -> torch.Tensor:
         """End of the stream: the decoder's last samples [C, n]."""
@@ -164,3 +165,30 @@ class Take:
             self.push(f)
         self.flush()
         return self.audio()
+
+
+def push_frames(pairs: list[tuple[Take, Frame]]) -> list[torch.Tensor]:
+    """Frames of many takes -> per pair the new audio it finalised [C, n]. Takes that share a decoder bank are
+    decoded together: one decoder call per round, a round holding each take's next frame (a take with several frames
+    here, MAGNeT's segments, takes one round per frame)."""
+    out: list[torch.Tensor | None] = [None] * len(pairs)
+    rounds: list[list[int]] = []
+    seen: dict[int, int] = {}
+    for i, (take, _) in enumerate(pairs):
+        r = seen.get(id(take), 0)
+        seen[id(take)] = r + 1
+        if r == len(rounds):
+            rounds.append([])
+        rounds[r].append(i)
+    for members in rounds:
+        by_bank: dict[int, list[int]] = {}
+        for i in members:
+            by_bank.setdefault(id(pairs[i][0].decoder.bank), []).append(i)
+        for idx in by_bank.values():
+            bank = pairs[idx[0]][0].decoder.bank
+            pcm = bank.push([(pairs[i][0].decoder, pairs[i][1].codes[..., None]) for i in idx])
+            for i, x in zip(idx, pcm):
+                take = pairs[i][0]
+                take.frames += 1
+                out[i] = take._take(x)
+    return out

@@ -1,0 +1,174 @@
+"""Incremental EnCodec decoding of many streams at once: one decoder call per frame for every stream that has one,
+so the codec's weights are read once for all of them. (`IncrementalDecoder` decodes the rows of one stream in
+lockstep; a bank holds streams that start, pause and end independently: the daemon's.)
+
+A stream opens in a private decoder of its own: its first pushes take their own path through the layers (the left
+reflection, the trims). Once its counters reach the steady state that every running stream shares (after 4 frames
+of the 32 kHz codec) its state moves into rows of the bank. From then on `DecoderBank.push` steps all the bank's rows
+in one fixed-shape call: rows without a new frame are fed the last codes written there, and their state tensors are
+put back afterwards (`torch.where`), so they are untouched. Each stream's output equals its decode alone (and the
+offline decode) within float rounding. `close` moves a stream back to a private decoder and flushes it there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import LoopgenError
+from ..models.encodec_stream import StreamingSEANet
+from ..models.musicgen import MusicGen
+from .decoder import codes_to_latents
+
+
+@dataclass(eq=False)
+class BankStream:
+    """One stream of a bank. `push` / `flush` decode it alone with IncrementalDecoder's surface (codes [1, K, t] in,
+    PCM [1, C, n] out); `DecoderBank.push` decodes many streams together. After `flush` a new stream starts."""
+
+    bank: "DecoderBank"
+    own: StreamingSEANet | None  # its private decoder while it warms up; None once it has rows in the bank
+    slot: int = -1
+
+    def push(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.bank.push([(self, codes)])[0]
+
+    def flush(self) -> torch.Tensor:
+        return self.bank.close(self)
+
+
+class DecoderBank:
+    """Streams of one model's codec, `capacity` bank slots to start with (grown by doubling, given back when all
+    streams have closed). Owned by one thread."""
+
+    def __init__(self, m: MusicGen, capacity: int = 4):
+        self.m = m
+        self.channels = m.channels
+        # at least two rows: a one-row call runs other kernels, whose rounding differs (two or more rows give the same
+        # bits whatever their number, on the CPU: a take decodes the same in a crowd or alone)
+        self.capacity0 = max(capacity, -(-2 // self.channels))
+        self.steady = self._steady_counters()
+        self.calls = 0  # batched decoder calls so far (one per `push` with any banked stream)
+        self._alloc(self.capacity0)
+
+    def _fresh(self, rows: int) -> StreamingSEANet:
+        net = StreamingSEANet(self.m.codec.decoder)
+        net.reset(rows)
+        return net
+
+    def _steady_counters(self) -> tuple:
+        """The counters of a running stream: push silence frame by frame until a push leaves them unchanged twice."""
+        net = self._fresh(1)
+        latents = codes_to_latents(self.m, torch.zeros(1, self.m.num_codebooks, 1, dtype=torch.long,
+                                                       device=self.m.device))[:1]
+        seen = [net.counters()]
+        for _ in range(64):
+            net.push(latents)
+            seen.append(net.counters())
+            if len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]:
+                return seen[-1]
+        raise LoopgenError("the codec's streaming decoder never reaches a steady state")  # not for EnCodec's layers
+
+    def _alloc(self, slots: int, keep: list[int] = ()) -> None:
+        """(Re)allocate `slots` slots; the streams in slots `keep` (all < the new size) keep their state."""
+        net = self._fresh(slots * self.channels)
+        net.set_counters(self.steady)
+        if keep:
+            rows = self._rows(list(keep))
+            net.copy_rows(rows, self.net, rows)
+        self.net = net
+        self.state = net.tensors()
+        dev = self.m.device
+        old = getattr(self, "codes", None)
+        self.codes = torch.zeros(slots, self.m.num_codebooks, dtype=torch.long, device=dev)  # [S, K] latest codes
+        if old is not None and keep:
+            idx = torch.tensor(list(keep), device=dev)
+            self.codes.index_copy_(0, idx, old.index_select(0, idx))
+        self.live = torch.zeros(slots, dtype=torch.bool, device=dev)  # [S] slots with a new frame this call
+        used = getattr(self, "used", [])
+        self.used: list[BankStream | None] = [used[i] if i in keep else None for i in range(slots)]
+
+    def _rows(self, slots: list[int]) -> torch.Tensor:
+        c = self.channels
+        return torch.tensor([s * c + i for s in slots for i in range(c)], device=self.m.device)
+
+    @property
+    def slots(self) -> int:
+        return len(self.used)
+
+    def open(self) -> BankStream:
+        """A new stream (private until it is steady)."""
+        return BankStream(self, self._fresh(self.channels))
+
+    # -- pushing -------------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def push(self, items: list[tuple[BankStream, torch.Tensor]]) -> list[torch.Tensor]:
+        """items: (stream, codes [1, K, t]) with each stream at most once -> per item the PCM [1, C, n] that is now
+        final. All banked streams with one frame here are decoded in one call."""
+        if len({id(s) for s, _ in items}) != len(items):
+            raise LoopgenError("a stream may appear once per push (push its frames together or in turn)")
+        out: list[torch.Tensor | None] = [None] * len(items)
+        batched = []
+        for i, (s, codes) in enumerate(items):
+            if s.bank is not self:
+                raise LoopgenError("that stream belongs to another decoder bank")
+            if s.own is None and codes.shape[-1] == 1:
+                batched.append(i)
+            else:
+                out[i] = self._alone(s, codes)
+        if batched:
+            pcm = self._step([items[i][0].slot for i in batched], [items[i][1][0, :, 0] for i in batched])
+            for i in batched:
+                out[i] = pcm[items[i][0].slot][None]
+        return out
+
+    def _alone(self, s: BankStream, codes: torch.Tensor) -> torch.Tensor:
+        """A stream warming up (or several frames of a banked one, frame by frame)."""
+        if s.own is None:
+            parts = [self._step([s.slot], [codes[0, :, j]])[s.slot][None] for j in range(codes.shape[-1])]
+            return torch.cat(parts, dim=-1) if parts else self.state[0][0].new_zeros(1, self.channels, 0)
+        pcm = s.own.push(codes_to_latents(self.m, codes)).reshape(1, self.channels, -1)
+        if s.own.counters() == self.steady:
+            self._adopt(s)
+        return pcm
+
+    def _step(self, slots: list[int], codes: list[torch.Tensor]) -> torch.Tensor:
+        """One decoder call over every slot; only `slots` advance. Returns PCM [S, C, n] (rows of other slots are
+        meaningless)."""
+        idx = torch.tensor(slots, device=self.m.device)
+        self.codes.index_copy_(0, idx, torch.stack(codes))
+        self.live.zero_()
+        self.live.index_fill_(0, idx, True)
+        before = [t.clone() for t, _ in self.state]
+        pcm = self.net.push(codes_to_latents(self.m, self.codes[..., None]))  # [S * C, 1, n]
+        rows = self.live[:, None].expand(-1, self.channels).reshape(-1)  # [S * C]
+        for (t, d), old in zip(self.state, before):
+            shape = [1] * t.dim()
+            shape[d] = -1
+            t.copy_(torch.where(rows.view(shape), t, old))
+        self.calls += 1
+        return pcm.reshape(self.slots, self.channels, -1)
+
+    def _adopt(self, s: BankStream) -> None:
+        if None not in self.used:
+            self._alloc(2 * self.slots, keep=[i for i, u in enumerate(self.used) if u is not None])
+        slot = self.used.index(None)
+        self.net.copy_rows(self._rows([slot]), s.own, torch.arange(self.channels, device=self.m.device))
+        self.used[slot], s.slot, s.own = s, slot, None
+
+    # -- ending --------------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def close(self, s: BankStream) -> torch.Tensor:
+        """End of `s`'s stream: its last samples [1, C, n]. The stream then starts afresh (private)."""
+        own = s.own
+        if own is None:
+            own = self._fresh(self.channels)
+            own.set_counters(self.steady)
+            own.copy_rows(torch.arange(self.channels, device=self.m.device), self.net, self._rows([s.slot]))
+            self.used[s.slot], s.slot = None, -1
+            if not any(self.used) and self.slots > self.capacity0:  # idle after a crowd: give the memory back
+                self._alloc(self.capacity0)
+        like = torch.zeros(self.channels, 1, 0, device=self.m.device)
+        pcm = own.flush(like).reshape(1, self.channels, -1)
+        s.own = self._fresh(self.channels)
+        return pcm
