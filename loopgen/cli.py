@@ -55,8 +55,10 @@ def check_output(path: str) -> None:
         raise LoopgenError(f"cannot write {path}: unknown audio format {Path(path).suffix!r}; use .wav, .flac or .ogg")
 
 
-def render_take(sidecar: str, output: str, model: str | None, device: str | None, dtype: str | None) -> int:
-    """`render --from`: the take's own recipe through the same Take and Batch code the daemon used."""
+def render_take(sidecar: str, output: str, model: str | None, device: str | None, dtype: str | None,
+                threads: int | None = None) -> int:
+    """`render --from`: the take's own recipe through the same Take and Batch code the daemon used, on the number
+    of CPU threads the daemon used unless `threads` is given (a batched decode's last bits depend on it)."""
     import json
 
     import torch
@@ -74,6 +76,10 @@ def render_take(sidecar: str, output: str, model: str | None, device: str | None
         seed, length, changes = int(meta["seed"]), int(meta["length_samples"]), meta.get("changes", [])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise LoopgenError(f"cannot make a take from {sidecar}: {e}") from e
+    if threads is None and isinstance(meta.get("threads"), int) and meta["threads"] >= 1:
+        from .models.threads import set_threads
+
+        set_threads(meta["threads"])
     original = None
     if meta.get("continues"):
         audio, _ = read_audio(str(path.with_name(meta["continues"])))
@@ -166,7 +172,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)
     if args.from_take:
-        return render_take(args.from_take, args.output, args.model, args.device, args.dtype)
+        return render_take(args.from_take, args.output, args.model, args.device, args.dtype, args.threads)
     if not args.prompt:
         raise LoopgenError("render needs a prompt (or --from TAKE.json)")
     check_output(args.output)

@@ -137,7 +137,8 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
         "beats_per_bar": p.beats_per_bar, "loop": p.loop, "stopped_early": job.stopped,
         "changes": take.changes, "frames": take.frames, "length_samples": take.length,
         "continues": src.name if take.original is not None else None, "keeps_original": take.keep_original,
-        "prefill_chunk": prefill_chunk, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "prefill_chunk": prefill_chunk, "threads": torch.get_num_threads(),  # the decode's rounding depends on it
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "melody": None if take.melody is None else {  # one pitch class per chroma frame: the whole conditioning
             "pitch_classes": pitch_classes(take.melody), "chroma_from": take.melody_from},
     }

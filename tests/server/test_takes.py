@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from loopgen.clients import connect
 from loopgen.clients.client import ServerError
@@ -108,10 +109,14 @@ def test_extend_by_seconds_adds_exactly_that_much(serve):
     serve(scenario)
 
 
-def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, capsys):
+def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, capsys, monkeypatch):
     """No seed given, live changes of parameters and prompts while it plays, another stream beside it, then an
-    extend of it: `loopgen render --from` makes both takes again, sample for sample."""
+    extend of it: `loopgen render --from` makes both takes again, sample for sample (the daemon decodes the two
+    streams together, in one decoder call per step; render decodes a take alone, on the daemon's thread count)."""
     from loopgen.cli import main
+
+    torch.set_num_threads(2)  # the daemon's; render's own policy would be 1 (a batched decode's bits differ)
+    monkeypatch.setenv("LOOPGEN_THREADS", "1")
 
     async def scenario(server):
         async with connect(url(server)) as c, connect(url(server)) as other:
@@ -126,12 +131,15 @@ def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, caps
                     await c.set("live", prompts=[["warm keys", 0.5], ["harsh noise", 0.5]])
             ext = (await run(c.stream("extend", id="more", of="live", seconds=1.0)))[-1]
             await beside
+            worker = server.worker
+            # 150 + 100 + 50 frames were decoded, 100 of them beside another stream: at most one call per step
+            assert 0 < worker.decoders.calls <= worker.steps < 270
             return events[-1]["path"], ext["path"]
 
     first, second = serve(scenario)
     for wav in (first, second):
         meta = json.loads(open(wav[:-4] + ".json").read())
-        assert isinstance(meta["seed"], int)
+        assert isinstance(meta["seed"], int) and meta["threads"] == 2
         out = tmp_path / "again.wav"
         assert main(["render", "--from", wav[:-4] + ".json", "-o", str(out)]) == 0, capsys.readouterr().err
         assert np.array_equal(sf.read(out, dtype="float32")[0], sf.read(wav, dtype="float32")[0])

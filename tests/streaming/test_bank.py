@@ -15,7 +15,7 @@ def codes_for(m, t, seed):
 
 def crowd(m, plans, capacity=1):
     """plans: per stream (codes [1, K, T], first tick, ticks it skips, first push size). Every stream runs to its end
-    and is flushed; returns (audio per stream, the most slots the bank had, frames pushed per batched call)."""
+    and is flushed; returns (audio per stream, the most slots the bank had, banked streams per decoder call)."""
     bank = DecoderBank(m, capacity)
     streams = [bank.open() for _ in plans]
     out = [[] for _ in plans]
@@ -36,10 +36,11 @@ def crowd(m, plans, capacity=1):
                 out[i].append(streams[i].flush())
                 streams[i] = None
         calls = bank.calls
+        banked = sum(1 for s, c in items if s.slot >= 0 and c.shape[-1] == 1)
         for i, pcm in zip(who, bank.push(items)):
             out[i].append(pcm)
         if bank.calls > calls:
-            per_call.append(sum(1 for s, c in items if s.slot >= 0 and c.shape[-1] == 1))
+            per_call += [banked / (bank.calls - calls)] * (bank.calls - calls)
         peak = max(peak, bank.slots)
         tick += 1
     assert bank.slots == bank.capacity0  # all closed: the memory is given back
