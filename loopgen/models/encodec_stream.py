@@ -288,9 +288,21 @@ class StreamingSEANet(nn.Module):
         self.samples_out = 0
 
     def reset(self, batch: int) -> None:
+        """A new stream of `batch` rows: every layer's state, as views of one [batch, F] tensor (`flat`)."""
         for m in self.layers:
             m.reset(batch)
         self.frames_in = self.samples_out = 0
+        states = [(st, f.name, getattr(st, "batch_dim", 0)) for st in self._states() for f in fields(st)
+                  if isinstance(getattr(st, f.name), torch.Tensor)]
+        moved = [getattr(st, name).movedim(d, 0) for st, name, d in states]  # [batch, ...] each
+        self.flat = moved[0].new_zeros(batch, sum(t[0].numel() for t in moved))  # [B, F] all the state of a row
+        off = 0
+        for (st, name, d), t in zip(states, moved):
+            n = t[0].numel()
+            view = self.flat[:, off : off + n].view(t.shape).movedim(0, d)
+            view.copy_(getattr(st, name))
+            setattr(st, name, view)  # the layers update their state in place: the views stay live
+            off += n
 
     @torch.inference_mode()
     def push(self, latents: torch.Tensor) -> torch.Tensor:
@@ -323,15 +335,9 @@ class StreamingSEANet(nn.Module):
             for name, value in zip(names, values, strict=True):
                 setattr(st, name, value)
 
-    def tensors(self) -> list[tuple[torch.Tensor, int]]:
-        """Every state tensor with its batch dimension; `push` updates them in place."""
-        return [(getattr(st, f.name), getattr(st, "batch_dim", 0)) for st in self._states() for f in fields(st)
-                if isinstance(getattr(st, f.name), torch.Tensor)]
-
     def copy_rows(self, dst: torch.Tensor, src_net: "StreamingSEANet", src: torch.Tensor) -> None:
-        """Rows `dst` of every state tensor <- rows `src` of `src_net`'s (same decoder; counters not copied)."""
-        for (t, d), (s, _) in zip(self.tensors(), src_net.tensors(), strict=True):
-            t.index_copy_(d, dst, s.index_select(d, src))
+        """Rows `dst` of the state <- rows `src` of `src_net`'s (same decoder; counters not copied)."""
+        self.flat.index_copy_(0, dst, src_net.flat.index_select(0, src))
 
     def latency_samples(self) -> int:
         """Output samples held back once the stream is running, derived from the layer shapes: each stride-1

@@ -288,7 +288,7 @@ class Server:
             self.loop.call_soon_threadsafe(owner.deliver, event)
 
     def _on_audio(self, job, x) -> None:
-        self.player.feed(key(job.owner, job.id), x.T.cpu().numpy().copy())
+        self.player.feed(key(job.owner, job.id), x)  # [n, C] float32 on the host (the worker's one copy)
 
     def _play(self, owner: Any, id: Any, params: M.GenerateParams | None) -> None:
         """Put a generation that is starting on the speakers (sources are keyed by owner and id: ids are per client)."""

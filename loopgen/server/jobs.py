@@ -166,6 +166,14 @@ def result_length(p: M.GenerateParams, sample_rate: int) -> int:
     return int(round(p.total_seconds() * sample_rate))
 
 
-def to_numpy_interleaved(x: torch.Tensor) -> bytes:
-    """[C, n] float32 -> interleaved little-endian float32 bytes."""
-    return np.ascontiguousarray(x.T.cpu().numpy(), dtype="<f4").tobytes()
+def to_host(pcm: list[torch.Tensor]) -> list[np.ndarray]:
+    """PCM chunks [C, n_i] on the model's device -> [n_i, C] float32 arrays, in one copy off the device."""
+    if not pcm:
+        return []
+    host = torch.cat([x.T for x in pcm]).float().cpu().numpy()  # [sum n_i, C]
+    return np.split(host, np.cumsum([x.shape[-1] for x in pcm[:-1]]).tolist())
+
+
+def interleaved(a: np.ndarray) -> bytes:
+    """[n, C] -> interleaved little-endian float32 bytes."""
+    return np.ascontiguousarray(a, dtype="<f4").tobytes()

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..errors import LoopgenError
@@ -35,7 +36,7 @@ from ..streaming.dsp import loudness_meter
 from ..streaming.bank import DecoderBank
 from ..streaming.take import Take, push_frames
 from ..streaming.output import Output
-from .jobs import Job, result_length, save, to_numpy_interleaved
+from .jobs import Job, interleaved, result_length, save, to_host
 
 log = logging.getLogger("loopgen.worker")
 PROGRESS_EVERY = 25  # frames
@@ -53,7 +54,7 @@ class ModelWorker:
         m: MusicGen,
         emit: Callable[[Any, M.Event], None],
         loops_dir: Path,
-        on_audio: Callable[[Job, torch.Tensor], None] | None = None,
+        on_audio: Callable[[Job, np.ndarray], None] | None = None,
         wants_codes: Callable[[Any], bool] = lambda owner: False,
         output: Output = Output(),
     ):
@@ -253,14 +254,17 @@ class ModelWorker:
         self.steps += 1
         jobs = [(self.by_session[id_of(s)], f) for s, f in done]
         try:
-            pcm = push_frames([(job.take, f) for job, f in jobs])
+            pcm = to_host(push_frames([(job.take, f) for job, f in jobs]))  # one decode, one copy off the device
+            codes = None
+            if any(self.wants_codes(job.owner) for job, _ in jobs):
+                codes = torch.stack([f.codes[0] for _, f in jobs]).tolist()
         except Exception as e:  # the shared decode failed (a device error): every take in it ends, saved
             log.exception("decoding failed")
             for job in list(self.active.values()):
                 self._fail(job, e)
             return
-        for (job, f), x in zip(jobs, pcm):
-            self._frame(job, f, x)
+        for i, ((job, f), x) in enumerate(zip(jobs, pcm)):
+            self._frame(job, f, x, None if codes is None else codes[i])
         if self.per_pass:  # MAGNeT: progress after every decoding pass
             for job in self.active.values():
                 self._progress(job)
@@ -274,18 +278,20 @@ class ModelWorker:
         job.session.cancel()
         self._finish(job)
 
-    def _frame(self, job: Job, f, pcm: torch.Tensor) -> None:
-        """A frame `f` of the job's take was decoded into `pcm` [C, n] (its new audio)."""
+    def _frame(self, job: Job, f, pcm: np.ndarray, codes: list[int] | None) -> None:
+        """A frame `f` of the job's take was decoded into `pcm` [n, C] (its new audio); `codes`: the frame's codes
+        on the host when some owner wants codes."""
         if self.wants_codes(job.owner):
-            self.emit(job.owner, M.Frames(job.id, f.index, f.codes[0].tolist()))
+            self.emit(job.owner, M.Frames(job.id, f.index, codes))
         self._audio(job, pcm)
         if job.frames % PROGRESS_EVERY == 0 and not self.per_pass:
             self._progress(job)
 
-    def _audio(self, job: Job, x: torch.Tensor) -> None:
-        if not x.shape[-1]:
+    def _audio(self, job: Job, x: np.ndarray) -> None:
+        """New audio of a job, [n, C] on the host: to its owner and the speakers."""
+        if not x.shape[0]:
             return
-        self.emit(job.owner, M.Audio(job.id, job.seq, job.made - x.shape[-1], to_numpy_interleaved(x), x.shape[0]))
+        self.emit(job.owner, M.Audio(job.id, job.seq, job.made - x.shape[0], interleaved(x), x.shape[1]))
         job.seq += 1
         if self.on_audio is not None:
             self.on_audio(job, x)
@@ -309,7 +315,7 @@ class ModelWorker:
         self.by_session.pop(id_of(job.session), None)
         if job.session in self.batch.sessions:
             self.batch.remove(job.session)
-        self._audio(job, job.take.flush())
+        self._audio(job, to_host([job.take.flush()])[0])
         job.finish()
         self.finished[key(job.owner, job.id)] = job  # kept for extend, saved or not
         while len(self.finished) > KEEP_FINISHED:

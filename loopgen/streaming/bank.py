@@ -77,7 +77,6 @@ class DecoderBank:
             rows = self._rows(list(keep))
             net.copy_rows(rows, self.net, rows)
         self.net = net
-        self.state = net.tensors()
         dev = self.m.device
         old = getattr(self, "codes", None)
         self.codes = torch.zeros(slots, self.m.num_codebooks, dtype=torch.long, device=dev)  # [S, K] latest codes
@@ -126,7 +125,7 @@ class DecoderBank:
         """A stream warming up (or several frames of a banked one, frame by frame)."""
         if s.own is None:
             parts = [self._step([s.slot], [codes[0, :, j]])[s.slot][None] for j in range(codes.shape[-1])]
-            return torch.cat(parts, dim=-1) if parts else self.state[0][0].new_zeros(1, self.channels, 0)
+            return torch.cat(parts, dim=-1) if parts else self.net.flat.new_zeros(1, self.channels, 0)
         pcm = s.own.push(codes_to_latents(self.m, codes)).reshape(1, self.channels, -1)
         if s.own.counters() == self.steady:
             self._adopt(s)
@@ -139,13 +138,13 @@ class DecoderBank:
         self.codes.index_copy_(0, idx, torch.stack(codes))
         self.live.zero_()
         self.live.index_fill_(0, idx, True)
-        before = [t.clone() for t, _ in self.state]
+        paused = len(slots) < self.slots  # known on the host: no device read
+        flat = self.net.flat  # [S * C, F] every row's whole state
+        before = flat.clone() if paused else None
         pcm = self.net.push(codes_to_latents(self.m, self.codes[..., None]))  # [S * C, 1, n]
-        rows = self.live[:, None].expand(-1, self.channels).reshape(-1)  # [S * C]
-        for (t, d), old in zip(self.state, before):
-            shape = [1] * t.dim()
-            shape[d] = -1
-            t.copy_(torch.where(rows.view(shape), t, old))
+        if paused:  # rows without a frame get their state back
+            rows = self.live[:, None].expand(-1, self.channels).reshape(-1, 1)  # [S * C, 1]
+            flat.copy_(torch.where(rows, flat, before))
         self.calls += 1
         return pcm.reshape(self.slots, self.channels, -1)
 
