@@ -1,0 +1,44 @@
+"""Nothing in the per-step path reads a value back from the device: the engine's step, the sessions' bookkeeping
+(windows, re-primes, live changes) and the batched decode run whole on PyTorch's meta device, which has no values, so
+any read (`.item()`, `.tolist()`, `if tensor:`, a shape that depends on values) raises there. On a GPU such a read
+would stall the host once per frame; the daemon's one copy per step (the PCM leaving the process) is outside this."""
+from __future__ import annotations
+
+from loopgen import load_model
+from loopgen.models.sampling import SamplingParams
+from loopgen.streaming import Batch, Session
+from loopgen.streaming.bank import DecoderBank
+from loopgen.streaming.take import Take, push_frames
+
+
+def test_the_step_and_the_decode_never_read_the_device():
+    m = load_model("random:tiny")
+    if m.lm.packed:
+        m.lm.unpack()  # oneDNN's packed layout exists on the CPU only
+    m.to("meta")
+    bank = DecoderBank(m, 1)
+    guided = SamplingParams(cfg_coef=3.0)
+    a = Take(m, [[("warm keys", 1.0)]], guided, 1, 32000, bank=bank)
+    b = Take(m, [[("noise", 1.0)]], guided.replace(top_k=0, top_p=0.9), 2, 32000, bank=bank)
+    windows = Session(m, "short windows", guided, 3, seconds=1.0, window_seconds=0.4, stride_seconds=0.2)
+    batch = Batch(m, [a.session, windows], prefill_chunk=8)
+    takes = {id(a.session): a, id(b.session): b}
+    frames = {id(a): 0, id(b): 0, id(windows): 0}
+    steps = 0
+    while not (a.session.done and b.session.done and windows.done):
+        if steps == 10:
+            batch.add(b.session)  # joins while the others play
+        if steps == 30:
+            a.set_params(temperature=0.5, top_k=10)
+            b.set_prompts([("noise", 0.5), ("keys", 0.5)])  # one LM row more
+            windows.set_params(cfg_coef=1.5)
+        done = batch.step()
+        push_frames([(takes[id(s)], f) for s, f in done if id(s) in takes])
+        for s, _ in done:
+            frames[id(takes.get(id(s), s))] += 1
+        steps += 1
+        assert steps < 200
+    assert frames == {id(a): 50, id(b): 50, id(windows): 50}  # every frame made, through 4 windows of 20
+    assert windows.w0 == 30  # its windows were re-primed from its own tail
+    assert a.frames == b.frames == 50 and bank.calls >= 46  # decoded in the bank (after 4 warm-up frames each)
+    assert a.flush().shape == (1, 2402) and a.audio().shape == (1, 32000)  # the decoder's last samples; the take
