@@ -304,7 +304,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         midi_map=Path(args.midi_map) if args.midi_map else None, output_rate=args.output_rate,
         output_format=args.output_format, loudness=args.loudness,
         read_dirs=tuple(Path(d).expanduser() for d in args.read_dir), allow_origins=tuple(args.allow_origin),
-        link=args.link, link_bpm=args.link_bpm,
+        link=args.link, link_bpm=args.link_bpm, cuda_graphs=args.cuda_graphs,
     )
     try:
         asyncio.run(serve_forever(cfg, announce=lambda s: print(s, flush=True)))
@@ -535,6 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="join Ableton Link: its tempo is the default bpm, loops start on its bars (needs loopgen[link])")
     sv.add_argument("--link-bpm", type=float, default=120.0, metavar="BPM",
                     help="the tempo of a Link session loopgen starts (when it finds no other peer)")
+    sv.add_argument("--cuda-graphs", action="store_true",
+                    help="replay the model step and the decode as CUDA graphs (a CUDA device; fewer launches per step)")
     sv.set_defaults(func=cmd_serve)
 
     cl = sub.add_parser("clients", help="copy the Max / Pd patches and the browser page to a folder")

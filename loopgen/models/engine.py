@@ -9,7 +9,10 @@ the seed and draw count, and which voices step. `step()` is one pure function of
 column, run the LM's fixed-shape decode, guide, choose, write the column. Voices that are not stepping (priming a
 window, finished, free) are masked out, never fed a dummy token. A change of parameters or prompts is a tensor write.
 The host keeps a mirror of each voice's column (it knows how many steps it asked for), so nothing in the step reads
-the device. With `compile=...` the step runs through `torch.compile(fullgraph=True)`: one graph per batch size.
+the device. With `compile=...` the step runs through `torch.compile(fullgraph=True)`: one graph per batch size. With
+`graphs=True` (CUDA) the step is captured in a CUDA graph per set of shapes and replayed (`models.graphs`): parameter
+and prompt changes and voices joining or leaving are writes into the same tensors, so they need no new capture; only
+a growth (`reserve`: more voices, rows, positions or text than the engine has room for) does.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import torch
 
 from ..errors import LoopgenError
 from .delay import forced_columns
+from .graphs import CudaGraphs, tensor_key
 from .lm import KVCache, MusicgenLM
 from .sampling import SamplingParams, choose, guide
 
@@ -117,10 +121,11 @@ class Engine:
     touches device state runs in inference mode, so state made during a step can be written between steps.
 
     compile: None (eager), True (inductor) or a torch.compile backend; the compiled step reads the whole cache under
-    its masks (fixed shapes), the eager one only the part in use."""
+    its masks (fixed shapes), the eager one only the part in use. graphs: capture the (fixed-shape) step in CUDA
+    graphs (a CUDA model only; with or without compile)."""
 
     def __init__(self, m: "MusicGen", voices: int = 1, rows: int = 2, positions: int = 16,
-                 text: int = TEXT_CAPACITY, compile: bool | str | Callable | None = None):
+                 text: int = TEXT_CAPACITY, compile: bool | str | Callable | None = None, graphs: bool = False):
         self.m = m
         self.lm: MusicgenLM = m.lm
         cfg = m.cfg.lm
@@ -144,6 +149,7 @@ class Engine:
         self.voices: dict[int, Voice] = {}  # slot -> voice
         self.free_rows: list[int] = list(range(rows))
         self._compiled = None
+        self._graphs = CudaGraphs(m.device) if graphs else None
         if compile:
             if self.lm.packed:
                 self.lm.unpack()  # torch.compile cannot trace oneDNN's packed weights
@@ -337,9 +343,14 @@ class Engine:
         (see `completed`). Voices that are not live are untouched."""
         live = [v for v in self.voices.values() if v.live]
         table = self.lm.position_table(self.positions + 1)
-        if self._compiled is not None:
+        if self._graphs is not None or self._compiled is not None:
             self.cache.prepare(self.positions + 1)  # the captured step reads everything
-            out = self._compiled(self.lm, self.cache, self.v, self.r, table, self.delays, None, None)
+            fn = self._compiled or engine_step
+            step = lambda: fn(self.lm, self.cache, self.v, self.r, table, self.delays, None, None)  # noqa: E731
+            if self._graphs is None:
+                out = step()
+            else:
+                out = self._graphs.run(self._key(table), step).clone()  # the graph's memory is its next replay's
         else:
             end = max((v.offset + v.col for v in live), default=1)  # positions fed so far + this one
             text = max((v.text for v in self.voices.values()), default=1)
@@ -351,6 +362,12 @@ class Engine:
             if v.col >= v.cols:  # the window is full: nothing more to choose in it
                 self._set_live(v, False)
         return out
+
+    def _key(self, table: torch.Tensor) -> tuple:
+        """Every tensor the step reads or writes (a captured step is valid while none is reallocated)."""
+        c, v, r = self.cache, self.v, self.r
+        return tensor_key(self.lm.emb, table, self.delays, c.k, c.v, c.cross_k, c.cross_v, c.cross_bias, *vars(v).values(),
+                          *vars(r).values())
 
     def completed(self, voice: Voice) -> int | None:
         """The window frame the voice's latest column completed, or None (filling the delay pattern)."""

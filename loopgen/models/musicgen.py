@@ -150,9 +150,10 @@ class MusicGen(nn.Module):
             )
         return frames
 
-    def engine(self, voices: int = 1, rows: int = 2, positions: int = 16, compile: bool | str | None = None):
+    def engine(self, voices: int = 1, rows: int = 2, positions: int = 16, compile: bool | str | None = None,
+               graphs: bool = False):
         """A generation engine on this model (see `engine.Engine`)."""
-        return Engine(self, voices, rows, positions, compile=compile)
+        return Engine(self, voices, rows, positions, compile=compile, graphs=graphs)
 
     @torch.inference_mode()
     def generate(
@@ -170,13 +171,14 @@ class MusicGen(nn.Module):
         compile: bool | str | None = None,
         melody: torch.Tensor | np.ndarray | list | None = None,
         melody_sample_rate: int | None = None,
+        graphs: bool = False,
     ) -> Generation:
         """Generate `seconds` of new audio per text. Row b samples with seed + b (a fresh seed if None: see
         `Generation.seed`).
 
         With prompt_audio ([C, N] shared by all rows, or [B, C, N]), the result continues it: codes and audio hold
         the prompt's frames followed by the new ones. Guidance (an unconditional row per text) only when
-        cfg_coef != 1. compile: run the step through torch.compile (see `Engine`).
+        cfg_coef != 1. compile: run the step through torch.compile; graphs: replay it as a CUDA graph (see `Engine`).
 
         melody (a melody model): audio [C, N] for every row, [B, C, N], or a list of one audio (or None) per row, at
         melody_sample_rate; the music follows its chroma (`MusicgenMelody.melody_chroma`)."""
@@ -191,7 +193,7 @@ class MusicGen(nn.Module):
         b, d = len(texts), max(self.cfg.lm.delays)
         guided = params.cfg_coef != 1.0
         chromas, how = self.melodies(melody, melody_sample_rate, b)
-        eng = self.engine(b, b * (1 + guided), frames + d, compile)
+        eng = self.engine(b, b * (1 + guided), frames + d, compile, graphs)
         voices = [eng.add([(t, 1.0)], params, seed + i, guided, frames + d, chromas[i]) for i, t in enumerate(texts)]
         for i, v in enumerate(voices):
             eng.start_window(v, None if prompt is None else prompt[i], frames)

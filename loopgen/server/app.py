@@ -54,6 +54,7 @@ class Config:
     send_buffer: int = 256 * 1024  # kernel send buffer per client: bounds what a stalled client can hold up
     link: bool = False  # join the LAN's Ableton Link session: its tempo the default bpm, loops launched on its bars
     link_bpm: float = 120.0  # the tempo it starts a session with when it is the first peer
+    cuda_graphs: bool = False  # replay the model step and the decode as CUDA graphs (a CUDA device only)
 
 
 def web_file(name: str) -> bytes | None:
@@ -229,7 +230,8 @@ class Server:
 
         output = Output(self.cfg.output_rate, self.cfg.output_format, self.cfg.loudness)
         self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio, output=output,
-                                  wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes)
+                                  wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes,
+                                  graphs=self.cfg.cuda_graphs)
         self.worker.start()
         from websockets.asyncio.server import serve
 

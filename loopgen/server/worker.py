@@ -57,7 +57,9 @@ class ModelWorker:
         on_audio: Callable[[Job, np.ndarray], None] | None = None,
         wants_codes: Callable[[Any], bool] = lambda owner: False,
         output: Output = Output(),
+        graphs: bool = False,
     ):
+        """graphs: the model step and the decode replayed as CUDA graphs (a CUDA model; MAGNeT's passes are not)."""
         self.output = output  # how files are written unless a request says otherwise
         self.thread = threading.Thread(target=self.run, name="loopgen-model", daemon=True)
         self.saver = ThreadPoolExecutor(1, thread_name_prefix="loopgen-save")  # one at a time, in order
@@ -67,8 +69,8 @@ class ModelWorker:
         self.on_audio = on_audio
         self.wants_codes = wants_codes
         self.inbox: queue.Queue = queue.Queue(INBOX)
-        self.batch = batch_for(m, prefill_chunk=PREFILL_CHUNK)  # MAGNeT: a step is one decoding pass
-        self.decoders = DecoderBank(m)  # every take's incremental decoder: one call per step for all
+        self.batch = batch_for(m, prefill_chunk=PREFILL_CHUNK, graphs=graphs)  # MAGNeT: a step is one decoding pass
+        self.decoders = DecoderBank(m, graphs=graphs)  # every take's incremental decoder: one call per step for all
         self.per_pass = isinstance(m, Magnet)  # a step is a decoding pass: progress after each, not per frames
         self.active: dict[Any, Job] = {}
         self.by_session: dict[int, Job] = {}

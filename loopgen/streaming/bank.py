@@ -17,6 +17,7 @@ import torch
 
 from ..errors import LoopgenError
 from ..models.encodec_stream import StreamingSEANet
+from ..models.graphs import CudaGraphs, tensor_key
 from ..models.musicgen import MusicGen
 from .decoder import codes_to_latents
 
@@ -41,8 +42,10 @@ class DecoderBank:
     """Streams of one model's codec, `capacity` bank slots to start with (grown by doubling, given back when all
     streams have closed). Owned by one thread."""
 
-    def __init__(self, m: MusicGen, capacity: int = 4):
+    def __init__(self, m: MusicGen, capacity: int = 4, graphs: bool = False):
+        """graphs: capture the batched push in CUDA graphs (a CUDA model only; see `models.graphs`)."""
         self.m = m
+        self._graphs = CudaGraphs(m.device) if graphs else None
         self.channels = m.channels
         # at least two rows: a one-row call runs other kernels, whose rounding differs (two or more rows give the same
         # bits whatever their number, on the CPU: a take decodes the same in a crowd or alone)
@@ -140,11 +143,19 @@ class DecoderBank:
         self.live.index_fill_(0, idx, True)
         paused = len(slots) < self.slots  # known on the host: no device read
         flat = self.net.flat  # [S * C, F] every row's whole state
-        before = flat.clone() if paused else None
-        pcm = self.net.push(codes_to_latents(self.m, self.codes[..., None]))  # [S * C, 1, n]
-        if paused:  # rows without a frame get their state back
-            rows = self.live[:, None].expand(-1, self.channels).reshape(-1, 1)  # [S * C, 1]
-            flat.copy_(torch.where(rows, flat, before))
+
+        def step() -> torch.Tensor:
+            before = flat.clone() if paused else None
+            pcm = self.net.push(codes_to_latents(self.m, self.codes[..., None]))  # [S * C, 1, n]
+            if paused:  # rows without a frame get their state back
+                rows = self.live[:, None].expand(-1, self.channels).reshape(-1, 1)  # [S * C, 1]
+                flat.copy_(torch.where(rows, flat, before))
+            return pcm
+
+        if self._graphs is None:
+            pcm = step()
+        else:  # the graph's output memory is its next replay's: copied
+            pcm = self._graphs.run((paused, tensor_key(flat, self.codes, self.live)), step).clone()
         self.calls += 1
         return pcm.reshape(self.slots, self.channels, -1)
 

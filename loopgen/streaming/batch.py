@@ -16,12 +16,13 @@ class Batch:
     """Steps its sessions together. Finished or cancelled sessions leave at the next step and free their rows."""
 
     def __init__(self, m: MusicGen, sessions: list[Session] = (), prefill_chunk: int | None = None,
-                 compile: bool | str | None = None):
+                 compile: bool | str | None = None, graphs: bool = False):
         """prefill_chunk: at most this many tokens of a window start per step (None: all at once), so that one
-        session's long prompt does not hold up the others. compile: see `models.engine.Engine`."""
+        session's long prompt does not hold up the others. compile, graphs: see `models.engine.Engine`."""
         self.m = m
         self.prefill_chunk = prefill_chunk
-        self.engine = m.engine(compile=compile)
+        self.compile, self.graphs = compile, graphs
+        self.engine = m.engine(compile=compile, graphs=graphs)
         self.sessions: list[Session] = []
         self.failed: list[tuple[Session, Exception]] = []  # sessions that failed alone, for the caller to report
         for s in sessions:
@@ -42,7 +43,7 @@ class Batch:
         self.sessions.remove(s)
         s.batch = None
         if not s.done:
-            Batch(self.m, [s])
+            Batch(self.m, [s], compile=self.compile, graphs=self.graphs)
         else:
             s.leave()
 
@@ -55,7 +56,7 @@ class Batch:
             s.batch = None
         if not self.sessions:
             if self.engine.cache.rows > 2:  # idle after a crowd: give the memory back
-                self.engine = self.m.engine(compile=self.engine._compiled is not None)
+                self.engine = self.m.engine(compile=self.compile, graphs=self.graphs)
             return []
         for s in list(self.sessions):
             try:
@@ -77,7 +78,8 @@ class Batch:
         return done
 
 
-def batch_for(m: MusicGen, sessions: list = (), prefill_chunk: int | None = None, compile: bool | str | None = None):
+def batch_for(m: MusicGen, sessions: list = (), prefill_chunk: int | None = None, compile: bool | str | None = None,
+              graphs: bool = False):
     """The batch that steps this model's sessions: the engine's for MusicGen, decoding passes for MAGNeT."""
     from ..models.magnet import Magnet
 
@@ -85,4 +87,4 @@ def batch_for(m: MusicGen, sessions: list = (), prefill_chunk: int | None = None
         from .segments import SegmentBatch
 
         return SegmentBatch(m, sessions)  # no prefill and no compiled step: passes are whole segments
-    return Batch(m, sessions, prefill_chunk=prefill_chunk, compile=compile)
+    return Batch(m, sessions, prefill_chunk=prefill_chunk, compile=compile, graphs=graphs)

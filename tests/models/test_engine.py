@@ -19,8 +19,8 @@ def plain(request):
 
 def _script(m, compile):
     """Three voices joining at steps 0, 7 and 19 (so they sit at different positions), 110 steps with live changes.
-    Returns every step's codes and the engine."""
-    graphs = []
+    Returns every step's codes, the graphs compiled, the voices and the set of capture keys seen (see `Engine._key`)."""
+    graphs, keys = [], set()
 
     def counting(gm, example_inputs):
         graphs.append(gm)
@@ -53,16 +53,47 @@ def _script(m, compile):
         for v in voices:
             eng.prime(v)
         out.append(eng.step()[: len(voices)].clone())
-    return out, graphs, voices
+        keys.add(eng._key(eng.lm.position_table(eng.positions + 1)))
+    return out, graphs, voices, keys
 
 
 def test_compiled_step_is_one_graph_and_equals_eager(plain):
-    eager, _, _ = _script(plain, compile=False)
-    compiled, graphs, voices = _script(plain, compile=True)
+    eager, _, _, keys = _script(plain, compile=False)
+    compiled, graphs, voices, _ = _script(plain, compile=True)
     assert len(graphs) == 1  # one capture for the whole run: positions, parameters and prompts are data
+    assert len(keys) == 1  # and a CUDA graph captured at step 0 stays valid: nothing the step touches moved
     assert {v.col for v in voices} == {111, 104, 92}  # rows really were at different positions
     for a, b in zip(eager, compiled):
         assert torch.equal(a, b)
+
+
+def test_voices_leaving_and_joining_keep_the_captured_step_valid(tiny):
+    """A CUDA graph replays the step on fixed memory: voices leave and join within the engine's room as writes into
+    it; only a growth past that room moves memory (a new capture key). Off CUDA, graphs=True is refused."""
+    eng = tiny.engine(voices=2, rows=4, positions=40)
+    key = lambda: eng._key(eng.lm.position_table(eng.positions + 1))  # noqa: E731
+    a = eng.add([("a", 1.0)], SamplingParams(cfg_coef=3.0), 1, True, 30)
+    eng.start_window(a, None, 20)
+    eng.prime(a)
+    eng.step()
+    first = key()
+    b = eng.add([("b", 0.5), ("c", 0.5)], SamplingParams(cfg_coef=1.0), 2, False, 30)
+    eng.start_window(b, None, 20)
+    eng.prime(b)
+    eng.step()
+    eng.remove(a)
+    c = eng.add([("d", 1.0)], SamplingParams(cfg_coef=2.0), 3, True, 30)
+    eng.start_window(c, None, 20)
+    eng.prime(c)
+    eng.step()
+    assert key() == first
+    d = eng.add([("e", 1.0)], SamplingParams(cfg_coef=2.0), 4, True, 30)  # a third voice: the engine grows
+    assert key() != first
+    from loopgen.errors import LoopgenError
+
+    with pytest.raises(LoopgenError, match="CUDA graphs need a CUDA device"):
+        tiny.engine(graphs=True)
+    assert d.slot == 2
 
 
 def test_one_graph_per_batch_size(plain):

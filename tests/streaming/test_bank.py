@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from loopgen.errors import LoopgenError
+from loopgen.models.graphs import tensor_key
 from loopgen.streaming.bank import DecoderBank
 
 
@@ -81,11 +82,13 @@ def test_memory_is_reused_and_given_back(tiny):
     for t in range(8):
         bank.push([(s, codes[..., t : t + 1]) for s in (a, b, c)])
     assert bank.slots == 4 and sorted(s.slot for s in (a, b, c)) == [0, 1, 2]
+    key = tensor_key(bank.net.flat, bank.codes, bank.live)  # what a captured push (CUDA graph) depends on
     b.flush()
     d = bank.open()
     for t in range(8):
         bank.push([(d, codes[..., t : t + 1])])
     assert d.slot == 1  # the freed slot
+    assert tensor_key(bank.net.flat, bank.codes, bank.live) == key  # a stream left, one joined: nothing moved
     for s in (a, c, d):
         s.flush()
     assert bank.slots == 2  # idle after a crowd: back to its first size
