@@ -13,8 +13,13 @@ def rss_kib(field: str = "VmRSS") -> int:
     return 0
 
 
-def small_checkpoint(folder: Path) -> Path:
-    """Write (once) a random-weight checkpoint of exactly musicgen-small's architecture with save_pretrained."""
+SIZES = {  # LM (hidden, layers, heads, ffn) of each MusicGen size; T5-base and the 32 kHz EnCodec for all
+    "small": (1024, 24, 16, 4096), "medium": (1536, 48, 24, 6144), "large": (2048, 48, 32, 8192),
+}
+
+
+def small_checkpoint(folder: Path, size: str = "small") -> Path:
+    """Write (once) a random-weight checkpoint of exactly musicgen-`size`'s architecture with save_pretrained."""
     if (folder / "model.safetensors").exists():
         return folder
     import torch
@@ -28,8 +33,9 @@ def small_checkpoint(folder: Path) -> Path:
         sampling_rate=32000, audio_channels=1, num_filters=64, upsampling_ratios=[8, 5, 4, 4], codebook_size=2048,
         hidden_size=128, target_bandwidths=[2.2], use_causal_conv=False, use_conv_shortcut=False, normalize=False,
     )
-    dec = MusicgenDecoderConfig(vocab_size=2048, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
-                                ffn_dim=4096, num_codebooks=4)
+    hidden, layers, heads, ffn = SIZES[size]
+    dec = MusicgenDecoderConfig(vocab_size=2048, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                                ffn_dim=ffn, num_codebooks=4)
     model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=t5, audio_encoder=enc, decoder=dec))
     with torch.no_grad():
         for name, b in model.named_buffers():

@@ -2,6 +2,7 @@
 (random weights, written by transformers' save_pretrained), and peak RSS while loading each.
 
     python benchmarks/generate.py [--steps 60] [--rounds 3] [--threads 2] [--device cpu] [--dtype float32] [--compile]
+        [--size small|medium|large] [--cuda-graphs]
 
 Speed: both models live in one process and take turns, `rounds` times, generating `steps` steps each with guidance
 3.0, top_k 250, batch 1; the table gives the median round. Steady-state steps/s runs from the first sampled token to
@@ -73,7 +74,7 @@ class Timer:
         return (len(s) - 1) / (s[-1] - s[0])
 
 
-def speed(folder: str, steps: int, rounds: int, device: str, dtype: str, compile: bool = False):
+def speed(folder: str, steps: int, rounds: int, device: str, dtype: str, compile: bool = False, graphs: bool = False):
     import torch
     from transformers import LogitsProcessor, LogitsProcessorList
 
@@ -89,14 +90,15 @@ def speed(folder: str, steps: int, rounds: int, device: str, dtype: str, compile
             self.timer()
             return scores
 
-    compiled = load_ours(folder, device, dtype) if compile else None
+    compiled = load_ours(folder, device, dtype) if compile or graphs else None
     if dtype == "int8":  # the extra column: loopgen in float32, to state int8's gain over it in the same run
         compiled = load_ours(folder, device, "float32")
+    extra = None if dtype == "int8" else (True if compile else None)  # the extra column's compile setting
 
-    def run_ours(m=ours, comp=None) -> float:
+    def run_ours(m=ours, comp=None, g: bool = False) -> float:
         timer = Timer(device)
         m.generate([PROMPT], seconds=frames / m.frame_rate, cfg_coef=3.0, top_k=250, seed=0, progress=timer,
-                   compile=comp)
+                   compile=comp, graphs=g)
         return timer.rate()
 
     def run_theirs() -> float:
@@ -109,14 +111,14 @@ def speed(folder: str, steps: int, rounds: int, device: str, dtype: str, compile
     run_ours(), run_theirs()  # warm-up
     if compiled is not None:
         t = time.perf_counter()
-        run_ours(compiled, None if dtype == "int8" else True)  # the compile itself (or the float32 warm-up)
-        print(f"torch.compile of the step: {time.perf_counter() - t:.1f} s (first generation)", flush=True)
+        run_ours(compiled, extra, graphs)  # the compile and capture themselves (or the float32 warm-up)
+        print(f"first generation of the extra column (compile, capture): {time.perf_counter() - t:.1f} s", flush=True)
     a, b, c = [], [], []
     for _ in range(rounds):
         a.append(run_ours())
         b.append(run_theirs())
         if compiled is not None:
-            c.append(run_ours(compiled, None if dtype == "int8" else True))
+            c.append(run_ours(compiled, extra, graphs))
     return a, b, c
 
 
@@ -130,24 +132,27 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=str(Path(tempfile.gettempdir()) / "loopgen-bench-small"))
     ap.add_argument("--child", choices=["ours", "transformers"])
     ap.add_argument("--compile", action="store_true", help="also time the torch.compile'd engine step")
+    ap.add_argument("--cuda-graphs", action="store_true", help="also time the step replayed as a CUDA graph")
+    ap.add_argument("--size", default="small", choices=["small", "medium", "large"])
     a = ap.parse_args()
     set_threads(a.threads)
     if a.child:
         print(json.dumps(measure_load(a.child, a.checkpoint, a.device, a.dtype)))
         return
-    folder = small_checkpoint(Path(a.checkpoint))
+    folder = small_checkpoint(Path(a.checkpoint + ("" if a.size == "small" else "-" + a.size)), a.size)
     size_mib = weights_bytes(folder) / 2**20
     mem = {}
     for who in ("ours", "transformers"):
         out = subprocess.run(
-            [sys.executable, __file__, "--child", who, "--checkpoint", str(folder), "--threads", str(a.threads),
+            [sys.executable, __file__, "--child", who, "--checkpoint", str(folder), "--size", a.size,
+             "--threads", str(a.threads),
              "--device", a.device, "--dtype", a.dtype],
             check=True, capture_output=True, text=True,
         )
         mem[who] = json.loads(out.stdout.strip().splitlines()[-1])
-    ours, theirs, comp = speed(str(folder), a.steps, a.rounds, a.device, a.dtype, a.compile)
+    ours, theirs, comp = speed(str(folder), a.steps, a.rounds, a.device, a.dtype, a.compile, a.cuda_graphs)
     mo, mt = statistics.median(ours), statistics.median(theirs)
-    print(f"musicgen-small architecture, {a.device} {a.dtype}, guidance 3.0, top_k 250, batch 1, {a.threads} threads")
+    print(f"musicgen-{a.size} architecture, {a.device} {a.dtype}, guidance 3.0, top_k 250, batch 1, {a.threads} threads")
     print(f"checkpoint weights: {size_mib:.0f} MiB (float32 on disk); {a.rounds} rounds of {a.steps} steps")
     print("| | loopgen | transformers | loopgen / transformers |")
     print("|---|---|---|---|")
@@ -156,7 +161,9 @@ def main() -> None:
           f"{', '.join(f'{x / y:.2f}x' for x, y in zip(ours, theirs))} |")
     if comp:
         mc = statistics.median(comp)
-        label = "loopgen float32" if a.dtype == "int8" else "torch.compile'd step (inductor)"
+        label = ("loopgen float32" if a.dtype == "int8" else
+                 " + ".join(x for x, on in (("torch.compile'd step (inductor)", a.compile),
+                                            ("CUDA graphs", a.cuda_graphs)) if on))
         print(f"| steps/s, {label}, median | {mc:.2f} | {mt:.2f} | {mc / mt:.2f}x |")
         if a.dtype == "int8":
             print(f"| int8 / float32 (loopgen, same run) | {mo / mc:.2f}x | | |")
