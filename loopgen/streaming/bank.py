@@ -178,7 +178,7 @@ class DecoderBank:
             self.used[s.slot], s.slot = None, -1
             if not any(self.used) and self.slots > self.capacity0:  # idle after a crowd: give the memory back
                 self._alloc(self.capacity0)
-        like = torch.zeros(self.channels, 1, 0, device=self.m.device)
+        like = own.flat.new_zeros(self.channels, 1, 0)  # the codec's dtype
         pcm = own.flush(like).reshape(1, self.channels, -1)
         s.own = self._fresh(self.channels)
         return pcm

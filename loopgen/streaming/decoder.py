@@ -63,7 +63,7 @@ class IncrementalDecoder:
     @torch.inference_mode()
     def flush(self) -> torch.Tensor:
         """End of stream: the remaining samples [B, C, n]. The decoder then starts a new stream."""
-        like = torch.zeros(self.batch_size * self.channels, 1, 0, device=self.m.device)
+        like = self._seanet.flat.new_zeros(self.batch_size * self.channels, 1, 0)  # the codec's dtype
         pcm = self._seanet.flush(like).reshape(self.batch_size, self.channels, -1)
         self.reset()
         return pcm
