@@ -74,11 +74,12 @@ class Timer:
         return (len(s) - 1) / (s[-1] - s[0])
 
 
-def speed(folder: str, steps: int, rounds: int, device: str, dtype: str, compile: bool = False, graphs: bool = False):
+def speed(folder: str, steps: int, rounds: int, device: str, dtype: str, compile: bool = False, graphs: bool = False,
+          ref_dtype: str | None = None):
     import torch
     from transformers import LogitsProcessor, LogitsProcessorList
 
-    ours, theirs = load_ours(folder, device, dtype), load_theirs(folder, device, dtype)
+    ours, theirs = load_ours(folder, device, dtype), load_theirs(folder, device, ref_dtype or dtype)
     ids, mask = ours.tokenizer([PROMPT], device)
     frames = steps - max(ours.cfg.lm.delays)
 
@@ -134,6 +135,8 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also time the torch.compile'd engine step")
     ap.add_argument("--cuda-graphs", action="store_true", help="also time the step replayed as a CUDA graph")
     ap.add_argument("--size", default="small", choices=["small", "medium", "large"])
+    ap.add_argument("--ref-dtype", default=None, choices=DTYPES[:3],
+                    help="transformers' dtype when it differs (issue 9: loopgen bfloat16 against transformers float16)")
     a = ap.parse_args()
     set_threads(a.threads)
     if a.child:
@@ -150,9 +153,11 @@ def main() -> None:
             check=True, capture_output=True, text=True,
         )
         mem[who] = json.loads(out.stdout.strip().splitlines()[-1])
-    ours, theirs, comp = speed(str(folder), a.steps, a.rounds, a.device, a.dtype, a.compile, a.cuda_graphs)
+    ours, theirs, comp = speed(str(folder), a.steps, a.rounds, a.device, a.dtype, a.compile, a.cuda_graphs,
+                               a.ref_dtype)
     mo, mt = statistics.median(ours), statistics.median(theirs)
-    print(f"musicgen-{a.size} architecture, {a.device} {a.dtype}, guidance 3.0, top_k 250, batch 1, {a.threads} threads")
+    ref = f" (transformers {a.ref_dtype})" if a.ref_dtype else ""
+    print(f"musicgen-{a.size} architecture, {a.device} {a.dtype}{ref}, guidance 3.0, top_k 250, batch 1, {a.threads} threads")
     print(f"checkpoint weights: {size_mib:.0f} MiB (float32 on disk); {a.rounds} rounds of {a.steps} steps")
     print("| | loopgen | transformers | loopgen / transformers |")
     print("|---|---|---|---|")

@@ -1,7 +1,7 @@
 """The daemon's overhead and capacity, on random:tiny, CPU, headless (any model and device by options).
 
     python benchmarks/server.py [--runs 15] [--threads 2] [--model random:tiny] [--device cpu] [--dtype float32]
-        [--cuda-graphs] [--seconds 5] [--preroll 0.5] [--max-streams 64]
+        [--cuda-graphs] [--seconds 5] [--preroll 0.5] [--max-streams 64] [--counts 64,96,128]
 
 (a) time to first audio: a WebSocket client's `generate` to its first `audio` event, against the engine alone
     (`stream_audio` to its first chunk, same model, same process): the difference is what the server adds.
@@ -90,7 +90,8 @@ async def main(a) -> None:
 
     sustained = 0
     rows = []
-    counts = [n for n in (1, 2, 4, 8, 16, 32, 64, 96, 128, 192, 256) if n <= a.max_streams]
+    counts = ([int(x) for x in a.counts.split(",")] if a.counts else
+              [n for n in (1, 2, 4, 8, 16, 32, 64, 96, 128, 192, 256) if n <= a.max_streams])
     for n in () if a.skip_capacity else counts:
         got = await asyncio.gather(*(one(i, a.seconds) for i in range(n)))
         late = sum(x[1] for x in got)
@@ -131,6 +132,7 @@ if __name__ == "__main__":
     ap.add_argument("--seconds", type=float, default=5.0, help="length of each concurrent stream")
     ap.add_argument("--preroll", type=float, default=0.5, help="a client's buffer before it starts playing (s)")
     ap.add_argument("--max-streams", type=int, default=64)
+    ap.add_argument("--counts", default=None, help="stream counts to try, e.g. 64,96,128 (default: doubling)")
     a = ap.parse_args()
     set_threads(a.threads)
     asyncio.run(main(a))

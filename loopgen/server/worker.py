@@ -70,7 +70,7 @@ class ModelWorker:
         self.wants_codes = wants_codes
         self.inbox: queue.Queue = queue.Queue(INBOX)
         self.batch = batch_for(m, prefill_chunk=PREFILL_CHUNK, graphs=graphs)  # MAGNeT: a step is one decoding pass
-        self.decoders = DecoderBank(m, graphs=graphs)  # every take's incremental decoder: one call per step for all
+        self.decoders = DecoderBank(m, 1, graphs=graphs)  # every take's decoder, one call a step
         self.per_pass = isinstance(m, Magnet)  # a step is a decoding pass: progress after each, not per frames
         self.active: dict[Any, Job] = {}
         self.by_session: dict[int, Job] = {}
