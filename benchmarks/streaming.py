@@ -140,7 +140,8 @@ def main() -> None:
     t_ours = min(ours_first() for _ in range(3))
     t_theirs = min(theirs_first() for _ in range(2))
 
-    print(f"musicgen-small architecture, {a.device} float32, {a.threads} threads, {a.seconds:g} s of codes, play_steps {a.play_steps}")
+    print(f"musicgen-small architecture, {a.device} LM {str(m.dtype)[6:]}, {a.threads} threads, {a.seconds:g} s of "
+          f"codes, play_steps {a.play_steps}")
     print("| measurement | loopgen | reference | ratio (goal) |")
     print("|---|---|---|---|")
     print(f"| (a) decode {a.seconds:g} s in 1-frame chunks vs one offline decode (s) | {t_stream:.2f} | {t_offline:.2f} "

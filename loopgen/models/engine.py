@@ -346,7 +346,10 @@ class Engine:
         if self._graphs is not None or self._compiled is not None:
             self.cache.prepare(self.positions + 1)  # the captured step reads everything
             fn = self._compiled or engine_step
-            step = lambda: fn(self.lm, self.cache, self.v, self.r, table, self.delays, None, None)  # noqa: E731
+
+            def step() -> torch.Tensor:
+                return fn(self.lm, self.cache, self.v, self.r, table, self.delays, None, None)
+
             if self._graphs is None:
                 out = step()
             else:

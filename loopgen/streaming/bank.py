@@ -27,7 +27,7 @@ class BankStream:
     """One stream of a bank. `push` / `flush` decode it alone with IncrementalDecoder's surface (codes [1, K, t] in,
     PCM [1, C, n] out); `DecoderBank.push` decodes many streams together. After `flush` a new stream starts."""
 
-    bank: "DecoderBank"
+    bank: DecoderBank
     own: StreamingSEANet | None  # its private decoder while it warms up; None once it has rows in the bank
     slot: int = -1
 

@@ -71,7 +71,10 @@ def test_voices_leaving_and_joining_keep_the_captured_step_valid(tiny):
     """A CUDA graph replays the step on fixed memory: voices leave and join within the engine's room as writes into
     it; only a growth past that room moves memory (a new capture key). Off CUDA, graphs=True is refused."""
     eng = tiny.engine(voices=2, rows=4, positions=40)
-    key = lambda: eng._key(eng.lm.position_table(eng.positions + 1))  # noqa: E731
+
+    def key() -> tuple:
+        return eng._key(eng.lm.position_table(eng.positions + 1))
+
     a = eng.add([("a", 1.0)], SamplingParams(cfg_coef=3.0), 1, True, 30)
     eng.start_window(a, None, 20)
     eng.prime(a)

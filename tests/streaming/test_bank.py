@@ -70,7 +70,7 @@ def test_each_stream_equals_its_decode_alone(model, request):
 
 def test_one_decoder_call_per_frame_for_all_streams(tiny):
     plans = [(codes_for(tiny, 20, seed), 0, set(), 1) for seed in range(5)]
-    got, _, per_call = crowd(tiny, plans, capacity=8)
+    _, _, per_call = crowd(tiny, plans, capacity=8)
     # after the 4-frame warm-up every tick is one call decoding all five streams (per_call: one entry per call)
     assert per_call == [5] * (20 - 4)
 
