@@ -28,8 +28,8 @@ class BankStream:
     PCM [1, C, n] out); `DecoderBank.push` decodes many streams together. After `flush` a new stream starts."""
 
     bank: DecoderBank
-    own: StreamingSEANet | None  # its private decoder while it warms up; None once it has rows in the bank
-    slot: int = -1
+    own: StreamingSEANet | None = None  # its private decoder while it warms up (made at its first push)
+    slot: int = -1  # its rows in the bank once it runs steady (-1: private)
 
     def push(self, codes: torch.Tensor) -> torch.Tensor:
         return self.bank.push([(self, codes)])[0]
@@ -100,7 +100,7 @@ class DecoderBank:
 
     def open(self) -> BankStream:
         """A new stream (private until it is steady)."""
-        return BankStream(self, self._fresh(self.channels))
+        return BankStream(self)
 
     # -- pushing -------------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -114,7 +114,10 @@ class DecoderBank:
         for i, (s, codes) in enumerate(items):
             if s.bank is not self:
                 raise LoopgenError("that stream belongs to another decoder bank")
-            if s.own is None and codes.shape[-1] == 1:
+            one = codes.shape[-1] == 1
+            if s.slot < 0 and one and s.own is not None and s.own.counters() == self.steady:
+                self._adopt(s)  # steady since its last push (so the push that made its first audio paid nothing)
+            if s.slot >= 0 and one:
                 batched.append(i)
             else:
                 out[i] = self._alone(s, codes)
@@ -125,14 +128,13 @@ class DecoderBank:
         return out
 
     def _alone(self, s: BankStream, codes: torch.Tensor) -> torch.Tensor:
-        """A stream warming up (or several frames of a banked one, frame by frame)."""
-        if s.own is None:
+        """A stream warming up in its private decoder (or several frames of a banked one, frame by frame)."""
+        if s.slot >= 0:
             parts = [self._step([s.slot], [codes[0, :, j]])[s.slot][None] for j in range(codes.shape[-1])]
             return torch.cat(parts, dim=-1) if parts else self.net.flat.new_zeros(1, self.channels, 0)
-        pcm = s.own.push(codes_to_latents(self.m, codes)).reshape(1, self.channels, -1)
-        if s.own.counters() == self.steady:
-            self._adopt(s)
-        return pcm
+        if s.own is None:
+            s.own = self._fresh(self.channels)
+        return s.own.push(codes_to_latents(self.m, codes)).reshape(1, self.channels, -1)
 
     def _step(self, slots: list[int], codes: list[torch.Tensor]) -> torch.Tensor:
         """One decoder call over every slot; only `slots` advance. Returns PCM [S, C, n] (rows of other slots are
@@ -171,14 +173,14 @@ class DecoderBank:
     def close(self, s: BankStream) -> torch.Tensor:
         """End of `s`'s stream: its last samples [1, C, n]. The stream then starts afresh (private)."""
         own = s.own
-        if own is None:
+        if s.slot >= 0:
             own = self._fresh(self.channels)
             own.set_counters(self.steady)
             own.copy_rows(torch.arange(self.channels, device=self.m.device), self.net, self._rows([s.slot]))
             self.used[s.slot], s.slot = None, -1
             if not any(self.used) and self.slots > self.capacity0:  # idle after a crowd: give the memory back
                 self._alloc(self.capacity0)
-        like = own.flat.new_zeros(self.channels, 1, 0)  # the codec's dtype
-        pcm = own.flush(like).reshape(1, self.channels, -1)
-        s.own = self._fresh(self.channels)
-        return pcm
+        s.own = None  # a next push starts a new stream
+        if own is None:  # nothing was pushed
+            return self.net.flat.new_zeros(1, self.channels, 0)
+        return own.flush(own.flat.new_zeros(self.channels, 1, 0)).reshape(1, self.channels, -1)  # the codec's dtype

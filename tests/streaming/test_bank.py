@@ -37,9 +37,9 @@ def crowd(m, plans, capacity=1):
                 out[i].append(streams[i].flush())
                 streams[i] = None
         calls = bank.calls
-        banked = sum(1 for s, c in items if s.slot >= 0 and c.shape[-1] == 1)
         for i, pcm in zip(who, bank.push(items)):
             out[i].append(pcm)
+        banked = sum(1 for s, c in items if s.slot >= 0 and c.shape[-1] == 1)  # in the bank's rows after the push
         if bank.calls > calls:
             per_call += [banked / (bank.calls - calls)] * (bank.calls - calls)
         peak = max(peak, bank.slots)
