@@ -1,7 +1,8 @@
 """A bounded fuzz run against the real daemon: a few thousand hostile WebSocket messages and OSC datagrams (seeded)
 while a well-behaved client streams. Every WebSocket message is answered (an error, or the documented reply) or its
-connection is closed with a documented code; the daemon keeps answering; the stream stays faster than real time;
-the daemon's memory stays bounded."""
+connection is closed with a documented code; the daemon keeps answering; the stream finishes whole, every sample in
+order; the daemon's memory stays bounded. (How fast the stream stays under such load is a figure, not a test:
+`benchmarks/soak.py` reports it.)"""
 from __future__ import annotations
 
 import asyncio
@@ -81,8 +82,11 @@ def test_fuzz_while_streaming(serve):
 
     answered, closed, sent, events, grew = serve(scenario, osc_reply_port=0)
     assert sent > N_WS * 0.9 and answered + closed == sent, (answered, closed, sent)  # every one as documented
-    progress = [e for e in events if e["type"] == "progress"]
-    assert events[-1]["type"] == "done" and progress[-1]["rtf"] > 1.0  # the steady stream stayed live
+    audio = [e for e in events if e["type"] == "audio"]
+    starts = [e["sample"] for e in audio]
+    lengths = [len(e["pcm"]) // 4 for e in audio]
+    assert events[-1]["type"] == "done" and events[-1]["seconds"] == 20.0  # the steady stream played to its end
+    assert starts == [sum(lengths[:i]) for i in range(len(audio))] and sum(lengths) == 20 * 32000  # none lost
     assert grew < 300, f"the daemon grew by {grew:.0f} MiB"
 
 
