@@ -187,10 +187,10 @@ def test_slow_client_is_dropped_not_the_server(serve):
         sock.connect(("127.0.0.1", server.ws_port))
         release = threading.Event()
 
-        def slow_client() -> None:  # says hello, asks for 10 s, then never reads
+        def slow_client() -> None:  # says hello, asks for 5 s, then never reads
             with sync_connect(url(server), sock=sock, max_size=None, close_timeout=1) as slow:
                 slow.send(W.encode_command("hello", protocol=1, client="slow"))
-                slow.send(W.encode_command("generate", id="slow", prompt="p", seconds=10, seed=0))
+                slow.send(W.encode_command("generate", id="slow", prompt="p", seconds=5, seed=0))
                 release.wait(60)
 
         thread = threading.Thread(target=slow_client, daemon=True)
