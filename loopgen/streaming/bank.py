@@ -3,11 +3,12 @@ so the codec's weights are read once for all of them. (`IncrementalDecoder` deco
 lockstep; a bank holds streams that start, pause and end independently: the daemon's.)
 
 A stream opens in a private decoder of its own: its first pushes take their own path through the layers (the left
-reflection, the trims). Once its counters reach the steady state that every running stream shares (after 4 frames
-of the 32 kHz codec) its state moves into rows of the bank. From then on `DecoderBank.push` steps all the bank's rows
-in one fixed-shape call: rows without a new frame are fed the last codes written there, and their state tensors are
-put back afterwards (`torch.where`), so they are untouched. Each stream's output equals its decode alone (and the
-offline decode) within float rounding. `close` moves a stream back to a private decoder and flushes it there.
+reflection, the trims). Once its counters have reached the steady state that every running stream shares (after 4
+frames of the 32 kHz codec), its next one-frame push moves its state into rows of the bank. From then on
+`DecoderBank.push` steps all the bank's rows in one fixed-shape call: rows without a new frame are fed the last codes
+written there, and their state is put back afterwards (one `torch.where` over the rows' flat state), so they are
+untouched. Each stream's output equals its decode alone (and the offline decode) within float rounding; bit for bit
+on the CPU, since a call has at least two rows. `close` moves a stream back to a private decoder and flushes it there.
 """
 from __future__ import annotations
 
