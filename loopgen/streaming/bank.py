@@ -7,8 +7,9 @@ reflection, the trims). Once its counters have reached the steady state that eve
 frames of the 32 kHz codec), its next one-frame push moves its state into rows of the bank. From then on
 `DecoderBank.push` steps all the bank's rows in one fixed-shape call: rows without a new frame are fed the last codes
 written there, and their state is put back afterwards (one `torch.where` over the rows' flat state), so they are
-untouched. Each stream's output equals its decode alone (and the offline decode) within float rounding; bit for bit
-on the CPU, since a call has at least two rows. `close` moves a stream back to a private decoder and flushes it there.
+untouched. Each stream's output equals its decode alone (and the offline decode) within float rounding, and bit for
+bit where oneDNN takes the same kernels for both (a call has at least two rows for that; see docs/streaming.md).
+`close` moves a stream back to a private decoder and flushes it there.
 """
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ class DecoderBank:
         self.m = m
         self._graphs = CudaGraphs(m.device) if graphs else None
         self.channels = m.channels
-        # at least two rows: a one-row call runs other kernels, whose rounding differs (two or more rows give the same
-        # bits whatever their number, on the CPU: a take decodes the same in a crowd or alone)
+        # at least two rows: a one-row call runs other kernels, whose rounding differs (a take decoded alone then has
+        # the bits it has beside a few others: render --from remakes it exactly)
         self.capacity0 = max(capacity, -(-2 // self.channels))
         self.steady = self._steady_counters()
         self.calls = 0  # batched decoder calls so far (one per `push` with any banked stream)

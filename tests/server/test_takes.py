@@ -115,9 +115,16 @@ def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, caps
     streams together, in one decoder call per step; render decodes a take alone, on the daemon's thread count)."""
     from loopgen.cli import main
 
+    threads = torch.get_num_threads()  # put back at the end: the tests after this one run as they would without it
     torch.set_num_threads(2)  # the daemon's; render's own policy would be 1 (a batched decode's bits differ)
     monkeypatch.setenv("LOOPGEN_THREADS", "1")
+    try:
+        _bit_for_bit(serve, tmp_path, capsys, main)
+    finally:
+        torch.set_num_threads(threads)
 
+
+def _bit_for_bit(serve, tmp_path, capsys, main) -> None:
     async def scenario(server):
         async with connect(url(server)) as c, connect(url(server)) as other:
             beside = asyncio.ensure_future(run(other.generate("noise", id="n", seconds=3, seed=9)))
