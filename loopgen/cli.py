@@ -93,8 +93,11 @@ def render_take(sidecar: str, output: str, model: str | None, device: str | None
         from .models.chroma import from_pitch_classes
 
         melody = from_pitch_classes(meta["melody"]["pitch_classes"]).to(m.device)
+    from .streaming.bank import DecoderBank
+
     take = Take(m, [prompts], params, seed, length, loop=bool(meta.get("loop")), original=original,
-                keep_original=bool(meta.get("keeps_original")), guided=True, melody=melody)
+                keep_original=bool(meta.get("keeps_original")), guided=True, melody=melody,
+                bank=DecoderBank(m, 1))  # a crowd's bits, as the daemon decoded it
     audio = take.replay(changes, meta.get("prefill_chunk"), meta["frames"] if meta.get("stopped_early") else None)
     from .streaming.output import Output  # the daemon's own file settings, so the file is the same
 

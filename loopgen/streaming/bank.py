@@ -44,14 +44,15 @@ class DecoderBank:
     """Streams of one model's codec, `capacity` bank slots to start with (grown by doubling, given back when all
     streams have closed). Owned by one thread."""
 
-    def __init__(self, m: MusicGen, capacity: int = 4, graphs: bool = False):
-        """graphs: capture the batched push in CUDA graphs (a CUDA model only; see `models.graphs`)."""
+    def __init__(self, m: MusicGen, capacity: int = 4, graphs: bool = False, exact: bool = True):
+        """graphs: capture the batched push in CUDA graphs (a CUDA model only; see `models.graphs`). exact: at least
+        two rows a call, as in a crowd (a one-row call runs other kernels, whose rounding differs), so that a take
+        decoded here has the bits it has beside a few others and `render --from` remakes a daemon's take exactly;
+        False for a lone stream that no crowd's take must match (one row: cheaper on the CPU)."""
         self.m = m
         self._graphs = CudaGraphs(m.device) if graphs else None
         self.channels = m.channels
-        # at least two rows: a one-row call runs other kernels, whose rounding differs (a take decoded alone then has
-        # the bits it has beside a few others: render --from remakes it exactly)
-        self.capacity0 = max(capacity, -(-2 // self.channels))
+        self.capacity0 = max(capacity, -(-2 // self.channels) if exact else 1)
         self.steady = self._steady_counters()
         self.calls = 0  # batched decoder calls so far (one per `push` with any banked stream)
         self._alloc(self.capacity0)

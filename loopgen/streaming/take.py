@@ -26,7 +26,7 @@ class Take:
     continue (at the model's rate and channels); keep_original: the result holds it (extend, vary) or only the new
     audio (continue). melody: a melody model's one-hot chroma [T, 12] (None: none), made as `melody_from` says
     (kept for the sidecar). bank: the decoder bank it decodes in (the daemon's, shared by every live take; default
-    its own). The caller steps `session` (alone or in a Batch) and hands each frame to `push`, or the frames of
+    its own, of one row: pass `DecoderBank(m, 1)` to decode with a crowd's bits, as `render --from` does). The caller steps `session` (alone or in a Batch) and hands each frame to `push`, or the frames of
     many takes to `push_frames`."""
 
     def __init__(self, m: MusicGen, prompts: list, params: SamplingParams, seed: int | None, length: int,
@@ -59,7 +59,7 @@ class Take:
                                    melody=[melody])
         self.melody = melody  # the melody it started with (live changes are in `changes`)
         self.melody_from = melody_from  # how its chroma was made (raw audio, or stems), for the sidecar
-        self.decoder: BankStream = (bank or DecoderBank(m, 1)).open()
+        self.decoder: BankStream = (bank or DecoderBank(m, 1, exact=False)).open()
         used = self.session.history.shape[-1] if keep else 0  # the prompt frames the session actually uses
         self.bridge_length = min(splice_length(sr), used * hop) if keep_original and keep else 0
         self.skip = used * hop + lead - self.bridge_length  # decoded samples before the bridge
