@@ -18,7 +18,7 @@ SIZES = {  # LM (hidden, layers, heads, ffn) of each MusicGen size; T5-base and 
 }
 
 
-def small_checkpoint(folder: Path, size: str = "small") -> Path:
+def musicgen_checkpoint(folder: Path, size: str = "small") -> Path:
     """Write (once) a random-weight checkpoint of exactly musicgen-`size`'s architecture with save_pretrained."""
     if (folder / "model.safetensors").exists():
         return folder
@@ -34,8 +34,8 @@ def small_checkpoint(folder: Path, size: str = "small") -> Path:
         hidden_size=128, target_bandwidths=[2.2], use_causal_conv=False, use_conv_shortcut=False, normalize=False,
     )
     hidden, layers, heads, ffn = SIZES[size]
-    dec = MusicgenDecoderConfig(vocab_size=2048, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                                ffn_dim=ffn, num_codebooks=4)
+    dec = MusicgenDecoderConfig(vocab_size=2048, hidden_size=hidden, num_hidden_layers=layers,
+                                num_attention_heads=heads, ffn_dim=ffn, num_codebooks=4)
     model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=t5, audio_encoder=enc, decoder=dec))
     with torch.no_grad():
         for name, b in model.named_buffers():

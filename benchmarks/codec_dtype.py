@@ -54,7 +54,8 @@ def main() -> None:
     ref, _, t_ref, t_ref_stream = run()
     power = ref.pow(2).mean().item()
     print(f"{a.model} codec, {m.device}, {a.seconds:g} s of random codes, {a.threads} threads")
-    print("| codec dtype | offline: max abs diff, SNR (dB) | streamed: max abs diff, SNR (dB) | time offline / streamed (s) |")
+    print("| codec dtype | offline: max abs diff, SNR (dB) | streamed: max abs diff, SNR (dB) "
+          "| time offline / streamed (s) |")
     print("|---|---|---|---|")
     print(f"| float32 | reference | | {t_ref:.2f} / {t_ref_stream:.2f} |")
     for dt in (torch.float16, torch.bfloat16):

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._common import rss_kib, set_threads, small_checkpoint, weights_bytes  # noqa: E402
+from benchmarks._common import rss_kib, set_threads, musicgen_checkpoint, weights_bytes  # noqa: E402
 
 PROMPT = "lo-fi hip hop beat with warm keys, 90 bpm"
 DTYPES = ("float32", "float16", "bfloat16", "int8")  # int8: loopgen only (CPU); transformers stays float32
@@ -142,7 +142,7 @@ def main() -> None:
     if a.child:
         print(json.dumps(measure_load(a.child, a.checkpoint, a.device, a.dtype)))
         return
-    folder = small_checkpoint(Path(a.checkpoint + ("" if a.size == "small" else "-" + a.size)), a.size)
+    folder = musicgen_checkpoint(Path(a.checkpoint + ("" if a.size == "small" else "-" + a.size)), a.size)
     size_mib = weights_bytes(folder) / 2**20
     mem = {}
     for who in ("ours", "transformers"):
@@ -157,7 +157,8 @@ def main() -> None:
                                a.ref_dtype)
     mo, mt = statistics.median(ours), statistics.median(theirs)
     ref = f" (transformers {a.ref_dtype})" if a.ref_dtype else ""
-    print(f"musicgen-{a.size} architecture, {a.device} {a.dtype}{ref}, guidance 3.0, top_k 250, batch 1, {a.threads} threads")
+    print(f"musicgen-{a.size} architecture, {a.device} {a.dtype}{ref}, guidance 3.0, top_k 250, batch 1, "
+          f"{a.threads} threads")
     print(f"checkpoint weights: {size_mib:.0f} MiB (float32 on disk); {a.rounds} rounds of {a.steps} steps")
     print("| | loopgen | transformers | loopgen / transformers |")
     print("|---|---|---|---|")

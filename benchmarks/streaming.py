@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._common import set_threads, small_checkpoint  # noqa: E402
+from benchmarks._common import set_threads, musicgen_checkpoint  # noqa: E402
 
 PROMPT = "lo-fi hip hop beat with warm keys, 90 bpm"
 
@@ -53,7 +53,7 @@ def main() -> None:
             torch.cuda.synchronize()
         return time.perf_counter()
 
-    folder = small_checkpoint(Path(a.checkpoint))
+    folder = musicgen_checkpoint(Path(a.checkpoint))
     m = loopgen.load_model(str(folder), device=a.device)
     ref = MusicgenForConditionalGeneration.from_pretrained(folder).to(a.device).eval()
     frames = int(a.seconds * m.frame_rate)

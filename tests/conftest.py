@@ -107,6 +107,18 @@ def hf_stereo(tmp_path_factory) -> Path:
     return write_hf_checkpoint(tmp_path_factory.mktemp("hf_stereo"), stereo=True, seed=1)
 
 
+@pytest.fixture
+def two_threads():
+    """torch on 2 threads for one test, then back to what it was (the CLI's render sets its own count, and tests
+    after it inherit it). Bit-for-bit comparisons pin it: oneDNN's choices, and so the last bits, depend on the
+    thread count and on the rows of a call (on this CPU, 2 threads give the same bits for 2 to 16 rows; 1 thread
+    changes them from 16 rows on: docs/streaming.md)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny():
     from loopgen import load_model

@@ -369,8 +369,8 @@ class Engine:
     def _key(self, table: torch.Tensor) -> tuple:
         """Every tensor the step reads or writes (a captured step is valid while none is reallocated)."""
         c, v, r = self.cache, self.v, self.r
-        return tensor_key(self.lm.emb, table, self.delays, c.k, c.v, c.cross_k, c.cross_v, c.cross_bias, *vars(v).values(),
-                          *vars(r).values())
+        return tensor_key(self.lm.emb, table, self.delays, c.k, c.v, c.cross_k, c.cross_v, c.cross_bias,
+                          *vars(v).values(), *vars(r).values())
 
     def completed(self, voice: Voice) -> int | None:
         """The window frame the voice's latest column completed, or None (filling the delay pattern)."""

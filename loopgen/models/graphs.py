@@ -35,7 +35,6 @@ class CudaGraphs:
         self.limit = limit
         self.graphs: dict[Hashable, tuple[torch.cuda.CUDAGraph, Any]] = {}
         self.pool = None  # one memory pool shared by this caller's graphs
-        self.captures = 0
 
     def run(self, key: Hashable, step: Callable[[], Any]) -> Any:
         """step() now: replayed if `key` was captured, else run eagerly and captured for the next call."""
@@ -49,7 +48,6 @@ class CudaGraphs:
             static = step()
         self.pool = graph.pool()
         self.graphs[key] = (graph, static)
-        self.captures += 1
         while len(self.graphs) > self.limit:
             self.graphs.pop(next(iter(self.graphs)))
         return out

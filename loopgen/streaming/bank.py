@@ -13,15 +13,20 @@ bit where oneDNN takes the same kernels for both (a call has at least two rows f
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from ..errors import LoopgenError
 from ..models.encodec_stream import StreamingSEANet
 from ..models.graphs import CudaGraphs, tensor_key
 from ..models.musicgen import MusicGen
 from .decoder import codes_to_latents
+
+
+_STEADY: weakref.WeakKeyDictionary[nn.Module, tuple] = weakref.WeakKeyDictionary()  # per codec decoder
 
 
 @dataclass(eq=False)
@@ -63,7 +68,14 @@ class DecoderBank:
         return net
 
     def _steady_counters(self) -> tuple:
-        """The counters of a running stream: push silence frame by frame until a push leaves them unchanged twice."""
+        """The counters of a running stream (found once per codec decoder: they follow from its layers alone)."""
+        decoder = self.m.codec.decoder
+        if decoder not in _STEADY:
+            _STEADY[decoder] = self._find_steady()
+        return _STEADY[decoder]
+
+    def _find_steady(self) -> tuple:
+        """Push silence frame by frame until a push leaves the counters unchanged twice."""
         net = self._fresh(1)
         latents = codes_to_latents(self.m, torch.zeros(1, self.m.num_codebooks, 1, dtype=torch.long,
                                                        device=self.m.device))[:1]

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from loopgen.clients import connect
 from loopgen.clients.client import ServerError
@@ -109,22 +108,15 @@ def test_extend_by_seconds_adds_exactly_that_much(serve):
     serve(scenario)
 
 
-def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, capsys, monkeypatch):
+def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, capsys, monkeypatch, two_threads):
     """No seed given, live changes of parameters and prompts while it plays, another stream beside it, then an
     extend of it: `loopgen render --from` makes both takes again, sample for sample (the daemon decodes the two
-    streams together, in one decoder call per step; render decodes a take alone, on the daemon's thread count)."""
+    streams together, in one decoder call per step; render decodes a take alone, on the daemon's thread count:
+    2 here, where render's own policy would take 1)."""
     from loopgen.cli import main
 
-    threads = torch.get_num_threads()  # put back at the end: the tests after this one run as they would without it
-    torch.set_num_threads(2)  # the daemon's; render's own policy would be 1 (a batched decode's bits differ)
     monkeypatch.setenv("LOOPGEN_THREADS", "1")
-    try:
-        _bit_for_bit(serve, tmp_path, capsys, main)
-    finally:
-        torch.set_num_threads(threads)
 
-
-def _bit_for_bit(serve, tmp_path, capsys, main) -> None:
     async def scenario(server):
         async with connect(url(server)) as c, connect(url(server)) as other:
             beside = asyncio.ensure_future(run(other.generate("noise", id="n", seconds=3, seed=9)))

@@ -54,17 +54,6 @@ PLANS = [  # (seed, first tick, skipped ticks, first push)
 ]
 
 
-@pytest.fixture
-def two_threads():
-    """The bit-for-bit comparison at a fixed thread count (oneDNN's choices, and so the last bits, depend on it and on
-    the rows of a call: on this CPU, 2 threads give the same bits for 2 to 16 rows; 1 thread changes them from 16 rows
-    on, see docs/streaming.md)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("model", ["tiny", "stereo"])
 def test_each_stream_equals_its_decode_alone(model, request, two_threads):
     m = request.getfixturevalue(model)
