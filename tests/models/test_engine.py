@@ -8,6 +8,8 @@ import torch
 from loopgen import load_model
 from loopgen.models.sampling import SamplingParams
 
+from .graph_replay import ReplayGraphs
+
 
 @pytest.fixture(scope="module", params=["random:tiny", "random:melody-tiny"])
 def plain(request):
@@ -17,7 +19,7 @@ def plain(request):
     return m
 
 
-def _script(m, compile):
+def _script(m, compile, replay=None):
     """Three voices joining at steps 0, 7 and 19 (so they sit at different positions), 110 steps with live changes.
     Returns every step's codes, the graphs compiled, the voices and the set of capture keys seen (see `Engine._key`)."""
     graphs, keys = [], set()
@@ -29,6 +31,8 @@ def _script(m, compile):
 
     room = 300 if m.prefixed else 0  # a melody model's prefix (235 chroma frames + text) before the window
     eng = m.engine(voices=3, rows=8, positions=160 + room, compile=counting if compile else None)
+    if replay is not None:  # a CUDA graph's semantics, on the CPU (tests/models/graph_replay.py)
+        eng._graphs = replay
     base = SamplingParams(temperature=1.0, top_k=50, top_p=0.0, cfg_coef=3.0)
     joins = {0: ("warm keys", 1), 7: ("dub techno", 2), 19: ("glitchy ambient", 3)}
     voices, out = [], []
@@ -64,6 +68,17 @@ def test_compiled_step_is_one_graph_and_equals_eager(plain):
     assert len(keys) == 1  # and a CUDA graph captured at step 0 stays valid: nothing the step touches moved
     assert {v.col for v in voices} == {111, 104, 92}  # rows really were at different positions
     for a, b in zip(eager, compiled):
+        assert torch.equal(a, b)
+
+
+def test_replayed_step_equals_eager(plain):
+    """The step as a CUDA graph runs it: recorded once at step 0, then 109 replays of the recorded kernels alone (no
+    Python of the step runs), through voices joining, every parameter and the prompts changing."""
+    eager, _, _, _ = _script(plain, compile=False)
+    graphs = ReplayGraphs()
+    replayed, _, _, _ = _script(plain, compile=False, replay=graphs)
+    assert (graphs.captures, graphs.replays) == (1, 109)
+    for a, b in zip(eager, replayed):
         assert torch.equal(a, b)
 
 

@@ -9,15 +9,19 @@ from loopgen.errors import LoopgenError
 from loopgen.models.graphs import tensor_key
 from loopgen.streaming.bank import DecoderBank
 
+from ..models.graph_replay import ReplayGraphs
+
 
 def codes_for(m, t, seed):
     return torch.randint(0, 2048, (1, m.num_codebooks, t), generator=torch.Generator().manual_seed(seed))
 
 
-def crowd(m, plans, capacity=1):
+def crowd(m, plans, capacity=1, graphs=None):
     """plans: per stream (codes [1, K, T], first tick, ticks it skips, first push size). Every stream runs to its end
     and is flushed; returns (audio per stream, the most slots the bank had, banked streams per decoder call)."""
     bank = DecoderBank(m, capacity)
+    if graphs is not None:  # a CUDA graph's semantics, on the CPU (tests/models/graph_replay.py)
+        bank._graphs = graphs
     streams = [bank.open() for _ in plans]
     out = [[] for _ in plans]
     pos = [0] * len(plans)
@@ -66,6 +70,20 @@ def test_each_stream_equals_its_decode_alone(model, request, two_threads):
         assert (g - ref).abs().max() < 1e-5  # ... and each equals the offline decode
         alone, _, _ = crowd(m, [(codes, 0, set(), first)])
         assert torch.equal(g, alone[0])  # and, bit for bit, itself decoded alone (the daemon's takes replay exactly)
+
+
+@pytest.mark.parametrize("model", ["tiny", "stereo"])
+def test_replayed_push_equals_eager(model, request):
+    """The batched push as a CUDA graph runs it: captured once per (slots, some paused) and replayed as recorded
+    kernels alone, while streams join, pause, leave and the bank grows: every stream's audio is the same bits."""
+    m = request.getfixturevalue(model)
+    plans = [(codes_for(m, 30, seed), start, set(skips), first) for seed, start, skips, first in PLANS]
+    graphs = ReplayGraphs()
+    got, _, _ = crowd(m, plans, graphs=graphs)
+    want, _, _ = crowd(m, plans)
+    assert graphs.replays > 5 * graphs.captures  # growth and pauses aside, pushes are replays
+    for g, w in zip(got, want):
+        assert torch.equal(g, w)
 
 
 def test_one_decoder_call_per_frame_for_all_streams(tiny):

@@ -1,0 +1,97 @@
+"""What a CUDA graph does to a step, reproduced on the CPU: the kernels recorded once are what every replay runs.
+
+`ReplayGraphs` has `models.graphs.CudaGraphs`' interface (`run(key, step)`) and its semantics, so the engine's and the
+decoder bank's captured paths can be proven here, where there is no GPU:
+
+- the first call with a key runs the step eagerly (its result), then records it without effect: the recording runs
+  the step's Python and its ops, logs every op with its arguments, and puts back every tensor an op wrote;
+- every later call with that key replays the logged ops and nothing else: no Python of the step runs, every number
+  the step's Python computed (an index, a slice bound, a branch taken) is baked in, tensors that existed before the
+  recording are used in place (their addresses are the key), tensors made during it are made again;
+- a replay's outputs are the same tensors every time (the graph's memory), overwritten by the next replay;
+- a read of a value back to the host inside the step is refused (a capture cannot do it either).
+
+A step that would go wrong as a CUDA graph (a position passed as a Python number, a state bit flipped in Python,
+an output kept without a copy) goes wrong here too.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten, tree_map
+
+_HOST_READS = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.is_nonzero.default}
+
+
+def _written(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    """The tensors an op writes into (its mutable arguments, out= included)."""
+    out = []
+    for i, a in enumerate(func._schema.arguments):
+        if a.alias_info is None or not a.alias_info.is_write:
+            continue
+        v = args[i] if i < len(args) and not a.kwarg_only else kwargs.get(a.name)
+        out += [t for t in tree_flatten(v)[0] if isinstance(t, torch.Tensor)]
+    return out
+
+
+class _Recorder(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[tuple[Any, tuple, dict, Any]] = []
+        self.saved: list[tuple[torch.Tensor, torch.Tensor]] = []  # (written tensor, its value before the recording)
+        self._seen: set[int] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _HOST_READS:
+            raise RuntimeError(f"{func} reads a device value back to the host inside a captured step")
+        for t in _written(func, args, kwargs):
+            if id(t) not in self._seen:
+                self._seen.add(id(t))
+                self.saved.append((t, t.clone()))
+        out = func(*args, **kwargs)
+        self.ops.append((func, args, kwargs, out))
+        return out
+
+
+class ReplayGraphs:
+    """CudaGraphs' interface and semantics on any device (see the module docstring). captures / replays count."""
+
+    def __init__(self) -> None:
+        self.graphs: dict[Hashable, tuple[list, Any]] = {}
+        self.captures = self.replays = 0
+
+    def run(self, key: Hashable, step: Callable[[], Any]) -> Any:
+        entry = self.graphs.get(key)
+        if entry is not None:
+            self.replays += 1
+            return self._replay(*entry)
+        out = step()  # eager: this call's result
+        rec = _Recorder()
+        with rec:
+            static = step()
+        for t, before in reversed(rec.saved):  # recorded, not run: the state does not move
+            t.copy_(before)
+        self.graphs[key] = (rec.ops, static)
+        self.captures += 1
+        return out
+
+    @staticmethod
+    def _replay(ops: list, static: Any) -> Any:
+        made: dict[int, torch.Tensor] = {}  # id of a tensor made in the recording -> the one made in this replay
+
+        def sub(x: Any) -> Any:
+            return made.get(id(x), x) if isinstance(x, torch.Tensor) else x
+
+        for func, args, kwargs, out in ops:
+            new = func(*tree_map(sub, args), **tree_map(sub, kwargs))
+            for o, n in zip(tree_flatten(out)[0], tree_flatten(new)[0]):
+                if isinstance(o, torch.Tensor) and o is not n:
+                    made[id(o)] = n
+        for o in tree_flatten(static)[0]:  # the graph's output memory: the same tensors each replay
+            if isinstance(o, torch.Tensor) and id(o) in made:
+                o.copy_(made[id(o)])
+        return static
