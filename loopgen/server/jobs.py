@@ -33,7 +33,8 @@ class Job:
     started: float = field(default_factory=time.perf_counter)
     audio: torch.Tensor | None = None  # the finished result [C, N]
     path: str | None = None
-    stopped: bool = False
+    stopped: bool = False  # ended before its length (stopped, or failed): kept as made
+    failed: bool = False  # its owner was told of a model error
 
     @property
     def session(self):

@@ -276,7 +276,7 @@ class ModelWorker:
 
     def _fail(self, job: Job, e: Exception) -> None:
         self.emit(job.owner, M.Error("model_error", f"{type(e).__name__}: {e}", job.id))
-        job.stopped = True
+        job.failed = job.stopped = True
         job.session.cancel()
         self._finish(job)
 
@@ -317,7 +317,15 @@ class ModelWorker:
         self.by_session.pop(id_of(job.session), None)
         if job.session in self.batch.sessions:
             self.batch.remove(job.session)
-        self._audio(job, to_host([job.take.flush()])[0])
+        try:
+            tail = to_host([job.take.flush()])[0]
+        except Exception as e:  # the decoder failed at the take's very end: it keeps what it made, and says so
+            log.exception("decoding the end of %s failed", job.id)
+            if not job.failed:
+                self.emit(job.owner, M.Error("model_error", f"{type(e).__name__}: {e}", job.id))
+            job.failed = job.stopped = True  # saved as made, unwrapped
+        else:
+            self._audio(job, tail)
         job.finish()
         self.finished[key(job.owner, job.id)] = job  # kept for extend, saved or not
         while len(self.finished) > KEEP_FINISHED:

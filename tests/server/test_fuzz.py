@@ -20,6 +20,7 @@ from loopgen.protocol import ws as W
 from .fuzz_inputs import osc_datagram, ws_message
 
 N_WS, N_OSC = 2000, 2000
+STEADY = 8  # seconds of the stream that plays through the fuzzing (about 2 s of it here)
 
 
 def rss_mib() -> float:
@@ -35,7 +36,7 @@ def test_fuzz_while_streaming(serve):
         u = f"ws://127.0.0.1:{server.ws_port}"
         before = rss_mib()
         async with connect(u) as steady:
-            stream = asyncio.ensure_future(_collect(steady.generate("steady", id="steady", seconds=20, seed=1)))
+            stream = asyncio.ensure_future(_collect(steady.generate("steady", id="steady", seconds=STEADY, seed=1)))
             r = random.Random(1234)
             answered = closed = sent = bad = 0
             ws = await ws_connect(u, max_size=None)
@@ -76,6 +77,7 @@ def test_fuzz_while_streaming(serve):
                 if i % 100 == 99:
                     sock.sendto(build("/loopgen/ping", [i]), ("127.0.0.1", server.osc_port))
                     assert await _pong(sock, i), f"no pong after {i} datagrams"
+            assert not stream.done()  # all of it happened while the steady stream played
             events = await asyncio.wait_for(stream, 120)
         after = rss_mib()
         return answered, closed, sent, events, after - before
@@ -85,8 +87,8 @@ def test_fuzz_while_streaming(serve):
     audio = [e for e in events if e["type"] == "audio"]
     starts = [e["sample"] for e in audio]
     lengths = [len(e["pcm"]) // 4 for e in audio]
-    assert events[-1]["type"] == "done" and events[-1]["seconds"] == 20.0  # the steady stream played to its end
-    assert starts == [sum(lengths[:i]) for i in range(len(audio))] and sum(lengths) == 20 * 32000  # none lost
+    assert events[-1]["type"] == "done" and events[-1]["seconds"] == STEADY  # the steady stream played to its end
+    assert starts == [sum(lengths[:i]) for i in range(len(audio))] and sum(lengths) == STEADY * 32000  # none lost
     assert grew < 300, f"the daemon grew by {grew:.0f} MiB"
 
 

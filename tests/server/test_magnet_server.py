@@ -39,12 +39,12 @@ def test_generate_streams_per_segment_with_progress_per_pass(serve):
 def test_loop_continue_extend(serve):
     async def scenario(server):
         async with connect(url(server)) as c:
-            events, _ = await collect(c.generate("house", id="g", bars=1, bpm=97, seed=1))
+            events, _ = await collect(c.generate("house", id="g", bars=1, bpm=179, seed=1))
             first = sf.read(events[-1]["path"], dtype="float32")[0]
-            assert first.shape == (round(4 * 60 / 97 * 32000),)  # a loop's exact length
+            assert first.shape == (round(4 * 60 / 179 * 32000),)  # a loop's exact length
             events, _ = await collect(c.stream("extend", id="g2", of="g", bars=2))  # past one segment
             longer = sf.read(events[-1]["path"], dtype="float32")[0]
-            assert longer.shape == (round(12 * 60 / 97 * 32000),)
+            assert longer.shape == (round(12 * 60 / 179 * 32000),)  # 4 s: two segments
             assert np.array_equal(longer[3200:len(first) - 320], first[3200:len(first) - 320])  # the first bar kept
             t = np.arange(int(44100 * 0.513)) / 44100
             src = (np.sin(2 * np.pi * 220 * t) * 0.3).astype(np.float32)

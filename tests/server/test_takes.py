@@ -181,8 +181,8 @@ def test_bad_output_settings_are_refused(serve):
 
 
 def test_faults_leave_the_other_stream_playing_and_every_take_saved(serve, tmp_path):
-    """While one client streams a long take: a session whose model work fails, a client killed mid-stream, and a
-    take that cannot be saved (its disk gone for a moment). The steady stream never misses a sample, and every take
+    """While one client streams a long take: a session whose model work fails, a take whose decoder fails at its
+    end, a client killed mid-stream, and a take that cannot be saved (its disk gone for a moment). The steady stream never misses a sample, and every take
     that could be saved is."""
     from websockets.asyncio.client import connect as ws_connect
 
@@ -197,13 +197,20 @@ def test_faults_leave_the_other_stream_playing_and_every_take_saved(serve, tmp_p
             server.worker.find("bad", finished=False).session.prepare = lambda *_: 1 / 0
             with pytest.raises(ServerError):
                 await run(bad)
-            # 2. a client killed mid-stream (no close handshake)
+            # 2. a take whose decoder fails at its very end: saved with what it made
+            cut = c.generate("cut", id="cut", seconds=1, seed=5)
+            await cut.__anext__()
+            server.worker.find("cut", finished=False).take.flush = lambda: 1 / 0
+            with pytest.raises(ServerError) as e:
+                await run(cut)
+            assert e.value.event["code"] == "model_error"
+            # 3. a client killed mid-stream (no close handshake)
             ws = await ws_connect(url(server), max_size=None)
             await ws.send(W.encode_command("hello", protocol=1))
             await ws.send(W.encode_command("generate", id="killed", prompt="k", seconds=1, seed=3))
             await ws.recv(), await ws.recv()
             ws.transport.abort()
-            # 3. a take whose disk is gone when it finishes
+            # 4. a take whose disk is gone when it finishes
             good_dir, blocker = server.worker.loops_dir, tmp_path / "gone"
             blocker.write_text("")
             server.worker.loops_dir = blocker
@@ -226,4 +233,4 @@ def test_faults_leave_the_other_stream_playing_and_every_take_saved(serve, tmp_p
     assert starts == list(np.cumsum([0] + lengths[:-1]))  # not a sample missed
     assert events[-1]["type"] == "done" and sf.info(events[-1]["path"]).frames == 6 * 32000
     saved = {json.loads(p.read_text())["id"] for p in tmp_path.glob("loops/*.json")}
-    assert {"steady", "bad", "killed"} <= saved and "lost" not in saved
+    assert {"steady", "bad", "cut", "killed"} <= saved and "lost" not in saved
