@@ -108,14 +108,26 @@ def test_extend_by_seconds_adds_exactly_that_much(serve):
     serve(scenario)
 
 
-def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, capsys, monkeypatch, two_threads):
+@pytest.mark.parametrize("graphs", [False, True], ids=["eager", "cuda-graphs"])
+def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, capsys, monkeypatch, two_threads, graphs):
     """No seed given, live changes of parameters and prompts while it plays, another stream beside it, then an
     extend of it: `loopgen render --from` makes both takes again, sample for sample (the daemon decodes the two
     streams together, in one decoder call per step; render decodes a take alone, on the daemon's thread count:
-    2 here, where render's own policy would take 1)."""
+    2 here, where render's own policy would take 1). With `--cuda-graphs` (their semantics on the CPU: the model
+    step and the decode replayed from one recording, tests/models/graph_replay.py) the takes are the same bits."""
     from loopgen.cli import main
 
+    from ..models.graph_replay import ReplayGraphs
+
     monkeypatch.setenv("LOOPGEN_THREADS", "1")
+    made: list[ReplayGraphs] = []
+
+    def replaying(device, limit=8):
+        made.append(ReplayGraphs())
+        return made[-1]
+
+    monkeypatch.setattr("loopgen.models.engine.CudaGraphs", replaying)
+    monkeypatch.setattr("loopgen.streaming.bank.CudaGraphs", replaying)
 
     async def scenario(server):
         async with connect(url(server)) as c, connect(url(server)) as other:
@@ -135,7 +147,10 @@ def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, caps
             assert 0 < worker.decoders.calls <= worker.steps < 270
             return events[-1]["path"], ext["path"]
 
-    first, second = serve(scenario)
+    first, second = serve(scenario, cuda_graphs=graphs)
+    if graphs:  # the model step and the decode both ran as replays
+        assert len(made) == 2  # the engine's and the decoder bank's; the longest stream is 150 frames:
+        assert all(g.replays >= 140 and g.captures <= 3 for g in made)  # nearly every step a replay
     for wav in (first, second):
         meta = json.loads(open(wav[:-4] + ".json").read())
         assert isinstance(meta["seed"], int) and meta["threads"] == 2
