@@ -60,7 +60,7 @@ def filter_logits(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.
     # top-p over what top-k left, in ascending order as transformers does: drop the low tail whose mass <= 1 - p
     asc = torch.where(use_k & (desc < kth), float("-inf"), desc).flip(-1)
     drop = asc.softmax(-1).cumsum(-1) <= (1 - top_p)[:, None, None]
-    drop[..., -1] = False  # keep at least the best token
+    drop[..., -1].fill_(False)  # keep at least the best token (a fill: no host value enters a captured step)
     keep_from = asc.gather(-1, drop.sum(-1, keepdim=True).clamp(max=v - 1))  # lowest kept value
     use_p = ((top_p > 0) & (top_p < 1))[:, None, None]
     return torch.where(use_p & (x < keep_from), float("-inf"), x)

@@ -9,7 +9,8 @@ decoder bank's captured paths can be proven here, where there is no GPU:
   the step's Python computed (an index, a slice bound, a branch taken) is baked in, tensors that existed before the
   recording are used in place (their addresses are the key), tensors made during it are made again;
 - a replay's outputs are the same tensors every time (the graph's memory), overwritten by the next replay;
-- a read of a value back to the host inside the step is refused (a capture cannot do it either).
+- a read of a value back to the host inside the step is refused (a capture cannot do it either), and so is a
+  tensor made from host data (`torch.tensor(...)`, `t[i] = 0.5`: a copy from the host on a GPU).
 
 A step that would go wrong as a CUDA graph (a position passed as a Python number, a state bit flipped in Python,
 an output kept without a copy) goes wrong here too.
@@ -24,6 +25,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
 _HOST_READS = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.is_nonzero.default}
+_HOST_DATA = {torch.ops.aten.lift_fresh.default, torch.ops.aten.lift_fresh_copy.default}
 
 
 def _written(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
@@ -48,6 +50,8 @@ class _Recorder(TorchDispatchMode):
         kwargs = kwargs or {}
         if func in _HOST_READS:
             raise RuntimeError(f"{func} reads a device value back to the host inside a captured step")
+        if func in _HOST_DATA:  # torch.tensor(...) or t[i] = number: a copy from the host on a GPU
+            raise RuntimeError(f"{func}: a tensor made from host data inside a captured step")
         for t in _written(func, args, kwargs):
             if id(t) not in self._seen:
                 self._seen.add(id(t))
