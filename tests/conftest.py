@@ -10,7 +10,8 @@ import pytest
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-torch.set_num_threads(min(2, torch.get_num_threads()))
+THREADS = 1  # every test runs on one torch thread (the daemon's own choice on 2 cores), whatever ran before it
+torch.set_num_threads(THREADS)
 
 
 def _randomize(model: torch.nn.Module, seed: int) -> None:
@@ -107,16 +108,23 @@ def hf_stereo(tmp_path_factory) -> Path:
     return write_hf_checkpoint(tmp_path_factory.mktemp("hf_stereo"), stereo=True, seed=1)
 
 
+@pytest.fixture(autouse=True)
+def _threads_put_back():
+    """The CLI's render and serve set torch's thread count for the process: put it back after each test, so no
+    test's speed or bits depend on which tests ran before it."""
+    yield
+    if torch.get_num_threads() != THREADS:
+        torch.set_num_threads(THREADS)
+
+
 @pytest.fixture
 def two_threads():
-    """torch on 2 threads for one test, then back to what it was (the CLI's render sets its own count, and tests
-    after it inherit it). Bit-for-bit comparisons pin it: oneDNN's choices, and so the last bits, depend on the
-    thread count and on the rows of a call (on this CPU, 2 threads give the same bits for 2 to 16 rows; 1 thread
-    changes them from 16 rows on: docs/streaming.md)."""
-    before = torch.get_num_threads()
+    """torch on 2 threads for one test (a daemon's count that differs from render's own policy; `_threads_put_back`
+    ends it). Bit-for-bit comparisons pin it: oneDNN's choices, and so the last bits, depend on the thread count and
+    on the rows of a call (on this CPU, 2 threads give the same bits for 2 to 16 rows; 1 thread changes them from 16
+    rows on: docs/streaming.md)."""
     torch.set_num_threads(2)
     yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
