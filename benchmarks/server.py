@@ -32,7 +32,8 @@ async def main(a) -> None:
     from loopgen.server import Config, Server
 
     server = Server(Config(model=a.model, ws_port=0, osc_port=0, audio_device="none", device=a.device, dtype=a.dtype,
-                           loops_dir=Path(tempfile.mkdtemp()), cuda_graphs=a.cuda_graphs))
+                           loops_dir=Path(tempfile.mkdtemp()), cuda_graphs=a.cuda_graphs,
+                           max_generations=4096))  # the machine's capacity is measured, not the admission limit
     await server.start()
     url = f"ws://127.0.0.1:{server.ws_port}"
     m = server.model

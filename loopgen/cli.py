@@ -307,7 +307,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         midi_map=Path(args.midi_map) if args.midi_map else None, output_rate=args.output_rate,
         output_format=args.output_format, loudness=args.loudness,
         read_dirs=tuple(Path(d).expanduser() for d in args.read_dir), allow_origins=tuple(args.allow_origin),
-        link=args.link, link_bpm=args.link_bpm, cuda_graphs=args.cuda_graphs,
+        link=args.link, link_bpm=args.link_bpm, cuda_graphs=args.cuda_graphs, max_generations=args.max_generations,
     )
     try:
         asyncio.run(serve_forever(cfg, announce=lambda s: print(s, flush=True)))
@@ -451,6 +451,12 @@ def _threads(v: str) -> int:
     return int(v)
 
 
+def _generations(v: str) -> int:
+    if not v.isdigit() or not 1 <= int(v) <= 4096:
+        raise argparse.ArgumentTypeError(f"a whole number of generations from 1 to 4096, got {v!r}")
+    return int(v)
+
+
 def _thread_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_threads, default=None,
                    help="CPU threads for the model (default: all cores but one, leaving one to your DAW; "
@@ -540,6 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the tempo of a Link session loopgen starts (when it finds no other peer)")
     sv.add_argument("--cuda-graphs", action="store_true",
                     help="replay the model step and the decode as CUDA graphs (a CUDA device; fewer launches per step)")
+    sv.add_argument("--max-generations", type=_generations, default=None, metavar="N",
+                    help="running generations in all, beyond which requests are answered busy (default: 32 on a "
+                         "CPU, 128 on a GPU); each client may run 8")
     sv.set_defaults(func=cmd_serve)
 
     cl = sub.add_parser("clients", help="copy the Max / Pd patches and the browser page to a folder")

@@ -55,6 +55,7 @@ class Config:
     link: bool = False  # join the LAN's Ableton Link session: its tempo the default bpm, loops launched on its bars
     link_bpm: float = 120.0  # the tempo it starts a session with when it is the first peer
     cuda_graphs: bool = False  # replay the model step and the decode as CUDA graphs (a CUDA device only)
+    max_generations: int | None = None  # running generations in all (None: by device, worker.MAX_JOBS)
 
 
 def web_file(name: str) -> bytes | None:
@@ -231,7 +232,7 @@ class Server:
         output = Output(self.cfg.output_rate, self.cfg.output_format, self.cfg.loudness)
         self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio, output=output,
                                   wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes,
-                                  graphs=self.cfg.cuda_graphs)
+                                  graphs=self.cfg.cuda_graphs, max_jobs=self.cfg.max_generations)
         self.worker.start()
         from websockets.asyncio.server import serve
 

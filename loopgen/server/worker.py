@@ -7,7 +7,7 @@ is saved with the audio it made. The frames every take completed at a step are d
 per step, `streaming.bank`). Saving (disk, resampling, loudness) runs on a saver thread, reading client files on
 the event loop's helper threads: the model thread only steps, encodes and decodes.
 
-Admission: at most MAX_JOBS_PER_CLIENT running generations per client and MAX_JOBS in all ("busy" beyond), an
+Admission: at most MAX_JOBS_PER_CLIENT running generations per client and `max_jobs` in all ("busy" beyond), an
 inbox of INBOX commands, and COMMANDS_PER_STEP commands handled between two steps while something plays.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ PROGRESS_EVERY = 25  # frames
 KEEP_FINISHED = 64  # finished jobs kept for `extend`
 PREFILL_CHUNK = 32  # tokens of a long prompt per step, so other streams keep playing while it primes
 MAX_JOBS_PER_CLIENT = 8  # running generations one client (connection, OSC peer) may have
-MAX_JOBS = 32  # running generations in all
+MAX_JOBS = {"cpu": 32, "cuda": 128}  # running generations in all, by device (a setting: `serve --max-generations`)
 INBOX = 1024  # commands waiting for the worker; past that, senders are told "busy"
 COMMANDS_PER_STEP = 16  # commands handled between two model steps while something plays
 
@@ -58,8 +58,11 @@ class ModelWorker:
         wants_codes: Callable[[Any], bool] = lambda owner: False,
         output: Output = Output(),
         graphs: bool = False,
+        max_jobs: int | None = None,
     ):
-        """graphs: the model step and the decode replayed as CUDA graphs (a CUDA model; MAGNeT's passes are not)."""
+        """graphs: the model step and the decode replayed as CUDA graphs (a CUDA model; MAGNeT's passes are not).
+        max_jobs: running generations in all (None: MAX_JOBS for the model's device)."""
+        self.max_jobs = max_jobs or MAX_JOBS.get(m.device.type, MAX_JOBS["cpu"])
         self.output = output  # how files are written unless a request says otherwise
         self.thread = threading.Thread(target=self.run, name="loopgen-model", daemon=True)
         self.saver = ThreadPoolExecutor(1, thread_name_prefix="loopgen-save")  # one at a time, in order
@@ -137,9 +140,9 @@ class ModelWorker:
             if key(owner, cmd.id) in self.active:
                 raise M.ProtocolError("bad_field", f"a generation with id {M.short(cmd.id)} is already running", cmd.id)
             mine = sum(1 for j in self.active.values() if j.owner is owner)
-            if mine >= MAX_JOBS_PER_CLIENT or len(self.active) >= MAX_JOBS:
+            if mine >= MAX_JOBS_PER_CLIENT or len(self.active) >= self.max_jobs:
                 limit = (f"{MAX_JOBS_PER_CLIENT} running generations per client" if mine >= MAX_JOBS_PER_CLIENT
-                         else f"{MAX_JOBS} running generations in all")
+                         else f"{self.max_jobs} running generations in all")
                 raise M.ProtocolError("busy", f"busy: {limit}; stop one or wait for one to finish", cmd.id)
         if isinstance(cmd, M.Generate):
             self._start(cmd.id, owner, cmd.params)

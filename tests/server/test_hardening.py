@@ -71,6 +71,31 @@ def test_admission_control_keeps_the_streams_live(serve):
     serve(scenario)
 
 
+def test_the_limit_in_all_is_a_setting(serve):
+    """serve --max-generations: past it, any client is answered busy, naming the limit; a slot freed is usable."""
+    async def until(ws, kind: str) -> dict:  # the next event of that kind (audio and progress go by)
+        while True:
+            ev = msgpack.unpackb(await asyncio.wait_for(ws.recv(), 30), raw=False)
+            if ev["type"] in (kind, "error"):
+                return ev
+
+    async def scenario(server):
+        async with ws_connect(url(server)) as a, ws_connect(url(server)) as b:
+            await answer(a, kind="hello", protocol=1)
+            await answer(b, kind="hello", protocol=1)
+            for i in range(2):
+                await a.send(W.encode_command("generate", id=f"a{i}", prompt="x", seconds=20, seed=i))
+                assert (await until(a, "started"))["id"] == f"a{i}"
+            ev = await answer(b, kind="generate", id="b", prompt="x", seconds=1, seed=3)
+            assert ev["code"] == "busy" and "2 running generations in all" in ev["message"]
+            await a.send(W.encode_command("stop", id="a0"))
+            assert (await until(a, "done"))["id"] == "a0"
+            assert (await answer(b, kind="generate", id="b", prompt="x", seconds=1, seed=3))["type"] == "started"
+            await a.send(W.encode_command("stop", id="a1"))
+
+    serve(scenario, max_generations=2)
+
+
 def test_a_take_interrupted_while_saving_leaves_nothing_half_written(serve, monkeypatch, tmp_path):
     """Atomic takes: a save that dies after the sidecar but before the WAV leaves neither under its final name, and
     no temporary file behind."""
