@@ -8,7 +8,9 @@ replayed: one launch for the whole step instead of hundreds. The key names what 
 capture).
 
 The first call with a key runs the step eagerly (that is this step's result, and the warm-up a capture needs), then
-records the graph without running it: the recorded kernels first run at the next call. A step's output is the
+records the graph without running it: the recorded kernels first run at the next call. Both run on one side stream
+of the caller's, the one every capture uses: the BLAS libraries keep their handles and workspaces per stream, and
+creating them inside a capture is not allowed (so the warm-up must be on the capture's own stream). A step's output is the
 graph's own memory, overwritten by the next replay: consume or copy it before stepping again.
 """
 from __future__ import annotations
@@ -35,6 +37,7 @@ class CudaGraphs:
         self.limit = limit
         self.graphs: dict[Hashable, tuple[torch.cuda.CUDAGraph, Any]] = {}
         self.pool = None  # one memory pool shared by this caller's graphs
+        self.stream = torch.cuda.Stream(device)  # warm-ups and captures (replays run on the caller's stream)
 
     def run(self, key: Hashable, step: Callable[[], Any]) -> Any:
         """step() now: replayed if `key` was captured, else run eagerly and captured for the next call."""
@@ -42,9 +45,16 @@ class CudaGraphs:
         if entry is not None:
             entry[0].replay()
             return entry[1]
-        out = step()  # eager: this call's result, and the warm-up (library handles, workspaces) the capture needs
+        main, side = torch.cuda.current_stream(self.stream.device), self.stream
+        side.wait_stream(main)
+        with torch.cuda.stream(side):
+            out = step()  # eager: this call's result, and the warm-up (library handles, workspaces) the capture needs
+        main.wait_stream(side)
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor):
+                t.record_stream(main)  # used on the caller's stream: its memory waits for that stream when freed
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self.pool):  # recorded, not run: the state does not move here
+        with torch.cuda.graph(graph, pool=self.pool, stream=side):  # recorded, not run: the state does not move here
             static = step()
         self.pool = graph.pool()
         self.graphs[key] = (graph, static)
