@@ -47,45 +47,34 @@ def _tiny_parts():
     return t5, enc
 
 
-def write_hf_checkpoint(folder: Path, stereo: bool = False, seed: int = 0, **save_kw) -> Path:
-    """A tiny random MusicgenForConditionalGeneration with the real 32 kHz codec layout scaled down, saved with
-    save_pretrained, plus a tokenizer.json."""
-    from transformers import MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration
+def write_hf_checkpoint(folder: Path, stereo: bool = False, seed: int = 0, melody: bool = False, **save_kw) -> Path:
+    """A tiny random MusicgenForConditionalGeneration (melody: MusicgenMelodyForConditionalGeneration, 512
+    positions: a 235-frame chroma prefix, the text and a few seconds of frames) with the real 32 kHz codec layout
+    scaled down, saved with save_pretrained, plus a tokenizer.json."""
+    import transformers as T
 
     from loopgen.models.random_models import byte_tokenizer
 
+    kind = "MusicgenMelody" if melody else "Musicgen"
     t5, enc = _tiny_parts()
-    dec = MusicgenDecoderConfig(
+    dec = getattr(T, f"{kind}DecoderConfig")(
         vocab_size=2048, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
-        num_codebooks=8 if stereo else 4, audio_channels=2 if stereo else 1, max_position_embeddings=256,
+        num_codebooks=8 if stereo else 4, audio_channels=2 if stereo else 1,
+        max_position_embeddings=512 if melody else 256,
     )
     torch.manual_seed(seed)
-    model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=t5, audio_encoder=enc, decoder=dec))
+    config = getattr(T, f"{kind}Config")(text_encoder=t5, audio_encoder=enc, decoder=dec)
+    model = getattr(T, f"{kind}ForConditionalGeneration")(config)
     _randomize(model, seed)
-    model.generation_config.max_length = 256
+    if not melody:
+        model.generation_config.max_length = 256
     model.save_pretrained(folder, **save_kw)
     byte_tokenizer().save(str(folder / "tokenizer.json"))
     return folder
 
 
 def write_hf_melody_checkpoint(folder: Path, stereo: bool = False, seed: int = 0) -> Path:
-    """A tiny random MusicgenMelodyForConditionalGeneration (the same scaled-down parts, 512 positions: a 235-frame
-    chroma prefix, the text and a few seconds of frames), saved with save_pretrained, plus a tokenizer.json."""
-    from transformers import MusicgenMelodyConfig, MusicgenMelodyDecoderConfig, MusicgenMelodyForConditionalGeneration
-
-    from loopgen.models.random_models import byte_tokenizer
-
-    t5, enc = _tiny_parts()
-    dec = MusicgenMelodyDecoderConfig(
-        vocab_size=2048, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
-        num_codebooks=8 if stereo else 4, audio_channels=2 if stereo else 1, max_position_embeddings=512,
-    )
-    torch.manual_seed(seed)
-    model = MusicgenMelodyForConditionalGeneration(MusicgenMelodyConfig(text_encoder=t5, audio_encoder=enc, decoder=dec))
-    _randomize(model, seed)
-    model.save_pretrained(folder)
-    byte_tokenizer().save(str(folder / "tokenizer.json"))
-    return folder
+    return write_hf_checkpoint(folder, stereo, seed, melody=True)
 
 
 @pytest.fixture(scope="session")
