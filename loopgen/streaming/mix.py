@@ -37,6 +37,7 @@ class Source:
             self.chunks[0] = c[take:]
             if not self.chunks[0].shape[0]:
                 self.chunks.pop(0)
+        self.pos += got  # streamed samples count too: the loop goes on from the take's sample `pos`
         if got < n and self.loop is not None and self.loop.shape[0]:
             while got < n:
                 i = self.pos % self.loop.shape[0]
@@ -44,8 +45,6 @@ class Source:
                 out[got : got + take] = self.loop[i : i + take]
                 got += take
                 self.pos += take
-            return out
-        self.pos += got
         return out
 
 
