@@ -40,19 +40,19 @@ class OscPeer:
     latest: Any = None  # id of its latest generation
     count: int = 0
     prompts: tuple = ()
-    default_bpm: float | None = None  # bars without bpm: this tempo (serve --link: the Link session's)
 
     def new_id(self) -> str:
         self.count += 1
         return f"osc-{self.name}-{self.count}"
 
-    def receive(self, address: str, args: list) -> M.Command | None:
-        """One OSC message -> a command, or None for a stored default (nothing to apply live)."""
+    def receive(self, address: str, args: list, default_bpm: float | None = None) -> M.Command | None:
+        """One OSC message -> a command, or None for a stored default (nothing to apply live). default_bpm: the
+        tempo of a request with bars and no bpm (serve --link: the Link session's), or None."""
         handler = HANDLERS.get(address)
         if handler is None:
             where = "" if address.startswith(PREFIX) else f"; loopgen listens under {PREFIX}"
             raise ProtocolError("unknown_type", f"unknown address {address}{where}")
-        return handler(self, address, args)
+        return handler(self, address, args, default_bpm)
 
 
 MAX_BUNDLE_DEPTH = 4
@@ -116,7 +116,7 @@ def _num(v: Any, what: str) -> float:
     return float(v)
 
 
-def _hello(peer: OscPeer, address: str, args: list) -> Hello:
+def _hello(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> Hello:
     if not args or not isinstance(args[0], str) or not 0 < len(args[0]) <= 64:
         raise ProtocolError("bad_field", "/loopgen/hello takes s:name (1 to 64 characters) [i:reply_port]")
     port = None
@@ -125,7 +125,7 @@ def _hello(peer: OscPeer, address: str, args: list) -> Hello:
     return Hello(args[0], port)
 
 
-def _ping(peer: OscPeer, address: str, args: list) -> M.Command:
+def _ping(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> M.Command:
     return M.Ping(args[0] if args else None)
 
 
@@ -135,23 +135,23 @@ def _one(address: str, args: list) -> Any:
     return args[0]
 
 
-def _set_sampling(peer: OscPeer, address: str, args: list) -> M.Command:
+def _set_sampling(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> M.Command:
     key = address.rsplit("/", 1)[1]
     key = "cfg_coef" if key == "cfg" else key
     changes = M.sampling_changes({key: _num(_one(address, args), key)}, peer.latest)
     M.sampling(changes, peer.latest)  # the same validation as every other path
     peer.defaults.update(changes)
-    return M.Set(peer.latest, changes, None)
+    return None if peer.latest is None else M.Set(peer.latest, changes, None)
 
 
-def _set_default(peer: OscPeer, address: str, args: list) -> None:
+def _set_default(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> None:
     key = address.rsplit("/", 1)[1]
     value = {key: _num(_one(address, args), key)}
     peer.defaults[key] = M.flag(value, key, False) if key == "loop" else M.length(value, key, None)
     return None
 
 
-def _prompt(peer: OscPeer, address: str, args: list) -> M.Command:
+def _prompt(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> M.Command:
     prompts, i = [], 0
     while i < len(args):
         text, rest = _split(args[i:])
@@ -166,10 +166,10 @@ def _prompt(peer: OscPeer, address: str, args: list) -> M.Command:
         i += consumed
     p = M.weighted_prompts({"prompts": prompts}, peer.latest)
     peer.prompts = p
-    return M.Set(peer.latest, {}, p)
+    return None if peer.latest is None else M.Set(peer.latest, {}, p)
 
 
-def _melody(peer: OscPeer, address: str, args: list) -> M.Command | None:
+def _melody(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> M.Command | None:
     """/loopgen/melody s:path (an audio file on the daemon's machine; Max and Pd write their buffer to disk), or no
     argument: no melody. Kept for the sender's next generations and applied to its latest one live."""
     if args:
@@ -184,17 +184,17 @@ def _melody(peer: OscPeer, address: str, args: list) -> M.Command | None:
     return None if peer.latest is None else M.Set(peer.latest, {}, None, melody)
 
 
-def _stop(peer: OscPeer, address: str, args: list) -> M.Command:
+def _stop(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> M.Command:
     if peer.latest is None:
         raise ProtocolError("unknown_id", "nothing to stop: no generation from this sender yet")
     return M.Stop(peer.latest)
 
 
-def _play(peer: OscPeer, address: str, args: list) -> M.Command:
+def _play(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> M.Command:
     return M.Play(peer.latest)
 
 
-def _extend(peer: OscPeer, address: str, args: list) -> M.Command:
+def _extend(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> M.Command:
     bars = _one(address, args)
     if peer.latest is None:
         raise ProtocolError("unknown_id", "nothing to extend: no generation from this sender yet")
@@ -203,7 +203,7 @@ def _extend(peer: OscPeer, address: str, args: list) -> M.Command:
     return M.Extend(peer.latest, of, bars, None)
 
 
-def _generate(peer: OscPeer, address: str, args: list) -> M.Command:
+def _generate(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> M.Command:
     prompt, rest = _split(args)
     d = dict(peer.defaults)
     if prompt:
@@ -214,17 +214,17 @@ def _generate(peer: OscPeer, address: str, args: list) -> M.Command:
         if len(rest) != 2:
             raise ProtocolError("bad_field", "/loopgen/generate takes s:prompt [f:bars f:bpm]")
         d["bars"], d["bpm"] = _num(rest[0], "bars"), _num(rest[1], "bpm")
-    if d.get("bars") is not None and (d.get("bpm") is not None or peer.default_bpm is not None):
+    if d.get("bars") is not None and (d.get("bpm") is not None or bpm is not None):
         d.pop("seconds", None)
     elif "bars" in d or "bpm" in d:
         d.pop("bars", None), d.pop("bpm", None)
     id = peer.new_id()
-    params = M.generate_params(d, id, peer.default_bpm)
+    params = M.generate_params(d, id, bpm)
     peer.latest, peer.prompts = id, params.prompts
     return M.Generate(id, params)
 
 
-def _continue(peer: OscPeer, address: str, args: list) -> M.Command:
+def _continue(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> M.Command:
     path = None
     if args:
         if not isinstance(args[0], str):
@@ -237,7 +237,7 @@ def _continue(peer: OscPeer, address: str, args: list) -> M.Command:
     if path is None and peer.latest is None:
         raise ProtocolError("unknown_id", "nothing to continue: give a wav path or generate first")
     id = peer.new_id()
-    params = M.generate_params(d, id, peer.default_bpm)
+    params = M.generate_params(d, id, bpm)
     cmd = M.ContinueFile(id, params, path) if path else M.Extend(id, peer.latest, None, params.total_seconds())
     peer.latest = id
     return cmd

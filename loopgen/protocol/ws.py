@@ -118,15 +118,16 @@ class WsPeer:
         self.welcome = welcome
         self.max_bytes = max_bytes
         self.hello: M.Hello | None = None
-        self.default_bpm: float | None = None  # bars without bpm: this tempo (serve --link: the Link session's)
 
     @property
     def wants_codes(self) -> bool:
         return bool(self.hello and self.hello.codes)
 
-    def receive(self, data: bytes | str) -> tuple[M.Command | None, list[M.Event], str | None]:
+    def receive(self, data: bytes | str, default_bpm: float | None = None
+                ) -> tuple[M.Command | None, list[M.Event], str | None]:
+        """default_bpm: the tempo of a request with bars and no bpm (serve --link: the Link session's), or None."""
         try:
-            cmd = decode_command(data, self.max_bytes, self.default_bpm)
+            cmd = decode_command(data, self.max_bytes, default_bpm)
             if isinstance(cmd, M.Ping):
                 return None, [M.Pong(cmd.data)], None
             if isinstance(cmd, M.Hello):

@@ -7,7 +7,6 @@ the server. OSC from non-loopback senders is ignored unless allowed.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import contextlib
 import ipaddress
 import re
@@ -20,6 +19,7 @@ from typing import Any
 from ..protocol import messages as M
 from ..protocol import osc as O
 from ..protocol import ws as W
+from .router import Read, Replay, Reply, Submit, route, with_audio
 from .worker import key
 
 log = logging.getLogger("loopgen.server")
@@ -97,12 +97,6 @@ def origin_ok(origin: str, host_header: str, allowed: tuple[str, ...]) -> bool:
     if u.scheme not in ("http", "https") or not hostname:
         return False
     return u.netloc == host_header or is_loopback(hostname)
-
-
-def melody_path(cmd: Any) -> str | None:
-    """The melody file a command names (to be read before the model thread sees it), or None."""
-    melody = cmd.melody if isinstance(cmd, M.Set) else getattr(getattr(cmd, "params", None), "melody", None)
-    return None if melody is None else melody.path
 
 
 def is_loopback(host: str) -> bool:
@@ -230,7 +224,7 @@ class Server:
         from ..streaming.output import Output
 
         output = Output(self.cfg.output_rate, self.cfg.output_format, self.cfg.loudness)
-        self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio, output=output,
+        self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio, on_start=self._on_start, output=output,
                                   wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes,
                                   graphs=self.cfg.cuda_graphs, max_jobs=self.cfg.max_generations)
         self.worker.start()
@@ -289,6 +283,11 @@ class Server:
                 self.player.finished(key(owner, event.id), job.audio.T.cpu().numpy().copy())
         if owner is not None and self.loop is not None:
             self.loop.call_soon_threadsafe(owner.deliver, event)
+
+    def _on_start(self, job) -> None:
+        """A take started (the worker accepted it): on the speakers if its request asked to be played."""
+        if job.play:
+            self._play(job.owner, job.id, job.params)
 
     def _on_audio(self, job, x) -> None:
         self.player.feed(key(job.owner, job.id), x)  # [n, C] float32 on the host (the worker's one copy)
@@ -385,50 +384,45 @@ class Server:
             client.deliver(M.Error("server_error", f"{type(e).__name__}: {M.short(str(e), 200)}"))
 
     def _on_ws_command(self, client: WsClient, data) -> None:
-        client.peer.default_bpm = self.default_bpm
-        cmd, replies, close = client.peer.receive(data)
+        cmd, replies, close = client.peer.receive(data, self.default_bpm)
         for event in replies:
             client.deliver(event)
         if close is not None:
             client.gone = True
             asyncio.ensure_future(client.ws.close(1008, close))
             return
-        if cmd is None:
-            return
-        try:
-            if isinstance(cmd, M.Play):
-                self._replay(client, cmd.id)
-                return
-            if melody_path(cmd) is not None:
-                asyncio.ensure_future(self._submit_with_melody(client, cmd))
-                return
-            self.worker.submit(cmd, client)
-        except M.ProtocolError as e:
-            client.deliver(M.Error(e.code, e.message, e.id))
-            return
-        if isinstance(cmd, (M.Generate, M.Continue)):
-            self._play(client, cmd.id, cmd.params)
+        self._perform(client, cmd)
 
-    async def _submit_with_melody(self, owner: Any, cmd: M.Command) -> None:
-        """A command naming a melody file: read it off the event loop and the model thread, then submit."""
+    # -- the effects of a routed command (router.py), for every endpoint ----------------------------------------
+    def _perform(self, owner: Any, cmd: M.Command | None) -> None:
+        """Carry out what the router says a command means; a refusal answers its sender (owner None: MIDI)."""
+        try:
+            for effect in route(cmd):
+                if isinstance(effect, Submit):
+                    self.worker.submit(effect.cmd, owner, play=effect.play)
+                elif isinstance(effect, Read):
+                    asyncio.ensure_future(self._read_then_perform(owner, effect))
+                elif isinstance(effect, Replay):
+                    self._replay(owner, effect.id)
+                elif isinstance(effect, Reply) and owner is not None:
+                    owner.deliver(effect.event)
+        except M.ProtocolError as e:
+            if owner is not None:
+                owner.deliver(M.Error(e.code, e.message, e.id))
+
+    async def _read_then_perform(self, owner: Any, effect: Read) -> None:
+        """A command naming a file (a melody, audio to continue): read it off the event loop and the model thread,
+        then route the command again with the audio in it."""
         from .jobs import read_allowed
 
-        path = melody_path(cmd)
         allowed = (self.cfg.loops_dir, Path.home(), *self.cfg.read_dirs)
         try:
-            audio, rate = await asyncio.to_thread(read_allowed, path, allowed, getattr(cmd, "id", None))
-            melody = M.Melody(audio, rate)
-            if isinstance(cmd, M.Set):
-                cmd = dataclasses.replace(cmd, melody=melody)
-            else:
-                cmd = dataclasses.replace(cmd, params=dataclasses.replace(cmd.params, melody=melody))
-            if isinstance(cmd, M.ContinueFile):
-                return await self._continue_file(owner, cmd)
-            self.worker.submit(cmd, owner)
-            if isinstance(cmd, (M.Generate, M.Continue)):
-                self._play(owner, cmd.id, cmd.params)
+            audio, rate = await asyncio.to_thread(read_allowed, effect.path, allowed, getattr(effect.cmd, "id", None))
         except M.ProtocolError as e:
-            owner.deliver(M.Error(e.code, e.message, e.id))
+            if owner is not None:
+                owner.deliver(M.Error(e.code, e.message, e.id))
+            return
+        self._perform(owner, with_audio(effect.cmd, audio, rate))
 
     # -- OSC ---------------------------------------------------------------------------------------------------
     def on_osc(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -443,46 +437,18 @@ class Server:
             return
         for address, args in messages:
             try:
-                peer.state.default_bpm = self.default_bpm
-                cmd = peer.state.receive(address, args)
-                if cmd is None:
-                    continue  # a default stored for the sender's next generation
-                if isinstance(cmd, O.Hello):
-                    self.osc_names[addr] = cmd.name
-                    peer = self._osc_peer(addr, cmd.name)
-                    if cmd.reply_port is not None:
-                        peer.reply_port = cmd.reply_port
-                    peer.deliver(self.welcome)
-                    continue
-                if isinstance(cmd, M.Ping):
-                    peer.deliver(M.Pong(cmd.data))
-                elif isinstance(cmd, M.Play):
-                    self._replay(peer, cmd.id)
-                elif isinstance(cmd, M.Set) and cmd.id is None:
-                    pass  # a sampling default before any generation: stored, nothing to apply live
-                elif melody_path(cmd) is not None:
-                    asyncio.ensure_future(self._submit_with_melody(peer, cmd))
-                elif isinstance(cmd, M.ContinueFile) and cmd.path is not None:
-                    asyncio.ensure_future(self._continue_file(peer, cmd))
-                else:
-                    self.worker.submit(cmd, peer)
-                    if isinstance(cmd, M.Generate):
-                        self._play(peer, cmd.id, cmd.params)
+                cmd = peer.state.receive(address, args, self.default_bpm)
             except M.ProtocolError as e:
                 peer.deliver(M.Error(e.code, e.message, e.id))
-
-
-    async def _continue_file(self, peer: OscClient, cmd: M.ContinueFile) -> None:
-        """Read the named file off the event loop and the model thread, then continue it."""
-        from .jobs import read_allowed
-
-        allowed = (self.cfg.loops_dir, Path.home(), *self.cfg.read_dirs)
-        try:
-            audio, rate = await asyncio.to_thread(read_allowed, cmd.path, allowed, cmd.id)
-            self.worker.submit(M.Continue(cmd.id, cmd.params, audio, rate), peer)
-            self._play(peer, cmd.id, cmd.params)
-        except M.ProtocolError as e:
-            peer.deliver(M.Error(e.code, e.message, e.id))
+                continue
+            if isinstance(cmd, O.Hello):
+                self.osc_names[addr] = cmd.name
+                peer = self._osc_peer(addr, cmd.name)
+                if cmd.reply_port is not None:
+                    peer.reply_port = cmd.reply_port
+                peer.deliver(self.welcome)
+                continue
+            self._perform(peer, cmd)
 
     def _osc_peer(self, addr: tuple[str, int], name: str | None) -> OscClient:
         key = (addr[0], name)
@@ -504,15 +470,14 @@ class Server:
                 id = f"midi-{self.midi_count}"
                 bpm = self.default_bpm or self.midi_map.bpm
                 params = M.generate_params({"prompt": value, "bars": self.midi_map.bars, "bpm": bpm}, id)
-                self.worker.submit(M.Generate(id, params), None)
-                self._play(None, id, params)
+                self._perform(None, M.Generate(id, params))
                 self.midi_latest = id
             elif action == "stop":
                 self.player.stop(fade=True)
                 if self.midi_latest is not None:
-                    self.worker.submit(M.Stop(self.midi_latest), None)
+                    self._perform(None, M.Stop(self.midi_latest))
             elif action == "set" and self.midi_latest is not None:
-                self.worker.submit(M.Set(self.midi_latest, value, None), None)
+                self._perform(None, M.Set(self.midi_latest, value, None))
             elif action == "volume":
                 self.player.volume = value
 

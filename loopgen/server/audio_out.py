@@ -157,8 +157,9 @@ class Player:
 
     def _next_block(self) -> np.ndarray:
         until = None
-        pending = self.mixer.pending
-        if self.clock is not None and pending is not None and pending.grid:  # only while a launch waits for a bar
+        with self.lock:
+            waiting = self.mixer.pending is not None and self.mixer.pending.grid
+        if self.clock is not None and waiting:  # only while a launch waits for a bar
             until = self.clock.samples_to_bar(self._ahead(), self.model_rate)
         with self.lock:
             out = self.mixer.block(self.block, until)

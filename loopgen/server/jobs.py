@@ -35,6 +35,7 @@ class Job:
     path: str | None = None
     stopped: bool = False  # ended before its length (stopped, or failed): kept as made
     failed: bool = False  # its owner was told of a model error
+    play: bool = False  # its request asked for it on the speakers (from when it started)
 
     @property
     def session(self):

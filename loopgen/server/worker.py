@@ -55,6 +55,7 @@ class ModelWorker:
         emit: Callable[[Any, M.Event], None],
         loops_dir: Path,
         on_audio: Callable[[Job, np.ndarray], None] | None = None,
+        on_start: Callable[[Job], None] | None = None,
         wants_codes: Callable[[Any], bool] = lambda owner: False,
         output: Output = Output(),
         graphs: bool = False,
@@ -70,6 +71,7 @@ class ModelWorker:
         self.emit = emit
         self.loops_dir = Path(loops_dir)
         self.on_audio = on_audio
+        self.on_start = on_start  # a take was accepted and started (the speakers play it from here, if asked)
         self.wants_codes = wants_codes
         self.inbox: queue.Queue = queue.Queue(INBOX)
         self.batch = batch_for(m, prefill_chunk=PREFILL_CHUNK, graphs=graphs)  # MAGNeT: a step is one decoding pass
@@ -84,10 +86,11 @@ class ModelWorker:
         self.unsaved: list[str] = []  # why each unsaved take could not be saved
 
     # -- from the event loop (thread-safe) -------------------------------------------------------------------
-    def submit(self, cmd: M.Command, owner: Any) -> None:
-        """Queue a command; raises ProtocolError("busy") when the worker is that far behind (never blocks)."""
+    def submit(self, cmd: M.Command, owner: Any, play: bool = False) -> None:
+        """Queue a command; raises ProtocolError("busy") when the worker is that far behind (never blocks).
+        play: a take it starts goes to `on_start` marked to be played (a refused one never does)."""
         try:
-            self.inbox.put_nowait((cmd, owner))
+            self.inbox.put_nowait((cmd, owner, play))
         except queue.Full:
             raise M.ProtocolError("busy", "the server is busy: too many commands waiting; try again shortly",
                                   getattr(cmd, "id", None)) from None
@@ -97,7 +100,7 @@ class ModelWorker:
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop every generation (audio so far saved, owners told), then end the thread."""
-        self.inbox.put(("shutdown", None))
+        self.inbox.put(("shutdown", None, False))
         self.thread.join(timeout)
         self.saver.shutdown(wait=True)  # every take on disk (or reported) before the daemon says so
 
@@ -117,7 +120,7 @@ class ModelWorker:
         while budget > 0:
             budget -= 1
             try:
-                cmd, owner = self.inbox.get(timeout=0.1) if block else self.inbox.get_nowait()
+                cmd, owner, play = self.inbox.get(timeout=0.1) if block else self.inbox.get_nowait()
             except queue.Empty:
                 return
             block = False
@@ -127,7 +130,7 @@ class ModelWorker:
                 self.halt.set()
                 return
             try:
-                self._handle(cmd, owner)
+                self._handle(cmd, owner, play)
             except (M.ProtocolError, LoopgenError) as e:
                 code = e.code if isinstance(e, M.ProtocolError) else "bad_request"
                 self.emit(owner, M.Error(code, str(e), getattr(cmd, "id", None)))
@@ -135,7 +138,7 @@ class ModelWorker:
                 log.exception("command failed")
                 self.emit(owner, M.Error("server_error", f"{type(e).__name__}: {e}", getattr(cmd, "id", None)))
 
-    def _handle(self, cmd: M.Command, owner: Any) -> None:
+    def _handle(self, cmd: M.Command, owner: Any, play: bool = False) -> None:
         if isinstance(cmd, (M.Generate, M.Continue, M.Extend)):
             if key(owner, cmd.id) in self.active:
                 raise M.ProtocolError("bad_field", f"a generation with id {M.short(cmd.id)} is already running", cmd.id)
@@ -145,11 +148,11 @@ class ModelWorker:
                          else f"{self.max_jobs} running generations in all")
                 raise M.ProtocolError("busy", f"busy: {limit}; stop one or wait for one to finish", cmd.id)
         if isinstance(cmd, M.Generate):
-            self._start(cmd.id, owner, cmd.params)
+            self._start(cmd.id, owner, cmd.params, play=play)
         elif isinstance(cmd, M.Continue):
-            self._start(cmd.id, owner, cmd.params, audio=(cmd.audio, cmd.sample_rate))
+            self._start(cmd.id, owner, cmd.params, audio=(cmd.audio, cmd.sample_rate), play=play)
         elif isinstance(cmd, M.Extend):
-            self._extend(cmd, owner)
+            self._extend(cmd, owner, play)
         elif isinstance(cmd, M.Set):
             job = self._running(owner, cmd.id)
             if job is None:
@@ -196,7 +199,7 @@ class ModelWorker:
         return None
 
     def _start(self, id, owner, p: M.GenerateParams, audio=None, original: torch.Tensor | None = None,
-               length: int | None = None) -> None:
+               length: int | None = None, play: bool = False) -> None:
         """A take of `p`: continuing `audio` (only the new audio is the result), or extending `original` (kept in a
         result of `length` samples)."""
         m = self.m
@@ -210,11 +213,13 @@ class ModelWorker:
         take = Take(m, [list(p.prompts)], p.sampling, p.seed, result_length(p, m.sample_rate) if length is None else length,
                     loop=p.loop, original=original, keep_original=length is not None, guided=True, melody=chroma,
                     melody_from=how, bank=self.decoders)
-        job = Job(id, owner, p, take)
+        job = Job(id, owner, p, take, play=play)
         self.active[key(owner, id)] = job
         self.by_session[id_of(take.session)] = job
         self.batch.add(take.session)
         self.emit(owner, M.Started(id, job.total_frames / m.frame_rate, tuple(tuple(x) for x in p.prompts)))
+        if self.on_start is not None:
+            self.on_start(job)
 
     def _chroma(self, melody: M.Melody | None, id: Any) -> tuple[torch.Tensor | None, str | None]:
         """A request's melody -> (the model's one-hot chroma, how it was made), or (None, None) for no melody."""
@@ -224,7 +229,7 @@ class ModelWorker:
             raise M.ProtocolError("bad_field", str(self.m.no_melody()), id)
         return self.m.melody_chroma(melody.audio, melody.sample_rate)
 
-    def _extend(self, cmd: M.Extend, owner) -> None:
+    def _extend(self, cmd: M.Extend, owner, play: bool = False) -> None:
         of = self.find(cmd.of, owner)
         if of is None or of.audio is None:
             raise M.ProtocolError("unknown_id", f"no finished generation with id {cmd.of!r} to extend", cmd.id)
@@ -242,7 +247,7 @@ class ModelWorker:
         if length - of.audio.shape[-1] > M.MAX_NEW_SECONDS * sr:  # bars at a slow tempo add up too
             raise M.ProtocolError("out_of_range", f"at most {M.MAX_NEW_SECONDS:g} s of new audio per request, got "
                                   f"{(length - of.audio.shape[-1]) / sr:.0f} s", cmd.id)
-        self._start(cmd.id, owner, params, original=of.audio.to(self.m.device), length=length)
+        self._start(cmd.id, owner, params, original=of.audio.to(self.m.device), length=length, play=play)
 
     # -- stepping ----------------------------------------------------------------------------------------------
     def _step(self) -> None:
