@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..errors import LoopgenError
+from . import hub
 from .config import EncodecConfig, LMConfig, T5Config
 
 LM_FILE, CODEC_FILE = "state_dict.bin", "compression_state_dict.bin"
@@ -164,12 +165,11 @@ def read_codec(folder: Path) -> tuple[EncodecConfig, Iterator[tuple[str, torch.T
     points to (resolved like any hub id: the local cache first)."""
     import json
 
-    from .loading import resolve_checkpoint
     from .weights import iter_checkpoint
 
     pkg = _load(folder / CODEC_FILE)
     if "pretrained" in pkg:
-        src = resolve_checkpoint(str(pkg["pretrained"]))
+        src = hub.resolve(str(pkg["pretrained"]))
         cfg = EncodecConfig.from_hf(json.loads((src / "config.json").read_text()))
         return cfg, (("audio_encoder." + n, t) for n, t in iter_checkpoint(src))
     return codec_config(_cfg(pkg, folder / CODEC_FILE)), codec_tensors(pkg["best_state"])
@@ -185,14 +185,12 @@ def t5_name(cfg: dict[str, Any]) -> str:
 
 def find_t5(folder: Path, name: str, text_encoder: str | Path | None) -> Path:
     """The T5 folder (transformers layout): `text_encoder`, else `t5/` beside the files, else the hub."""
-    from .loading import resolve_checkpoint
-
     if text_encoder is not None:
-        return resolve_checkpoint(str(text_encoder))
+        return hub.resolve(str(text_encoder))
     if (folder / "t5" / "config.json").exists():
         return folder / "t5"
-    hub = name if "/" in name else f"google-t5/{name}"  # t5-base on the hub today lives under google-t5/
-    return resolve_checkpoint(hub)
+    repo = name if "/" in name else f"google-t5/{name}"  # t5-base on the hub today lives under google-t5/
+    return hub.resolve(repo)
 
 
 def t5_source(src: Path) -> tuple[T5Config, Iterator[tuple[str, torch.Tensor]]]:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
 from ..errors import LoopgenError
+from . import hub
+from .audiocraft import is_release
 from .config import MelodyConfig, MusicgenConfig
 from .melody import MusicgenMelody
 from .musicgen import MusicGen
@@ -35,7 +36,6 @@ KNOWN_MODELS: dict[str, str] = {
 RANDOM_MODELS = ("random:tiny", "random:stereo-tiny", "random:small", "random:medium", "random:large",
                  "random:magnet-tiny", "random:magnet-small", "random:melody-tiny", "random:melody")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-_PATTERNS = ["*.json", "*.safetensors"]
 _RELEASE_PATTERNS = ["state_dict.bin", "compression_state_dict.bin", "*.json"]  # audiocraft's layout (MAGNeT)
 
 
@@ -88,58 +88,22 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     return dt
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-
-
 def resolve_checkpoint(name: str) -> Path:
-    """A local folder, or a hub id looked up in the huggingface_hub cache and downloaded when not there."""
+    """A checkpoint folder (transformers' layout, or audiocraft's release layout) for a folder or a hub id."""
     path = Path(name).expanduser()
     if path.is_dir():
-        from .audiocraft import is_release
-
         if not (path / "config.json").exists() and not is_release(path):
             raise LoopgenError(f"{path} has no config.json and no audiocraft state_dict.bin: not a checkpoint folder")
         return path
-    if name.count("/") != 1 or path.exists() or name.startswith((".", "/", "~")):
+    if not hub.is_hub_id(name):
         known = ", ".join([*RANDOM_MODELS, *KNOWN_MODELS])
         raise LoopgenError(f"unknown model {name!r}: not a folder and not a hub id. Known models: {known}")
-    patterns = _RELEASE_PATTERNS if "magnet" in name.lower() else _PATTERNS
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
-
-    try:
-        return Path(snapshot_download(name, allow_patterns=patterns, local_files_only=True))
-    except LocalEntryNotFoundError:
-        pass
-    if _offline():
-        raise LoopgenError(_not_cached(name, "HF_HUB_OFFLINE is set"))
-    try:
-        return Path(snapshot_download(name, allow_patterns=patterns))  # shows a progress bar per file
-    except RepositoryNotFoundError as e:
-        raise LoopgenError(f"unknown model {name!r}: no such repository on the Hugging Face hub") from e
-    except Exception as e:  # no network, proxy, DNS, HTTP errors: all mean 'could not fetch'
-        raise LoopgenError(_not_cached(name, f"the hub could not be reached ({type(e).__name__})")) from e
-
-
-def _not_cached(name: str, why: str) -> str:
-    return (
-        f"{name} is not in the local Hugging Face cache and {why}. Fetch it once while online with "
-        f"`hf download {name}` (or run any loopgen command online), "
-        "or use --model random:small, which runs offline."
-    )
+    return hub.resolve(name, _RELEASE_PATTERNS if "magnet" in name.lower() else hub.TRANSFORMERS_FILES)
 
 
 def cached_models() -> set[str]:
-    """Hub ids of MusicGen checkpoints already in the local cache."""
-    from huggingface_hub import try_to_load_from_cache
-
-    out = set()
-    for repo in KNOWN_MODELS:
-        hit = try_to_load_from_cache(repo, "state_dict.bin" if "magnet" in repo else "config.json")
-        if isinstance(hit, str):
-            out.add(repo)
-    return out
+    """Hub ids of known checkpoints already in the local cache."""
+    return {repo for repo in KNOWN_MODELS if hub.cached(repo, "state_dict.bin" if "magnet" in repo else "config.json")}
 
 
 def _quantize(model: MusicGen) -> None:
@@ -174,8 +138,6 @@ def load_model(
             _quantize(model)
         return model
     folder = resolve_checkpoint(name)
-    from .audiocraft import is_release
-
     if is_release(folder):
         from .release import load_release
 
