@@ -37,9 +37,7 @@ class SamplingParams:
         return self
 
     def replace(self, **changes: float) -> "SamplingParams":
-        unknown = set(changes) - set(LIMITS)
-        if unknown:
-            raise LoopgenError(f"unknown sampling parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(LIMITS)}")
+        _known(changes)
         merged = {**self.as_dict(), **changes}
         k = merged["top_k"]
         if isinstance(k, float) and k.is_integer():
@@ -122,3 +120,39 @@ class MagnetParams:
 
 
 AUDIO_MAGNET = MagnetParams(temperature=3.5, top_p=0.8, max_cfg_coef=20.0)
+
+
+# -- a request's sampling values, mapped onto each family's own defaults and ranges ----------------------------------
+# A request (API, CLI, WebSocket, OSC, MIDI, a take's record) carries only the values its sender gave, in these
+# names; each family fills the rest with its own defaults and checks them against its own ranges.
+MAGNET_NAMES = {"temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "cfg_coef": "max_cfg_coef"}
+REQUEST_LIMITS: dict[str, tuple[float, float, bool]] = {  # the widest range any family takes, checked on arrival
+    k: (min(lo, MAGNET_LIMITS[MAGNET_NAMES[k]][0]), max(hi, MAGNET_LIMITS[MAGNET_NAMES[k]][1]), whole)
+    for k, (lo, hi, whole) in LIMITS.items()
+}
+
+
+def _known(given: dict) -> None:
+    unknown = set(given) - set(LIMITS)
+    if unknown:
+        raise LoopgenError(f"unknown sampling parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(LIMITS)}")
+
+
+def musicgen_sampling(given: dict) -> SamplingParams:
+    """MusicGen's parameters: the given values over its defaults, in its ranges."""
+    return SamplingParams().replace(**given)
+
+
+def magnet_changes(given: dict) -> dict[str, object]:
+    """The given values in MAGNeT's names (cfg_coef: its guidance while everything is masked, max_cfg_coef), to lay
+    over the model's own decoding defaults (`Magnet.options`), which check them in MAGNeT's ranges."""
+    _known(given)
+    out = {MAGNET_NAMES[k]: v for k, v in given.items()}
+    if isinstance(out.get("top_k"), float) and out["top_k"].is_integer():
+        out["top_k"] = int(out["top_k"])
+    return out
+
+
+def magnet_values(p: MagnetParams) -> dict[str, float]:
+    """MAGNeT's parameters in request names (what a take's record replays)."""
+    return {k: getattr(p, MAGNET_NAMES[k]) for k in LIMITS}

@@ -1,8 +1,9 @@
 """Pure-PyTorch MusicGen: the LM and its one generation engine, EnCodec (its streaming decoder state included), T5,
 sampling and checkpoint loading. Imports nothing from loopgen.streaming, protocol or server."""
 from .loading import KNOWN_MODELS, load_model
-from .musicgen import Generation, MusicGen, StepInfo
+from .base import CodecLM, Generation, StepInfo
+from .musicgen import MusicGen
 from .sampling import SamplingParams
 from .threads import set_threads
 
-__all__ = ["KNOWN_MODELS", "Generation", "MusicGen", "SamplingParams", "StepInfo", "load_model", "set_threads"]
+__all__ = ["KNOWN_MODELS", "CodecLM", "Generation", "MusicGen", "SamplingParams", "StepInfo", "load_model", "set_threads"]

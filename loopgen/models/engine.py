@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 
@@ -28,8 +28,25 @@ from .graphs import CudaGraphs, tensor_key
 from .lm import KVCache, MusicgenLM
 from .sampling import SamplingParams, choose, guide
 
-if TYPE_CHECKING:
-    from .musicgen import MusicGen
+
+
+class Conditioner(Protocol):
+    """What the engine needs of its model: the LM and its config, where it runs, and how a voice is conditioned
+    (text states for cross-attention, or a melody model's prefix). MusicGen and MusicgenMelody provide it."""
+
+    lm: MusicgenLM
+    cfg: Any  # .lm: LMConfig
+    prefixed: bool  # conditioned by a prefix of the sequence (melody), not by cross-attention
+    name: str
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def encode_text(self, texts: list[str], guided: bool) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def prefix(self, texts: list[str], chroma: torch.Tensor | None, guided: bool) -> torch.Tensor: ...
+
+    def no_melody(self) -> LoopgenError: ...
 
 TEXT_CAPACITY = 64  # text tokens per row before the cache grows (a growth is a new shape: a recompile)
 
@@ -124,7 +141,7 @@ class Engine:
     its masks (fixed shapes), the eager one only the part in use. graphs: capture the (fixed-shape) step in CUDA
     graphs (a CUDA model only; with or without compile)."""
 
-    def __init__(self, m: "MusicGen", voices: int = 1, rows: int = 2, positions: int = 16,
+    def __init__(self, m: Conditioner, voices: int = 1, rows: int = 2, positions: int = 16,
                  text: int = TEXT_CAPACITY, compile: bool | str | Callable | None = None, graphs: bool = False):
         self.m = m
         self.lm: MusicgenLM = m.lm

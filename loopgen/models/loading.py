@@ -11,6 +11,7 @@ from . import hub
 from .audiocraft import is_release
 from .config import MelodyConfig, MusicgenConfig
 from .melody import MusicgenMelody
+from .base import CodecLM
 from .musicgen import MusicGen
 from .t5 import TextTokenizer
 from .weights import load_weights
@@ -106,18 +107,14 @@ def cached_models() -> set[str]:
     return {repo for repo in KNOWN_MODELS if hub.cached(repo, "state_dict.bin" if "magnet" in repo else "config.json")}
 
 
-def _quantize(model: MusicGen) -> None:
-    from .magnet import Magnet
-
-    if isinstance(model, Magnet):  # its full passes are wide matmuls; int8 serves MusicGen's one-token steps
-        raise LoopgenError("int8 is for MusicGen on the CPU; run MAGNeT in float32 (or bfloat16)")
-    model.lm.quantize()
+def _quantize(model: CodecLM) -> None:
+    model.quantize()
 
 
 def load_model(
     name: str, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
     text_encoder: str | Path | None = None,
-) -> MusicGen:
+) -> CodecLM:
     """Load a MusicGen or a MAGNeT: a hub id ("facebook/musicgen-small", "facebook/magnet-small-10secs"), a
     checkpoint folder (transformers' layout, or audiocraft's release layout: state_dict.bin and
     compression_state_dict.bin), or one of RANDOM_MODELS.

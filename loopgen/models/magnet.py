@@ -20,7 +20,7 @@ from ..errors import LoopgenError
 from ..params import AUDIO_MAGNET, MagnetParams
 from .config import MagnetConfig
 from .lm import DecoderLayer, KVCache
-from .musicgen import Generation, MusicGen, StepInfo
+from .base import CodecLM, Generation, StepInfo
 from .sampling import check_seed, filter_logits, uniforms
 
 KEEP = -1e4  # score of a span that must not be masked again (audiocraft's DONT_REMASK_ME_SCORE)
@@ -123,15 +123,19 @@ def least_probable_spans(scores: torch.Tensor, target: int, span: int) -> torch.
     return mask
 
 
-class Magnet(MusicGen):
+class Magnet(CodecLM):
     """Load with `loopgen.load_model("facebook/magnet-small-10secs")`. `generate` takes audiocraft's decoding options
-    (see `params.MagnetParams`); everything else (encode/decode, sample_rate, prompts) is MusicGen's."""
+    (see `params.MagnetParams`); everything else (encode/decode, sample_rate, prompts) is the shared base's."""
 
+    family = "magnet"
     cfg: MagnetConfig
 
     @property
     def max_frames(self) -> int:
         return self.cfg.segment_frames
+
+    def quantize(self) -> None:
+        raise LoopgenError("int8 is for MusicGen on the CPU; run MAGNeT in float32 (or bfloat16)")
 
     @property
     def segment_seconds(self) -> float:
@@ -147,9 +151,6 @@ class Magnet(MusicGen):
 
     def options(self, **changes: object) -> MagnetParams:
         return self.defaults().replace(**changes).validate(self.num_codebooks)
-
-    def engine(self, *a, **k):
-        raise LoopgenError("MAGNeT is not autoregressive: it has no step engine (use generate)")
 
     # -- the forward pass ----------------------------------------------------------------------------------------
     @torch.inference_mode()

@@ -20,6 +20,7 @@ from .lm import Dense
 from .config import EncodecConfig, LMConfig, MagnetConfig, MelodyConfig, MusicgenConfig, T5Config
 from .magnet import Magnet
 from .melody import MusicgenMelody
+from .base import CodecLM
 from .musicgen import MusicGen
 from .t5 import TextTokenizer
 
@@ -72,7 +73,7 @@ def byte_tokenizer():
 
 
 @torch.no_grad()
-def init_random(model: MusicGen, seed: int = SEED) -> None:
+def init_random(model: CodecLM, seed: int = SEED) -> None:
     """Fill every parameter deterministically: torch's default layer init, N(0, 1) embeddings and codebooks."""
     g = torch.Generator().manual_seed(seed)
     for m in model.modules():
@@ -96,7 +97,7 @@ def init_random(model: MusicGen, seed: int = SEED) -> None:
         layer.codebook.embed.normal_(0.0, 1.0, generator=g)
 
 
-def build_random(kind: str, device: torch.device, dtype: torch.dtype) -> MusicGen:
+def build_random(kind: str, device: torch.device, dtype: torch.dtype) -> CodecLM:
     if kind not in CONFIGS:
         raise LoopgenError(f"unknown model 'random:{kind}': use one of {', '.join('random:' + k for k in CONFIGS)}")
     cfg = CONFIGS[kind]

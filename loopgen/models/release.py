@@ -12,13 +12,14 @@ from .audiocraft import (
 )
 from .config import MagnetConfig, MusicgenConfig
 from .magnet import Magnet
+from .base import CodecLM
 from .musicgen import MusicGen
 from .t5 import TextTokenizer
 from .weights import load_weights
 
 
 def load_release(folder: Path, name: str, device: torch.device, dtype: torch.dtype,
-                 text_encoder: str | Path | None = None) -> MusicGen:
+                 text_encoder: str | Path | None = None) -> CodecLM:
     """state_dict.bin + compression_state_dict.bin in `folder` (+ the T5 they name) -> a ready model."""
     state, cfg = read_lm(folder)
     lm, kind = lm_config(cfg)
@@ -40,7 +41,7 @@ def load_release(folder: Path, name: str, device: torch.device, dtype: torch.dty
                 family="audio" if codec.sampling_rate == 16000 else "music",
                 defaults=tuple(sorted(generation_defaults(cfg).items())),
             )
-            model: MusicGen = Magnet(mcfg, tokenizer, name=name)
+            model: CodecLM = Magnet(mcfg, tokenizer, name=name)
         else:
             model = MusicGen(MusicgenConfig(**common), tokenizer, name=name)
     model.lm.to(dtype)

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import LoopgenError
-from ..params import LIMITS, LOUDNESS_RANGE, MAX_SEED, OUTPUT_FORMATS, OUTPUT_RATES, SamplingParams
+from ..params import LOUDNESS_RANGE, MAX_SEED, OUTPUT_FORMATS, OUTPUT_RATES, REQUEST_LIMITS
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 32 * 2**20
@@ -69,7 +68,7 @@ class GenerateParams:
     bpm: float | None = None
     beats_per_bar: int = 4
     loop: bool = False  # wrap seamlessly (needs bars + bpm, or seconds)
-    sampling: SamplingParams = SamplingParams()
+    sampling: dict = field(default_factory=dict)  # the sampling values given (the model family fills the rest)
     seed: int | None = None
     output_rate: int | None = None  # the saved file's rate (None: the server's default, else the model's)
     output_format: str | None = None  # float | pcm24 | pcm16 (None: the server's default, float)
@@ -300,19 +299,14 @@ def _prompt_text(s: str, id: Any) -> str:
 
 
 def sampling_changes(d: dict, id: Any) -> dict:
-    """The sampling parameters present in d, checked against the one set of limits (loopgen.params)."""
+    """The sampling values present in d (only those: each model family fills the rest with its own defaults),
+    checked against the widest range any family takes (loopgen.params.REQUEST_LIMITS); the model's own range is
+    checked where the model is known (the worker), answering out_of_range too."""
     return {
         k: number(d, k, None, lo, hi, id, integer)
-        for k, (lo, hi, integer) in LIMITS.items()
+        for k, (lo, hi, integer) in REQUEST_LIMITS.items()
         if d.get(k) is not None
     }
-
-
-def sampling(changes: dict, id: Any = None, base: SamplingParams = SamplingParams()) -> SamplingParams:
-    try:
-        return base.replace(**changes)
-    except LoopgenError as e:
-        raise ProtocolError("out_of_range", str(e), id) from e
 
 
 def length(d: dict, key: str, default: Any, id: Any = None) -> Any:
@@ -337,7 +331,7 @@ def generate_params(d: dict, id: Any, default_bpm: float | None = None) -> Gener
     p = GenerateParams(
         prompts=prompts, seconds=seconds, bars=bars, bpm=bpm, beats_per_bar=bpb,
         loop=flag(d, "loop", bars is not None, id), seed=length(d, "seed", None, id),
-        sampling=sampling(sampling_changes(d, id), id),
+        sampling=sampling_changes(d, id),
         melody=melody_field(d, id),
         **output_fields(d, id),
     )

@@ -138,8 +138,7 @@ def _one(address: str, args: list) -> Any:
 def _set_sampling(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> M.Command:
     key = address.rsplit("/", 1)[1]
     key = "cfg_coef" if key == "cfg" else key
-    changes = M.sampling_changes({key: _num(_one(address, args), key)}, peer.latest)
-    M.sampling(changes, peer.latest)  # the same validation as every other path
+    changes = M.sampling_changes({key: _num(_one(address, args), key)}, peer.latest)  # as every other path
     peer.defaults.update(changes)
     return None if peer.latest is None else M.Set(peer.latest, changes, None)
 
@@ -248,7 +247,7 @@ HANDLERS = {
     "/loopgen/generate": _generate, "/loopgen/continue": _continue, "/loopgen/extend": _extend,
     "/loopgen/stop": _stop, "/loopgen/prompt": _prompt, "/loopgen/play": _play, "/loopgen/ping": _ping,
     "/loopgen/hello": _hello, "/loopgen/melody": _melody,
-    **{f"/loopgen/set/{k}": _set_sampling for k in (*M.LIMITS, "cfg")},
+    **{f"/loopgen/set/{k}": _set_sampling for k in (*M.REQUEST_LIMITS, "cfg")},
     **{f"/loopgen/set/{k}": _set_default for k in DEFAULTS},
 }
 ADDRESSES = tuple(HANDLERS)

@@ -135,7 +135,8 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
         "id": job.id, "model": model_name, "sample_rate": rate, "model_sample_rate": sample_rate,
         "output_format": out.format, "loudness": out.loudness, "channels": int(audio.shape[0]),
         "seconds": data.shape[0] / rate, "prompts": [list(x) for x in p.prompts],
-        "parameters": p.sampling.as_dict(), "seed": take.seed, "bpm": p.bpm, "bars": p.bars,
+        "record": 2,  # 2: parameters are the values the take used, in request names, for any model family
+        "parameters": take.sampling, "seed": take.seed, "bpm": p.bpm, "bars": p.bars,
         "beats_per_bar": p.beats_per_bar, "loop": p.loop, "stopped_early": job.stopped,
         "changes": take.changes, "frames": take.frames, "length_samples": take.length,
         "continues": src.name if take.original is not None else None, "keeps_original": take.keep_original,

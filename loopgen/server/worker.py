@@ -27,11 +27,10 @@ import torch
 
 from ..errors import LoopgenError
 from ..models.audio import prepare_audio
-from ..models.magnet import Magnet
-from ..models.musicgen import MusicGen
+from ..models.base import CodecLM
 from ..protocol import messages as M
-from ..streaming import Session
-from ..streaming.batch import batch_for
+from ..streaming.family import Batch, family
+from ..streaming.types import Stream
 from ..streaming.dsp import loudness_meter
 from ..streaming.bank import DecoderBank
 from ..streaming.take import Take, push_frames
@@ -51,7 +50,7 @@ COMMANDS_PER_STEP = 16  # commands handled between two model steps while somethi
 class ModelWorker:
     def __init__(
         self,
-        m: MusicGen,
+        m: CodecLM,
         emit: Callable[[Any, M.Event], None],
         loops_dir: Path,
         on_audio: Callable[[Job, np.ndarray], None] | None = None,
@@ -74,9 +73,9 @@ class ModelWorker:
         self.on_start = on_start  # a take was accepted and started (the speakers play it from here, if asked)
         self.wants_codes = wants_codes
         self.inbox: queue.Queue = queue.Queue(INBOX)
-        self.batch = batch_for(m, prefill_chunk=PREFILL_CHUNK, graphs=graphs)  # MAGNeT: a step is one decoding pass
+        self.batch = Batch(m, prefill_chunk=PREFILL_CHUNK, graphs=graphs)  # the model family's stepper
         self.decoders = DecoderBank(m, 1, graphs=graphs)  # every take's decoder, one call a step
-        self.per_pass = isinstance(m, Magnet)  # a step is a decoding pass: progress after each, not per frames
+        self.per_pass = family(m).per_pass  # a step is a decoding pass (MAGNeT): progress after each, not per frames
         self.active: dict[Any, Job] = {}
         self.by_session: dict[int, Job] = {}
         self.finished: OrderedDict[Any, Job] = OrderedDict()
@@ -159,8 +158,13 @@ class ModelWorker:
                 if cmd.id is None or self.find(cmd.id, owner) is not None:
                     return  # it finished: the value stays with the sender for its next take, not an error
                 raise M.ProtocolError("unknown_id", f"no generation with id {cmd.id!r}", cmd.id)
+            if cmd.melody is not None and not self.m.prefixed:  # removing a melody it never had is refused alike
+                raise M.ProtocolError("bad_field", str(self.m.no_melody()), cmd.id)
             if cmd.changes:
-                job.take.set_params(**cmd.changes)
+                try:
+                    job.take.set_params(**cmd.changes)  # in the model family's own ranges
+                except LoopgenError as e:
+                    raise M.ProtocolError("out_of_range", str(e), cmd.id) from None
             if cmd.prompts is not None:
                 job.take.set_prompts(list(cmd.prompts))
             if cmd.melody is not None:
@@ -210,6 +214,10 @@ class ModelWorker:
             data = data[..., -int((m.max_frames / m.frame_rate + 1) * rate) :]
             original = prepare_audio(data, rate, m.sample_rate, m.channels)[0].to(m.device)
         chroma, how = self._chroma(p.melody, id)
+        try:
+            family(m).sampling(m, p.sampling)  # the given values, checked
+        except LoopgenError as e:  # in the family's own ranges (MAGNeT's temperature goes to 10, MusicGen's to 5)
+            raise M.ProtocolError("out_of_range", str(e), id) from None
         take = Take(m, [list(p.prompts)], p.sampling, p.seed, result_length(p, m.sample_rate) if length is None else length,
                     loop=p.loop, original=original, keep_original=length is not None, guided=True, melody=chroma,
                     melody_from=how, bank=self.decoders)
@@ -361,5 +369,5 @@ def key(owner: Any, ident: Any) -> tuple:
     return (0 if owner is None else id(owner), ident)
 
 
-def id_of(session: Session) -> int:
+def id_of(session: Stream) -> int:
     return id(session)

@@ -22,7 +22,7 @@ from torch import nn
 from ..errors import LoopgenError
 from ..models.encodec_stream import StreamingSEANet
 from ..models.graphs import CudaGraphs, tensor_key
-from ..models.musicgen import MusicGen
+from ..models.base import CodecLM
 from .decoder import codes_to_latents
 
 
@@ -49,7 +49,7 @@ class DecoderBank:
     """Streams of one model's codec, `capacity` bank slots to start with (grown by doubling, given back when all
     streams have closed). Owned by one thread."""
 
-    def __init__(self, m: MusicGen, capacity: int = 4, graphs: bool = False, exact: bool = True):
+    def __init__(self, m: CodecLM, capacity: int = 4, graphs: bool = False, exact: bool = True):
         """graphs: capture the batched push in CUDA graphs (a CUDA model only; see `models.graphs`). exact: at least
         two rows a call, as in a crowd (a one-row call runs other kernels, whose rounding differs), so that a take
         decoded here has the bits it has beside a few others and `render --from` remakes a daemon's take exactly;

@@ -9,13 +9,14 @@ from __future__ import annotations
 import torch
 
 from ..models.musicgen import MusicGen
-from .session import Frame, Session
+from .types import Frame, Stream
 
 
-class Batch:
-    """Steps its sessions together. Finished or cancelled sessions leave at the next step and free their rows."""
+class EngineBatch:
+    """Steps MusicGen sessions (`session.Session`) together in one engine. Finished or cancelled sessions leave at the
+    next step and free their rows. Sessions are passive: this drives them through join, prepare and collect."""
 
-    def __init__(self, m: MusicGen, sessions: list[Session] = (), prefill_chunk: int | None = None,
+    def __init__(self, m: MusicGen, sessions: list = (), prefill_chunk: int | None = None,
                  compile: bool | str | None = None, graphs: bool = False):
         """prefill_chunk: at most this many tokens of a window start per step (None: all at once), so that one
         session's long prompt does not hold up the others. compile, graphs: see `models.engine.Engine`."""
@@ -23,12 +24,12 @@ class Batch:
         self.prefill_chunk = prefill_chunk
         self.compile, self.graphs = compile, graphs
         self.engine = m.engine(compile=compile, graphs=graphs)
-        self.sessions: list[Session] = []
-        self.failed: list[tuple[Session, Exception]] = []  # sessions that failed alone, for the caller to report
+        self.sessions: list = []
+        self.failed: list[tuple[Stream, Exception]] = []  # sessions that failed alone, for the caller to report
         for s in sessions:
             self.add(s)
 
-    def add(self, s: Session) -> None:
+    def add(self, s) -> None:
         """A session joins (from its own batch, if it had one: its state moves here)."""
         if s.batch is self:
             return
@@ -38,17 +39,17 @@ class Batch:
         s.batch = self
         self.sessions.append(s)
 
-    def remove(self, s: Session) -> None:
+    def remove(self, s) -> None:
         """Take a session out; it keeps its state and can go on alone."""
         self.sessions.remove(s)
         s.batch = None
         if not s.done:
-            Batch(self.m, [s], compile=self.compile, graphs=self.graphs)
+            EngineBatch(self.m, [s], compile=self.compile, graphs=self.graphs)
         else:
             s.leave()
 
     @torch.inference_mode()
-    def step(self) -> list[tuple[Session, Frame]]:
+    def step(self) -> list[tuple[Stream, Frame]]:
         """One step of every running session; returns the frames completed, with their sessions."""
         for s in [s for s in self.sessions if s.done]:
             self.sessions.remove(s)
@@ -76,15 +77,3 @@ class Batch:
             if f is not None:
                 done.append((s, f))
         return done
-
-
-def batch_for(m: MusicGen, sessions: list = (), prefill_chunk: int | None = None, compile: bool | str | None = None,
-              graphs: bool = False):
-    """The batch that steps this model's sessions: the engine's for MusicGen, decoding passes for MAGNeT."""
-    from ..models.magnet import Magnet
-
-    if isinstance(m, Magnet):
-        from .segments import SegmentBatch
-
-        return SegmentBatch(m, sessions)  # no prefill and no compiled step: passes are whole segments
-    return Batch(m, sessions, prefill_chunk=prefill_chunk, compile=compile, graphs=graphs)

@@ -7,10 +7,10 @@ import torch
 
 from ..errors import LoopgenError
 from ..models.encodec_stream import StreamingSEANet
-from ..models.musicgen import MusicGen
+from ..models.base import CodecLM
 
 
-def codes_to_latents(m: MusicGen, codes: torch.Tensor) -> torch.Tensor:
+def codes_to_latents(m: CodecLM, codes: torch.Tensor) -> torch.Tensor:
     """codes [B, K, t] (a stereo model's codebooks interleave the channels) -> per-channel latents [B*C, D, t]."""
     b, k, t = codes.shape
     c = m.channels
@@ -25,7 +25,7 @@ class IncrementalDecoder:
     The 32 kHz codec is non-causal, so the newest `latency_samples` (2402, 3.75 frames) wait for the frames that
     follow them; `latency_frames` rounds that up. After `flush` the decoder is ready for a new stream."""
 
-    def __init__(self, m: MusicGen, batch_size: int = 1):
+    def __init__(self, m: CodecLM, batch_size: int = 1):
         self.m = m
         self.batch_size = batch_size
         self.channels = m.channels

@@ -14,8 +14,7 @@ import torch
 
 from ..errors import LoopgenError
 from ..models.audio import prepare_audio
-from ..models.musicgen import MusicGen
-from ..models.sampling import SamplingParams
+from ..models.base import CodecLM
 from .take import Take
 
 @dataclass
@@ -27,7 +26,7 @@ class Loop:
     beats_per_bar: int = 4
     prompt: str | list = ""
     seed: int | None = None
-    params: SamplingParams = field(default_factory=SamplingParams)
+    params: dict = field(default_factory=dict)  # the sampling values it was made with, in request names
 
     @property
     def seconds(self) -> float:
@@ -41,7 +40,7 @@ def loop_samples(bars: float, bpm: float, beats_per_bar: int, sample_rate: int) 
 
 
 def make_loop(
-    m: MusicGen,
+    m: CodecLM,
     prompt: str | list,
     bpm: float = 120.0,
     bars: int = 4,
@@ -52,19 +51,19 @@ def make_loop(
     **sampling,
 ) -> Loop:
     """A seamless loop of `bars` bars at `bpm`. With prompt_audio (any rate, any channel count) the loop continues
-    that audio (the loop itself holds only the new bars)."""
-    params = SamplingParams(**sampling).validate()
+    that audio (the loop itself holds only the new bars). sampling: temperature, top_k, top_p, cfg_coef; those not
+    given are the model family's own defaults."""
     length = loop_samples(bars, bpm, beats_per_bar, m.sample_rate)
     original = None
     if prompt_audio is not None:
         if prompt_sample_rate is None:
             raise LoopgenError("prompt_sample_rate is required with prompt_audio")
         original = prepare_audio(prompt_audio, prompt_sample_rate, m.sample_rate, m.channels)[0].to(m.device)
-    take = Take(m, [prompt], params, seed, length, loop=True, original=original)
-    return Loop(take.run(), m.sample_rate, bpm, bars, beats_per_bar, prompt, take.seed, params)
+    take = Take(m, [prompt], sampling, seed, length, loop=True, original=original)
+    return Loop(take.run(), m.sample_rate, bpm, bars, beats_per_bar, prompt, take.seed, take.session.sampling)
 
 
-def extend_loop(m: MusicGen, loop: Loop, bars: int = 4, prompt: str | list | None = None, seed: int | None = None) -> Loop:
+def extend_loop(m: CodecLM, loop: Loop, bars: int = 4, prompt: str | list | None = None, seed: int | None = None) -> Loop:
     """The loop followed by `bars` new bars that continue it; the longer loop wraps seamlessly too. The original
     bars are kept sample for sample, except the last 10 ms (spliced into the new bars) and the head (crossfaded
     with the new ending, so the wrap stays seamless)."""
@@ -74,7 +73,7 @@ def extend_loop(m: MusicGen, loop: Loop, bars: int = 4, prompt: str | list | Non
     return replace(loop, audio=take.run(), bars=loop.bars + bars, prompt=prompt, seed=take.seed)
 
 
-def vary_loop(m: MusicGen, loop: Loop, bars: int = 1, prompt: str | list | None = None, seed: int | None = None) -> Loop:
+def vary_loop(m: CodecLM, loop: Loop, bars: int = 1, prompt: str | list | None = None, seed: int | None = None) -> Loop:
     """Regenerate the loop's last `bars` bars, continuing from its start; same length, still seamless."""
     if not 0 < bars < loop.bars:
         raise LoopgenError(f"can vary 1 to {loop.bars - 1} bars of a {loop.bars}-bar loop, got {bars}")

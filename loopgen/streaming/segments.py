@@ -1,5 +1,6 @@
-"""MAGNeT in the streaming layer: a generation made segment by segment, with Session's surface (so `Take`, loops and
-the daemon use it unchanged) and a batch that interleaves many, one decoding pass per step.
+"""MAGNeT in the streaming layer: a generation made segment by segment, a `types.Stream` like MusicGen's Session (so
+takes, loops, `stream` and the daemon use it unchanged) and a `types.Stepper` that interleaves many, one decoding
+pass per step.
 
 A segment's frames all complete together, after its last pass: audio arrives a segment at a time. Past one segment
 the last half segment is the fixed prompt of the next (as `Magnet.generate`), so long and endless streams work.
@@ -7,36 +8,29 @@ Live changes (parameters, prompts) apply from the next segment: the text is a co
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
 from ..errors import LoopgenError
 from ..models.magnet import Decoding, Magnet
-from ..models.sampling import SamplingParams, check_seed
-from .session import Frame, normalize_prompts
-
-# the daemon's sampling names -> MAGNeT's (guidance is its starting coefficient, annealed to min_cfg_coef)
-_NAMES = {"temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "cfg_coef": "max_cfg_coef"}
-
-
-def magnet_options(m: Magnet, params: SamplingParams | None) -> dict:
-    """Sampling values a request set (those differing from MusicGen's defaults), in MAGNeT's names; the rest stay
-    the model family's own defaults."""
-    if params is None:
-        return {}
-    d = SamplingParams().as_dict()
-    return {_NAMES[k]: v for k, v in params.as_dict().items() if v != d[k]}
+from ..models.sampling import check_seed
+from ..params import MagnetParams, magnet_changes, magnet_values
+from .types import Frame, Stream, given_values, normalize_prompts
 
 
 class SegmentSession:
     """seconds: new audio (None = endless); prompt_codes [B, K, P]: codes to continue (their last half segment is
-    used). Always guided (MAGNeT anneals its guidance). Step it in a `SegmentBatch` (or alone: `step()`, iteration)."""
+    used). params: the sampling values given, in request names (temperature, top_k, top_p, cfg_coef: MAGNeT's
+    max_cfg_coef), laid over the model's own decoding defaults. Always guided (MAGNeT anneals its guidance). Step it
+    in a `SegmentBatch` (or alone: `step()`, iteration)."""
 
-    def __init__(self, m: Magnet, prompts: str | list, params: SamplingParams | None = None, seed: int | None = None,
-                 seconds: float | None = None, prompt_codes: torch.Tensor | None = None):
+    def __init__(self, m: Magnet, prompts: str | list, params: Mapping[str, float] | None = None,
+                 seed: int | None = None, seconds: float | None = None, prompt_codes: torch.Tensor | None = None):
         self.m = m
         self.rows = self._texts(prompts)
-        self.params = (params or SamplingParams()).validate()
-        self.options = m.options(**magnet_options(m, self.params))
+        self.given = given_values(params)
+        self.options: MagnetParams = m.options(**magnet_changes(self.given))
         self.seed = check_seed(seed)
         self.keep = m.max_frames // 2  # frames of context a later segment starts from
         b = len(self.rows)
@@ -58,6 +52,7 @@ class SegmentSession:
         self.decoding: Decoding | None = None
         self.passes = 0  # decoding passes made, over every segment
         self._passes_before = 0  # passes made before the current segment
+        self._ready: list[Frame] = []  # frames of a finished segment not yet returned by `step()` (stepped alone)
 
     @staticmethod
     def _texts(prompts: str | list) -> list[tuple[tuple[str, float], ...]]:
@@ -67,10 +62,25 @@ class SegmentSession:
         return rows
 
     # -- live control: from the next segment ------------------------------------------------------------------
-    def set_params(self, **changes) -> None:
-        params = self.params.replace(**changes)
-        self.options = self.m.options(**magnet_options(self.m, params))
-        self.params = params
+    @property
+    def params(self) -> MagnetParams:
+        return self.options
+
+    @property
+    def sampling(self) -> dict[str, float]:
+        return magnet_values(self.options)
+
+    @property
+    def total_frames(self) -> int | None:
+        return self.end
+
+    def set_params(self, **changes: float) -> None:
+        given = {**self.given, **changes}
+        self.options = self.m.options(**magnet_changes(given))  # checked in MAGNeT's ranges before anything changes
+        self.given = given
+
+    def set_melody(self, melody: list[torch.Tensor | None]) -> None:
+        raise self.m.no_melody()  # MAGNeT is conditioned by text only
 
     def set_prompts(self, prompts: str | list) -> None:
         rows = self._texts(prompts)
@@ -98,17 +108,23 @@ class SegmentSession:
         return made + (d.frames - d.prompt_frames) * (d.draws - self._passes_before) // self.passes_per_segment
 
     # -- stepping --------------------------------------------------------------------------------------------------
-    def step(self) -> list[Frame]:
-        """One decoding pass alone; returns the frames a finished segment completed (often none)."""
+    def step(self) -> Frame | None:
+        """Stepped alone: one decoding pass, and the next frame made, or None (a segment's frames all complete at
+        its last pass; they are returned one per call, without a pass, until none is left)."""
+        if self._ready:
+            return self._ready.pop(0)
         if self.batch is None:
             SegmentBatch(self.m, [self])
         elif len(self.batch.sessions) > 1:
             raise LoopgenError("this session shares a batch: step the batch")
-        return [f for _, f in self.batch.step()]
+        self._ready = [f for _, f in self.batch.step()]
+        return self._ready.pop(0) if self._ready else None
 
     def __iter__(self):
-        while not self.done:
-            yield from self.step()
+        while not self.done or self._ready:
+            f = self.step()
+            if f is not None:
+                yield f
 
     # -- the batch protocol ----------------------------------------------------------------------------------------
     def prepare(self) -> Decoding | None:
@@ -142,7 +158,7 @@ class SegmentSession:
         for j in range(new.shape[-1]):
             if self.end is not None and self.next_frame >= self.end:
                 break
-            out.append(Frame(self.next_frame, new[..., j], prompts, self.params))
+            out.append(Frame(self.next_frame, new[..., j], prompts, self.options))
             self.next_frame += 1
         return out
 
@@ -151,10 +167,13 @@ class SegmentBatch:
     """Steps MAGNeT sessions together: each step is one decoding pass of every running session, their forward passes
     batched where their segment lengths agree. The same surface as `Batch`."""
 
-    def __init__(self, m: Magnet, sessions: list = ()):
+    def __init__(self, m: Magnet, sessions: list = (), prefill_chunk: int | None = None,
+                 compile: bool | str | None = None, graphs: bool = False):
+        """prefill_chunk, compile, graphs: the stepper interface's; a pass is a whole segment (nothing to prefill
+        in chunks) and is not compiled or captured."""
         self.m = m
         self.sessions: list[SegmentSession] = []
-        self.failed: list[tuple[SegmentSession, Exception]] = []
+        self.failed: list[tuple[Stream, Exception]] = []
         for s in sessions:
             self.add(s)
 

@@ -11,12 +11,12 @@ A melody model is conditioned by a prefix (the melody's chroma and the text) tha
 computed under, so its new prompts or melody open a new window at once: re-primed from the stream's own tail (up to
 `window - stride` seconds) under the new prefix; frames go on from where they were.
 
-A session is stepped by a `Batch` (its own private one when you call `step()`); it joins the batch's engine when it
-first steps or is added.
+A session is passive: a stepper (`batch.EngineBatch`: its own private one when you call `step()`) drives it through
+`join`, `prepare` and `collect`; it joins the stepper's engine when it first steps or is added.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import torch
 
@@ -24,43 +24,11 @@ from ..errors import LoopgenError
 from ..models.engine import Engine, Voice
 from ..models.musicgen import MusicGen
 from ..models.sampling import SamplingParams, check_seed
+from ..params import musicgen_sampling
+from .batch import EngineBatch
+from .types import Frame, given_values, normalize_prompts
 
-WeightedPrompts = list[tuple[str, float]]
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One EnCodec frame of every row, all K codebooks, delay undone."""
-
-    index: int  # frame position in the stream (a continuation's prompt frames come first)
-    codes: torch.Tensor  # [B, K]
-    prompts: tuple[tuple[tuple[str, float], ...], ...]  # per row, the weighted prompts that produced it
-    params: SamplingParams  # the sampling parameters of the step that completed it
-
-
-def normalize_prompts(prompts: str | list) -> list[WeightedPrompts]:
-    """'text' | [text, ...] | [[(text, w), ...], ...] -> per row [(text, weight), ...] with weights > 0."""
-    if isinstance(prompts, str):
-        prompts = [prompts]
-    if not isinstance(prompts, (list, tuple)) or not prompts:
-        raise LoopgenError("prompts must be a text or a non-empty list")
-    rows: list[WeightedPrompts] = []
-    for row in prompts:
-        if isinstance(row, str):
-            row = [(row, 1.0)]
-        items = []
-        for item in row:
-            if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
-                raise LoopgenError(f"a weighted prompt is (text, weight), got {item!r}")
-            w = float(item[1])
-            if not w >= 0:
-                raise LoopgenError(f"prompt weights must be >= 0, got {w}")
-            items.append((item[0], w))
-        if not items or sum(w for _, w in items) <= 0:
-            raise LoopgenError("each row needs at least one prompt with a positive weight")
-        rows.append(items)
-    return rows
-
+__all__ = ["Frame", "Session", "normalize_prompts", "window_frames"]
 
 def window_frames(m: MusicGen, window_seconds: float | None = None, stride_seconds: float = 18.0) -> tuple[int, int]:
     """(frames per window, frames of context a window is re-primed with)."""
@@ -83,7 +51,7 @@ class Session:
         self,
         m: MusicGen,
         prompts: str | list,
-        params: SamplingParams | None = None,
+        params: SamplingParams | Mapping[str, float] | None = None,
         seed: int | None = None,
         seconds: float | None = None,
         prompt_codes: torch.Tensor | None = None,
@@ -96,7 +64,7 @@ class Session:
         self.rows = normalize_prompts(prompts)
         b = len(self.rows)
         self.melody = self._melody(melody)
-        self.params = (params or SamplingParams()).validate()
+        self.params = params.validate() if isinstance(params, SamplingParams) else musicgen_sampling(given_values(params))
         self.guided = self.params.cfg_coef != 1.0 if guided is None else bool(guided)
         if self.params.cfg_coef != 1.0 and not self.guided:
             raise LoopgenError("cfg_coef != 1 needs guidance: leave guided unset or True")
@@ -114,7 +82,7 @@ class Session:
         self.end = None if seconds is None else p0 + max(1, int(round(seconds * m.frame_rate)))  # exclusive
         # the latest frames (prompt included): the next window's context
         self.history = prompt_codes if prompt_codes is not None else torch.empty(b, m.num_codebooks, 0, dtype=torch.long, device=m.device)
-        self.next_frame = p0  # stream index of the next frame to complete
+        self.next_frame = self.first_frame = p0  # stream index of the next frame to complete; of the first new one
         self.cancelled = False
         self.batch = None  # the Batch that steps this session
         self.engine: Engine | None = None
@@ -175,6 +143,18 @@ class Session:
         return self.cancelled or (self.end is not None and self.next_frame >= self.end)
 
     @property
+    def total_frames(self) -> int | None:
+        return self.end
+
+    @property
+    def progress_frames(self) -> int:
+        return self.next_frame - self.first_frame
+
+    @property
+    def sampling(self) -> dict[str, float]:
+        return self.params.as_dict()
+
+    @property
     def positions(self) -> int:
         """KV positions one window needs: a whole window for endless streams, less for a short finite one."""
         span = self.window if self.end is None else min(self.window, self.end)
@@ -183,12 +163,10 @@ class Session:
     # -- stepping ------------------------------------------------------------------------------------------------
     def step(self) -> Frame | None:
         """One model step. Returns the frame it completed, or None (filling the delay pattern, priming, or done)."""
-        from .batch import Batch
-
         if self.batch is None:
-            Batch(self.m, [self])
+            EngineBatch(self.m, [self])
         elif len(self.batch.sessions) > 1:
-            raise LoopgenError("this session shares a Batch: step the Batch")
+            raise LoopgenError("this session shares a batch: step the batch")
         if self.done:
             return None
         out = self.batch.step()
@@ -200,7 +178,7 @@ class Session:
             if f is not None:
                 yield f
 
-    # -- the Batch protocol (called by the Batch that holds the session) ---------------------------------------
+    # -- driven by the stepper that holds the session (batch.EngineBatch) -------------------------------------------
     def join(self, engine: Engine) -> None:
         """Take voices in `engine`: fresh ones, or this session's moved from the engine it was in."""
         if self.engine is not None:

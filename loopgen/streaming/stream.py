@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..models.musicgen import MusicGen
-from ..models.sampling import SamplingParams
+from ..errors import LoopgenError
+from ..models.base import CodecLM
 from .decoder import IncrementalDecoder
-from .session import Frame, Session
+from .family import family, open_stream
+from .session import Session
+from .types import Frame, Stream
 
 
 @dataclass(frozen=True)
@@ -21,39 +23,46 @@ class Chunk:
     pcm: torch.Tensor  # [B, C, n] float32
     frame: int  # index of the newest frame decoded into it (-1 for the flush of an empty stream)
     prompts: tuple
-    params: SamplingParams | None
+    params: object  # the family's sampling parameters
 
 
 def open_session(
-    m: MusicGen,
+    m: CodecLM,
     prompts: str | list,
     seconds: float | None = None,
     *,
-    temperature: float = SamplingParams.temperature,
-    top_k: int = SamplingParams.top_k,
-    top_p: float = SamplingParams.top_p,
-    cfg_coef: float = SamplingParams.cfg_coef,
+    temperature: float | None = None,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    cfg_coef: float | None = None,
     seed: int | None = None,
     prompt_audio: torch.Tensor | np.ndarray | None = None,
     prompt_sample_rate: int | None = None,
     window_seconds: float | None = None,
     stride_seconds: float = 18.0,
-) -> Session:
-    """A Session with the same arguments as MusicGen.generate (prompt audio is encoded here)."""
+) -> Stream:
+    """A stream of the model's family with generate's arguments (prompt audio is encoded here). Sampling values left
+    None are the family's own defaults (MusicGen's temperature 1, top_k 250, cfg 3; MAGNeT's annealed decoding).
+    window_seconds / stride_seconds: MusicGen's sliding window (MAGNeT goes segment by segment)."""
     rows = 1 if isinstance(prompts, str) else len(prompts)
     codes = m.prompt_codes(prompt_audio, prompt_sample_rate, rows)
-    params = SamplingParams(temperature, top_k, top_p, cfg_coef)
-    return Session(m, prompts, params, seed, seconds, codes, window_seconds, stride_seconds)
+    given = {k: v for k, v in (("temperature", temperature), ("top_k", top_k), ("top_p", top_p),
+                               ("cfg_coef", cfg_coef)) if v is not None}
+    if window_seconds is not None or stride_seconds != 18.0:
+        if family(m).per_pass:
+            raise LoopgenError("window_seconds and stride_seconds are MusicGen's: MAGNeT streams segment by segment")
+        return Session(m, prompts, given, seed, seconds, codes, window_seconds, stride_seconds)
+    return open_stream(m, prompts, given, seed, seconds, codes)
 
 
-def stream(m: MusicGen, prompts: str | list, seconds: float | None = None, **kw) -> Iterator[Frame]:
+def stream(m: CodecLM, prompts: str | list, seconds: float | None = None, **kw) -> Iterator[Frame]:
     """Yield each frame (all rows, all codebooks) the moment it is complete; seconds=None streams without end.
 
     Takes generate's sampling and prompt-audio arguments; with the same seed it yields generate's frames."""
     yield from open_session(m, prompts, seconds, **kw)
 
 
-def decode_frames(m: MusicGen, frames: Iterator[Frame], batch_size: int) -> Iterator[Chunk]:
+def decode_frames(m: CodecLM, frames: Iterator[Frame], batch_size: int) -> Iterator[Chunk]:
     """Incrementally decode a frame stream into PCM chunks (one per frame once the decoder's look-ahead is filled),
     then flush at the end. The first chunk starts at the first frame's first sample."""
     dec = IncrementalDecoder(m, batch_size)
@@ -73,7 +82,7 @@ def decode_frames(m: MusicGen, frames: Iterator[Frame], batch_size: int) -> Iter
         yield Chunk((start or 0) + made, pcm, last.index if last else -1, last.prompts if last else (), last.params if last else None)
 
 
-def stream_audio(m: MusicGen, prompts: str | list, seconds: float | None = None, **kw) -> Iterator[Chunk]:
+def stream_audio(m: CodecLM, prompts: str | list, seconds: float | None = None, **kw) -> Iterator[Chunk]:
     """PCM as soon as it is final: `stream` through an IncrementalDecoder."""
     session = open_session(m, prompts, seconds, **kw)
     yield from decode_frames(m, iter(session), len(session.rows))

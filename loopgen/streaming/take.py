@@ -10,15 +10,17 @@ session uses, so the first new sample continues them without a seam.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
 from ..models.chroma import from_pitch_classes, pitch_classes
-from ..models.musicgen import MusicGen
-from ..models.sampling import SamplingParams
+from ..models.base import CodecLM
 from .bank import BankStream, DecoderBank
 from .dsp import splice, splice_length, wrap, wrap_length
-from .session import Frame, Session, window_frames
+from .family import Batch, family, open_stream
+from .types import Frame
 
 
 class Take:
@@ -29,7 +31,7 @@ class Take:
     its own, of one row: pass `DecoderBank(m, 1)` to decode with a crowd's bits, as `render --from` does). The caller steps `session` (alone or in a Batch) and hands each frame to `push`, or the frames of
     many takes to `push_frames`."""
 
-    def __init__(self, m: MusicGen, prompts: list, params: SamplingParams, seed: int | None, length: int,
+    def __init__(self, m: CodecLM, prompts: list, params: Mapping[str, float] | Any | None, seed: int | None, length: int,
                  loop: bool = False, original: torch.Tensor | None = None, keep_original: bool = False,
                  guided: bool | None = None, melody: torch.Tensor | None = None, melody_from: str | None = None,
                  bank: DecoderBank | None = None):
@@ -42,21 +44,12 @@ class Take:
         self.overrun = wrap_length(length, sr) if loop else 0
         target = length - (n0 if keep_original else 0)  # new samples the result needs
         frames = max(1, math.ceil((target + self.overrun + lead) / hop))
-        from ..models.magnet import Magnet
-
-        magnet = isinstance(m, Magnet)
-        win, context = (m.max_frames, m.max_frames // 2) if magnet else window_frames(m)
+        win, context = family(m).window(m)
         first = 0 if keep // hop < win else keep - context * hop  # a long original: only the part a window keeps
         codes = m.encode(original[None, :, first:keep], sr) if keep else None
-        if magnet:  # made segment by segment, with the same surface
-            from .segments import SegmentSession
-
-            if melody is not None:
-                raise m.no_melody()
-            self.session = SegmentSession(m, prompts, params, seed, frames / m.frame_rate, codes)
-        else:
-            self.session = Session(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided,
+        self.session = open_stream(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided,
                                    melody=[melody])
+        self.sampling = self.session.sampling  # the values it started with, in request names (changes: `changes`)
         self.melody = melody  # the melody it started with (live changes are in `changes`)
         self.melody_from = melody_from  # how its chroma was made (raw audio, or stems), for the sidecar
         self.decoder: BankStream = (bank or DecoderBank(m, 1, exact=False)).open()
@@ -96,9 +89,7 @@ class Take:
     def replay(self, changes: list[dict], prefill_chunk: int | None = None, frames: int | None = None) -> torch.Tensor:
         """Make the take again: step the session alone (batched and alone give the same music), applying each
         recorded change at its tick; stop after `frames` frames if the original was stopped. Returns `audio()`."""
-        from .batch import batch_for
-
-        batch = batch_for(self.m, [self.session], prefill_chunk=prefill_chunk)
+        batch = Batch(self.m, [self.session], prefill_chunk=prefill_chunk)
         todo = sorted(changes, key=lambda c: c["tick"])
         while not self.session.done and (frames is None or self.frames < frames):
             while todo and todo[0]["tick"] <= self.session.ticks:
@@ -161,7 +152,7 @@ class Take:
 
     def run(self) -> torch.Tensor:
         """Step the session alone to the end; returns `audio()`."""
-        for f in self.session:  # a Session or a SegmentSession: both yield frames
+        for f in self.session:  # any family's stream yields frames
             self.push(f)
         self.flush()
         return self.audio()

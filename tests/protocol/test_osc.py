@@ -31,7 +31,8 @@ def test_defaults_set_prompt_stop_extend_continue_play():
         c, _ = run(addr, v, sender=s)
         assert c is None or isinstance(c, M.Set)  # a stored default, or a live change
     g, _ = run("/loopgen/generate", "house", sender=s)
-    assert (g.params.bpm, g.params.bars, g.params.seed, g.params.sampling.temperature, g.params.sampling.cfg_coef) == (128, 2, 5, 0.7, 2)
+    assert (g.params.bpm, g.params.bars, g.params.seed) == (128, 2, 5)
+    assert g.params.sampling == {"temperature": 0.7, "cfg_coef": 2}  # only what was given
     live, _ = run("/loopgen/set/top_k", 40.0, sender=s)
     assert live == M.Set(g.id, {"top_k": 40}, None)
     p, _ = run("/loopgen/prompt", "warm", "keys", 0.25, "noise", 0.75, sender=s)
@@ -52,7 +53,7 @@ def test_defaults_set_prompt_stop_extend_continue_play():
         ("/loopgen/dance", [], "unknown_type"),
         ("/loopgen/set/volume", [1.0], "unknown_type"),
         ("/loopgen/set/temperature", ["hot"], "bad_field"),
-        ("/loopgen/set/temperature", [9.0], "out_of_range"),
+        ("/loopgen/set/temperature", [11.0], "out_of_range"),  # past every family's range
         ("/loopgen/set/bpm", [], "bad_field"),
         ("/loopgen/generate", [], "bad_field"),  # no prompt yet
         ("/loopgen/generate", ["x", 4.0], "bad_field"),  # bars without bpm

@@ -36,7 +36,9 @@ def test_generate_defaults_and_fields():
     p = g.params
     assert p.prompts == (("a", 1.0), ("b", 0.5)) and p.bars == 4 and p.bpm == 120 and p.beats_per_bar == 3
     assert p.loop and p.seconds is None and p.total_seconds() == 6.0
-    assert (p.sampling.temperature, p.sampling.top_k, p.sampling.top_p, p.sampling.cfg_coef, p.seed) == (0.8, 50, 0.9, 2.0, 7)
+    assert p.sampling == {"temperature": 0.8, "top_k": 50, "top_p": 0.9, "cfg_coef": 2.0} and p.seed == 7
+    assert g.params.sampling["top_k"] == 50 and isinstance(g.params.sampling["top_k"], int)
+    assert cmd(type="generate", id="a", prompt="p").params.sampling == {}  # nothing given: the family's defaults
     assert cmd(type="generate", id="x", prompt="p", bars=1, bpm=60, loop=False).params.loop is False
 
 

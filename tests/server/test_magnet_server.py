@@ -85,3 +85,36 @@ def test_live_changes_and_stop(serve):
             assert rest[-1]["type"] == "done"
 
     serve(scenario, model=MODEL)
+
+
+def test_given_values_reach_magnet_and_each_family_checks_its_own_range(serve):
+    """A MAGNeT take asked for temperature 1, top_k 250, top_p 0, cfg 3 (MusicGen's defaults) is made with exactly
+    those, not MAGNeT's own defaults; MAGNeT's temperature range reaches 10 on the request path; removing a melody
+    from a take of a model without melody is a coded error, not a server error."""
+
+    async def scenario(server):
+        m = server.model
+        asked = dict(temperature=1.0, top_k=250, top_p=0.0, cfg_coef=3.0)
+        async with connect(url(server)) as c:
+            events, pcm = await collect(c.generate("dub", seconds=0.5, seed=5, **asked))
+            want = m.generate(["dub"], seconds=0.5, seed=5, temperature=1.0, top_k=250, top_p=0.0, max_cfg_coef=3.0)
+            assert np.abs(want.audio[0, 0].numpy() - pcm).max() < 1e-4
+            own = m.generate(["dub"], seconds=0.5, seed=5)
+            assert np.abs(own.audio[0, 0].numpy() - pcm).max() > 1e-3  # MAGNeT's defaults make other music
+            events, _ = await collect(c.generate("hot", seconds=0.5, seed=1, temperature=7.0))
+            assert events[-1]["type"] == "done"
+            await c.send("generate", id="d", prompt="drone", seconds=20, seed=2)
+            while (ev := await c.next_event())["type"] != "started":
+                pass
+            await c.send("set", id="d", melody=False)
+            ev = await c.next_event()
+            while ev["type"] != "error":
+                ev = await c.next_event()
+            assert ev["code"] == "bad_field" and "no melody" in ev["message"] and ev["id"] == "d"
+            await c.send("set", id="d", temperature=12.0)
+            while (ev := await c.next_event())["type"] != "error":
+                pass
+            assert ev["code"] == "out_of_range"
+            await c.stop("d")
+
+    serve(scenario, model=MODEL)

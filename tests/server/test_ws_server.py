@@ -334,3 +334,15 @@ def test_deep_nesting_is_answered_and_the_connection_stays(serve):
             assert msgpack.unpackb(await ws.recv())["type"] == "pong"
 
     serve(scenario)
+
+
+def test_a_value_past_musicgens_range_is_out_of_range(serve):
+    """temperature 7 is a MAGNeT value: on a MusicGen the request is refused with out_of_range, nothing starts."""
+
+    async def scenario(server):
+        async with connect(url(server)) as c:
+            await c.send("generate", id="t", prompt="x", seconds=1.0, temperature=7.0)
+            ev = await c.next_event()
+            assert ev["type"] == "error" and ev["code"] == "out_of_range" and "temperature" in ev["message"]
+
+    serve(scenario)
