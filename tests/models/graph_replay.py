@@ -9,8 +9,10 @@ decoder bank's captured paths can be proven here, where there is no GPU:
   the step's Python computed (an index, a slice bound, a branch taken) is baked in, tensors that existed before the
   recording are used in place (their addresses are the key), tensors made during it are made again;
 - a replay's outputs are the same tensors every time (the graph's memory), overwritten by the next replay;
-- a read of a value back to the host inside the step is refused (a capture cannot do it either), and so is a
-  tensor made from host data (`torch.tensor(...)`, `t[i] = 0.5`: a copy from the host on a GPU).
+- everything a capture refuses is refused inside the step (`HostGuard`): a read of a value back to the host
+  (`.item()`, `.tolist()`, `.numpy()`, `if t:`, `int(t)`), a tensor made from host data (`torch.tensor(...)`,
+  `t[[1, 2]]`, `t[i] = 0.5`: a copy from the host on a GPU), and an op whose output shape depends on values
+  (`nonzero`, boolean-mask indexing, `masked_select`, `unique`): a graph's shapes are fixed when it is captured.
 
 A step that would go wrong as a CUDA graph (a position passed as a Python number, a state bit flipped in Python,
 an output kept without a copy) goes wrong here too.
@@ -21,11 +23,63 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
 _HOST_READS = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.is_nonzero.default}
 _HOST_DATA = {torch.ops.aten.lift_fresh.default, torch.ops.aten.lift_fresh_copy.default}
+_VALUE_SHAPED = {  # ops whose output shape depends on the values: a replay would keep the first shape
+    torch.ops.aten.nonzero.default, torch.ops.aten.masked_select.default, torch.ops.aten.nonzero_static.default,
+    torch.ops.aten._unique2.default, torch.ops.aten.unique_dim.default, torch.ops.aten.unique_consecutive.default,
+    torch.ops.aten.repeat_interleave.Tensor, torch.ops.aten.argwhere.default,
+}
+_READ_METHODS = {"tolist", "numpy", "item", "__bool__", "__int__", "__float__", "__index__", "__array__"}
+
+
+def _refuse(func: Any, args: tuple, kwargs: dict) -> None:
+    """Raise for an op a CUDA graph capture cannot hold (see the module docstring)."""
+    if func in _HOST_READS:
+        raise RuntimeError(f"{func} reads a device value back to the host inside a captured step")
+    if func in _HOST_DATA:  # torch.tensor(...), t[[i, j]] or t[i] = number: a copy from the host on a GPU
+        raise RuntimeError(f"{func}: a tensor made from host data inside a captured step")
+    if func in _VALUE_SHAPED:
+        raise RuntimeError(f"{func}: its output's shape depends on values, which a captured graph cannot follow")
+    if func is torch.ops.aten.index.Tensor or func is torch.ops.aten.index_put_.default:
+        for i in args[1] if len(args) > 1 else ():
+            if isinstance(i, torch.Tensor) and i.dtype in (torch.bool, torch.uint8):
+                raise RuntimeError(f"{func} with a boolean mask: a shape that depends on values")
+
+
+class _NoHostReads(TorchFunctionMode):
+    """Reads that do not go through an op (`.tolist()`, `.numpy()` on the CPU): refused at the Python surface."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", None) in _READ_METHODS:
+            raise RuntimeError(f"Tensor.{func.__name__}() reads device values back to the host inside a captured step")
+        return func(*args, **(kwargs or {}))
+
+
+class _NoHostOps(TorchDispatchMode):
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        _refuse(func, args, kwargs)
+        return func(*args, **kwargs)
+
+
+class HostGuard:
+    """`with HostGuard():` refuses, as a CUDA graph capture would, every host read, every tensor made from host data
+    and every value-shaped op run inside it (real values, any device: the per-step path checked where it runs)."""
+
+    def __enter__(self) -> "HostGuard":
+        self._modes = [_NoHostReads(), _NoHostOps()]
+        for m in self._modes:
+            m.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for m in reversed(self._modes):
+            m.__exit__(*exc)
 
 
 def _written(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
@@ -48,10 +102,7 @@ class _Recorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in _HOST_READS:
-            raise RuntimeError(f"{func} reads a device value back to the host inside a captured step")
-        if func in _HOST_DATA:  # torch.tensor(...) or t[i] = number: a copy from the host on a GPU
-            raise RuntimeError(f"{func}: a tensor made from host data inside a captured step")
+        _refuse(func, args, kwargs)
         for t in _written(func, args, kwargs):
             if id(t) not in self._seen:
                 self._seen.add(id(t))
@@ -75,7 +126,7 @@ class ReplayGraphs:
             return self._replay(*entry)
         out = step()  # eager: this call's result
         rec = _Recorder()
-        with rec:
+        with _NoHostReads(), rec:
             static = step()
         for t, before in reversed(rec.saved):  # recorded, not run: the state does not move
             t.copy_(before)
