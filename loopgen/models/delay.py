@@ -23,8 +23,8 @@ def forced_columns(
     out = torch.full((batch, k, cols), -1, dtype=torch.long, device=device)
     p = 0 if prompt is None else prompt.shape[-1]
     for cb, delay in enumerate(delays):
-        out[:, cb, : 1 + delay] = card  # before frame 0
-        out[:, cb, 1 + delay + frames :] = card  # after the last frame
+        out[:, cb, : 1 + delay].fill_(card)  # before frame 0 (a scalar fill: no copy from the host on a GPU)
+        out[:, cb, 1 + delay + frames :].fill_(card)  # after the last frame
         if p:
             out[:, cb, 1 + delay : 1 + delay + p] = prompt[:, cb]
     return out

@@ -104,6 +104,8 @@ class Voice:
     melody: torch.Tensor | None = None  # one-hot chroma [T, 12] (a melody model), None: no melody
     offset: int = 0  # prefix positions (a melody model's chroma + text) before column 0
     pending: bool = False  # prompts or melody changed: the prefix is re-made at the next window (a melody model)
+    index: torch.Tensor | None = None  # `rows` on the device, made when they change (never in the per-step path)
+    slot_index: torch.Tensor | None = None  # [1] `slot` on the device
 
     @property
     def cond_rows(self) -> list[int]:
@@ -211,6 +213,7 @@ class Engine:
                      positions=positions)
         rows = [self.free_rows.pop(0) for _ in range(len(prompts) + guided)]
         voice = Voice(slot, rows, guided, list(prompts), params, seed, span=positions, melody=melody)
+        self._indices(voice)
         self.voices[slot] = voice
         self.v.seed[slot] = seed
         self.v.draws[slot] = 0
@@ -219,17 +222,22 @@ class Engine:
         self._condition(voice)
         return voice
 
+    def _indices(self, voice: Voice) -> None:
+        """The voice's rows and slot as device index tensors (made when they change, so steps copy nothing)."""
+        voice.index = torch.tensor(voice.rows, device=self.m.device)
+        voice.slot_index = torch.arange(voice.slot, voice.slot + 1, device=self.m.device)
+
     @torch.inference_mode()
     def remove(self, voice: Voice) -> None:
         """Free a voice's slot and rows (their memory is reused by the next voice)."""
         if self.voices.get(voice.slot) is not voice:
             return
         del self.voices[voice.slot]
-        self.v.live[voice.slot] = False
-        idx = torch.tensor(voice.rows, device=self.m.device)
-        self.r.weight[idx] = 0.0
-        self.r.uncond[idx] = False
-        self.r.voice[idx] = 0
+        self.v.live[voice.slot].fill_(False)  # scalar fills and device indices: no copy from the host on a GPU
+        idx = voice.index
+        self.r.weight.index_fill_(0, idx, 0.0)
+        self.r.uncond.index_fill_(0, idx, False)
+        self.r.voice.index_fill_(0, idx, 0)
         self.free_rows += voice.rows
 
     @torch.inference_mode()
@@ -281,12 +289,13 @@ class Engine:
                 self.r.voice[idx] = 0
                 self.free_rows += dropped
             voice.rows = keep + extra + voice.rows[len(old):]
+            self._indices(voice)
         voice.prompts = list(prompts)
         self._condition(voice)
 
     def _condition(self, voice: Voice) -> None:
         texts = [t for t, _ in voice.prompts]
-        idx = torch.tensor(voice.rows, device=self.m.device)
+        idx = voice.index
         if self.m.prefixed:  # the conditioning is the first positions of every row: [n(+1), P, D]
             prefix = self.m.prefix(texts, voice.melody, voice.guided)
             voice.offset = prefix.shape[1]
@@ -336,9 +345,8 @@ class Engine:
         target = voice.col - 1
         if voice.fed < target:
             end = target if max_tokens is None else min(target, voice.fed + max_tokens)
-            idx = torch.tensor(voice.rows, device=self.m.device)
             tokens = self.v.seq[voice.slot, :, voice.fed : end]  # [K, T]
-            self.lm.prefill(self.cache, idx, tokens[None].expand(len(voice.rows), -1, -1), voice.offset + voice.fed)
+            self.lm.prefill(self.cache, voice.index, tokens[None].expand(len(voice.rows), -1, -1), voice.offset + voice.fed)
             voice.fed = end
         if voice.fed == target and not voice.live:
             self._set_live(voice, True)
@@ -351,7 +359,7 @@ class Engine:
     def _set_live(self, voice: Voice, live: bool) -> None:
         if voice.live != live:
             voice.live = live
-            self.v.live[voice.slot] = live
+            self.v.live[voice.slot].fill_(live)  # a scalar fill: no copy from the host on a GPU
 
     # -- the step ----------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -417,5 +425,6 @@ class Engine:
             getattr(self.v, name)[slot] = getattr(other.v, name)[voice.slot]
         other.remove(voice)
         new = replace(voice, slot=slot, rows=rows)
+        self._indices(new)
         self.voices[slot] = new
         return new

@@ -102,11 +102,16 @@ class DecoderBank:
             idx = torch.tensor(list(keep), device=dev)
             self.codes.index_copy_(0, idx, old.index_select(0, idx))
         self.live = torch.zeros(slots, dtype=torch.bool, device=dev)  # [S] slots with a new frame this call
+        self.slot_index = torch.arange(slots, device=dev)  # [S]: a push's slots are gathered from it, on the device
         used = getattr(self, "used", [])
         self.used: list[BankStream | None] = [used[i] if i in keep else None for i in range(slots)]
 
     def _rows(self, slots: list[int]) -> torch.Tensor:
+        """The decoder rows of `slots` (a slot holds one row per channel), made on the device from numbers (no copy
+        from the host) for one slot, from a list on a growth."""
         c = self.channels
+        if len(slots) == 1:
+            return torch.arange(slots[0] * c, slots[0] * c + c, device=self.m.device)
         return torch.tensor([s * c + i for s in slots for i in range(c)], device=self.m.device)
 
     @property
@@ -154,7 +159,7 @@ class DecoderBank:
     def _step(self, slots: list[int], codes: list[torch.Tensor]) -> torch.Tensor:
         """One decoder call over every slot; only `slots` advance. Returns PCM [S, C, n] (rows of other slots are
         meaningless)."""
-        idx = torch.tensor(slots, device=self.m.device)
+        idx = torch.cat([self.slot_index[s : s + 1] for s in slots])  # views of a device tensor: no host copy
         self.codes.index_copy_(0, idx, torch.stack(codes))
         self.live.zero_()
         self.live.index_fill_(0, idx, True)

@@ -184,10 +184,12 @@ class Session:
         if self.engine is not None:
             self.voices = [engine.adopt(self.engine, v) for v in self.voices]
             self.engine = engine
+            self._slots = torch.cat([v.slot_index for v in self.voices])
             return
         self.engine = engine
         self.voices = [engine.add(row, self.params, self.seed + i, self.guided, self.positions, self.melody[i])
                        for i, row in enumerate(self.rows)]
+        self._slots = torch.cat([v.slot_index for v in self.voices])  # [B] its voices' slots, on the device
         self._start_window(self.history if self.history.shape[-1] else None)
 
     def leave(self) -> None:
@@ -216,7 +218,7 @@ class Session:
         local = self.engine.completed(self.voices[0])
         if local is None or local < self.p or local >= self.frames:
             return None
-        frame = codes[[v.slot for v in self.voices]]  # [B, K]
+        frame = codes.index_select(0, self._slots)  # [B, K]
         self.history = torch.cat([self.history[..., -(self.window - 1) :], frame[..., None]], dim=-1)
         out = Frame(self.next_frame, frame, tuple(tuple(r) for r in self.rows), self.params)
         self.next_frame += 1
