@@ -2,18 +2,26 @@
 Cycling '74 (messages right to left, signal fan-in summed, control floats into signal inlets), so tests can press its
 buttons, hear its output sample by sample and let it talk OSC over real UDP to a real daemon.
 
+Types follow Max's documentation, so a patch bug of that kind fails a test here as it would misbehave in Max:
+arithmetic objects ([+ 1], [!- 1], [* 2], [== 1], [maximum 1]) compute in ints unless their argument is a float
+(a float into an int object is truncated, in either inlet); [expr] types each operand ($i ints, $f floats, 2 an int,
+2. a float), divides ints as C does and outputs an int when its result is one; [pack] and [unpack] convert to the
+type each argument names; [deferlow] sends its message later, after the event that brought it has finished.
+
 Live is played by the test: `transport` (position in bars, tempo, running) drives [phasor~ ... @lock 1] and
 [transport]; `live_tempo` answers [live.observer]; calls made through [live.object] are recorded in `live_calls`.
 Max for Live's `---` prefix becomes this device's own number, as Live makes it per device.
 """
 from __future__ import annotations
 
+import ast
 import heapq
 import itertools
+import math
+import operator
 import random
 import re
 import socket
-from math import floor
 
 import numpy as np
 import soundfile as sf
@@ -32,6 +40,66 @@ def _atoms(text: str) -> list:
         except ValueError:
             out.append(w)
     return out
+
+
+def _typed(kind, v):
+    """v converted to the type a [pack] / [unpack] argument names: i or an int, f or a float, s or a symbol."""
+    if kind == "f" or isinstance(kind, float):
+        return float(v)
+    if kind == "i" or (isinstance(kind, int) and not isinstance(kind, bool)):
+        return int(v)  # Max truncates a float into an int
+    return v
+
+
+def _c_div(a, b):
+    if isinstance(a, int) and isinstance(b, int):
+        return int(a / b) if b else 0  # C: toward zero; expr's int division by 0 gives 0
+    return a / b if b else 0.0
+
+
+def _c_mod(a, b):
+    if isinstance(a, int) and isinstance(b, int):
+        return int(math.fmod(a, b)) if b else 0
+    return math.fmod(a, b) if b else 0.0
+
+
+_EXPR_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: _c_div, ast.Mod: _c_mod}
+_EXPR_FUNCS = {"floor": math.floor, "ceil": math.ceil, "int": int, "float": float, "abs": abs, "min": min,
+               "max": max, "pow": pow, "sqrt": math.sqrt}
+
+
+def expr_eval(text: str, inlets: dict[int, object]) -> int | float:
+    """[expr text] with its inlets' values, typed as Max types them: $iN an int, $fN a float, a literal 2 an int
+    and 2. a float; int op int stays an int (C division); floor() of a float is a float in expr."""
+    src = re.sub(r"\$([if])(\d+)", lambda m: f"_{m.group(1)}{m.group(2)}", text)
+
+    def ev(n):
+        if isinstance(n, ast.Expression):
+            return ev(n.body)
+        if isinstance(n, ast.Constant):
+            return n.value
+        if isinstance(n, ast.Name):
+            kind, k = n.id[1], int(n.id[2:])
+            v = inlets.get(k, 0)
+            return float(v) if kind == "f" else int(v)
+        if isinstance(n, ast.BinOp):
+            return _EXPR_OPS[type(n.op)](ev(n.left), ev(n.right))
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+            return -ev(n.operand)
+        if isinstance(n, ast.Compare) and len(n.ops) == 1:
+            ops = {ast.Lt: operator.lt, ast.Gt: operator.gt, ast.LtE: operator.le, ast.GtE: operator.ge,
+                   ast.Eq: operator.eq, ast.NotEq: operator.ne}
+            return int(ops[type(n.ops[0])](ev(n.left), ev(n.comparators[0])))
+        if isinstance(n, ast.Call):
+            args = [ev(a) for a in n.args]
+            f = n.func.id
+            if f in ("floor", "ceil"):  # expr's floor/ceil keep the operand's type
+                r = _EXPR_FUNCS[f](args[0])
+                return float(r) if isinstance(args[0], float) else int(r)
+            return _EXPR_FUNCS[f](*args)
+        raise ValueError(f"expr: {text!r} uses what this simulator does not know")
+
+    return ev(ast.parse(src, mode="eval"))
 
 
 class Device:
@@ -158,8 +226,7 @@ class Device:
         elif c == "unpack":
             for k in reversed(range(len(a))):
                 if k < len(msg):
-                    v = msg[k]
-                    self._out(id, k, [float(v) if a[k] == "f" else int(v) if a[k] == "i" else v])
+                    self._out(id, k, [_typed(a[k], msg[k])])
         elif c == "prepend":
             self._out(id, 0, [*a, *msg])
         elif c in ("i", "f"):
@@ -171,20 +238,24 @@ class Device:
                     st["v"] = cast(msg[0])
                 self._out(id, 0, [st.get("v", cast(a[0]) if a else cast(0))])
         elif c in ("!-", "+", "*", "==", "maximum"):
-            k = st.get("arg", a[0] if a else 0)
+            cast = float if a and isinstance(a[0], float) else int  # typed by the argument (none: int)
             if inlet == 1:
-                st["arg"] = msg[0]
+                st["arg"] = cast(msg[0])
                 return
-            x = msg[0]
+            k = st.get("arg", cast(a[0]) if a else 0)
+            if bang:
+                x = st.get("x", cast(0))
+            else:
+                x = st["x"] = cast(msg[0])
             r = {"!-": lambda: k - x, "+": lambda: x + k, "*": lambda: x * k, "==": lambda: int(x == k),
                  "maximum": lambda: max(x, k)}[c]()
-            self._out(id, 0, [float(r) if isinstance(k, float) or isinstance(x, float) else r])
+            self._out(id, 0, [r if c == "==" else cast(r)])
         elif c == "expr":
-            if inlet == 1:
-                st[2] = float(msg[0])
+            if inlet > 0:
+                st[inlet + 1] = msg[0]
                 return
-            expr = " ".join(str(x) for x in a).replace("$f1", "_1").replace("$f2", "_2")
-            self._out(id, 0, [float(eval(expr, {"floor": floor, "_1": float(msg[0]), "_2": st.get(2, 0.0)}))])
+            st[1] = st.get(1, 0) if bang else msg[0]
+            self._out(id, 0, [expr_eval(" ".join(str(x) for x in a), {k: v for k, v in st.items() if isinstance(k, int)})])
         elif c == "gate":
             if inlet == 0:
                 st["open"] = int(msg[0])
@@ -202,13 +273,16 @@ class Device:
             if msg != ["stop"]:
                 gen = st["gen"]
                 self._later(float(a[0]), lambda: st["gen"] == gen and self._out(id, 0, ["bang"]))
-        elif c in ("deferlow", "textbutton", "live.numbox", "flonum", "live.dial"):
+        elif c == "deferlow":  # the low-priority queue: after the event that brought it
+            self._later(0.0, lambda m=list(msg): self._out(id, 0, m))
+        elif c in ("textbutton", "live.numbox", "flonum", "live.dial"):
             if c in ("live.numbox", "flonum", "live.dial"):
                 st["v"] = msg[0]
             self._out(id, 0, msg)
         elif c == "pack":
-            st.setdefault("v", list(a))
-            st["v"][inlet] = msg[0] if not bang else st["v"][inlet]
+            st.setdefault("v", [_typed(k, 0) if k != "s" else "" for k in a])
+            if not bang:
+                st["v"][inlet] = _typed(a[inlet], msg[0])
             if inlet == 0:
                 self._out(id, 0, list(st["v"]))
         elif c == "textedit":
