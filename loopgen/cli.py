@@ -57,82 +57,37 @@ def check_output(path: str) -> None:
 
 def render_take(sidecar: str, output: str, model: str | None, device: str | None, dtype: str | None,
                 threads: int | None = None) -> int:
-    """`render --from`: the take's own recipe through the same Take and Batch code the daemon used, on the number
-    of CPU threads the daemon used unless `threads` is given (a batched decode's last bits depend on it)."""
-    import json
-
+    """`render --from`: the take's record made again (streaming.render.replay), on the number of CPU threads the
+    daemon used unless `threads` is given (a batched decode's last bits depend on it)."""
     import torch
 
     from .models import load_model
-    from .streaming.take import Take
+    from .streaming.record import TakeRecord
+    from .streaming.render import replay
 
     check_output(output)
     path = Path(sidecar)
     try:
-        meta = json.loads(path.read_text())
-        name = model or meta["model"]
-        prompts = [tuple(p) for p in meta["prompts"]]
-        params = dict(meta["parameters"])
-        if meta.get("record", 1) < 2 and "magnet" in str(name).lower():
-            d = SamplingParams().as_dict()  # record 1 kept MusicGen's defaults where a MAGNeT take used its own
-            params = {k: v for k, v in params.items() if v != d.get(k)}
-        seed, length, changes = int(meta["seed"]), int(meta["length_samples"]), meta.get("changes", [])
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
         raise LoopgenError(f"cannot make a take from {sidecar}: {e}") from e
-    if threads is None and isinstance(meta.get("threads"), int) and meta["threads"] >= 1:
+    record = TakeRecord.from_json(text, sidecar)
+    if threads is None and record.threads is not None:
         from .models.threads import set_threads
 
-        set_threads(meta["threads"])
+        set_threads(record.threads)
     original = None
-    if meta.get("continues"):
-        audio, _ = read_audio(str(path.with_name(meta["continues"])))
+    if record.continues:
+        audio, _ = read_audio(str(path.with_name(record.continues)))
         original = torch.from_numpy(audio)
+    name = model or record.model
     print(f"loading {name} ...", file=sys.stderr)
     m = load_model(name, device=device, dtype=dtype)
-    if original is not None:
-        original = original.to(m.device)
-    melody = None
-    if meta.get("melody"):  # the chroma the take was conditioned on, from its pitch classes
-        from .models.chroma import from_pitch_classes
-
-        melody = from_pitch_classes(meta["melody"]["pitch_classes"]).to(m.device)
-    from .streaming.bank import DecoderBank
-
-    take = Take(m, [prompts], params, seed, length, loop=bool(meta.get("loop")), original=original,
-                keep_original=bool(meta.get("keeps_original")), guided=True, melody=melody,
-                bank=DecoderBank(m, 1))  # a crowd's bits, as the daemon decoded it
-    audio = take.replay(changes, meta.get("prefill_chunk"), meta["frames"] if meta.get("stopped_early") else None)
-    from .streaming.output import Output  # the daemon's own file settings, so the file is the same
-
-    out = Output(meta.get("sample_rate"), meta.get("output_format", "float"), meta.get("loudness"))
-    bars = (meta["bars"], meta["bpm"], meta["beats_per_bar"]) if meta.get("bars") and meta.get("bpm") else None
-    data, rate = out.render(audio, m.sample_rate, bool(meta.get("loop")) and not meta.get("stopped_early"), bars)
-    write_audio(output, data, rate, out.format)
-    print(f"wrote {output}: {data.shape[0] / rate:.2f} s, seed {seed}, {len(changes)} live change(s)",
+    data, rate = replay(record, m, original)
+    write_audio(output, data, rate, record.output_format)
+    print(f"wrote {output}: {data.shape[0] / rate:.2f} s, seed {record.seed}, {len(record.changes)} live change(s)",
           file=sys.stderr)
     return 0
-
-
-def _render_long(m, args, params, prompt_audio, rate, progress):
-    """render past one window through a Take (the daemon's path): the continued audio, then --seconds more."""
-    from .models import StepInfo
-    from .models.audio import prepare_audio
-    from .streaming.take import Take
-
-    original = None
-    if prompt_audio is not None:
-        original = prepare_audio(prompt_audio, rate, m.sample_rate, m.channels)[0].to(m.device)
-    n0 = 0 if original is None else original.shape[-1]
-    chroma, how = m.melodies(args.melody_audio, args.melody_rate, 1)
-    take = Take(m, [args.prompt], params, args.seed, n0 + int(round(args.seconds * m.sample_rate)),
-                original=original, keep_original=original is not None, melody=chroma[0], melody_from=how)
-    steps = 0
-    for f in take.session:
-        take.push(f)
-        steps += 1
-        progress(StepInfo(steps, take.total_frames))
-    take.flush()
-    return take.audio(), take.seed
 
 
 def _magnet_options(args: argparse.Namespace) -> dict:
@@ -144,30 +99,9 @@ def _magnet_options(args: argparse.Namespace) -> dict:
             steps = tuple(int(x) for x in args.decoding_steps.split(","))
         except ValueError:
             raise LoopgenError(f"--decoding-steps takes whole numbers separated by commas, got {args.decoding_steps!r}") from None
-    given = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, max_cfg_coef=args.cfg,
-                 min_cfg_coef=args.min_cfg, decoding_steps=steps, span_arrangement=args.span_arrangement,
-                 span_scoring=args.span_scoring, greedy=True if args.greedy else None)
+    given = dict(min_cfg_coef=args.min_cfg, decoding_steps=steps, span_arrangement=args.span_arrangement,
+                 span_scoring=args.span_scoring)
     return {k: v for k, v in given.items() if v is not None}
-
-
-def _render_musicgen(m, args, prompt_audio, rate, progress, bar):
-    d = SamplingParams()
-    params = SamplingParams(*(d.as_dict()[k] if v is None else v for k, v in (
-        ("temperature", args.temperature), ("top_k", args.top_k), ("top_p", args.top_p), ("cfg_coef", args.cfg)))
-    ).validate()
-    if args.greedy:
-        params = params.replace(temperature=0.0)
-    hop = m.cfg.audio.hop_length
-    p = 0 if prompt_audio is None else -(-round(prompt_audio.shape[-1] * m.sample_rate / rate) // hop)  # its frames
-    try:
-        if p + round(args.seconds * m.frame_rate) <= m.max_frames:  # one window: generate, as transformers does
-            g = m.generate([args.prompt], seconds=args.seconds, seed=args.seed, prompt_audio=prompt_audio,
-                           prompt_sample_rate=rate, progress=progress, melody=args.melody_audio,
-                           melody_sample_rate=args.melody_rate, **params.as_dict())
-            return g.audio[0], g.seed
-        return _render_long(m, args, params, prompt_audio, rate, progress)  # sliding windows from the own tail
-    finally:
-        bar.close()
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -196,34 +130,33 @@ def cmd_render(args: argparse.Namespace) -> int:
     if not args.seconds > 0:
         raise LoopgenError(f"--seconds must be > 0, got {args.seconds}")
     magnet_options = _magnet_options(args)  # a typo is reported before minutes of loading
+    given = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k), ("top_p", args.top_p),
+                               ("cfg_coef", args.cfg)) if v is not None}
     print(f"loading {args.model} ...", file=sys.stderr)
     m = load_model(args.model, device=args.device, dtype=args.dtype)
-    from .models.magnet import Magnet
-
-    if args.melody and not m.prefixed:
-        raise m.no_melody()
     bar = tqdm(total=None, unit="step", desc="generating", file=sys.stderr, dynamic_ncols=True)
     t0 = time.perf_counter()
+    from .streaming.family import family
+
+    per_pass = family(m).per_pass  # MAGNeT: its steps are full passes over a segment, not frames
 
     def progress(info) -> None:
         if bar.total is None:
             bar.reset(total=info.total)
         bar.update(1)
-        if isinstance(m, Magnet):
-            return  # MAGNeT's steps are full passes over the segment, not frames
-        elapsed = time.perf_counter() - t0
-        audio_s = info.step / m.frame_rate
-        bar.set_postfix_str(f"{audio_s:.1f}s audio, rtf {audio_s / elapsed:.2f}x")
+        if not per_pass:
+            elapsed = time.perf_counter() - t0
+            audio_s = info.step / m.frame_rate
+            bar.set_postfix_str(f"{audio_s:.1f}s audio, rtf {audio_s / elapsed:.2f}x")
 
-    if isinstance(m, Magnet):  # one segment (or several) in a few dozen full passes
-        try:
-            g = m.generate([args.prompt], seconds=args.seconds, seed=args.seed, prompt_audio=prompt_audio,
-                           prompt_sample_rate=rate, progress=progress, **magnet_options)
-            audio, seed = g.audio[0], g.seed
-        finally:
-            bar.close()
-    else:
-        audio, seed = _render_musicgen(m, args, prompt_audio, rate, progress, bar)
+    from .streaming.render import render
+
+    try:
+        audio, seed = render(m, args.prompt, args.seconds, given, options=magnet_options, greedy=args.greedy,
+                             seed=args.seed, prompt_audio=prompt_audio, prompt_rate=rate, melody=args.melody_audio,
+                             melody_rate=args.melody_rate, progress=progress)
+    finally:
+        bar.close()
     from .streaming.dsp import for_output
 
     data = for_output(audio, m.sample_rate, args.output_rate, args.loudness)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import time
@@ -15,9 +14,9 @@ import torch
 
 from ..errors import LoopgenError
 from ..protocol import messages as M
-from ..models.chroma import pitch_classes
 from ..params import OUTPUT_FORMATS
 from ..streaming.output import Output
+from ..streaming.render import record_of
 from ..streaming.take import Take
 
 
@@ -131,26 +130,17 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
     out = output.over(p.output_rate, p.output_format, p.loudness)
     bars = (p.bars, p.bpm, p.beats_per_bar) if p.bars is not None and p.bpm is not None else None
     data, rate = out.render(audio, sample_rate, p.loop and not job.stopped, bars)
-    meta = {
-        "id": job.id, "model": model_name, "sample_rate": rate, "model_sample_rate": sample_rate,
-        "output_format": out.format, "loudness": out.loudness, "channels": int(audio.shape[0]),
-        "seconds": data.shape[0] / rate, "prompts": [list(x) for x in p.prompts],
-        "record": 2,  # 2: parameters are the values the take used, in request names, for any model family
-        "parameters": take.sampling, "seed": take.seed, "bpm": p.bpm, "bars": p.bars,
-        "beats_per_bar": p.beats_per_bar, "loop": p.loop, "stopped_early": job.stopped,
-        "changes": take.changes, "frames": take.frames, "length_samples": take.length,
-        "continues": src.name if take.original is not None else None, "keeps_original": take.keep_original,
-        "prefill_chunk": prefill_chunk, "threads": torch.get_num_threads(),  # the decode's rounding depends on it
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "melody": None if take.melody is None else {  # one pitch class per chroma frame: the whole conditioning
-            "pitch_classes": pitch_classes(take.melody), "chroma_from": take.melody_from},
-    }
+    record = record_of(take, id=job.id, model=model_name, model_sample_rate=sample_rate, data_rate=rate,
+                       data_frames=data.shape[0], out=out, bars=p.bars, bpm=p.bpm, beats_per_bar=p.beats_per_bar,
+                       loop=p.loop, stopped=job.stopped, continues=src if take.original is not None else None,
+                       prefill_chunk=prefill_chunk, threads=torch.get_num_threads(),
+                       created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     parts = []
     try:
         if take.original is not None:
             _write_wav(src.with_suffix(".part"), take.original, sample_rate)
             parts.append((src.with_suffix(".part"), src))
-        side.with_suffix(".part.json").write_text(json.dumps(meta, indent=2))
+        side.with_suffix(".part.json").write_text(record.to_json())
         parts.append((side.with_suffix(".part.json"), side))
         _write_wav(wav.with_suffix(".part"), data, rate, OUTPUT_FORMATS[out.format])
         parts.append((wav.with_suffix(".part"), wav))

@@ -50,6 +50,7 @@ class Take:
         self.session = open_stream(m, prompts, params, seed, frames / m.frame_rate, codes, guided=guided,
                                    melody=[melody])
         self.sampling = self.session.sampling  # the values it started with, in request names (changes: `changes`)
+        self.prompts = [tuple(x) for x in self.session.rows[0]]  # the prompts it started with
         self.melody = melody  # the melody it started with (live changes are in `changes`)
         self.melody_from = melody_from  # how its chroma was made (raw audio, or stems), for the sidecar
         self.decoder: BankStream = (bank or DecoderBank(m, 1, exact=False)).open()

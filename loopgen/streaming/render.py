@@ -1,0 +1,117 @@
+"""Offline rendering, the one path for both model families: a prompt to audio (MusicGen: one window through
+`generate` as transformers does, longer through a Take's sliding windows; MAGNeT: segment by segment), and a take's
+record made again through the same Take and stepper code the daemon used. The CLI's `render` and `render --from`
+call only these; they read and write no files.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import LoopgenError
+from ..models.audio import prepare_audio
+from ..models.base import CodecLM, StepInfo
+from ..models.chroma import from_pitch_classes, pitch_classes
+from ..params import magnet_changes, musicgen_sampling
+from .bank import DecoderBank
+from .output import Output
+from .record import TakeRecord
+from .take import Take
+
+Progress = Callable[[StepInfo], None] | None
+
+
+def render(m: CodecLM, prompt: str, seconds: float, sampling: dict[str, float] | None = None, *,
+           options: dict | None = None, greedy: bool = False, seed: int | None = None,
+           prompt_audio: np.ndarray | torch.Tensor | None = None, prompt_rate: int | None = None,
+           melody: np.ndarray | None = None, melody_rate: int | None = None,
+           progress: Progress = None) -> tuple[torch.Tensor, int]:
+    """`seconds` of new audio for `prompt` (after `prompt_audio`, when given) -> (audio [C, N] at the model's rate,
+    the seed used). sampling: the values given (request names), over the family's defaults; options: a family's own
+    (MAGNeT's decoding options); greedy: the most likely token every time."""
+    if not seconds > 0:
+        raise LoopgenError(f"seconds must be > 0, got {seconds}")
+    if melody is not None and not m.prefixed:
+        raise m.no_melody()
+    given = dict(sampling or {})
+    try:
+        how = _RENDER[m.family]
+    except KeyError:
+        raise LoopgenError(f"{m.name}: loopgen renders no model of family {m.family!r}") from None
+    return how(m, prompt, seconds, given, dict(options or {}), greedy, seed, prompt_audio, prompt_rate, melody,
+               melody_rate, progress)
+
+
+def _musicgen(m, prompt, seconds, given, options, greedy, seed, prompt_audio, rate, melody, melody_rate, progress):
+    if options:
+        raise LoopgenError(f"{', '.join(sorted(options))}: MAGNeT's decoding options; {m.name} is a MusicGen")
+    params = musicgen_sampling({**given, "temperature": 0.0} if greedy else given)
+    hop = m.cfg.audio.hop_length
+    p = 0 if prompt_audio is None else -(-round(prompt_audio.shape[-1] * m.sample_rate / rate) // hop)  # its frames
+    if p + round(seconds * m.frame_rate) <= m.max_frames:  # one window: generate, as transformers does
+        g = m.generate([prompt], seconds=seconds, seed=seed, prompt_audio=prompt_audio, prompt_sample_rate=rate,
+                       progress=progress, melody=melody, melody_sample_rate=melody_rate, **params.as_dict())
+        return g.audio[0], g.seed
+    original = None  # sliding windows from the stream's own tail, through the daemon's Take
+    if prompt_audio is not None:
+        original = prepare_audio(prompt_audio, rate, m.sample_rate, m.channels)[0].to(m.device)
+    n0 = 0 if original is None else original.shape[-1]
+    chroma, how = m.melodies(melody, melody_rate, 1)
+    take = Take(m, [prompt], params, seed, n0 + int(round(seconds * m.sample_rate)), original=original,
+                keep_original=original is not None, melody=chroma[0], melody_from=how)
+    steps = 0
+    for f in take.session:
+        take.push(f)
+        steps += 1
+        if progress is not None:
+            progress(StepInfo(steps, take.total_frames))
+    take.flush()
+    return take.audio(), take.seed
+
+
+def _magnet(m, prompt, seconds, given, options, greedy, seed, prompt_audio, rate, melody, melody_rate, progress):
+    if greedy:
+        options["greedy"] = True
+    g = m.generate([prompt], seconds=seconds, seed=seed, prompt_audio=prompt_audio, prompt_sample_rate=rate,
+                   progress=progress, **magnet_changes(given), **options)
+    return g.audio[0], g.seed
+
+
+_RENDER = {"musicgen": _musicgen, "magnet": _magnet}  # by the model's family
+
+
+def replay(record: TakeRecord, m: CodecLM, original: torch.Tensor | None = None) -> tuple[np.ndarray, int]:
+    """Make a recorded take again: the same Take, stepper and decoder bank the daemon used, every live change at
+    its tick; `original` [C, n]: the audio it continued (its `continues` file). -> (the file's data [N, C] float32,
+    its rate), rendered with the take's own file settings."""
+    melody = None
+    if record.melody:  # the chroma the take was conditioned on, from its pitch classes
+        melody = from_pitch_classes(record.melody["pitch_classes"]).to(m.device)
+    if original is not None:
+        original = original.to(m.device)
+    take = Take(m, [record.prompts], record.family_parameters, record.seed, record.length_samples,
+                loop=record.loop, original=original, keep_original=record.keeps_original, guided=True,
+                melody=melody, bank=DecoderBank(m, 1))  # a crowd's bits, as the daemon decoded it
+    audio = take.replay(record.changes, record.prefill_chunk, record.frames if record.stopped_early else None)
+    out = Output(record.sample_rate, record.output_format, record.loudness)
+    return out.render(audio, m.sample_rate, record.loop and not record.stopped_early, record.bars_at)
+
+
+def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: int, data_frames: int,
+              out: Output, bars: float | None, bpm: float | None, beats_per_bar: int, loop: bool, stopped: bool,
+              continues: Path | None, prefill_chunk: int | None, threads: int, created: str) -> TakeRecord:
+    """The record of a finished take (what the daemon writes beside its WAV)."""
+    return TakeRecord(
+        model=model, prompts=list(take.prompts),
+        parameters=dict(take.sampling), seed=take.seed, length_samples=take.length, frames=take.frames, id=id,
+        sample_rate=data_rate, model_sample_rate=model_sample_rate, output_format=out.format,
+        loudness=out.loudness, channels=take.m.channels, seconds=data_frames / data_rate, bpm=bpm, bars=bars,
+        beats_per_bar=beats_per_bar, loop=loop, stopped_early=stopped, changes=list(take.changes),
+        continues=None if continues is None else continues.name, keeps_original=take.keep_original,
+        prefill_chunk=prefill_chunk, threads=threads, created=created,
+        melody=None if take.melody is None else {"pitch_classes": pitch_classes(take.melody),
+                                                 "chroma_from": take.melody_from},
+    )
