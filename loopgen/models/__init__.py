@@ -3,7 +3,7 @@ sampling and checkpoint loading. Imports nothing from loopgen.streaming, protoco
 from .loading import KNOWN_MODELS, load_model
 from .base import CodecLM, Generation, StepInfo
 from .musicgen import MusicGen
-from .sampling import SamplingParams
+from ..params import SamplingParams
 from .threads import set_threads
 
 __all__ = ["KNOWN_MODELS", "CodecLM", "Generation", "MusicGen", "SamplingParams", "StepInfo", "load_model", "set_threads"]

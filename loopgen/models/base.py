@@ -115,12 +115,15 @@ class CodecLM(nn.Module):
         """codes [B, K, T] -> audio [B, C, T * hop] float32."""
         if codes.dim() != 3 or codes.shape[1] != self.num_codebooks:
             raise LoopgenError(f"codes must be [B, {self.num_codebooks}, T], got {tuple(codes.shape)}")
-        codes = codes.to(self.device)
+        wav = self.codec.decode(self.per_channel(codes))
+        return wav.view(codes.shape[0], self.channels, -1)
+
+    def per_channel(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes [B, K, t] -> [B * C, K / C, t] on the model's device: a stereo model's interleaved codebooks
+        [L0, R0, L1, R1, ...] split per channel for the codec (mono: unchanged)."""
         b, k, t = codes.shape
         c = self.channels
-        per_channel = codes.view(b, k // c, c, t).transpose(1, 2).reshape(b * c, k // c, t)
-        wav = self.codec.decode(per_channel)
-        return wav.view(b, c, -1)
+        return codes.to(self.device).view(b, k // c, c, t).transpose(1, 2).reshape(b * c, k // c, t)
 
     # -- generation ----------------------------------------------------------------------------------------------
     def prompt_codes(self, audio: torch.Tensor | np.ndarray | None, sample_rate: int | None, rows: int) -> torch.Tensor | None:

@@ -17,7 +17,8 @@ from .config import EncodecConfig
 
 def _derived(module: nn.Module, weights: tuple[torch.Tensor, ...], build):
     """A value computed from `weights` (step matrices for streaming), cached on the module until those weights are
-    replaced, moved (`.to()`) or changed in place."""
+    replaced or moved (`.to()`). A change in place is seen only for tensors that keep a version counter: inference
+    tensors keep none, so load new weights by replacing the parameters, not by copying into them."""
     def version(t: torch.Tensor) -> int:
         try:
             return t._version

@@ -284,14 +284,11 @@ class StreamingSEANet(nn.Module):
         super().__init__()
         self.decoder = [decoder]
         self.layers = nn.ModuleList([streaming(m) for m in decoder.layers])
-        self.frames_in = 0
-        self.samples_out = 0
 
     def reset(self, batch: int) -> None:
         """A new stream of `batch` rows: every layer's state, as views of one [batch, F] tensor (`flat`)."""
         for m in self.layers:
             m.reset(batch)
-        self.frames_in = self.samples_out = 0
         states = [(st, f.name, getattr(st, "batch_dim", 0)) for st in self._states() for f in fields(st)
                   if isinstance(getattr(st, f.name), torch.Tensor)]
         moved = [getattr(st, name).movedim(d, 0) for st, name, d in states]  # [batch, ...] each
@@ -309,15 +306,11 @@ class StreamingSEANet(nn.Module):
         out = latents
         for m in self.layers:
             out = m.push(out)
-        self.frames_in += latents.shape[-1]
-        self.samples_out += out.shape[-1]
         return out
 
     @torch.inference_mode()
     def flush(self, like: torch.Tensor) -> torch.Tensor:
-        out = flush_chain(list(self.layers), like)
-        self.samples_out += out.shape[-1]
-        return out
+        return flush_chain(list(self.layers), like)
 
     # -- rows of many streams (see streaming.bank) --------------------------------------------------------------
     def _states(self) -> list:

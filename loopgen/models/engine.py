@@ -26,7 +26,8 @@ from ..errors import LoopgenError
 from .delay import forced_columns
 from .graphs import CudaGraphs, tensor_key
 from .lm import KVCache, MusicgenLM
-from .sampling import SamplingParams, choose, guide
+from ..params import SamplingParams
+from .sampling import choose, guide
 
 
 
@@ -182,7 +183,8 @@ class Engine:
 
     @torch.inference_mode()
     def reserve(self, voices: int = 0, rows: int = 0, positions: int = 0, text: int = 0) -> None:
-        """Make room (growing by doubling; contents kept). A growth changes shapes: a compiled step recompiles."""
+        """Make room, contents kept: voices, rows and text at least double when they grow; positions grow to exactly
+        what is asked (a window's length is known). A growth changes shapes: a compiled step recompiles."""
         b, r = self.v.seq.shape[0], self.cache.rows
         nb = b if voices <= b else max(voices, 2 * b)
         nr = r if rows <= r else max(rows, 2 * r)

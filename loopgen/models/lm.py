@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import LoopgenError
 from .config import LMConfig
 
 
@@ -32,13 +33,12 @@ def sinusoids(positions: torch.Tensor, dim: int) -> torch.Tensor:
 
 def _onednn_works() -> bool:
     try:
-        x, w = torch.ones(2, 8), torch.ones(4, 8)
+        x, w = torch.ones(2, 8, device="cpu"), torch.ones(4, 8, device="cpu")
         return bool(torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "").sum() == 64)
     except (AttributeError, RuntimeError):
         return False
 
 
-_ONEDNN = _onednn_works()
 
 
 def _has_vnni() -> bool:
@@ -50,7 +50,16 @@ def _has_vnni() -> bool:
         return False
 
 
-_REDUCE_RANGE = not _has_vnni()
+_ONEDNN = False  # oneDNN's inner product runs here: probed when the first layer is made, never at import
+_REDUCE_RANGE = True  # fbgemm without VNNI needs 7-bit activations
+_PROBED = False
+
+
+def _probe_cpu() -> None:
+    global _ONEDNN, _REDUCE_RANGE, _PROBED
+    if not _PROBED:
+        _PROBED = True
+        _ONEDNN, _REDUCE_RANGE = _onednn_works(), not _has_vnni()
 
 
 class Dense(nn.Module):
@@ -61,6 +70,7 @@ class Dense(nn.Module):
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
+        _probe_cpu()
         self.weight = nn.Parameter(torch.empty(cout, cin))
 
     onednn = True  # class switch: False forces F.linear (the path CUDA and torch.compile take)
@@ -96,8 +106,6 @@ class Dense(nn.Module):
     def unpack(self) -> None:
         """Back to a plain dense weight (torch.compile cannot trace oneDNN's packed layout)."""
         if self.int8 is not None:
-            from ..errors import LoopgenError
-
             raise LoopgenError("an int8 model cannot be compiled: load it in float32 to compile")
         if self.weight.is_mkldnn:
             self.weight = nn.Parameter(self.weight.to_dense(), requires_grad=False)

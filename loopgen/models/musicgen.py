@@ -11,7 +11,8 @@ from ..errors import LoopgenError
 from .base import CodecLM, Generation, StepInfo
 from .delay import undelay
 from .engine import Engine
-from .sampling import SamplingParams, check_seed
+from ..params import SamplingParams
+from .sampling import check_seed
 
 __all__ = ["Generation", "MusicGen", "StepInfo"]
 

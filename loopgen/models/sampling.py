@@ -13,7 +13,7 @@ import torch
 
 from ..errors import LoopgenError
 
-from ..params import LIMITS, MAX_SEED, SamplingParams  # noqa: F401  (the one definition)
+from ..params import MAX_SEED
 
 
 def draw_seed() -> int:

@@ -19,6 +19,7 @@ from typing import Any
 from ..protocol import messages as M
 from ..protocol import osc as O
 from ..protocol import ws as W
+from ..streaming.loops import loop_samples
 from .router import Read, Replay, Reply, Submit, route, with_audio
 from .worker import key
 
@@ -296,7 +297,7 @@ class Server:
         """Put a generation that is starting on the speakers (sources are keyed by owner and id: ids are per client)."""
         bar = 0
         if params is not None and params.bpm:
-            bar = int(round(params.beats_per_bar * 60.0 / params.bpm * self.model.sample_rate))
+            bar = loop_samples(1, params.bpm, params.beats_per_bar, self.model.sample_rate)
         self.player.launch(key(owner, id), bar, grid=self.link is not None)
 
     def _replay(self, owner: Any, id: Any) -> None:

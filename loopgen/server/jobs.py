@@ -15,6 +15,7 @@ import torch
 from ..errors import LoopgenError
 from ..protocol import messages as M
 from ..params import OUTPUT_FORMATS
+from ..streaming.loops import take_length
 from ..streaming.output import Output
 from ..streaming.render import record_of
 from ..streaming.take import Take
@@ -156,7 +157,7 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
 
 def result_length(p: M.GenerateParams, sample_rate: int) -> int:
     """Samples of a generation's result: a loop's exact length, or seconds * rate."""
-    return int(round(p.total_seconds() * sample_rate))
+    return take_length(sample_rate, p.seconds, p.bars, p.bpm, p.beats_per_bar)
 
 
 def to_host(pcm: list[torch.Tensor]) -> list[np.ndarray]:

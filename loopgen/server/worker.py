@@ -33,7 +33,7 @@ from ..streaming.family import Batch, family
 from ..streaming.types import Stream
 from ..streaming.dsp import loudness_meter
 from ..streaming.bank import DecoderBank
-from ..streaming.take import Take, push_frames
+from ..streaming.take import Take, push_frames, usable_tail
 from ..streaming.output import Output
 from .jobs import Job, interleaved, result_length, save, to_host
 
@@ -211,7 +211,7 @@ class ModelWorker:
             loudness_meter()  # refused now, not after the take was made
         if audio is not None:  # only the tail a window can use is resampled and encoded: work bounded by time
             data, rate = audio
-            data = data[..., -int((m.max_frames / m.frame_rate + 1) * rate) :]
+            data = usable_tail(m, data, rate)
             original = prepare_audio(data, rate, m.sample_rate, m.channels)[0].to(m.device)
         chroma, how = self._chroma(p.melody, id)
         try:
@@ -247,7 +247,7 @@ class ModelWorker:
             if p.bpm is None:
                 raise M.ProtocolError("bad_field", "extend by bars needs a generation made with bars + bpm", cmd.id)
             params = M.GenerateParams(**{**p.__dict__, "bars": p.bars + cmd.bars, "seconds": None})
-            length = int(round(params.total_seconds() * sr))
+            length = result_length(params, sr)
         else:
             params = M.GenerateParams(**{**p.__dict__, "seconds": (p.seconds or 0) + cmd.seconds, "bars": None,
                                          "bpm": None, "loop": False})

@@ -12,10 +12,7 @@ from ..models.base import CodecLM
 
 def codes_to_latents(m: CodecLM, codes: torch.Tensor) -> torch.Tensor:
     """codes [B, K, t] (a stereo model's codebooks interleave the channels) -> per-channel latents [B*C, D, t]."""
-    b, k, t = codes.shape
-    c = m.channels
-    per_channel = codes.to(m.device).view(b, k // c, c, t).transpose(1, 2).reshape(b * c, k // c, t)
-    return m.codec.quantizer.decode(per_channel)
+    return m.codec.quantizer.decode(m.per_channel(codes))
 
 
 class IncrementalDecoder:
@@ -34,14 +31,6 @@ class IncrementalDecoder:
         self.latency_samples = self._seanet.latency_samples()
         self.latency_frames = math.ceil(self.latency_samples / self.hop)
         self.reset()
-
-    @property
-    def frames_in(self) -> int:
-        return self._seanet.frames_in
-
-    @property
-    def samples_out(self) -> int:
-        return self._seanet.samples_out
 
     def reset(self) -> None:
         """Start a new stream (the state is reallocated with the model's current device and dtype)."""

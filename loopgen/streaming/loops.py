@@ -39,6 +39,14 @@ def loop_samples(bars: float, bpm: float, beats_per_bar: int, sample_rate: int) 
     return int(round(bars * beats_per_bar * 60.0 / bpm * sample_rate))
 
 
+def take_length(sample_rate: int, seconds: float | None, bars: float | None = None, bpm: float | None = None,
+                beats_per_bar: int = 4) -> int:
+    """Samples of a take: a whole number of bars at a tempo (exact, as `loop_samples`), else seconds."""
+    if bars is not None and bpm is not None:
+        return loop_samples(bars, bpm, beats_per_bar, sample_rate)
+    return int(round(float(seconds or 0.0) * sample_rate))
+
+
 def make_loop(
     m: CodecLM,
     prompt: str | list,

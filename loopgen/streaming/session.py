@@ -23,7 +23,8 @@ import torch
 from ..errors import LoopgenError
 from ..models.engine import Engine, Voice
 from ..models.musicgen import MusicGen
-from ..models.sampling import SamplingParams, check_seed
+from ..models.sampling import check_seed
+from ..params import SamplingParams
 from ..params import musicgen_sampling
 from .batch import EngineBatch
 from .types import Frame, given_values, normalize_prompts

@@ -23,6 +23,12 @@ from .family import Batch, family, open_stream
 from .types import Frame
 
 
+def usable_tail(m: CodecLM, audio, rate: int):
+    """The part of audio [..., N] at `rate` that a continuation can use: its last window (plus a second), so the
+    work of resampling and encoding it is bounded by time, whatever the length sent."""
+    return audio[..., -int((m.max_frames / m.frame_rate + 1) * rate) :]
+
+
 class Take:
     """length: samples of the result. loop: generate `wrap_length` past the end and wrap. original [C, n0]: audio to
     continue (at the model's rate and channels); keep_original: the result holds it (extend, vary) or only the new

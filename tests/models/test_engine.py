@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from loopgen import load_model
-from loopgen.models.sampling import SamplingParams
+from loopgen.params import SamplingParams
 
 from .graph_replay import ReplayGraphs
 
@@ -146,7 +146,7 @@ def test_eager_default_path_equals_plain_matmul_path(monkeypatch):
 def test_state_grown_during_a_step_can_be_written_between_steps(tiny):
     """An engine that grew inside inference mode (a window start during a step) still takes new voices, parameters
     and prompts outside it."""
-    from loopgen.models.sampling import SamplingParams
+    from loopgen.params import SamplingParams
 
     eng = tiny.engine()
     with torch.inference_mode():

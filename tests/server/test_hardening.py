@@ -139,7 +139,7 @@ def test_memory_per_client_and_per_peer_is_bounded(serve):
 
 def test_same_second_takes_get_numbered_names_not_stacked_suffixes(tmp_path, monkeypatch, tiny):
     """Three takes with one id and prompt in the same second: NAME, NAME-2, NAME-3 (not NAME-2-3)."""
-    from loopgen.models.sampling import SamplingParams
+    from loopgen.params import SamplingParams
     from loopgen.protocol import messages as M
     from loopgen.server import jobs
     from loopgen.streaming.take import Take

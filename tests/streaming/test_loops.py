@@ -96,7 +96,7 @@ def test_continue_any_audio(tiny):
 def test_a_take_wraps_its_own_overrun_with_equal_power_gains(tiny):
     """The loop a Take returns is its raw audio with the overrun folded into the head by sin/cos gains (a missing
     crossfade or a linear one fails here), and the rest of the loop untouched."""
-    from loopgen.models.sampling import SamplingParams
+    from loopgen.params import SamplingParams
     from loopgen.streaming.dsp import equal_power, wrap_length
     from loopgen.streaming.take import Take
 
@@ -116,7 +116,7 @@ def test_a_take_wraps_its_own_overrun_with_equal_power_gains(tiny):
 def test_extend_keeps_the_original_and_adds_exactly_the_new_seconds(tiny):
     """A continuation that keeps its original returns original + exactly the asked length (the aligned splice does
     not eat the crossfade), and the original sample for sample up to the splice."""
-    from loopgen.models.sampling import SamplingParams
+    from loopgen.params import SamplingParams
     from loopgen.streaming.dsp import splice_length
     from loopgen.streaming.take import Take
 

@@ -5,7 +5,7 @@ would stall the host once per frame; the daemon's one copy per step (the PCM lea
 from __future__ import annotations
 
 from loopgen import load_model
-from loopgen.models.sampling import SamplingParams
+from loopgen.params import SamplingParams
 from loopgen.streaming import Batch, Session
 from loopgen.streaming.bank import DecoderBank
 from loopgen.streaming.take import Take, push_frames
