@@ -369,6 +369,28 @@ def _rate(v: str) -> int:
     return int(v)
 
 
+def _finite(v: str) -> float:
+    """A number argument: NaN and infinities are refused here, as on every other path."""
+    import math
+
+    try:
+        x = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {v!r}") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {v!r}")
+    return x
+
+
+def _tempo(v: str) -> float:
+    from .protocol.messages import LENGTH_LIMITS
+
+    x, (lo, hi, _) = _finite(v), LENGTH_LIMITS["bpm"]
+    if not lo <= x <= hi:
+        raise argparse.ArgumentTypeError(f"a tempo from {lo:g} to {hi:g} bpm, got {v}")
+    return x
+
+
 def _lufs(v: str) -> float:
     from .params import LOUDNESS_RANGE
 
@@ -376,7 +398,7 @@ def _lufs(v: str) -> float:
         x = float(v)
     except ValueError:
         raise argparse.ArgumentTypeError(f"loudness in LUFS, e.g. -14, got {v!r}") from None
-    if not LOUDNESS_RANGE[0] <= x <= LOUDNESS_RANGE[1]:
+    if not LOUDNESS_RANGE[0] <= x <= LOUDNESS_RANGE[1]:  # NaN too
         raise argparse.ArgumentTypeError(f"loudness from {LOUDNESS_RANGE[0]:g} to {LOUDNESS_RANGE[1]:g} LUFS, got {v}")
     return x
 
@@ -433,11 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "Demucs stems when installed, else the raw audio)")
     r.add_argument("--seed", type=int, default=None)
     d, g = SamplingParams(), MagnetParams()  # the one set of defaults of each family
-    r.add_argument("--temperature", type=float, default=None,
+    r.add_argument("--temperature", type=_finite, default=None,
                    help=f"default {d.temperature:g} (MAGNeT: {g.temperature:g}, annealed to 0 in each stage)")
     r.add_argument("--top-k", type=int, default=None, help=f"default {d.top_k} (MAGNeT: {g.top_k})")
-    r.add_argument("--top-p", type=float, default=None, help=f"default {d.top_p:g} (MAGNeT: {g.top_p:g})")
-    r.add_argument("--cfg", type=float, default=None, help=f"classifier-free guidance coefficient (default "
+    r.add_argument("--top-p", type=_finite, default=None, help=f"default {d.top_p:g} (MAGNeT: {g.top_p:g})")
+    r.add_argument("--cfg", type=_finite, default=None, help=f"classifier-free guidance coefficient (default "
                    f"{d.cfg_coef:g}; MAGNeT: {g.max_cfg_coef:g} while masked, annealed to --min-cfg)")
     r.add_argument("--greedy", action="store_true", help="take the most likely token (no sampling)")
     mg = r.add_argument_group("MAGNeT decoding (audiocraft's options; defaults per model family)")
@@ -445,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"passes per codebook stage (default {','.join(map(str, g.decoding_steps))})")
     mg.add_argument("--span-arrangement", choices=SPAN_ARRANGEMENTS, default=None)
     mg.add_argument("--span-scoring", choices=SPAN_SCORINGS, default=None)
-    mg.add_argument("--min-cfg", type=float, default=None, help=f"guidance once unmasked (default {g.min_cfg_coef:g})")
+    mg.add_argument("--min-cfg", type=_finite, default=None, help=f"guidance once unmasked (default {g.min_cfg_coef:g})")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     r.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16 or int8 (int8: MusicGen on the CPU)")
     _output_options(r)
@@ -478,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--token", default=None, help="required in hello (generated when --host is not loopback)")
     sv.add_argument("--link", action="store_true",
                     help="join Ableton Link: its tempo is the default bpm, loops start on its bars (needs loopgen[link])")
-    sv.add_argument("--link-bpm", type=float, default=120.0, metavar="BPM",
+    sv.add_argument("--link-bpm", type=_tempo, default=120.0, metavar="BPM",
                     help="the tempo of a Link session loopgen starts (when it finds no other peer)")
     sv.add_argument("--cuda-graphs", action="store_true",
                     help="replay the model step and the decode as CUDA graphs (a CUDA device; fewer launches per step)")
@@ -502,12 +524,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the daemon: ws://HOST:PORT, the page address it prints, or HOST:PORT")
     se.add_argument("--token", default=None)
     se.add_argument("--seconds", type=_seconds, default=None)
-    se.add_argument("--bars", type=float, default=None)
-    se.add_argument("--bpm", type=float, default=None)
+    se.add_argument("--bars", type=_finite, default=None)
+    se.add_argument("--bpm", type=_finite, default=None)
     se.add_argument("--seed", type=int, default=None)
-    se.add_argument("--temperature", type=float, default=None)
+    se.add_argument("--temperature", type=_finite, default=None)
     se.add_argument("--top-k", type=int, default=None)
-    se.add_argument("--cfg", type=float, default=None)
+    se.add_argument("--cfg", type=_finite, default=None)
     se.set_defaults(func=cmd_send)
     return p
 

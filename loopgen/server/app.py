@@ -77,8 +77,10 @@ def take_file(folder: Path, name: str) -> bytes | None:
     if not name.endswith(".wav") or name.endswith(".part") or "/" in name or "\\" in name or name.startswith("."):
         return None
     f = Path(folder) / name
-    try:
-        return f.read_bytes() if f.is_file() else None
+    try:  # a link (to /etc/passwd, to /proc/self/environ) is not a take, wherever it points
+        if f.is_symlink() or not f.is_file() or f.resolve().parent != Path(folder).resolve():
+            return None
+        return f.read_bytes()
     except OSError:
         return None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import LoopgenError
 from ..params import LIMITS, check_range
+from ..protocol.messages import LENGTH_LIMITS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,6 +19,7 @@ else:  # pragma: no cover
 
 DEFAULT_MAP = Path(__file__).with_name("midi_default.toml")
 CC_TARGETS = {*LIMITS, "volume"}
+VOLUME_MAX = 4.0  # the output gain a CC may reach (+12 dB)
 
 
 @dataclass
@@ -38,7 +40,16 @@ class MidiMap:
             raise LoopgenError(f"cannot read MIDI map {path}: {e}") from e
         m = cls()
         dflt = d.get("defaults", {})
-        m.bpm, m.bars, m.channel = float(dflt.get("bpm", 120)), float(dflt.get("bars", 4)), int(dflt.get("channel", 0))
+        try:
+            m.bpm, m.bars, m.channel = float(dflt.get("bpm", 120)), float(dflt.get("bars", 4)), int(dflt.get("channel", 0))
+        except (TypeError, ValueError) as e:
+            raise LoopgenError(f"{path}: [defaults]: bpm and bars are numbers, channel 0-16 ({e})") from None
+        for name, v in (("bpm", m.bpm), ("bars", m.bars)):
+            lo, hi, _ = LENGTH_LIMITS[name]
+            if not lo <= v <= hi:  # NaN and infinities too
+                raise LoopgenError(f"{path}: [defaults]: {name} must be from {lo:g} to {hi:g}, got {v}")
+        if not 0 <= m.channel <= 16:
+            raise LoopgenError(f"{path}: [defaults]: channel must be 0 (any) or 1-16, got {m.channel}")
         for n in d.get("notes", []):
             if not isinstance(n.get("note"), int) or not isinstance(n.get("prompt"), str):
                 raise LoopgenError(f"{path}: each [[notes]] needs note (0-127) and prompt")
@@ -49,7 +60,10 @@ class MidiMap:
             if target not in CC_TARGETS:
                 raise LoopgenError(f"{path}: unknown CC target {target!r}; known: {', '.join(sorted(CC_TARGETS))}")
             lo, hi = float(spec.get("min", 0.0)), float(spec.get("max", 1.0))
-            if target != "volume":
+            if target == "volume":
+                if not (0.0 <= lo <= VOLUME_MAX and 0.0 <= hi <= VOLUME_MAX):
+                    raise LoopgenError(f"{path}: [cc.volume]: min and max are gains from 0 to {VOLUME_MAX:g}")
+            else:
                 try:
                     check_range(target, lo, hi)  # the same ranges as every other path
                 except LoopgenError as e:

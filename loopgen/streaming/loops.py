@@ -7,6 +7,7 @@ splices the codec's rendering back onto the original with a short crossfade (see
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -34,9 +35,12 @@ class Loop:
 
 
 def loop_samples(bars: float, bpm: float, beats_per_bar: int, sample_rate: int) -> int:
-    if not bpm > 0 or not bars > 0 or not beats_per_bar > 0:
-        raise LoopgenError(f"bars, bpm and beats_per_bar must be > 0, got {bars}, {bpm}, {beats_per_bar}")
-    return int(round(bars * beats_per_bar * 60.0 / bpm * sample_rate))
+    if not all(0 < v < math.inf for v in (bars, bpm, beats_per_bar)):  # NaN and infinities too
+        raise LoopgenError(f"bars, bpm and beats_per_bar must be finite numbers > 0, got {bars}, {bpm}, {beats_per_bar}")
+    n = int(round(bars * beats_per_bar * 60.0 / bpm * sample_rate))
+    if n < 1:
+        raise LoopgenError(f"{bars:g} bar(s) at {bpm:g} bpm is shorter than one sample")
+    return n
 
 
 def take_length(sample_rate: int, seconds: float | None, bars: float | None = None, bpm: float | None = None,

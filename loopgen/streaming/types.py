@@ -4,6 +4,7 @@ steps streams. Sessions (MusicGen's `Session`, MAGNeT's `SegmentSession`) and st
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -40,8 +41,8 @@ def normalize_prompts(prompts: str | list) -> list[WeightedPrompts]:
             if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
                 raise LoopgenError(f"a weighted prompt is (text, weight), got {item!r}")
             w = float(item[1])
-            if not w >= 0:
-                raise LoopgenError(f"prompt weights must be >= 0, got {w}")
+            if not 0 <= w < math.inf:  # NaN and infinities too
+                raise LoopgenError(f"prompt weights must be finite numbers >= 0, got {w}")
             items.append((item[0], w))
         if not items or sum(w for _, w in items) <= 0:
             raise LoopgenError("each row needs at least one prompt with a positive weight")

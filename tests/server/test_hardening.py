@@ -153,3 +153,35 @@ def test_same_second_takes_get_numbered_names_not_stacked_suffixes(tmp_path, mon
         job.finish()
         names.append(jobs.save(job, tmp_path, "random:tiny", 32000).rsplit("/", 1)[1])
     assert names == ["20260101-000000-t-x.wav", "20260101-000000-t-x-2.wav", "20260101-000000-t-x-3.wav"]
+
+
+def test_a_take_is_renamed_into_place_wav_last_after_its_sidecar(tmp_path, monkeypatch, tiny):
+    """The save order: the continued audio, then the sidecar, then the WAV, each renamed from its temporary name,
+    so a reader that sees a WAV always finds its sidecar (and the audio it continued) beside it."""
+    import os
+
+    import torch
+
+    from loopgen.protocol import messages as M
+    from loopgen.server import jobs
+    from loopgen.streaming.record import TakeRecord
+    from loopgen.streaming.take import Take
+
+    renamed, real = [], os.replace
+
+    def replace(src, dst):
+        assert all(p.exists() for p in map(type(tmp_path), renamed))  # what came before is in place
+        real(src, dst)
+        renamed.append(str(dst))
+
+    monkeypatch.setattr(jobs.os, "replace", replace)
+    take = Take(tiny, ["x"], None, 1, 6400, original=torch.zeros(1, 3200), keep_original=True)
+    job = jobs.Job("t", None, M.GenerateParams(prompts=(("x", 1.0),), seconds=0.1), take)
+    take.run()
+    job.finish()
+    wav = jobs.save(job, tmp_path, "random:tiny", 32000)
+    kinds = [p[p.index("-t-x") + 4 :] for p in renamed]
+    assert kinds == [".source.wav", ".json", ".wav"]
+    assert renamed[-1] == wav
+    record = TakeRecord.from_json(open(renamed[1]).read())
+    assert record.continues == os.path.basename(renamed[0]) and record.record == 2
