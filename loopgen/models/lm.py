@@ -9,6 +9,7 @@ capture it once per batch size. `prefill` feeds many known tokens of chosen rows
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 import warnings
 from dataclasses import dataclass
 
@@ -243,45 +244,65 @@ class DecoderLayer(nn.Module):
             a = F.scaled_dot_product_attention(q, ck, cv, attn_mask=cb)
         return x2 + self.cross_out(a.transpose(1, 2).reshape(b * t, d))
 
+    def block(self, x2: torch.Tensor, b: int, t: int, attend: Callable, cross: tuple | None) -> torch.Tensor:
+        """The layer's one body, for every way it runs (a token per row, a prefill, MAGNeT's whole segment):
+        x2 [b * t, D]; attend(q, k, v), each [b, H, t, Dh] -> [b, H, t, Dh]: the self-attention over whatever keys
+        and values the caller keeps (and writes); cross: the text's (keys, values, additive bias), or None.
+        -> [b * t, D]"""
+        d = x2.shape[-1]
+        h, dh = self.heads, d // self.heads
+        n = F.layer_norm(x2, (d,), self.norm1.weight, self.norm1.bias, self.norm1.eps)
+        q, k, v = self.qkv(n).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [b, H, t, Dh]
+        x2 = x2 + self.out(attend(q, k, v).transpose(1, 2).reshape(b * t, d))
+        if self.cross and cross is not None:
+            x2 = self._cross(x2, b, t, *cross)
+        return self._mlp(x2)
+
     def decode(
         self, x: torch.Tensor, i: int, cache: KVCache, write: torch.Tensor, mask: torch.Tensor, end: int, text: int
     ) -> torch.Tensor:
         """One token per cache row. x: [R, D]; write: [R] slot each row's K/V goes to; mask: [R, 1, 1, end] True =
         the row's own past (itself included); end / text: how much of the cache to read. -> [R, D]"""
         r, d = x.shape
-        h, dh = self.heads, d // self.heads
-        n = F.layer_norm(x, (d,), self.norm1.weight, self.norm1.bias, self.norm1.eps)
-        q, k, v = self.qkv(n).view(r, 3, h, 1, dh).unbind(1)  # each [R, H, 1, Dh]
-        rows = torch.arange(r, device=x.device)
+        dh = d // self.heads
         ck, cv = cache.k[i], cache.v[i]  # [R, H, P+1, Dh]
-        ck[rows, :, write] = k[:, :, 0]
-        cv[rows, :, write] = v[:, :, 0]
-        scores = (q * dh**-0.5) @ ck[:, :, :end].transpose(-1, -2)  # [R, H, 1, end]
-        a = scores.masked_fill(~mask, float("-inf")).softmax(-1) @ cv[:, :, :end]
-        x = x + self.out(a.reshape(r, d))
-        if self.cross:
-            x = self._cross(x, r, 1, cache.cross_k[i, :, :, :text], cache.cross_v[i, :, :, :text],
-                            cache.cross_bias[..., :text])
-        return self._mlp(x)
+
+        def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            rows = torch.arange(r, device=x.device)
+            ck[rows, :, write] = k[:, :, 0]
+            cv[rows, :, write] = v[:, :, 0]
+            scores = (q * dh**-0.5) @ ck[:, :, :end].transpose(-1, -2)  # [R, H, 1, end]
+            return scores.masked_fill(~mask, float("-inf")).softmax(-1) @ cv[:, :, :end]
+
+        cross = (cache.cross_k[i, :, :, :text], cache.cross_v[i, :, :, :text], cache.cross_bias[..., :text])
+        return self.block(x, r, 1, attend, cross)
 
     def prefill(self, x: torch.Tensor, i: int, cache: KVCache, rows: torch.Tensor, start: int) -> torch.Tensor:
         """Tokens at positions start.. of cache rows `rows`. x: [n, T, D] -> [n, T, D]. At batch 2 a step is bound by
         reading the weights, so every projection is one matmul over a [n*T, D] matrix."""
         b, t, d = x.shape
-        h, dh = self.heads, d // self.heads
-        x2 = x.reshape(b * t, d)
-        n = F.layer_norm(x2, (d,), self.norm1.weight, self.norm1.bias, self.norm1.eps)
-        q, k, v = self.qkv(n).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [n, H, T, Dh]
         end = start + t
-        cache.k[i, rows, :, start:end] = k
-        cache.v[i, rows, :, start:end] = v
-        keys, values = cache.k[i, rows, :, :end], cache.v[i, rows, :, :end]
-        mask = torch.ones(t, end, dtype=torch.bool, device=x.device).tril(diagonal=start)
-        a = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-        x2 = x2 + self.out(a.transpose(1, 2).reshape(b * t, d))
-        if self.cross:
-            x2 = self._cross(x2, b, t, cache.cross_k[i, rows], cache.cross_v[i, rows], cache.cross_bias[rows])
-        return self._mlp(x2).view(b, t, d)
+
+        def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            cache.k[i, rows, :, start:end] = k
+            cache.v[i, rows, :, start:end] = v
+            keys, values = cache.k[i, rows, :, :end], cache.v[i, rows, :, :end]
+            mask = torch.ones(t, end, dtype=torch.bool, device=x.device).tril(diagonal=start)
+            return F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+
+        cross = (cache.cross_k[i, rows], cache.cross_v[i, rows], cache.cross_bias[rows])
+        return self.block(x.reshape(b * t, d), b, t, attend, cross).view(b, t, d)
+
+    def full(self, x: torch.Tensor, i: int, cache: KVCache, bias: torch.Tensor | None) -> torch.Tensor:
+        """Every position at once, no causal mask and no cache of its own (MAGNeT's pass over a segment).
+        x: [N, T, D]; bias: additive [T, T] or [N, 1, T, T] (a stage's band), or None. -> [N, T, D]"""
+        b, t, d = x.shape
+
+        def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=None if bias is None else bias.to(q.dtype))
+
+        cross = (cache.cross_k[i], cache.cross_v[i], cache.cross_bias)
+        return self.block(x.reshape(b * t, d), b, t, attend, cross).view(b, t, d)
 
 
 class MusicgenLM(nn.Module):
@@ -364,7 +385,7 @@ class MusicgenLM(nn.Module):
             self._pos = sinusoids(torch.arange(max(n, self.cfg.max_positions), device=self.emb.device), self.cfg.dim)
         return self._pos
 
-    def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens [..., K] codes (id `card` = start/pad) -> summed embeddings [..., D]."""
         k = self.cfg.num_codebooks
         offsets = torch.arange(k, device=tokens.device) * (self.cfg.card + 1)
@@ -388,7 +409,7 @@ class MusicgenLM(nn.Module):
         The caller keeps `end > pos.max()` and has called `cache.prepare(end)`. Returns float32 logits [R, K, card]."""
         end = cache.positions + 1 if end is None else end
         text = cache.text if text is None else text
-        x = self._embed(tokens) + table[pos].to(self.emb.dtype)  # [R, D]
+        x = self.embed(tokens) + table[pos].to(self.emb.dtype)  # [R, D]
         write = torch.where(live, pos, cache.positions)
         mask = (torch.arange(end, device=pos.device)[None, :] <= pos[:, None])[:, None, None, :]  # [R, 1, 1, end]
         for i, layer in enumerate(self.layers):
@@ -401,7 +422,7 @@ class MusicgenLM(nn.Module):
     ) -> torch.Tensor | None:
         """Known tokens [n, K, T] of cache rows `rows` [n], at positions start..start+T-1 of every one of them.
         Returns the last token's logits [n, K, card] if asked."""
-        return self.prefill_embeds(cache, rows, self._embed(tokens.transpose(1, 2)), start, logits)
+        return self.prefill_embeds(cache, rows, self.embed(tokens.transpose(1, 2)), start, logits)
 
     @torch.inference_mode()
     def prefill_embeds(

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..errors import LoopgenError
 from ..params import AUDIO_MAGNET, MagnetParams
 from .config import MagnetConfig
-from .lm import DecoderLayer, KVCache
+from .lm import KVCache
 from .base import CodecLM, Generation, StepInfo
 from .sampling import check_seed, filter_logits, uniforms
 
@@ -62,19 +62,6 @@ class Decoding:
     @property
     def result(self) -> torch.Tensor:
         return self.grid[..., : self.frames]
-
-
-def _layer_full(layer: DecoderLayer, x: torch.Tensor, i: int, cache: KVCache, bias: torch.Tensor | None) -> torch.Tensor:
-    """Every position at once, no causal mask. x: [N, T, D]; bias: additive [T, T] (the stage band) or None."""
-    b, t, d = x.shape
-    h, dh = layer.heads, d // layer.heads
-    x2 = x.reshape(b * t, d)
-    n = F.layer_norm(x2, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
-    q, k, v = layer.qkv(n).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [N, H, T, Dh]
-    a = F.scaled_dot_product_attention(q, k, v, attn_mask=None if bias is None else bias.to(q.dtype))
-    x2 = x2 + layer.out(a.transpose(1, 2).reshape(b * t, d))
-    x2 = layer._cross(x2, b, t, cache.cross_k[i], cache.cross_v[i], cache.cross_bias)
-    return layer._mlp(x2).view(b, t, d)
 
 
 def merge_text(caches: list[KVCache]) -> KVCache:
@@ -181,7 +168,7 @@ class Magnet(CodecLM):
         lm = self.lm
         n, t = grid.shape[0], grid.shape[-1]
         stages = [stage] * n if isinstance(stage, int) else list(stage)
-        x = lm._embed(grid.transpose(1, 2)) + lm.position_table(t)[:t].to(lm.emb.dtype)
+        x = lm.embed(grid.transpose(1, 2)) + lm.position_table(t)[:t].to(lm.emb.dtype)
         band = self.band(t, 1)
         if band is None or not any(stages):
             bias = None
@@ -190,7 +177,7 @@ class Magnet(CodecLM):
         else:  # per row: stage 0 sees everything
             bias = torch.stack([band if s else torch.zeros_like(band) for s in stages])[:, None]
         for i, layer in enumerate(lm.layers):
-            x = _layer_full(layer, x, i, cache, bias)
+            x = layer.full(x, i, cache, bias)
         card = self.cfg.lm.card
         w = lm.heads.weight
         w = w.to_dense() if w.is_mkldnn else w
