@@ -16,42 +16,31 @@ DEFAULT_MODEL = "facebook/musicgen-small"
 
 def read_audio(path: str) -> tuple["object", int]:
     """-> (float32 array [C, N], sample_rate); clear errors for missing, unreadable or empty files."""
-    import soundfile as sf
+    from . import audio_files
 
-    p = Path(path)
-    if not p.is_file():
+    if not Path(path).is_file():
         raise LoopgenError(f"cannot read audio file {path}: no such file")
     try:
-        data, rate = sf.read(str(p), dtype="float32", always_2d=True)
-    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError with the codec's message
+        return audio_files.read(path)
+    except LoopgenError as e:
         raise LoopgenError(f"cannot read audio file {path}: {e}") from e
-    if data.shape[0] == 0:
-        raise LoopgenError(f"audio file {path} is empty")
-    return data.T.copy(), int(rate)
 
 
 def write_audio(path: str, data, rate: int, fmt: str = "float") -> None:
     """data: [N, C] float32 -> a file in the format its suffix names (WAV: 32-bit float, or 24/16-bit PCM)."""
-    import soundfile as sf
-
-    from .params import OUTPUT_FORMATS
+    from . import audio_files
 
     out = Path(path)
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-    subtype = OUTPUT_FORMATS[fmt] if out.suffix.lower() == ".wav" else ("PCM_16" if fmt == "pcm16" else None)
-    try:
-        sf.write(str(out), data, rate, subtype=subtype)
-    except Exception as e:
-        raise LoopgenError(f"cannot write {path}: {e}") from e
+    audio_files.write(out, data, rate, fmt)
 
 
 def check_output(path: str) -> None:
     """Refuse an output soundfile cannot write (by its suffix) before any work is done."""
-    import soundfile as sf
+    from .audio_files import writable_format
 
-    kind = Path(path).suffix.lstrip(".").upper()
-    if kind not in sf.available_formats():
+    if not writable_format(path):
         raise LoopgenError(f"cannot write {path}: unknown audio format {Path(path).suffix!r}; use .wav, .flac or .ogg")
 
 

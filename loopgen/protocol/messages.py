@@ -381,18 +381,15 @@ def melody_field(d: dict, id: Any) -> Melody | None:
 
 def audio_file(data: bytes, id: Any) -> tuple[np.ndarray, int]:
     """The bytes of an audio file (WAV, FLAC, OGG: what libsndfile reads) -> (float32 [C, N], rate)."""
-    import io
-
-    import soundfile as sf
+    from .. import audio_files
 
     try:
-        x, rate = sf.read(io.BytesIO(bytes(data)), dtype="float32", always_2d=True)
-    except Exception as e:  # soundfile's errors for bytes that are not an audio file
-        raise ProtocolError("bad_audio", f"the melody is not an audio file libsndfile reads ({type(e).__name__})",
-                            id) from e
-    if x.shape[0] == 0 or not np.isfinite(x).all():
-        raise ProtocolError("bad_audio", "the melody file is empty or has NaN samples", id)
-    return np.ascontiguousarray(x.T), int(rate)
+        x, rate = audio_files.read(data)
+    except audio_files.AudioFileError as e:
+        raise ProtocolError("bad_audio", f"the melody: {e}", id) from e
+    if not np.isfinite(x).all():
+        raise ProtocolError("bad_audio", "the melody file has NaN samples", id)
+    return x, rate
 
 
 def pcm_audio(data: Any, channels: int, fmt: str, id: Any) -> np.ndarray:

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import audio_files
 from ..errors import LoopgenError
 from ..protocol import messages as M
-from ..params import OUTPUT_FORMATS
 from ..streaming.loops import take_length
 from ..streaming.output import Output
 from ..streaming.render import record_of
@@ -66,8 +66,6 @@ def read_allowed(path: str, allowed: tuple[Path, ...], id: Any = None) -> tuple[
     """An audio file a client named (OSC /continue PATH) -> (float32 [C, N], rate). Only a regular file inside one of
     the `allowed` folders, of at most MAX_CONTINUE_SECONDS; one answer for missing and not allowed, so the error
     tells nothing about files outside. Call it off the event loop and off the model thread."""
-    import soundfile as sf
-
     refuse = M.ProtocolError("bad_audio", f"cannot read {M.short(path, 200)}: not an audio file in a folder loopgen "
                              "may read (the takes folder, your home folder, or --read-dir)", id)
     try:
@@ -79,17 +77,12 @@ def read_allowed(path: str, allowed: tuple[Path, ...], id: Any = None) -> tuple[
     try:
         if not p.is_file():  # a FIFO, a device or a folder is not a file: never opened
             raise refuse
-        info = sf.info(str(p))
-        if info.frames / info.samplerate > M.MAX_CONTINUE_SECONDS:
+        frames, rate, _ = audio_files.info(p)
+        if frames / rate > M.MAX_CONTINUE_SECONDS:
             raise M.ProtocolError("out_of_range", f"at most {M.MAX_CONTINUE_SECONDS:g} s of audio to continue", id)
-        data, rate = sf.read(str(p), dtype="float32", always_2d=True)
-    except M.ProtocolError:
-        raise
-    except Exception as e:  # soundfile's errors for a file that is not audio
-        raise M.ProtocolError("bad_audio", f"cannot read {p.name}: not audio ({type(e).__name__})", id) from e
-    if data.shape[0] == 0:
-        raise M.ProtocolError("bad_audio", f"{p.name} is empty", id)
-    return data.T.copy(), int(rate)
+        return audio_files.read(p)
+    except (LoopgenError, OSError) as e:
+        raise M.ProtocolError("bad_audio", f"cannot read {p.name}: {e}", id) from e
 
 
 def check_folder(folder: Path) -> Path:
@@ -105,12 +98,10 @@ def check_folder(folder: Path) -> Path:
     return folder
 
 
-def _write_wav(path: Path, audio: torch.Tensor | np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:
-    """audio: [C, N] tensor or [N, C] array."""
-    import soundfile as sf
-
+def _write_wav(path: Path, audio: torch.Tensor | np.ndarray, sample_rate: int, fmt: str = "float") -> None:
+    """audio: [C, N] tensor or [N, C] array -> a WAV (under a temporary name: the format is not the suffix's)."""
     data = audio.T.cpu().numpy() if isinstance(audio, torch.Tensor) else audio
-    sf.write(str(path), data, sample_rate, subtype=subtype, format="WAV")
+    audio_files.write(path, data, sample_rate, fmt, container="WAV")
 
 
 def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chunk: int | None = None,
@@ -143,7 +134,7 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
             parts.append((src.with_suffix(".part"), src))
         side.with_suffix(".part.json").write_text(record.to_json())
         parts.append((side.with_suffix(".part.json"), side))
-        _write_wav(wav.with_suffix(".part"), data, rate, OUTPUT_FORMATS[out.format])
+        _write_wav(wav.with_suffix(".part"), data, rate, out.format)
         parts.append((wav.with_suffix(".part"), wav))
         for tmp, final in parts:  # the WAV last
             os.replace(tmp, final)

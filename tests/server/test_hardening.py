@@ -103,10 +103,10 @@ def test_a_take_interrupted_while_saving_leaves_nothing_half_written(serve, monk
 
     real = jobs._write_wav
 
-    def dies_on_the_take(path, audio, rate, subtype="FLOAT"):
+    def dies_on_the_take(path, audio, rate, fmt="float"):
         if not str(path).endswith(".source.part"):
             raise OSError(28, "No space left on device")
-        return real(path, audio, rate, subtype)
+        return real(path, audio, rate, fmt)
 
     async def scenario(server):
         monkeypatch.setattr(jobs, "_write_wav", dies_on_the_take)
