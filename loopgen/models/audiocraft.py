@@ -19,6 +19,7 @@ import torch
 from ..errors import LoopgenError
 from . import hub
 from .config import EncodecConfig, LMConfig, T5Config
+from .weights import iter_checkpoint
 
 LM_FILE, CODEC_FILE = "state_dict.bin", "compression_state_dict.bin"
 T5_DIMS = {"t5-small": 512, "t5-base": 768, "t5-large": 1024, "t5-3b": 1024, "t5-11b": 1024}
@@ -165,7 +166,6 @@ def read_codec(folder: Path) -> tuple[EncodecConfig, Iterator[tuple[str, torch.T
     points to (resolved like any hub id: the local cache first)."""
     import json
 
-    from .weights import iter_checkpoint
 
     pkg = _load(folder / CODEC_FILE)
     if "pretrained" in pkg:
@@ -196,7 +196,6 @@ def find_t5(folder: Path, name: str, text_encoder: str | Path | None) -> Path:
 def t5_source(src: Path) -> tuple[T5Config, Iterator[tuple[str, torch.Tensor]]]:
     import json
 
-    from .weights import iter_checkpoint
 
     cfg = T5Config.from_hf(json.loads((src / "config.json").read_text()))
     keep = re.compile(r"^(shared\.weight|encoder\..+)$")

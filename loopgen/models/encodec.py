@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import EncodecConfig
+from .lm import Dense
 
 
 def _derived(module: nn.Module, weights: tuple[torch.Tensor, ...], build):
@@ -34,7 +35,6 @@ def _derived(module: nn.Module, weights: tuple[torch.Tensor, ...], build):
 
 def _dense(w: torch.Tensor):
     """A Dense (see lm.Dense, oneDNN-packed on the CPU) holding a copy of w [out, in]."""
-    from .lm import Dense
 
     d = Dense(w.shape[1], w.shape[0]).to(device=w.device, dtype=w.dtype)
     d.weight = nn.Parameter(w.detach().contiguous().clone(), requires_grad=False)

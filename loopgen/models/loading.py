@@ -14,6 +14,8 @@ from .melody import MusicgenMelody
 from .base import CodecLM
 from .musicgen import MusicGen
 from .t5 import TextTokenizer
+from .random_models import build_random
+from .release import load_release
 from .weights import load_weights
 
 KNOWN_MODELS: dict[str, str] = {
@@ -128,16 +130,12 @@ def load_model(
         raise LoopgenError(f"int8 runs on the CPU; on {dev} use float16 or bfloat16")
     dt = torch.float32 if int8 else resolve_dtype(dtype, dev)
     if name.startswith("random:"):
-        from .random_models import build_random
-
         model = build_random(name[len("random:") :], dev, dt)
         if int8:
             _quantize(model)
         return model
     folder = resolve_checkpoint(name)
     if is_release(folder):
-        from .release import load_release
-
         model = load_release(folder, name, dev, dt, text_encoder)
         if int8:
             _quantize(model)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import audio_files
 from ..params import LOUDNESS_RANGE, MAX_SEED, OUTPUT_FORMATS, OUTPUT_RATES, REQUEST_LIMITS
 
 PROTOCOL_VERSION = 1
@@ -381,8 +382,6 @@ def melody_field(d: dict, id: Any) -> Melody | None:
 
 def audio_file(data: bytes, id: Any) -> tuple[np.ndarray, int]:
     """The bytes of an audio file (WAV, FLAC, OGG: what libsndfile reads) -> (float32 [C, N], rate)."""
-    from .. import audio_files
-
     try:
         x, rate = audio_files.read(data)
     except audio_files.AudioFileError as e:

@@ -19,9 +19,16 @@ from typing import Any
 from ..protocol import messages as M
 from ..protocol import osc as O
 from ..protocol import ws as W
+from ..models import load_model
+from ..streaming.decoder import IncrementalDecoder
+from ..streaming.dsp import loudness_meter
 from ..streaming.loops import loop_samples
+from ..streaming.output import Output
+from .audio_out import Player
+from .jobs import check_folder, read_allowed
+from .midi import MidiMap, open_input
 from .router import Read, Replay, Reply, Submit, route, with_audio
-from .worker import key
+from .worker import ModelWorker, key
 
 log = logging.getLogger("loopgen.server")
 SEND_QUEUE = 256  # events waiting for one client before it counts as too slow
@@ -198,22 +205,12 @@ class Server:
 
     # -- start / stop ------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        from ..models import load_model
-        from .audio_out import Player
-        from .worker import ModelWorker
-
-        from .jobs import check_folder
-
         self.loop = asyncio.get_running_loop()
         self.cfg.loops_dir = check_folder(self.cfg.loops_dir)  # before the model: a bad folder fails in a second
         if self.cfg.loudness is not None:
-            from ..streaming.dsp import loudness_meter
-
             loudness_meter()
         self.model = await asyncio.to_thread(load_model, self.cfg.model, self.cfg.device, self.cfg.dtype)
         await asyncio.to_thread(self.model.generate, ["warm up"], 0.1, seed=0)  # first-call costs paid here
-        from ..streaming import IncrementalDecoder
-
         self.latency_frames = IncrementalDecoder(self.model).latency_frames
         m = self.model
         self.welcome = M.Welcome(M.PROTOCOL_VERSION, m.name, m.sample_rate, m.channels, m.frame_rate,
@@ -224,10 +221,9 @@ class Server:
             self.link = LinkClock(self.cfg.link_bpm)
         self.player = Player(self.model.sample_rate, self.model.channels, self.cfg.audio_device, clock=self.link)
         self.player.start()
-        from ..streaming.output import Output
-
         output = Output(self.cfg.output_rate, self.cfg.output_format, self.cfg.loudness)
-        self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio, on_start=self._on_start, output=output,
+        self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio,
+                                  on_start=self._on_start, output=output,
                                   wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes,
                                   graphs=self.cfg.cuda_graphs, max_jobs=self.cfg.max_generations)
         self.worker.start()
@@ -239,8 +235,6 @@ class Server:
         self.osc_transport, _ = await self.loop.create_datagram_endpoint(
             lambda: OscEndpoint(self), local_addr=(self.cfg.host, self.cfg.osc_port))
         if self.cfg.midi:
-            from .midi import MidiMap, open_input
-
             self.midi_map = MidiMap.load(self.cfg.midi_map)
             self.midi_port = open_input(self.cfg.midi, lambda msg: self.loop.call_soon_threadsafe(self.on_midi, msg))
 
@@ -416,8 +410,6 @@ class Server:
     async def _read_then_perform(self, owner: Any, effect: Read) -> None:
         """A command naming a file (a melody, audio to continue): read it off the event loop and the model thread,
         then route the command again with the audio in it."""
-        from .jobs import read_allowed
-
         allowed = (self.cfg.loops_dir, Path.home(), *self.cfg.read_dirs)
         try:
             audio, rate = await asyncio.to_thread(read_allowed, effect.path, allowed, getattr(effect.cmd, "id", None))

@@ -12,6 +12,7 @@ import threading
 import time
 import numpy as np
 
+from ..errors import LoopgenError
 from ..streaming.mix import Mixer
 
 FADE_SECONDS = 0.05  # how long close() lets a stop fade play
@@ -80,8 +81,6 @@ class Player:
 
     def _open(self, device) -> None:
         import sounddevice as sd
-
-        from ..errors import LoopgenError
 
         dev = int(device) if str(device).isdigit() else device
         try:

@@ -8,6 +8,8 @@ import math
 import numpy as np
 import torch
 
+from ..errors import LoopgenError
+
 WRAP_SECONDS = 0.1  # loop wrap crossfade (at most a quarter of the loop)
 SPLICE_SECONDS = 0.01  # original -> codec rendering, where a continuation takes over
 
@@ -75,9 +77,7 @@ def loudness_meter():
     try:
         import pyloudnorm
     except ImportError as e:
-        from ..errors import LoopgenError
-
-        raise LoopgenError("loudness normalisation needs pyloudnorm: pip install 'loopgen[loudness]'") from e
+            raise LoopgenError("loudness normalisation needs pyloudnorm: pip install 'loopgen[loudness]'") from e
     return pyloudnorm
 
 

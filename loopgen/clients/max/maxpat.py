@@ -25,6 +25,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .amxd import pack
+
 OUT = Path(__file__).with_name("loopgen.maxpat")
 DEVICE = Path(__file__).with_name("loopgen.amxd")
 SEND_PORT, REPLY_PORT = 9000, 9001  # the reply port a device starts on; it moves to its own at load
@@ -403,8 +405,6 @@ def render() -> str:
 
 def device() -> bytes:
     """loopgen.amxd: the patch as a Max for Live audio effect."""
-    from .amxd import pack
-
     return pack(build(), "audio")
 
 
