@@ -122,3 +122,21 @@ def test_random_magnet_tiny_offline():
     g = m.generate(["lofi"], seconds=0.5, decoding_steps=[2, 1, 1, 1], seed=0)
     assert g.codes.shape == (1, 4, 25) and g.audio.abs().max() > 0
     assert m.family == "magnet" and not hasattr(m, "engine")  # a sibling of MusicGen, not a refusing subclass
+
+
+SAMPLED = {  # as make_audiocraft_refs.py's SAMPLED, with the rest of audiocraft's set_generation_params defaults
+    "sampled_top_p": dict(top_p=0.9, temperature=3.0),
+    "sampled_top_k": dict(top_p=0.0, top_k=20, temperature=2.0),
+    "sampled_stride1": dict(top_p=0.8, temperature=3.5, span_arrangement="stride1"),
+}
+
+
+@pytest.mark.parametrize("name", list(SAMPLED))
+def test_sampled_codes_identical(case, name):
+    """Sampled decoding as audiocraft does it (temperature and guidance annealed over each stage, top-p / top-k
+    filtered, sampled tokens scored and the least confident spans masked again), token for token: the reference drew
+    with loopgen's seeded noise in audiocraft's own samplers, the one part that differs by design."""
+    _, m, r = case
+    opts = {"top_k": 0, "max_cfg_coef": 10.0, "min_cfg_coef": 1.0, "span_arrangement": "nonoverlap", **SAMPLED[name]}
+    g = m.generate(TEXTS, seed=5, decoding_steps=STEPS, **opts)
+    assert torch.equal(g.codes, r[name])

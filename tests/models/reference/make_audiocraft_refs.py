@@ -6,7 +6,8 @@ audiocraft). Run by hand, in an environment that has audiocraft (see ../shared/n
     pip install --no-deps audiocraft==1.3.0 && pip install einops omegaconf julius flashy num2words sentencepiece \
         soundfile av librosa transformers huggingface_hub tqdm torchmetrics pyyaml safetensors tokenizers
     pip install --no-deps torchaudio==2.11.0 && rm -f /tmp/ac/lib/python3.11/site-packages/torchaudio/lib/*.so
-    python tests/models/reference/make_audiocraft_refs.py
+    python tests/models/reference/make_audiocraft_refs.py            # everything, from scratch
+    python tests/models/reference/make_audiocraft_refs.py --sampled  # only the sampled refs, into the files there
 
 Writes tests/models/reference/audiocraft/{magnet-music,magnet-audio,musicgen}/ (release files, a t5/ folder beside
 them) and a refs.safetensors in each. xformers, spacy and demucs are stubbed: MAGNeT's band attention runs through
@@ -326,7 +327,102 @@ def make_musicgen() -> None:
     print("musicgen:", tuple(codes.shape), sorted(p.name for p in folder.iterdir()))
 
 
-if __name__ == "__main__":
+SAMPLED = {  # audiocraft's sampled decoding (annealed temperature and guidance, top-p or top-k, re-masking by score)
+    "sampled_top_p": dict(top_p=0.9, temperature=3.0),  # music's defaults
+    "sampled_top_k": dict(top_p=0.0, top_k=20, temperature=2.0),
+    "sampled_stride1": dict(top_p=0.8, temperature=3.5, span_arrangement="stride1"),
+}
+SAMPLED_SEED = 5
+
+
+class SeededDraws:
+    """audiocraft's samplers (utils.sample_top_p / sample_top_k / multinomial) run as they are, but draw with the
+    noise loopgen draws with: an exponential race, argmax(p / -log u), u = loopgen's counter hash of (seed + row,
+    pass, position, token). audiocraft's filtering, renormalising, temperature and guidance annealing and scoring are
+    untouched; only torch's global RNG is replaced, so the tokens can be compared one for one."""
+
+    def __init__(self, seed: int, rows: int):
+        from audiocraft.utils import utils
+
+        sys.path.insert(0, str(ROOT))
+        from loopgen.models.sampling import uniforms
+
+        self.utils, self.uniforms = utils, uniforms
+        self.seeds = torch.arange(rows) + seed
+        self.draws = 0  # passes made: one multinomial per pass
+        self.order: torch.Tensor | None = None  # top-p sorts the vocabulary: the noise follows the tokens
+
+    def __enter__(self):
+        u = self.utils
+        self.saved = (u.multinomial, u.torch.sort)
+        real_sort = u.torch.sort
+
+        def sort(x, *a, **k):
+            out = real_sort(x, *a, **k)
+            self.order = out[1]
+            return out
+
+        def multinomial(probs, num_samples, replacement=False, *, generator=None):  # probs [B, 1, T, V]
+            self.draws += 1
+            b, v = probs.shape[0], probs.shape[-1]
+            n = probs[0].numel()
+            noise = -torch.log(self.uniforms(self.seeds, torch.full_like(self.seeds, self.draws), n)).view(probs.shape)
+            if self.order is not None:  # sorted by probability: each rank gets its token's noise
+                noise = noise.gather(-1, self.order)
+                self.order = None
+            return (probs / noise).argmax(-1, keepdim=True)
+
+        def sample_top_p(probs, p):
+            u.torch.sort = sort
+            try:
+                return real_top_p(probs, p)
+            finally:
+                u.torch.sort = real_sort
+
+        real_top_p = u.sample_top_p
+        self.saved_top_p = real_top_p
+        u.multinomial, u.sample_top_p = multinomial, sample_top_p
+        return self
+
+    def __exit__(self, *exc):
+        self.utils.multinomial, self.utils.torch.sort = self.saved
+        self.utils.sample_top_p = self.saved_top_p
+
+
+def add_sampled(kind: str) -> None:
+    """Sampled generations of the exported model in `kind`'s folder, added to its refs.safetensors."""
+    from safetensors.torch import load_file, save_file
+
+    from audiocraft.models.loaders import load_compression_model, load_lm_model_magnet
+    from audiocraft.models.magnet import MAGNeT
+
+    folder = OUT / kind
+    from transformers import T5EncoderModel
+
+    _patch_t5(T5EncoderModel.from_pretrained(str(folder / "t5")).eval(), folder / "t5",
+              "t5-large" if "audio" in kind else "t5-base")
+    codec = load_compression_model(str(folder))
+    lm = load_lm_model_magnet(str(folder), compression_model_frame_rate=int(codec.frame_rate))
+    model = MAGNeT(name=kind, compression_model=codec, lm=lm)
+    refs = load_file(str(folder / "refs.safetensors"))
+    model.set_generation_params(use_sampling=False, decoding_steps=[6, 3, 3, 3],
+                                **({"temperature": 3.5, "top_p": 0.8, "max_cfg_coef": 20.0} if "audio" in kind else {}))
+    with torch.no_grad():  # the same model as recorded: its greedy generation again
+        assert torch.equal(model.generate(TEXTS, progress=False, return_tokens=True)[1], refs["greedy_nonoverlap"])
+    for name, opts in SAMPLED.items():
+        model.set_generation_params(use_sampling=True, decoding_steps=[6, 3, 3, 3], **opts)
+        with torch.no_grad(), SeededDraws(SAMPLED_SEED, len(TEXTS)):
+            refs[name] = model.generate(TEXTS, progress=False, return_tokens=True)[1].contiguous()
+    save_file(refs, folder / "refs.safetensors")
+    print(kind, "sampled:", {k: tuple(refs[k].shape) for k in SAMPLED})
+
+
+if __name__ == "__main__" and "--sampled" in sys.argv:
+    _stub_modules()
+    torch.set_num_threads(1)
+    add_sampled("magnet-music")
+    add_sampled("magnet-audio")
+elif __name__ == "__main__":
     _stub_modules()
     torch.set_num_threads(1)
     make_magnet("magnet-music", 32000, [8, 5, 4, 4], "t5-base", 24, seed=10)
