@@ -19,6 +19,15 @@ OUTPUT_RATES = (8000, 192000)  # Hz, lowest and highest
 LOUDNESS_RANGE = (-70.0, 0.0)  # LUFS
 
 
+def music_seconds(seconds: float | None, bars: float | None = None, bpm: float | None = None,
+                  beats_per_bar: int = 4) -> float:
+    """The length of a take in seconds: bars at a tempo (bars * beats_per_bar * 60 / bpm), else seconds. The one
+    definition (streaming's exact sample counts and the protocol's length limits both come from it)."""
+    if bars is not None and bpm is not None:
+        return bars * beats_per_bar * 60.0 / bpm
+    return float(seconds or 0.0)
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     temperature: float = 1.0  # 0 = greedy

@@ -101,11 +101,11 @@ def build_random(kind: str, device: torch.device, dtype: torch.dtype) -> CodecLM
     if kind not in CONFIGS:
         raise LoopgenError(f"unknown model 'random:{kind}': use one of {', '.join('random:' + k for k in CONFIGS)}")
     cfg = CONFIGS[kind]
-    cls = Magnet if isinstance(cfg, MagnetConfig) else MusicgenMelody if isinstance(cfg, MelodyConfig) else MusicGen
+    cls = {MagnetConfig: Magnet, MelodyConfig: MusicgenMelody, MusicgenConfig: MusicGen}[type(cfg)]
     model = cls(CONFIGS[kind], TextTokenizer(byte_tokenizer()), name=f"random:{kind}")
     init_random(model)
     model.lm.to(dtype)
     model = model.to(device).eval()
-    if cls is not Magnet:
+    if model.family == "musicgen":  # MAGNeT's passes are wide matmuls: the plain layout serves them
         model.lm.pack()
     return model

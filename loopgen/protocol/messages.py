@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import audio_files
-from ..params import LOUDNESS_RANGE, MAX_SEED, OUTPUT_FORMATS, OUTPUT_RATES, REQUEST_LIMITS
+from ..params import LOUDNESS_RANGE, MAX_SEED, OUTPUT_FORMATS, OUTPUT_RATES, REQUEST_LIMITS, music_seconds
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 32 * 2**20
@@ -77,9 +77,7 @@ class GenerateParams:
     melody: Melody | None = None  # a melody model's melody (None: none)
 
     def total_seconds(self) -> float:
-        if self.bars is not None and self.bpm is not None:
-            return self.bars * self.beats_per_bar * 60.0 / self.bpm
-        return float(self.seconds or 0.0)
+        return music_seconds(self.seconds, self.bars, self.bpm, self.beats_per_bar)
 
 
 @dataclass(frozen=True)

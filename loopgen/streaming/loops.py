@@ -16,6 +16,7 @@ import torch
 from ..errors import LoopgenError
 from ..models.audio import prepare_audio
 from ..models.base import CodecLM
+from ..params import music_seconds
 from .take import Take
 
 @dataclass
@@ -37,7 +38,7 @@ class Loop:
 def loop_samples(bars: float, bpm: float, beats_per_bar: int, sample_rate: int) -> int:
     if not all(0 < v < math.inf for v in (bars, bpm, beats_per_bar)):  # NaN and infinities too
         raise LoopgenError(f"bars, bpm and beats_per_bar must be finite numbers > 0, got {bars}, {bpm}, {beats_per_bar}")
-    n = int(round(bars * beats_per_bar * 60.0 / bpm * sample_rate))
+    n = int(round(music_seconds(None, bars, bpm, beats_per_bar) * sample_rate))
     if n < 1:
         raise LoopgenError(f"{bars:g} bar(s) at {bpm:g} bpm is shorter than one sample")
     return n
@@ -48,7 +49,7 @@ def take_length(sample_rate: int, seconds: float | None, bars: float | None = No
     """Samples of a take: a whole number of bars at a tempo (exact, as `loop_samples`), else seconds."""
     if bars is not None and bpm is not None:
         return loop_samples(bars, bpm, beats_per_bar, sample_rate)
-    return int(round(float(seconds or 0.0) * sample_rate))
+    return int(round(music_seconds(seconds) * sample_rate))
 
 
 def make_loop(

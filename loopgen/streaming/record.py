@@ -77,6 +77,7 @@ class TakeRecord:
             raise LoopgenError(f"cannot make a take from {where}: not a take's record")
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}  # fields a later version adds are not ours to read
+        d.setdefault("record", 1)  # written before records had a version
         missing = [k for k in ("model", "prompts", "parameters", "seed", "length_samples", "frames") if k not in d]
         if missing:
             raise LoopgenError(f"cannot make a take from {where}: no {', '.join(missing)}")
