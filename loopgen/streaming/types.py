@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -50,6 +50,7 @@ def normalize_prompts(prompts: str | list) -> list[WeightedPrompts]:
     return rows
 
 
+@runtime_checkable
 class Stream(Protocol):
     """One generation made step by step: B rows that advance together. Live changes apply from the next step the
     family can take them at (MusicGen: the next token; MAGNeT: the next segment)."""
@@ -74,6 +75,7 @@ class Stream(Protocol):
     def step(self) -> Frame | None: ...  # stepped alone: one step, the frame it completed or None
 
 
+@runtime_checkable
 class Stepper(Protocol):
     """Steps several streams of one model together: one forward pass per step for all of them."""
 

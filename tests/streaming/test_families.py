@@ -80,6 +80,16 @@ def test_sampling_values_keep_what_was_given(magnet, tiny):
     assert loop.params["temperature"] == 1.0 and loop.params["cfg_coef"] == 10.0  # given, and MAGNeT's own
 
 
+def test_both_families_implement_the_interfaces_in_full(magnet, tiny):
+    from loopgen.streaming import Stepper, Stream
+
+    for m in (tiny, magnet):
+        s = open_stream(m, "x", seconds=0.5)
+        assert isinstance(s, Stream) and isinstance(Batch(m, [s]), Stepper), m.family
+        assert s.total_frames == 25 and s.progress_frames == 0 and set(s.sampling) == {
+            "temperature", "top_k", "top_p", "cfg_coef"}
+
+
 def test_every_model_picks_its_family_by_table(magnet, tiny):
     assert family(tiny) is FAMILIES["musicgen"] and family(magnet) is FAMILIES["magnet"]
     with pytest.raises(LoopgenError, match="no melody"):
