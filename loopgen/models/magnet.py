@@ -21,7 +21,7 @@ from ..params import AUDIO_MAGNET, MagnetParams
 from .config import MagnetConfig
 from .lm import KVCache
 from .base import CodecLM, Generation, StepInfo
-from .sampling import check_seed, filter_logits, uniforms
+from .sampling import check_seed, filter_logits, uniforms_at
 
 KEEP = -1e4  # score of a span that must not be masked again (audiocraft's DONT_REMASK_ME_SCORE)
 # audiocraft's names in a checkpoint's `generate.lm` section -> ours
@@ -209,25 +209,37 @@ class Magnet(CodecLM):
             for (d, _), part in zip(group, logits.split([2 * d.grid.shape[0] for d, _ in group])):
                 self.unmask(d, part)
 
-    def _draw(self, logits: torch.Tensor, temp: float, p: MagnetParams, seeds: torch.Tensor, draws: int):
-        """logits [B, T, V] guided -> (tokens [B, T], the probability each had [B, T]) as audiocraft scores them."""
+    def _draw(self, logits: torch.Tensor, temp: float, p: MagnetParams, seeds: torch.Tensor, draws: int,
+              need: torch.Tensor):
+        """logits [B, T, V] guided -> (tokens [B, T], the probability each had [B, T]) as audiocraft scores them,
+        drawn only where `need` [B, T] (what the pass writes or scores: the rest is never read). Each drawn position
+        gets exactly what a draw over every position would give it (its noise is its own counter's)."""
         b, t, v = logits.shape
-        probs = torch.softmax(logits / max(temp, 1e-2), dim=-1)
+        rows, cols = need.nonzero(as_tuple=True)  # [M]
+        x = logits[rows, cols]  # [M, V]
+        probs = torch.softmax(x / max(temp, 1e-2), dim=-1)
         if p.greedy:
-            tokens = logits.argmax(-1)
-            return tokens, probs.gather(-1, tokens[..., None])[..., 0]
-        top_k = 0 if p.top_p > 0 else p.top_k  # audiocraft: top_p wins over top_k
-        def full(x: float) -> torch.Tensor:
-            return torch.full((b,), x, device=logits.device)
+            chosen = x.argmax(-1)
+        else:
+            top_k = 0 if p.top_p > 0 else p.top_k  # audiocraft: top_p wins over top_k
+            m = x.shape[0]
 
-        kept = filter_logits(logits, full(max(temp, 1e-2)), full(top_k).long(), full(p.top_p)).softmax(-1)
-        noise = -torch.log(uniforms(seeds, torch.full_like(seeds, draws), t * v)).view(b, t, v)
-        tokens = (kept / noise).argmax(-1)
-        if top_k > 0:  # audiocraft scores top-k draws with the renormalised top-k probabilities
-            kth = probs.topk(top_k, dim=-1).values[..., -1:]
-            probs = probs * (probs >= kth)
-            probs = probs / probs.sum(-1, keepdim=True)
-        return tokens, probs.gather(-1, tokens[..., None])[..., 0]
+            def full(y: float) -> torch.Tensor:
+                return torch.full((m,), y, device=logits.device)
+
+            kept = filter_logits(x[:, None], full(max(temp, 1e-2)), full(top_k).long(), full(p.top_p))[:, 0]
+            counters = cols[:, None] * v + torch.arange(v, device=logits.device)  # [M, V]: as uniforms(.., t * v)
+            noise = -torch.log(uniforms_at(seeds[rows], torch.full_like(rows, draws), counters))
+            chosen = (kept.softmax(-1) / noise).argmax(-1)
+            if top_k > 0:  # audiocraft scores top-k draws with the renormalised top-k probabilities
+                kth = probs.topk(top_k, dim=-1).values[..., -1:]
+                probs = probs * (probs >= kth)
+                probs = probs / probs.sum(-1, keepdim=True)
+        tokens = torch.zeros(b, t, dtype=torch.long, device=logits.device)
+        prob = torch.ones(b, t, device=logits.device)
+        tokens[rows, cols] = chosen
+        prob[rows, cols] = probs.gather(-1, chosen[:, None])[:, 0]
+        return tokens, prob
 
     # -- one segment, one pass at a time: explicit state, so a batch can interleave many ---------------------------
     def start(self, rows: int, frames: int, prompt: torch.Tensor | None, p: MagnetParams, seed: int,
@@ -289,8 +301,9 @@ class Magnet(CodecLM):
         logits = unc + (cond - unc) * w
         temp = p.temperature * ((n - 1 - d.i) / n) if p.anneal_temp else p.temperature
         d.draws += 1
-        tokens, prob = self._draw(logits, temp, p, d.seeds, d.draws)
         masked = d.row == mask_id
+        need = d.chosen.repeat_interleave(self.cfg.span_len, dim=-1) if d.chunked else masked  # what is read below
+        tokens, prob = self._draw(logits, temp, p, d.seeds, d.draws, need)
         d.row = torch.where(masked, tokens, d.row)
         d.grid[:, d.stage] = d.row
         if d.chunked:

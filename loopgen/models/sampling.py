@@ -84,13 +84,25 @@ def _hash32(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 16)
 
 
+def _key(seed: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+    key = _hash32((seed & _M32) ^ _hash32(((seed >> 32) & _M32) ^ 0x9E3779B9))
+    return _hash32(key ^ _hash32((draws & _M32) ^ 0x85EBCA6B))
+
+
+def _unit(key: torch.Tensor, element: torch.Tensor) -> torch.Tensor:
+    bits = _hash32(key ^ _hash32(element ^ 0xC2B2AE35))
+    return ((bits >> 8).to(torch.float32) + 0.5) * (1.0 / 2**24)
+
+
 def uniforms(seed: torch.Tensor, draws: torch.Tensor, n: int) -> torch.Tensor:
     """seed, draws: [B] long -> [B, n] float32 in (0, 1), a pure function of (seed, draws, element)."""
-    key = _hash32((seed & _M32) ^ _hash32(((seed >> 32) & _M32) ^ 0x9E3779B9))
-    key = _hash32(key ^ _hash32((draws & _M32) ^ 0x85EBCA6B))  # [B]
-    elem = _hash32(torch.arange(n, device=seed.device, dtype=torch.long) ^ 0xC2B2AE35)  # [n]
-    bits = _hash32(key[:, None] ^ elem[None, :])
-    return ((bits >> 8).to(torch.float32) + 0.5) * (1.0 / 2**24)
+    return _unit(_key(seed, draws)[:, None], torch.arange(n, device=seed.device, dtype=torch.long)[None, :])
+
+
+def uniforms_at(seed: torch.Tensor, draws: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
+    """Some elements of `uniforms`: seed, draws [M] long, elements [M, n] long -> [M, n], equal to
+    uniforms(seed, draws, N)[m, elements[m]] (a MAGNeT pass draws only where it is still masked)."""
+    return _unit(_key(seed, draws)[:, None], elements)
 
 
 def choose(

@@ -73,3 +73,12 @@ def test_choose_matches_the_distribution_and_greedy_rows():
     assert (freq - probs).abs().max() < 0.03
     greedy = choose(logits[:2], torch.tensor([0.0, 1.0]), torch.tensor([0, 1]), torch.zeros(2), torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long))
     assert greedy.tolist() == [[3], [3]]
+
+
+def test_some_elements_of_the_draw_are_those_of_the_whole_draw():
+    from loopgen.models.sampling import uniforms_at
+
+    seed, draws = torch.tensor([3, 2**40 + 7]), torch.tensor([1, 9])
+    whole = uniforms(seed, draws, 500)
+    idx = torch.tensor([[0, 499, 17], [250, 3, 3]])
+    assert torch.equal(uniforms_at(seed, draws, idx), whole.gather(1, idx))
