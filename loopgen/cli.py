@@ -12,6 +12,7 @@ from .errors import LoopgenError
 from .params import SPAN_ARRANGEMENTS, SPAN_SCORINGS, MagnetParams, SamplingParams
 
 DEFAULT_MODEL = "facebook/musicgen-small"
+DTYPE_HELP = "auto, float32, float16, bfloat16 or int8 (int8: MusicGen on the CPU)"
 
 
 def read_audio(path: str) -> tuple["object", int]:
@@ -456,9 +457,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"passes per codebook stage (default {','.join(map(str, g.decoding_steps))})")
     mg.add_argument("--span-arrangement", choices=SPAN_ARRANGEMENTS, default=None)
     mg.add_argument("--span-scoring", choices=SPAN_SCORINGS, default=None)
-    mg.add_argument("--min-cfg", type=_finite, default=None, help=f"guidance once unmasked (default {g.min_cfg_coef:g})")
+    mg.add_argument("--min-cfg", type=_finite, default=None,
+                    help=f"guidance once unmasked (default {g.min_cfg_coef:g})")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    r.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16 or int8 (int8: MusicGen on the CPU)")
+    r.add_argument("--dtype", default="auto", help=DTYPE_HELP)
     _output_options(r)
     _thread_option(r)
     r.set_defaults(func=cmd_render)
@@ -469,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="run the daemon: WebSocket + OSC control, live audio out")
     sv.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id, folder or random:* (default {DEFAULT_MODEL})")
     sv.add_argument("--device", default="auto")
-    sv.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16 or int8 (int8: MusicGen on the CPU)")
+    sv.add_argument("--dtype", default="auto", help=DTYPE_HELP)
     sv.add_argument("--host", default="127.0.0.1", help="listen address (non-loopback needs a token)")
     _output_options(sv)
     _thread_option(sv)

@@ -6,4 +6,5 @@ from .musicgen import MusicGen
 from ..params import SamplingParams
 from .threads import set_threads
 
-__all__ = ["KNOWN_MODELS", "CodecLM", "Generation", "MusicGen", "SamplingParams", "StepInfo", "load_model", "set_threads"]
+__all__ = ["KNOWN_MODELS", "CodecLM", "Generation", "MusicGen", "SamplingParams", "StepInfo", "load_model",
+           "set_threads"]

@@ -126,7 +126,8 @@ class CodecLM(nn.Module):
         return codes.to(self.device).view(b, k // c, c, t).transpose(1, 2).reshape(b * c, k // c, t)
 
     # -- generation ----------------------------------------------------------------------------------------------
-    def prompt_codes(self, audio: torch.Tensor | np.ndarray | None, sample_rate: int | None, rows: int) -> torch.Tensor | None:
+    def prompt_codes(self, audio: torch.Tensor | np.ndarray | None, sample_rate: int | None,
+                     rows: int) -> torch.Tensor | None:
         """Prompt audio ([C, N] for every row, or [B, C, N]) -> codes [rows, K, P], or None without audio."""
         if audio is None:
             return None

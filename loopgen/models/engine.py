@@ -348,7 +348,8 @@ class Engine:
         if voice.fed < target:
             end = target if max_tokens is None else min(target, voice.fed + max_tokens)
             tokens = self.v.seq[voice.slot, :, voice.fed : end]  # [K, T]
-            self.lm.prefill(self.cache, voice.index, tokens[None].expand(len(voice.rows), -1, -1), voice.offset + voice.fed)
+            rows = tokens[None].expand(len(voice.rows), -1, -1)
+            self.lm.prefill(self.cache, voice.index, rows, voice.offset + voice.fed)
             voice.fed = end
         if voice.fed == target and not voice.live:
             self._set_live(voice, True)

@@ -41,7 +41,8 @@ class MidiMap:
         m = cls()
         dflt = d.get("defaults", {})
         try:
-            m.bpm, m.bars, m.channel = float(dflt.get("bpm", 120)), float(dflt.get("bars", 4)), int(dflt.get("channel", 0))
+            m.bpm, m.bars = float(dflt.get("bpm", 120)), float(dflt.get("bars", 4))
+            m.channel = int(dflt.get("channel", 0))
         except (TypeError, ValueError) as e:
             raise LoopgenError(f"{path}: [defaults]: bpm and bars are numbers, channel 0-16 ({e})") from None
         for name, v in (("bpm", m.bpm), ("bars", m.bars)):

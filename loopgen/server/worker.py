@@ -207,6 +207,10 @@ class ModelWorker:
         """A take of `p`: continuing `audio` (only the new audio is the result), or extending `original` (kept in a
         result of `length` samples)."""
         m = self.m
+        try:
+            family(m).sampling(m, p.sampling)  # the given values, checked
+        except LoopgenError as e:  # in the family's own ranges (MAGNeT's temperature goes to 10, MusicGen's to 5)
+            raise M.ProtocolError("out_of_range", str(e), id) from None
         if self.output.over(p.output_rate, p.output_format, p.loudness).loudness is not None:
             loudness_meter()  # refused now, not after the take was made
         if audio is not None:  # only the tail a window can use is resampled and encoded: work bounded by time
@@ -214,13 +218,9 @@ class ModelWorker:
             data = usable_tail(m, data, rate)
             original = prepare_audio(data, rate, m.sample_rate, m.channels)[0].to(m.device)
         chroma, how = self._chroma(p.melody, id)
-        try:
-            family(m).sampling(m, p.sampling)  # the given values, checked
-        except LoopgenError as e:  # in the family's own ranges (MAGNeT's temperature goes to 10, MusicGen's to 5)
-            raise M.ProtocolError("out_of_range", str(e), id) from None
-        take = Take(m, [list(p.prompts)], p.sampling, p.seed, result_length(p, m.sample_rate) if length is None else length,
-                    loop=p.loop, original=original, keep_original=length is not None, guided=True, melody=chroma,
-                    melody_from=how, bank=self.decoders)
+        n = result_length(p, m.sample_rate) if length is None else length
+        take = Take(m, [list(p.prompts)], p.sampling, p.seed, n, loop=p.loop, original=original,
+                    keep_original=length is not None, guided=True, melody=chroma, melody_from=how, bank=self.decoders)
         job = Job(id, owner, p, take, play=play)
         self.active[key(owner, id)] = job
         self.by_session[id_of(take.session)] = job

@@ -1,6 +1,7 @@
 """The audio arithmetic of takes and playback, in one place: equal-power fades, the loop wrap, the continuation
-splice and the stop fade (over one playback block), with the lengths they use. Takes' tensors are [C, n] (time last);
-playback's numpy blocks (`fade_out`, `crossfade`, the mixer's) are [n, C] (time first), as the audio device takes them."""
+splice and the stop fade (over one playback block), with the lengths they use. Takes' tensors are [C, n] (time
+last); playback's numpy blocks (`fade_out`, `crossfade`, the mixer's) are [n, C] (time first), as the device takes
+them."""
 from __future__ import annotations
 
 import math

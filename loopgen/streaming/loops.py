@@ -37,7 +37,8 @@ class Loop:
 
 def loop_samples(bars: float, bpm: float, beats_per_bar: int, sample_rate: int) -> int:
     if not all(0 < v < math.inf for v in (bars, bpm, beats_per_bar)):  # NaN and infinities too
-        raise LoopgenError(f"bars, bpm and beats_per_bar must be finite numbers > 0, got {bars}, {bpm}, {beats_per_bar}")
+        raise LoopgenError(f"bars, bpm and beats_per_bar must be finite numbers > 0, got {bars}, {bpm}, "
+                           f"{beats_per_bar}")
     n = int(round(music_seconds(None, bars, bpm, beats_per_bar) * sample_rate))
     if n < 1:
         raise LoopgenError(f"{bars:g} bar(s) at {bpm:g} bpm is shorter than one sample")
