@@ -244,17 +244,18 @@ class DecoderLayer(nn.Module):
             a = F.scaled_dot_product_attention(q, ck, cv, attn_mask=cb)
         return x2 + self.cross_out(a.transpose(1, 2).reshape(b * t, d))
 
-    def block(self, x2: torch.Tensor, b: int, t: int, attend: Callable, cross: tuple | None) -> torch.Tensor:
+    def block(self, x2: torch.Tensor, b: int, t: int, attend: Callable, cross: tuple) -> torch.Tensor:
         """The layer's one body, for every way it runs (a token per row, a prefill, MAGNeT's whole segment):
         x2 [b * t, D]; attend(q, k, v), each [b, H, t, Dh] -> [b, H, t, Dh]: the self-attention over whatever keys
-        and values the caller keeps (and writes); cross: the text's (keys, values, additive bias), or None.
+        and values the caller keeps (and writes); cross: the text's (keys, values, additive bias), used where the
+        layer has cross-attention (a melody model's has none).
         -> [b * t, D]"""
         d = x2.shape[-1]
         h, dh = self.heads, d // self.heads
         n = F.layer_norm(x2, (d,), self.norm1.weight, self.norm1.bias, self.norm1.eps)
         q, k, v = self.qkv(n).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [b, H, t, Dh]
         x2 = x2 + self.out(attend(q, k, v).transpose(1, 2).reshape(b * t, d))
-        if self.cross and cross is not None:
+        if self.cross:
             x2 = self._cross(x2, b, t, *cross)
         return self._mlp(x2)
 

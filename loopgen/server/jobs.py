@@ -17,7 +17,7 @@ from ..errors import LoopgenError
 from ..protocol import messages as M
 from ..streaming.loops import take_length
 from ..streaming.output import Output
-from ..streaming.render import record_of
+from ..streaming.record import record_of
 from ..streaming.take import Take
 
 

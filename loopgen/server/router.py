@@ -64,10 +64,14 @@ def route(cmd: M.Command | None) -> list[Effect]:
     return [Submit(cmd, play=isinstance(cmd, STARTS))]
 
 
+def _melody(cmd: M.Command) -> M.Melody | None:
+    return cmd.melody if isinstance(cmd, M.Set) else getattr(getattr(cmd, "params", None), "melody", None)
+
+
 def file_named(cmd: M.Command) -> str | None:
     """The file a command names, to be read before the model thread sees it: a melody path, or the audio of a
     ContinueFile; None when it names none (or its audio is already in it)."""
-    melody = cmd.melody if isinstance(cmd, M.Set) else getattr(getattr(cmd, "params", None), "melody", None)
+    melody = _melody(cmd)
     if melody is not None and melody.path is not None:
         return melody.path
     if isinstance(cmd, M.ContinueFile) and cmd.path is not None:
@@ -77,7 +81,7 @@ def file_named(cmd: M.Command) -> str | None:
 
 def with_audio(cmd: M.Command, audio: np.ndarray, rate: int) -> M.Command:
     """The command with the file it named read: audio [C, N] at `rate` in place of the path."""
-    melody = cmd.melody if isinstance(cmd, M.Set) else getattr(getattr(cmd, "params", None), "melody", None)
+    melody = _melody(cmd)
     if melody is not None and melody.path is not None:
         read = M.Melody(audio, rate)
         if isinstance(cmd, M.Set):

@@ -14,9 +14,9 @@ import torch
 
 from ..errors import LoopgenError
 from ..models.base import CodecLM
-from ..params import magnet_changes, musicgen_sampling
+from ..params import musicgen_sampling
 from .batch import EngineBatch
-from .segments import SegmentBatch, SegmentSession
+from .segments import SegmentBatch, SegmentSession, magnet_params
 from .session import Session, window_frames
 from .types import Stepper, Stream, given_values
 
@@ -30,21 +30,26 @@ class Family:
     sampling: Callable[[CodecLM, dict], Any]  # given values -> the family's parameters (raises out of its ranges)
 
 
-def _open_musicgen(m, prompts, sampling, seed, seconds, prompt_codes, guided, melody) -> Stream:
-    return Session(m, prompts, given_values(sampling), seed, seconds, prompt_codes, guided=guided, melody=melody)
+def _open_musicgen(m, prompts, sampling, seed, seconds, prompt_codes, guided, melody, window) -> Stream:
+    return Session(m, prompts, sampling, seed, seconds, prompt_codes, *window, guided=guided, melody=melody)
 
 
-def _open_magnet(m, prompts, sampling, seed, seconds, prompt_codes, guided, melody) -> Stream:
+def _open_magnet(m, prompts, sampling, seed, seconds, prompt_codes, guided, melody, window) -> Stream:
     if melody is not None and any(x is not None for x in melody):
         raise m.no_melody()
+    if window != DEFAULT_WINDOW:
+        raise LoopgenError("window_seconds and stride_seconds are MusicGen's: MAGNeT streams segment by segment")
     return SegmentSession(m, prompts, given_values(sampling), seed, seconds, prompt_codes)  # always guided
 
 
+DEFAULT_WINDOW = (None, 18.0)  # (window_seconds, stride_seconds): the model's window, audiocraft's stride
+
+
 FAMILIES: dict[str, Family] = {
-    "musicgen": Family(_open_musicgen, EngineBatch, lambda m: window_frames(m), per_pass=False,
+    "musicgen": Family(_open_musicgen, EngineBatch, window_frames, per_pass=False,
                        sampling=lambda m, given: musicgen_sampling(given)),
     "magnet": Family(_open_magnet, SegmentBatch, lambda m: (m.max_frames, m.max_frames // 2), per_pass=True,
-                     sampling=lambda m, given: m.options(**magnet_changes(given))),
+                     sampling=magnet_params),
 }
 
 
@@ -57,11 +62,14 @@ def family(m: CodecLM) -> Family:
 
 def open_stream(m: CodecLM, prompts: str | list, sampling: Mapping[str, float] | Any | None = None,
                 seed: int | None = None, seconds: float | None = None, prompt_codes: torch.Tensor | None = None,
-                guided: bool | None = None, melody: list[torch.Tensor | None] | None = None) -> Stream:
+                guided: bool | None = None, melody: list[torch.Tensor | None] | None = None,
+                window_seconds: float | None = None, stride_seconds: float = 18.0) -> Stream:
     """A stream of the model's family. sampling: the values given, in request names (temperature, top_k, top_p,
     cfg_coef), over the family's own defaults; seconds None: endless; prompt_codes [B, K, P]: codes to continue;
-    guided (MusicGen): keep unconditional rows so cfg can be steered; melody (a melody model): chroma per row."""
-    return family(m).open(m, prompts, sampling, seed, seconds, prompt_codes, guided, melody)
+    guided (MusicGen): keep unconditional rows so cfg can be steered; melody (a melody model): chroma per row;
+    window_seconds / stride_seconds (MusicGen): its sliding window (MAGNeT goes segment by segment)."""
+    return family(m).open(m, prompts, sampling, seed, seconds, prompt_codes, guided, melody,
+                          (window_seconds, stride_seconds))
 
 
 def Batch(m: CodecLM, sessions: list = (), prefill_chunk: int | None = None, compile: bool | str | None = None,

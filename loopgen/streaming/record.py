@@ -1,6 +1,7 @@
 """A take's record: everything `loopgen render --from` needs to make the take again, and what a person reads in the
-sidecar beside its WAV. One typed, versioned type: the daemon writes it (server/jobs.py), `render --from` reads it
-(streaming/render.py); sidecars of record 1 (before the version field) load too.
+sidecar beside its WAV. One typed, versioned type: `record_of` makes one of a finished take, the daemon writes it
+(server/jobs.py), `render --from` reads it (streaming/render.py); sidecars of record 1 (before the version field)
+load too.
 
 Record 2: `parameters` are the sampling values the take started with, in request names (temperature, top_k, top_p,
 cfg_coef), whatever the model family. Record 1 wrote MusicGen's values for every family, and a MAGNeT take then used
@@ -11,10 +12,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from ..errors import LoopgenError
+from ..models.chroma import pitch_classes
 from ..params import LIMITS, SamplingParams
+from .output import Output
+from .take import Take
 
 VERSION = 2
 
@@ -122,3 +127,20 @@ class TakeRecord:
         if self.melody is not None and not (isinstance(self.melody, dict)
                                             and isinstance(self.melody.get("pitch_classes"), list)):
             raise ValueError("melody must be {pitch_classes: [...]}")
+
+
+def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: int, data_frames: int,
+              out: Output, bars: float | None, bpm: float | None, beats_per_bar: int, loop: bool, stopped: bool,
+              continues: Path | None, prefill_chunk: int | None, threads: int, created: str) -> TakeRecord:
+    """The record of a finished take (what the daemon writes beside its WAV)."""
+    return TakeRecord(
+        model=model, prompts=list(take.prompts),
+        parameters=dict(take.sampling), seed=take.seed, length_samples=take.length, frames=take.frames, id=id,
+        sample_rate=data_rate, model_sample_rate=model_sample_rate, output_format=out.format,
+        loudness=out.loudness, channels=take.m.channels, seconds=data_frames / data_rate, bpm=bpm, bars=bars,
+        beats_per_bar=beats_per_bar, loop=loop, stopped_early=stopped, changes=list(take.changes),
+        continues=None if continues is None else continues.name, keeps_original=take.keep_original,
+        prefill_chunk=prefill_chunk, threads=threads, created=created,
+        melody=None if take.melody is None else {"pitch_classes": pitch_classes(take.melody),
+                                                 "chroma_from": take.melody_from},
+    )

@@ -6,15 +6,13 @@ call only these; they read and write no files.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from ..errors import LoopgenError
 from ..models.audio import prepare_audio
 from ..models.base import CodecLM, StepInfo
-from ..models.chroma import from_pitch_classes, pitch_classes
+from ..models.chroma import from_pitch_classes
 from ..params import magnet_changes, musicgen_sampling
 from .bank import DecoderBank
 from .output import Output
@@ -98,20 +96,3 @@ def replay(record: TakeRecord, m: CodecLM, original: torch.Tensor | None = None)
     audio = take.replay(record.changes, record.prefill_chunk, record.frames if record.stopped_early else None)
     out = Output(record.sample_rate, record.output_format, record.loudness)
     return out.render(audio, m.sample_rate, record.loop and not record.stopped_early, record.bars_at)
-
-
-def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: int, data_frames: int,
-              out: Output, bars: float | None, bpm: float | None, beats_per_bar: int, loop: bool, stopped: bool,
-              continues: Path | None, prefill_chunk: int | None, threads: int, created: str) -> TakeRecord:
-    """The record of a finished take (what the daemon writes beside its WAV)."""
-    return TakeRecord(
-        model=model, prompts=list(take.prompts),
-        parameters=dict(take.sampling), seed=take.seed, length_samples=take.length, frames=take.frames, id=id,
-        sample_rate=data_rate, model_sample_rate=model_sample_rate, output_format=out.format,
-        loudness=out.loudness, channels=take.m.channels, seconds=data_frames / data_rate, bpm=bpm, bars=bars,
-        beats_per_bar=beats_per_bar, loop=loop, stopped_early=stopped, changes=list(take.changes),
-        continues=None if continues is None else continues.name, keeps_original=take.keep_original,
-        prefill_chunk=prefill_chunk, threads=threads, created=created,
-        melody=None if take.melody is None else {"pitch_classes": pitch_classes(take.melody),
-                                                 "chroma_from": take.melody_from},
-    )

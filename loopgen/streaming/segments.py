@@ -19,6 +19,12 @@ from ..params import MagnetParams, magnet_changes, magnet_values
 from .types import Frame, Stream, given_values, normalize_prompts
 
 
+def magnet_params(m: Magnet, given: Mapping[str, float]) -> MagnetParams:
+    """A request's given sampling values (request names) laid over the model's own decoding defaults, checked in
+    MAGNeT's ranges."""
+    return m.options(**magnet_changes(dict(given)))
+
+
 class SegmentSession:
     """seconds: new audio (None = endless); prompt_codes [B, K, P]: codes to continue (their last half segment is
     used). params: the sampling values given, in request names (temperature, top_k, top_p, cfg_coef: MAGNeT's
@@ -30,7 +36,7 @@ class SegmentSession:
         self.m = m
         self.rows = self._texts(prompts)
         self.given = given_values(params)
-        self.options: MagnetParams = m.options(**magnet_changes(self.given))
+        self.options = magnet_params(m, self.given)
         self.seed = check_seed(seed)
         self.keep = m.max_frames // 2  # frames of context a later segment starts from
         b = len(self.rows)
@@ -76,7 +82,7 @@ class SegmentSession:
 
     def set_params(self, **changes: float) -> None:
         given = {**self.given, **changes}
-        self.options = self.m.options(**magnet_changes(given))  # checked in MAGNeT's ranges before anything changes
+        self.options = magnet_params(self.m, given)  # checked in MAGNeT's ranges before anything changes
         self.given = given
 
     def set_melody(self, melody: list[torch.Tensor | None]) -> None:

@@ -24,8 +24,7 @@ from ..errors import LoopgenError
 from ..models.engine import Engine, Voice
 from ..models.musicgen import MusicGen
 from ..models.sampling import check_seed
-from ..params import SamplingParams
-from ..params import musicgen_sampling
+from ..params import SamplingParams, musicgen_sampling
 from .batch import EngineBatch
 from .types import Frame, given_values, normalize_prompts
 
@@ -65,7 +64,7 @@ class Session:
         self.rows = normalize_prompts(prompts)
         b = len(self.rows)
         self.melody = self._melody(melody)
-        self.params = params.validate() if isinstance(params, SamplingParams) else musicgen_sampling(given_values(params))
+        self.params = musicgen_sampling(given_values(params))  # a SamplingParams counts as every value given
         self.guided = self.params.cfg_coef != 1.0 if guided is None else bool(guided)
         if self.params.cfg_coef != 1.0 and not self.guided:
             raise LoopgenError("cfg_coef != 1 needs guidance: leave guided unset or True")
@@ -185,13 +184,12 @@ class Session:
         if self.engine is not None:
             self.voices = [engine.adopt(self.engine, v) for v in self.voices]
             self.engine = engine
-            self._slots = torch.cat([v.slot_index for v in self.voices])
-            return
-        self.engine = engine
-        self.voices = [engine.add(row, self.params, self.seed + i, self.guided, self.positions, self.melody[i])
-                       for i, row in enumerate(self.rows)]
+        else:
+            self.engine = engine
+            self.voices = [engine.add(row, self.params, self.seed + i, self.guided, self.positions, self.melody[i])
+                           for i, row in enumerate(self.rows)]
+            self._start_window(self.history if self.history.shape[-1] else None)
         self._slots = torch.cat([v.slot_index for v in self.voices])  # [B] its voices' slots, on the device
-        self._start_window(self.history if self.history.shape[-1] else None)
 
     def leave(self) -> None:
         """Free this session's voices (a finished or cancelled session)."""

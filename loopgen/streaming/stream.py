@@ -7,11 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import LoopgenError
 from ..models.base import CodecLM
 from .decoder import IncrementalDecoder
-from .family import family, open_stream
-from .session import Session
+from .family import open_stream
 from .types import Frame, Stream
 
 
@@ -48,11 +46,8 @@ def open_session(
     codes = m.prompt_codes(prompt_audio, prompt_sample_rate, rows)
     given = {k: v for k, v in (("temperature", temperature), ("top_k", top_k), ("top_p", top_p),
                                ("cfg_coef", cfg_coef)) if v is not None}
-    if window_seconds is not None or stride_seconds != 18.0:
-        if family(m).per_pass:
-            raise LoopgenError("window_seconds and stride_seconds are MusicGen's: MAGNeT streams segment by segment")
-        return Session(m, prompts, given, seed, seconds, codes, window_seconds, stride_seconds)
-    return open_stream(m, prompts, given, seed, seconds, codes)
+    return open_stream(m, prompts, given, seed, seconds, codes, window_seconds=window_seconds,
+                       stride_seconds=stride_seconds)
 
 
 def stream(m: CodecLM, prompts: str | list, seconds: float | None = None, **kw) -> Iterator[Frame]:

@@ -34,11 +34,12 @@ class Take:
     continue (at the model's rate and channels); keep_original: the result holds it (extend, vary) or only the new
     audio (continue). melody: a melody model's one-hot chroma [T, 12] (None: none), made as `melody_from` says
     (kept for the sidecar). bank: the decoder bank it decodes in (the daemon's, shared by every live take; default
-    its own, of one row: pass `DecoderBank(m, 1)` to decode with a crowd's bits, as `render --from` does). The caller steps `session` (alone or in a Batch) and hands each frame to `push`, or the frames of
-    many takes to `push_frames`."""
+    its own, of one row: pass `DecoderBank(m, 1)` to decode with a crowd's bits, as `render --from` does). params:
+    the sampling values given (request names; the model family's defaults fill the rest). The caller steps `session`
+    (alone or in a Batch) and hands each frame to `push`, or the frames of many takes to `push_frames`."""
 
-    def __init__(self, m: CodecLM, prompts: list, params: Mapping[str, float] | Any | None, seed: int | None, length: int,
-                 loop: bool = False, original: torch.Tensor | None = None, keep_original: bool = False,
+    def __init__(self, m: CodecLM, prompts: list, params: Mapping[str, float] | Any | None, seed: int | None,
+                 length: int, loop: bool = False, original: torch.Tensor | None = None, keep_original: bool = False,
                  guided: bool | None = None, melody: torch.Tensor | None = None, melody_from: str | None = None,
                  bank: DecoderBank | None = None):
         hop, sr = m.cfg.audio.hop_length, m.sample_rate

@@ -95,3 +95,6 @@ def test_every_model_picks_its_family_by_table(magnet, tiny):
         open_stream(magnet, "x", melody=[torch.zeros(10, 12)])
     with pytest.raises(LoopgenError, match="no melody"):
         SegmentSession(magnet, "x").set_melody([None])
+    with pytest.raises(LoopgenError, match="MusicGen's"):  # a sliding window is MusicGen's; MAGNeT goes by segments
+        loopgen.open_session(magnet, "x", 1.0, window_seconds=1.0)
+    assert loopgen.open_session(tiny, "x", 1.0, window_seconds=0.4, stride_seconds=0.2).window == 20
