@@ -36,6 +36,7 @@ class Job:
     stopped: bool = False  # ended before its length (stopped, or failed): kept as made
     failed: bool = False  # its owner was told of a model error
     play: bool = False  # its request asked for it on the speakers (from when it started)
+    finishing: bool = False  # its end is being flushed: still active until it is in `finished`
 
     @property
     def session(self):

@@ -327,9 +327,10 @@ class ModelWorker:
 
     def _finish(self, job: Job) -> None:
         """Flush, wrap a loop, save WAV + JSON, tell the owner. Runs once per job."""
-        if key(job.owner, job.id) not in self.active:
+        k = key(job.owner, job.id)
+        if k not in self.active or job.finishing:
             return
-        del self.active[key(job.owner, job.id)]
+        job.finishing = True
         self.by_session.pop(id_of(job.session), None)
         if job.session in self.batch.sessions:
             self.batch.remove(job.session)
@@ -343,7 +344,8 @@ class ModelWorker:
         else:
             self._audio(job, tail)
         job.finish()
-        self.finished[key(job.owner, job.id)] = job  # kept for extend, saved or not
+        self.finished[k] = job  # kept for extend, saved or not; in `finished` before it leaves `active`, so a
+        del self.active[k]  # reader on another thread never sees a take in neither
         while len(self.finished) > KEEP_FINISHED:
             self.finished.popitem(last=False)
         self.saver.submit(self._save, job)  # disk, resampling, loudness: off the model thread

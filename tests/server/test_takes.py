@@ -45,6 +45,32 @@ def test_a_take_that_cannot_be_saved_answers_an_error_and_the_server_goes_on(ser
     serve(scenario)
 
 
+def test_a_take_is_always_either_running_or_finished(serve):
+    """Another thread (the event loop, a status reader) looking at the worker never finds a take in neither place:
+    it stays `active` until it is in `finished`, also while its last audio is decoded and sent."""
+
+    async def scenario(server):
+        w = server.worker
+        seen = []
+        played = w.on_audio
+
+        def on_audio(job, x):
+            k = (job.owner, job.id)
+            seen.append(any(k == (j.owner, j.id) for j in [*w.active.values(), *w.finished.values()]))
+            if played is not None:
+                played(job, x)
+
+        w.on_audio = on_audio
+        try:
+            async with connect(url(server)) as c:
+                await run(c.generate("x", id="t", seconds=0.6, seed=1))
+        finally:
+            w.on_audio = played
+        assert len(seen) > 2 and all(seen), seen  # the tail too, sent while the end is flushed
+
+    serve(scenario)
+
+
 def test_serve_refuses_a_takes_folder_it_cannot_write(tmp_path, capsys):
     from loopgen.cli import main
 
