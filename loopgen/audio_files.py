@@ -4,6 +4,7 @@ as the DAW's file takes it. Every failure is a LoopgenError naming the file; cal
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,18 +28,85 @@ def info(source: str | Path | bytes) -> tuple[int, int, int]:
     return int(i.frames), int(i.samplerate), int(i.channels)
 
 
-def read(source: str | Path | bytes) -> tuple[np.ndarray, int]:
-    """A file (its path, or its bytes) -> (float32 [C, N], rate). Empty audio is an error."""
+@dataclass(frozen=True)
+class Limits:
+    """What a file from outside may be, checked on its header before a sample is decoded, and how much of it is
+    decoded: a small file that decodes to hours of audio (a FLAC of silence) costs only its header."""
+
+    seconds: float  # the longest file accepted
+    rates: tuple[int, int] = (8000, 384000)  # Hz, both included
+    channels: int = 16  # the most channels accepted
+    use: float | None = None  # decode only this many seconds...
+    end: bool = False  # ...of its end (audio to continue), not its start (a melody)
+    mono_over: int | None = None  # files with more channels than this are mixed to mono as they are decoded
+
+
+BLOCK = 1 << 16  # frames decoded at a time under Limits
+
+
+def read(source: str | Path | bytes, limits: Limits | None = None) -> tuple[np.ndarray, int]:
+    """A file (its path, or its bytes) -> (float32 [C, N], rate). Empty audio is an error. With `limits`, the
+    header is checked first (AudioFileError, or LimitError for a length, rate or channel count outside them) and
+    only the part used is decoded, in blocks: memory is bounded by the limits, not by what the file claims."""
     import soundfile as sf
 
     try:
         src = io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray)) else str(source)
-        data, rate = sf.read(src, dtype="float32", always_2d=True)
+        with sf.SoundFile(src) as f:
+            if limits is None:
+                data = f.read(dtype="float32", always_2d=True)
+            else:
+                data = _read_within(f, limits, _name(source))
+            rate = f.samplerate
+    except LoopgenError:
+        raise
     except Exception as e:
         raise AudioFileError(f"{_name(source)} is not audio libsndfile reads ({type(e).__name__}: {e})") from e
     if data.shape[0] == 0:
         raise AudioFileError(f"{_name(source)} is empty")
+    if limits is not None and not np.isfinite(data).all():
+        raise AudioFileError(f"{_name(source)} has NaN or infinite samples")
     return np.ascontiguousarray(data.T), int(rate)
+
+
+class LimitError(LoopgenError):
+    """A file whose header is outside the limits a caller set."""
+
+
+def check(source: str | Path | bytes, limits: Limits) -> tuple[int, int, int]:
+    """(frames, rate, channels) from the header alone, within `limits` (LimitError) or not audio (AudioFileError)."""
+    frames, rate, channels = info(source)
+    _within(frames, rate, channels, limits, _name(source))
+    return frames, rate, channels
+
+
+def _within(frames: int, rate: int, channels: int, limits: Limits, name: str) -> None:
+    lo, hi = limits.rates
+    if not lo <= rate <= hi:
+        raise LimitError(f"{name} says its sample rate is {rate} Hz; {lo}-{hi} Hz are accepted")
+    if not 1 <= channels <= limits.channels:
+        raise LimitError(f"{name} has {channels} channels; at most {limits.channels} are accepted")
+    if frames / rate > limits.seconds:
+        raise LimitError(f"{name} is {frames / rate:.0f} s long; at most {limits.seconds:g} s are accepted")
+
+
+def _read_within(f, limits: Limits, name: str) -> np.ndarray:
+    """The used part of an open SoundFile as float32 [n, C'], after checking its header against `limits`."""
+    frames, rate, channels = int(f.frames), int(f.samplerate), int(f.channels)
+    _within(frames, rate, channels, limits, name)
+    n = frames if limits.use is None else min(frames, int(np.ceil(limits.use * rate)))
+    if limits.end and n < frames:
+        f.seek(frames - n)
+    mono = limits.mono_over is not None and channels > limits.mono_over
+    out = np.empty((n, 1 if mono else channels), np.float32)  # bounded: the limits' seconds x rate x channels
+    got = 0
+    while got < n:
+        block = f.read(min(BLOCK, n - got), dtype="float32", always_2d=True)
+        if not len(block):
+            break  # the header promised more than there is
+        out[got : got + len(block)] = block.mean(1, keepdims=True) if mono else block
+        got += len(block)
+    return out[:got]
 
 
 def write(path: str | Path, data: np.ndarray, rate: int, fmt: str = "float", container: str | None = None) -> None:

@@ -48,12 +48,17 @@ class Chroma:
 
     def mono(self, wav: torch.Tensor | np.ndarray, sample_rate: int) -> torch.Tensor:
         """Any audio ([N], [C, N]) at any rate -> mono [N'] at the front end's rate, cut to its longest."""
-        x = as_batch(wav)
+        x = self.used(wav, sample_rate)
         if x.shape[0] != 1:
             raise LoopgenError(f"a melody is one audio [C, N], got a batch of {x.shape[0]}")
-        keep = int(np.ceil((self.max_samples / self.sample_rate + 1.0) * sample_rate))  # 1 s past: the resampler's
-        x = resample(match_channels(x[..., :keep], 1), int(sample_rate), self.sample_rate)[0, 0]  # edge stays out
+        x = resample(match_channels(x, 1), int(sample_rate), self.sample_rate)[0, 0]
         return x[: self.max_samples].float().cpu()
+
+    def used(self, wav: torch.Tensor | np.ndarray, sample_rate: int) -> torch.Tensor:
+        """The part of a melody [.., C, N] (as [B, C, N']) the chroma reads: its longest, and 1 s past it so that
+        the resampler's edge stays out (the daemon decodes melody files only this far: MELODY_USED_SECONDS)."""
+        keep = int(np.ceil((self.max_samples / self.sample_rate + 1.0) * sample_rate))
+        return as_batch(wav)[..., :keep]
 
     def onehot(self, wav: torch.Tensor) -> torch.Tensor:
         """Mono audio [N] at `sample_rate` -> [T, bins] float32 one-hot, T = 1 + N // hop (N after padding)."""

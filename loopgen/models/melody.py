@@ -47,8 +47,8 @@ class MusicgenMelody(MusicGen):
 
         stems: None separates with Demucs when it is installed (audiocraft's way), else uses the raw audio
         (transformers' way); False always the raw audio; True requires Demucs."""
-        if stems is not False:
-            mix = melody_stems(wav, sample_rate, self.chroma.sample_rate)
+        if stems is not False:  # Demucs sees what the chroma uses: its first 30 s and a second (both paths alike)
+            mix = melody_stems(self.chroma.used(wav, sample_rate), sample_rate, self.chroma.sample_rate)
             if mix is not None:
                 return self.chroma.onehot(mix[0, 0, : self.chroma.max_samples].float().cpu()), STEMS
             if stems:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import audio_files
+from ..errors import LoopgenError
 from ..params import LOUDNESS_RANGE, MAX_SEED, OUTPUT_FORMATS, OUTPUT_RATES, REQUEST_LIMITS, music_seconds
 
 PROTOCOL_VERSION = 1
@@ -22,6 +23,9 @@ MAX_PING_BYTES = 1024  # ping data, echoed in pong
 MAX_CONTINUE_SECONDS = 600.0  # audio sent to continue, at its own rate (only its last window is used)
 MAX_NEW_SECONDS = 600.0  # new audio one request may ask for (generate, continue, extend)
 MAX_MELODY_SECONDS = 600.0  # melody audio sent (a melody model uses its first 30 s)
+MELODY_USED_SECONDS = 31.0  # what a melody model reads of a melody: its first 30 s, and 1 s for the resampler's edge
+# files from outside, checked on their header before anything is decoded, and decoded only as far as they are used
+MELODY_FILE = audio_files.Limits(MAX_MELODY_SECONDS, (8000, 384000), 16, use=MELODY_USED_SECONDS, mono_over=2)
 MAX_PATH_CHARS = 4096
 # the ranges of a request's length fields, for WebSocket and OSC alike: name -> (lowest, highest, whole number)
 LENGTH_LIMITS: dict[str, tuple[float, float, bool]] = {
@@ -49,16 +53,22 @@ class ProtocolError(Exception):
 # -- commands --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Melody:
-    """A melody model's melody: audio [C, N] at sample_rate, or a path on the daemon's machine; neither: no melody
-    (a `set` that removes it)."""
+    """A melody model's melody: audio [C, N] at sample_rate, a path on the daemon's machine, or the bytes of an
+    audio file (read off the event loop, as a path is); none of them: no melody (a `set` that removes it)."""
 
     audio: np.ndarray | None = field(default=None, repr=False)
     sample_rate: int | None = None
     path: str | None = None
+    file: bytes | None = field(default=None, repr=False)  # an audio file's bytes, its header checked: decoded later
 
     @property
     def none(self) -> bool:
-        return self.audio is None and self.path is None
+        return self.audio is None and self.path is None and self.file is None
+
+    @property
+    def source(self) -> str | bytes | None:
+        """What is still to be read before the model sees it: a path, or a file's bytes (None: nothing)."""
+        return self.path if self.path is not None else self.file
 
 
 @dataclass(frozen=True)
@@ -365,8 +375,9 @@ def melody_field(d: dict, id: Any) -> Melody | None:
     if not isinstance(v, (bytes, bytearray)):
         raise ProtocolError("bad_field", "melody is audio bytes, a path (a string) or false", id)
     fmt = text(d, "melody_format", id, required=False, default="f32le")
-    if fmt == "file":
-        audio, rate = audio_file(v, id)
+    if fmt == "file":  # only its header here: a small file may decode to hours (read_melody decodes what is used)
+        file_header(v, MELODY_FILE, id)
+        return Melody(file=bytes(v))
     else:
         rate = number(d, "melody_sample_rate", None, 8000, 384000, id, integer=True)
         if rate is None:
@@ -378,15 +389,26 @@ def melody_field(d: dict, id: Any) -> Melody | None:
     return Melody(audio, int(rate))
 
 
-def audio_file(data: bytes, id: Any) -> tuple[np.ndarray, int]:
-    """The bytes of an audio file (WAV, FLAC, OGG: what libsndfile reads) -> (float32 [C, N], rate)."""
+def file_header(source: str | bytes, limits: audio_files.Limits, id: Any) -> None:
+    """A file's header within `limits`, or the error a client gets (out_of_range: too long, an odd rate or channel
+    count; bad_audio: not audio)."""
     try:
-        x, rate = audio_files.read(data)
-    except audio_files.AudioFileError as e:
+        audio_files.check(source, limits)
+    except audio_files.LimitError as e:
+        raise ProtocolError("out_of_range", f"the melody: {e}", id) from e
+    except LoopgenError as e:
         raise ProtocolError("bad_audio", f"the melody: {e}", id) from e
-    if not np.isfinite(x).all():
-        raise ProtocolError("bad_audio", "the melody file has NaN samples", id)
-    return x, rate
+
+
+def read_file(source: str | bytes, limits: audio_files.Limits, what: str, id: Any) -> tuple[np.ndarray, int]:
+    """An audio file (a path or its bytes) -> (float32 [C, N], rate): its header checked first, only the part
+    `limits` uses decoded. Slow for a long file: call it off the event loop."""
+    try:
+        return audio_files.read(source, limits)
+    except audio_files.LimitError as e:
+        raise ProtocolError("out_of_range", f"{what}: {e}", id) from e
+    except LoopgenError as e:
+        raise ProtocolError("bad_audio", f"{what}: {e}", id) from e
 
 
 def pcm_audio(data: Any, channels: int, fmt: str, id: Any) -> np.ndarray:

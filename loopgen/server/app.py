@@ -25,7 +25,7 @@ from ..streaming.dsp import loudness_meter
 from ..streaming.loops import loop_samples
 from ..streaming.output import Output
 from .audio_out import Player
-from .jobs import check_folder, read_allowed
+from .jobs import check_folder, continue_limits, read_allowed
 from .midi import MidiMap, open_input
 from .router import Read, Replay, Reply, Submit, route, with_audio
 from .worker import ModelWorker, key
@@ -411,8 +411,14 @@ class Server:
         """A command naming a file (a melody, audio to continue): read it off the event loop and the model thread,
         then route the command again with the audio in it."""
         allowed = (self.cfg.loops_dir, Path.home(), *self.cfg.read_dirs)
+        id = getattr(effect.cmd, "id", None)
+        limits = M.MELODY_FILE if effect.melody else continue_limits(self.model)
+        what = "the melody" if effect.melody else "the audio to continue"
         try:
-            audio, rate = await asyncio.to_thread(read_allowed, effect.path, allowed, getattr(effect.cmd, "id", None))
+            if isinstance(effect.source, bytes):
+                audio, rate = await asyncio.to_thread(M.read_file, effect.source, limits, what, id)
+            else:
+                audio, rate = await asyncio.to_thread(read_allowed, effect.source, allowed, limits, what, id)
         except M.ProtocolError as e:
             if owner is not None:
                 owner.deliver(M.Error(e.code, e.message, e.id))

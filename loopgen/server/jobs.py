@@ -63,10 +63,18 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "loop"
 
 
-def read_allowed(path: str, allowed: tuple[Path, ...], id: Any = None) -> tuple[np.ndarray, int]:
-    """An audio file a client named (OSC /continue PATH) -> (float32 [C, N], rate). Only a regular file inside one of
-    the `allowed` folders, of at most MAX_CONTINUE_SECONDS; one answer for missing and not allowed, so the error
-    tells nothing about files outside. Call it off the event loop and off the model thread."""
+def continue_limits(m) -> audio_files.Limits:
+    """A file to continue: at most MAX_CONTINUE_SECONDS, and only the end a continuation uses (`usable_tail`)."""
+    return audio_files.Limits(M.MAX_CONTINUE_SECONDS, (8000, 384000), 16, use=m.max_frames / m.frame_rate + 1,
+                              end=True)
+
+
+def read_allowed(path: str, allowed: tuple[Path, ...], limits: audio_files.Limits, what: str, id: Any = None
+                 ) -> tuple[np.ndarray, int]:
+    """An audio file a client named (OSC /continue PATH, a melody path) -> (float32 [C, N], rate). Only a regular
+    file inside one of the `allowed` folders, within `limits` (its header checked first, only what is used
+    decoded); one answer for missing, not allowed and not audio, so the error tells nothing about files outside
+    or their kind. Call it off the event loop and off the model thread."""
     refuse = M.ProtocolError("bad_audio", f"cannot read {M.short(path, 200)}: not an audio file in a folder loopgen "
                              "may read (the takes folder, your home folder, or --read-dir)", id)
     try:
@@ -78,12 +86,11 @@ def read_allowed(path: str, allowed: tuple[Path, ...], id: Any = None) -> tuple[
     try:
         if not p.is_file():  # a FIFO, a device or a folder is not a file: never opened
             raise refuse
-        frames, rate, _ = audio_files.info(p)
-        if frames / rate > M.MAX_CONTINUE_SECONDS:
-            raise M.ProtocolError("out_of_range", f"at most {M.MAX_CONTINUE_SECONDS:g} s of audio to continue", id)
-        return audio_files.read(p)
-    except (LoopgenError, OSError) as e:
-        raise M.ProtocolError("bad_audio", f"cannot read {p.name}: {e}", id) from e
+        return audio_files.read(p, limits)
+    except audio_files.LimitError as e:
+        raise M.ProtocolError("out_of_range", f"{what}: {e}", id) from e
+    except (LoopgenError, OSError):
+        raise refuse from None
 
 
 def check_folder(folder: Path) -> Path:

@@ -3,8 +3,8 @@
 The endpoints decode bytes into commands (`protocol/`), route them here and perform the effects; the rules live
 once. What starts a take (generate, continue, extend) asks for it to be played on the speakers when it *starts*:
 the worker may still refuse it (busy, a duplicate id, a melody the model cannot take), and a refused request must
-not replace what is playing. A file a command names (a melody, audio to continue) is read off the event loop first,
-then the command is routed again with the audio in it.
+not replace what is playing. A file a command names (a melody, audio to continue; a path, or a file's bytes) is
+read off the event loop first, then the command is routed again with the audio in it.
 """
 from __future__ import annotations
 
@@ -29,10 +29,13 @@ class Submit:
 
 @dataclass(frozen=True)
 class Read:
-    """Read the audio file at `path` (off the event loop, from the folders loopgen may read), then `with_audio`."""
+    """Read an audio file (off the event loop), then `with_audio`: `source` is a path (from the folders loopgen may
+    read) or a file's bytes; `melody`: it is the command's melody (its start is used), else audio to continue (its
+    end is used)."""
 
     cmd: M.Command
-    path: str
+    source: str | bytes
+    melody: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,9 @@ def route(cmd: M.Command | None) -> list[Effect]:
         return [Reply(M.Pong(cmd.data))]
     if isinstance(cmd, M.Play):
         return [Replay(cmd.id)]
-    path = file_named(cmd)
-    if path is not None:
-        return [Read(cmd, path)]
+    read = file_named(cmd)
+    if read is not None:
+        return [read]
     return [Submit(cmd, play=isinstance(cmd, STARTS))]
 
 
@@ -68,21 +71,21 @@ def _melody(cmd: M.Command) -> M.Melody | None:
     return cmd.melody if isinstance(cmd, M.Set) else getattr(getattr(cmd, "params", None), "melody", None)
 
 
-def file_named(cmd: M.Command) -> str | None:
-    """The file a command names, to be read before the model thread sees it: a melody path, or the audio of a
-    ContinueFile; None when it names none (or its audio is already in it)."""
+def file_named(cmd: M.Command) -> Read | None:
+    """The file a command names, to be read before the model thread sees it: a melody (a path or a file's bytes),
+    then the audio of a ContinueFile; None when it names none (or its audio is already in it)."""
     melody = _melody(cmd)
-    if melody is not None and melody.path is not None:
-        return melody.path
+    if melody is not None and melody.source is not None:
+        return Read(cmd, melody.source, melody=True)
     if isinstance(cmd, M.ContinueFile) and cmd.path is not None:
-        return cmd.path
+        return Read(cmd, cmd.path)
     return None
 
 
 def with_audio(cmd: M.Command, audio: np.ndarray, rate: int) -> M.Command:
     """The command with the file it named read: audio [C, N] at `rate` in place of the path."""
     melody = _melody(cmd)
-    if melody is not None and melody.path is not None:
+    if melody is not None and melody.source is not None:
         read = M.Melody(audio, rate)
         if isinstance(cmd, M.Set):
             return dataclasses.replace(cmd, melody=read)

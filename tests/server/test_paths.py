@@ -10,7 +10,8 @@ import soundfile as sf
 
 from loopgen.protocol.messages import ProtocolError
 from loopgen.server.app import origin_ok, take_file
-from loopgen.server.jobs import read_allowed
+from loopgen.protocol.messages import MELODY_FILE
+from loopgen.server.jobs import read_allowed as _read_allowed
 
 
 @pytest.mark.parametrize("origin,ok", [
@@ -26,6 +27,10 @@ from loopgen.server.jobs import read_allowed
 ])
 def test_origins_match_exactly(origin, ok):
     assert origin_ok(origin, "192.168.1.5:8765", ("https://studio.example",)) is ok
+
+
+def read_allowed(path: str, allowed: tuple):
+    return _read_allowed(path, allowed, MELODY_FILE, "the melody")
 
 
 def _wav(path):

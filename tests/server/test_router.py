@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 import numpy as np
+import soundfile as sf
 
 from loopgen.clients import connect
 from loopgen.protocol import messages as M
@@ -35,9 +37,16 @@ def test_a_named_file_is_read_first_then_routed_with_its_audio():
     assert isinstance(sub.cmd, M.Continue) and sub.play and sub.cmd.sample_rate == 44100
     # a melody path and a file to continue: both read, one after the other
     both = M.ContinueFile("c", _params(melody="/tmp/tune.wav"), "/tmp/riff.wav")
-    assert route(both) == [Read(both, "/tmp/tune.wav")]
+    assert route(both) == [Read(both, "/tmp/tune.wav", melody=True)]
     (again,) = route(with_audio(both, audio, 48000))
     assert again == Read(again.cmd, "/tmp/riff.wav") and again.cmd.params.melody.sample_rate == 48000
+    # a melody file sent as bytes is read off the event loop too (only its header was checked while parsing)
+    wav = io.BytesIO()
+    sf.write(wav, np.zeros(800, np.float32), 8000, format="WAV")
+    g = M.Generate("f", _params(melody=wav.getvalue(), melody_format="file"))
+    assert g.params.melody.audio is None and route(g) == [Read(g, wav.getvalue(), melody=True)]
+    (sub,) = route(with_audio(g, audio, 8000))
+    assert sub == Submit(sub.cmd, play=True) and sub.cmd.params.melody == M.Melody(audio, 8000)
     s = M.Set("a", {}, None, M.Melody(path="/tmp/tune.wav"))
     (sub,) = route(with_audio(s, audio, 22050))
     assert sub == Submit(sub.cmd, play=False) and sub.cmd.melody.audio is audio

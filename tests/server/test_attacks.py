@@ -1,0 +1,113 @@
+"""Issue 26's attacks, each first seen to work on the code before it: melody files that decompress to hours, odd
+headers, probes of files in $HOME. Each answers a coded error at once, with bounded memory, and the daemon goes on."""
+from __future__ import annotations
+
+import io
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from loopgen import audio_files
+from loopgen.clients import connect
+from loopgen.clients.client import ServerError
+from loopgen.protocol import messages as M
+
+from .test_ws_server import collect, url
+
+MODEL = "random:melody-tiny"
+
+
+def flac(seconds: float, rate: int = 16000, channels: int = 1) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros((int(seconds * rate), channels), np.float32), rate, format="FLAC")
+    return buf.getvalue()
+
+
+def claiming(data: bytes, frames: int) -> bytes:
+    """A FLAC whose STREAMINFO says it holds `frames` frames (what a long file of silence says in 600 KB)."""
+    b = bytearray(data)
+    assert b[:4] == b"fLaC" and b[4] & 0x7F == 0  # STREAMINFO first
+    word = int.from_bytes(b[18:26], "big")  # rate:20 channels:3 bits:5 total:36
+    b[18:26] = ((word & ~((1 << 36) - 1)) | frames).to_bytes(8, "big")
+    return bytes(b)
+
+
+def wav_at(rate: int) -> bytes:
+    """A WAV whose header says `rate` (its fmt chunk patched: what a hostile client sends)."""
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(800, np.float32), 8000, format="WAV", subtype="PCM_16")
+    b = bytearray(buf.getvalue())
+    assert b[12:16] == b"fmt "
+    b[24:28] = rate.to_bytes(4, "little")
+    b[28:32] = (rate * 2).to_bytes(4, "little")
+    return bytes(b)
+
+
+def test_a_melody_file_is_checked_by_its_header_and_decoded_only_as_far_as_it_is_used():
+    # 1500 s of 8-channel audio claimed by a small file: refused from the header, nothing decoded
+    bomb = claiming(flac(2.0, 48000, 8), 48000 * 1500)
+    assert audio_files.info(bomb)[0] == 48000 * 1500
+    with pytest.raises(M.ProtocolError) as e:
+        M.melody_field({"melody": bomb, "melody_format": "file"}, "m")
+    assert e.value.code == "out_of_range" and "1500 s" in e.value.message
+    # a real 60 s 8-channel file within the limits: parsing keeps its bytes (no decoding on the event loop) ...
+    data = flac(60.0, 16000, 8)
+    tracemalloc.start()
+    melody = M.melody_field({"melody": data, "melody_format": "file"}, "m")
+    assert melody.audio is None and melody.file == data and tracemalloc.get_traced_memory()[1] < 1 << 20
+    tracemalloc.stop()
+    # ... and reading it decodes the first 31 s only, mixed to mono as it goes: 2 MB, not the 31 MB it holds
+    tracemalloc.start()
+    audio, rate = M.read_file(melody.file, M.MELODY_FILE, "the melody", "m")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert audio.shape == (1, 31 * 16000) and rate == 16000 and peak < 60 * 16000 * 8 * 4 / 4
+    # what a melody model reads of a melody is within what is decoded
+    from loopgen.models.chroma import Chroma
+
+    c = Chroma()
+    assert c.used(np.zeros((1, 16000 * 60), np.float32), 16000).shape[-1] <= audio.shape[-1]
+
+
+@pytest.mark.parametrize("rate", [1, 2_000_000_000])
+def test_a_melody_files_rate_is_range_checked_like_pcm(rate):
+    with pytest.raises(M.ProtocolError) as e:
+        M.melody_field({"melody": wav_at(rate), "melody_format": "file"}, "m")
+    assert e.value.code == "out_of_range" and "8000-384000 Hz" in e.value.message
+
+
+def test_melody_bombs_and_odd_headers_over_the_daemon(serve, tmp_path):
+    """Over WebSocket and as paths: the bomb, a 2 GHz header, a 1 Hz header are refused at once, and a file not
+    audio in a readable folder answers exactly as a missing one (no probing $HOME for keys)."""
+    (tmp_path / "bomb.flac").write_bytes(claiming(flac(2.0, 48000, 8), 48000 * 1500))
+    (tmp_path / "fast.wav").write_bytes(wav_at(2_000_000_000))
+    (tmp_path / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    tune = tmp_path / "long.flac"
+    tune.write_bytes(flac(45.0, 8000, 8))
+
+    async def scenario(server):
+        async with connect(url(server)) as c:
+            codes = []
+            t = time.perf_counter()
+            for fields in (dict(melody=(tmp_path / "bomb.flac").read_bytes(), melody_format="file"),
+                           dict(melody=wav_at(1), melody_format="file"),
+                           dict(melody=str(tmp_path / "bomb.flac")), dict(melody=str(tmp_path / "fast.wav"))):
+                with pytest.raises(ServerError) as e:
+                    await collect(c.generate("x", seconds=0.3, **fields))
+                codes.append(e.value.event["code"])
+            assert time.perf_counter() - t < 10
+            answers = []
+            for name in ("id_rsa", "no-such-file"):
+                with pytest.raises(ServerError) as e:
+                    await collect(c.generate("x", seconds=0.3, melody=str(tmp_path / name)))
+                answers.append((e.value.event["code"], e.value.event["message"].replace(name, "NAME")))
+            events, _ = await collect(c.generate("x", seconds=0.3, melody=str(tune), seed=1))
+            return codes, answers, events[-1]
+
+    codes, answers, last = serve(scenario, model=MODEL, read_dirs=(tmp_path,))
+    assert codes == ["out_of_range"] * 4
+    assert answers[0] == answers[1] and answers[0][0] == "bad_audio"
+    assert last["type"] == "done"  # 45 s of 8 channels: its first 31 s decoded, mixed to mono, and used
