@@ -12,6 +12,7 @@ inbox of INBOX commands, and COMMANDS_PER_STEP commands handled between two step
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -203,9 +204,9 @@ class ModelWorker:
         return None
 
     def _start(self, id, owner, p: M.GenerateParams, audio=None, original: torch.Tensor | None = None,
-               length: int | None = None, play: bool = False) -> None:
+               length: int | None = None, play: bool = False, melody: tuple | None = None) -> None:
         """A take of `p`: continuing `audio` (only the new audio is the result), or extending `original` (kept in a
-        result of `length` samples)."""
+        result of `length` samples). melody: (chroma, how) already made (an extend keeps its take's), else p's."""
         m = self.m
         try:
             family(m).sampling(m, p.sampling)  # the given values, checked
@@ -217,7 +218,8 @@ class ModelWorker:
             data, rate = audio
             data = usable_tail(m, data, rate)
             original = prepare_audio(data, rate, m.sample_rate, m.channels)[0].to(m.device)
-        chroma, how = self._chroma(p.melody, id)
+        chroma, how = self._chroma(p.melody, id) if melody is None else melody
+        p = dataclasses.replace(p, melody=None)  # the job keeps the chroma (in its take), never the melody's audio
         n = result_length(p, m.sample_rate) if length is None else length
         take = Take(m, [list(p.prompts)], p.sampling, p.seed, n, loop=p.loop, original=original,
                     keep_original=length is not None, guided=True, melody=chroma, melody_from=how, bank=self.decoders)
@@ -255,7 +257,8 @@ class ModelWorker:
         if length - of.audio.shape[-1] > M.MAX_NEW_SECONDS * sr:  # bars at a slow tempo add up too
             raise M.ProtocolError("out_of_range", f"at most {M.MAX_NEW_SECONDS:g} s of new audio per request, got "
                                   f"{(length - of.audio.shape[-1]) / sr:.0f} s", cmd.id)
-        self._start(cmd.id, owner, params, original=of.audio.to(self.m.device), length=length, play=play)
+        self._start(cmd.id, owner, params, original=of.audio.to(self.m.device), length=length, play=play,
+                    melody=(of.take.melody, of.take.melody_from))
 
     # -- stepping ----------------------------------------------------------------------------------------------
     def _step(self) -> None:

@@ -111,3 +111,39 @@ def test_melody_bombs_and_odd_headers_over_the_daemon(serve, tmp_path):
     assert codes == ["out_of_range"] * 4
     assert answers[0] == answers[1] and answers[0][0] == "bad_audio"
     assert last["type"] == "done"  # 45 s of 8 channels: its first 31 s decoded, mixed to mono, and used
+
+
+def test_a_finished_take_keeps_the_chroma_not_the_melody_audio_and_an_extend_keeps_its_melody(serve):
+    """64 finished takes are kept for extend: each must not hold the melody it was sent (77 KB of FLAC can be 300 MB
+    decoded), only its chroma; an extend of it is still made with that melody."""
+    sr = 16000
+    tune = (0.5 * np.sin(2 * np.pi * 440 * np.arange(sr * 4) / sr)).astype(np.float32)
+
+    async def scenario(server):
+        async with connect(url(server)) as c:
+            events, _ = await collect(c.generate("x", id="m", seconds=0.4, seed=1, melody=tune.tobytes(),
+                                                 melody_sample_rate=sr))
+            assert events[-1]["type"] == "done"
+            job = server.worker.find("m")
+            held = [o for o in _reachable(job, skip=job.owner) if isinstance(o, np.ndarray) and o.size >= tune.size]
+            out = [ev["type"] async for ev in c.stream("extend", id="e", of="m", seconds=0.4)]
+            return held, out, job.take.melody, server.worker.find("e").take.melody
+
+    held, out, chroma, extended = serve(scenario, model=MODEL)
+    assert held == [] and out[-1] == "done"
+    assert chroma is not None and extended is chroma  # the extend is made with the take's melody
+
+
+def _reachable(root, skip, limit: int = 200_000):
+    """Every object reachable from `root` through gc referents, not through `skip` (the take's owner: a client)."""
+    import gc
+
+    seen, stack, out = {id(skip)}, [root], []
+    while stack and len(seen) < limit:
+        o = stack.pop()
+        if id(o) in seen or isinstance(o, (type, type(gc))):
+            continue
+        seen.add(id(o))
+        out.append(o)
+        stack.extend(gc.get_referents(o))
+    return out
