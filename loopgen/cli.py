@@ -233,6 +233,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         midi_map=Path(args.midi_map) if args.midi_map else None, output_rate=args.output_rate,
         output_format=args.output_format, loudness=args.loudness,
         read_dirs=tuple(Path(d).expanduser() for d in args.read_dir), allow_origins=tuple(args.allow_origin),
+        allow_hosts=tuple(args.allow_host),
         link=args.link, link_bpm=args.link_bpm, cuda_graphs=args.cuda_graphs, max_generations=args.max_generations,
     )
     try:
@@ -477,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     _thread_option(sv)
     sv.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                     help="a browser origin (e.g. https://my-tool.example) allowed to connect; '*' for any")
+    sv.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                    help="a host name clients may reach the daemon by (e.g. studio-box.local), besides IP "
+                         "addresses, localhost and --host; others are refused (DNS rebinding)")
     sv.add_argument("--read-dir", action="append", default=[], metavar="DIR",
                     help="a folder OSC /continue may read audio from (besides the takes folder and your home)")
     sv.add_argument("--ws-port", type=_port, default=8765)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import re
 import logging
 import secrets
@@ -28,6 +27,7 @@ from .audio_out import Player
 from .jobs import check_folder, continue_limits, read_allowed
 from .midi import MidiMap, open_input
 from .router import Read, Replay, Reply, Submit, route, with_audio
+from .web import Hosts, is_loopback, origin_ok, take_file, web_file
 from .worker import ModelWorker, key
 
 log = logging.getLogger("loopgen.server")
@@ -55,6 +55,7 @@ class Config:
     send_queue: int = SEND_QUEUE  # events queued for one client before it counts as too slow
     send_queue_bytes: int = 16 * 2**20  # ... or bytes of them
     allow_origins: tuple[str, ...] = ()  # browser origins allowed besides the daemon's own page and loopback ("*": any)
+    allow_hosts: tuple[str, ...] = ()  # host names clients may call the daemon by, besides IPs, localhost and --host
     read_dirs: tuple[Path, ...] = ()  # folders OSC /continue may read from, besides the takes folder and home
     output_rate: int | None = None  # takes' files: rate (None: the model's), format, loudness target (LUFS)
     output_format: str = "float"
@@ -64,56 +65,6 @@ class Config:
     link_bpm: float = 120.0  # the tempo it starts a session with when it is the first peer
     cuda_graphs: bool = False  # replay the model step and the decode as CUDA graphs (a CUDA device only)
     max_generations: int | None = None  # running generations in all (None: by device, worker.MAX_JOBS)
-
-
-def web_file(name: str) -> bytes | None:
-    """A file of the browser page, or None (no paths outside the page's folder)."""
-    from importlib.resources import files
-
-    if not name or "/" in name or "\\" in name or name.startswith(".") or len(name) > 100:
-        return None
-    f = files("loopgen.clients").joinpath("web", name)
-    try:
-        return f.read_bytes() if f.is_file() else None
-    except OSError:  # a name the file system refuses (too long, odd bytes): not ours
-        return None
-
-
-def take_file(folder: Path, name: str) -> bytes | None:
-    """A take's WAV from the takes folder by its bare file name, or None (no paths, nothing but finished .wav)."""
-    if not name.endswith(".wav") or name.endswith(".part") or "/" in name or "\\" in name or name.startswith("."):
-        return None
-    f = Path(folder) / name
-    try:  # a link (to /etc/passwd, to /proc/self/environ) is not a take, wherever it points
-        if f.is_symlink() or not f.is_file() or f.resolve().parent != Path(folder).resolve():
-            return None
-        return f.read_bytes()
-    except OSError:
-        return None
-
-
-def origin_ok(origin: str, host_header: str, allowed: tuple[str, ...]) -> bool:
-    """A browser page may connect if it is the daemon's own (same host and port as the request), on loopback, or
-    allowed by --allow-origin. Clients that send no Origin (programs, Max, Pd) are not browsers and are not asked."""
-    from urllib.parse import urlsplit
-
-    if "*" in allowed or origin in allowed:
-        return True
-    try:
-        u = urlsplit(origin)
-        hostname = u.hostname
-    except ValueError:
-        return False
-    if u.scheme not in ("http", "https") or not hostname:
-        return False
-    return u.netloc == host_header or is_loopback(hostname)
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 class WsClient:
@@ -239,6 +190,10 @@ class Server:
             self.midi_port = open_input(self.cfg.midi, lambda msg: self.loop.call_soon_threadsafe(self.on_midi, msg))
 
     @property
+    def hosts(self) -> Hosts:
+        return Hosts(self.cfg.host, self.cfg.allow_hosts)
+
+    @property
     def ws_port(self) -> int:
         return self.ws_server.sockets[0].getsockname()[1]
 
@@ -334,14 +289,21 @@ class Server:
             self.clients.discard(client)
             pump.cancel()
 
-    def _http(self, connection, request):
-        """Plain HTTP GETs on the WebSocket port serve the browser page (files shipped in loopgen.clients.web)."""
+    async def _http(self, connection, request):
+        """Every request on the WebSocket port: the Host rule for all (web.py), the Origin rule for upgrades; plain
+        GET/HEAD serve the browser page (files shipped in loopgen.clients.web) and saved takes."""
         from http import HTTPStatus
 
+        hosts, origins = request.headers.get_all("Host"), request.headers.get_all("Origin")
+        if len(hosts) != 1 or len(origins) > 1:
+            return connection.respond(HTTPStatus.BAD_REQUEST, "one Host header, and at most one Origin\n")
+        if not self.hosts.header_ok(hosts[0], self.ws_port):
+            log.warning("refused a request for host %s", M.short(hosts[0], 100))
+            return connection.respond(HTTPStatus.MISDIRECTED_REQUEST, "loopgen answers to its own address only "
+                                      "(an IP address, localhost, or a name given with --allow-host)\n")
         if request.headers.get("Upgrade", "").lower() == "websocket":
-            origin = request.headers.get("Origin")
-            if origin is not None and not origin_ok(origin, request.headers.get("Host", ""), self.cfg.allow_origins):
-                log.warning("refused a WebSocket from origin %s", M.short(origin, 100))
+            if origins and not origin_ok(origins[0], self.hosts, self.ws_port, self.cfg.allow_origins):
+                log.warning("refused a WebSocket from origin %s", M.short(origins[0], 100))
                 return connection.respond(HTTPStatus.FORBIDDEN, "this origin may not use loopgen; start loopgen serve "
                                           "with --allow-origin ORIGIN to allow it\n")
             return None
@@ -349,8 +311,9 @@ class Server:
         from websockets.datastructures import Headers
         from websockets.http11 import Response
 
-        if getattr(request, "method", "GET") not in ("GET", "HEAD"):
-            return connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "only GET\n")
+        method = getattr(request, "method", "GET")
+        if method not in ("GET", "HEAD"):
+            return connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "only GET and HEAD\n")
         path, _, query = request.path.partition("?")
         name = path.lstrip("/") or "index.html"
         if name.startswith("takes/"):  # a saved take, for the page's download link and its looped playback
@@ -358,10 +321,11 @@ class Server:
 
             if self.cfg.token and parse_qs(query).get("token", [None])[0] != self.cfg.token:
                 return connection.respond(HTTPStatus.UNAUTHORIZED, "token required\n")
-            body = take_file(self.cfg.loops_dir, name[len("takes/") :])
-            if body is None:
+            found = await asyncio.to_thread(take_file, self.cfg.loops_dir, name[len("takes/") :], method == "HEAD")
+            if found is None:
                 return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
-            headers = Headers([("Content-Type", "audio/wav"), ("Content-Length", str(len(body))),
+            size, body = found
+            headers = Headers([("Content-Type", "audio/wav"), ("Content-Length", str(size)),
                                ("Cache-Control", "no-cache")])
             return Response(200, "OK", headers, body)
         body = web_file(name)
@@ -371,7 +335,7 @@ class Server:
             name.rsplit(".", 1)[-1], "application/octet-stream")
         headers = Headers([("Content-Type", f"{kind}; charset=utf-8" if kind.startswith("text") else kind),
                            ("Content-Length", str(len(body))), ("Cache-Control", "no-cache")])
-        return Response(200, "OK", headers, body)
+        return Response(200, "OK", headers, b"" if method == "HEAD" else body)
 
     def _on_ws_message(self, client: WsClient, data) -> None:
         try:

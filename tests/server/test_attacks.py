@@ -147,3 +147,71 @@ def _reachable(root, skip, limit: int = 200_000):
         out.append(o)
         stack.extend(gc.get_referents(o))
     return out
+
+
+async def http(port: int, head: str) -> tuple[int, dict, bytes]:
+    """One raw HTTP/1.1 exchange with the daemon: (status, headers, body as received until the server closes or
+    Content-Length is reached)."""
+    import asyncio
+
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(head.replace("\n", "\r\n").encode() + b"\r\n")
+    await w.drain()
+    raw = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 10)
+    lines = raw.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+    body = b""
+    if status != 101:
+        try:
+            body = await asyncio.wait_for(r.read(1 << 20), 1.0)  # what follows the headers, if anything
+        except asyncio.TimeoutError:
+            pass
+    w.close()
+    return status, headers, body
+
+
+UPGRADE = "Upgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\n" \
+          "Sec-WebSocket-Version: 13\n"
+
+
+def test_dns_rebinding_double_headers_head_and_links_over_http(serve):
+    """A page on http://evil.example:PORT rebound to 127.0.0.1 sends its own Host and Origin: refused for the
+    WebSocket and the page alike; two Host or Origin headers are a 400, not a 500; HEAD has no body; a link in the
+    takes folder is not served."""
+    import os
+
+    async def scenario(server):
+        p = server.ws_port
+        got = {}
+        got["rebound ws"] = await http(p, f"GET / HTTP/1.1\nHost: evil.example:{p}\nOrigin: http://evil.example:{p}\n"
+                                          f"{UPGRADE}")
+        got["rebound page"] = await http(p, f"GET / HTTP/1.1\nHost: evil.example:{p}\n")
+        got["own ws"] = await http(p, f"GET / HTTP/1.1\nHost: 127.0.0.1:{p}\nOrigin: http://127.0.0.1:{p}\n{UPGRADE}")
+        got["two hosts"] = await http(p, f"GET / HTTP/1.1\nHost: 127.0.0.1:{p}\nHost: 127.0.0.1:{p}\n")
+        got["two origins"] = await http(p, f"GET / HTTP/1.1\nHost: 127.0.0.1:{p}\nOrigin: http://127.0.0.1:{p}\n"
+                                           f"Origin: http://evil.example\n{UPGRADE}")
+        got["page"] = await http(p, f"GET / HTTP/1.1\nHost: localhost:{p}\n")
+        got["head page"] = await http(p, f"HEAD / HTTP/1.1\nHost: localhost:{p}\n")
+        async with connect(url(server)) as c:
+            events, _ = await collect(c.generate("x", id="t", seconds=0.3, seed=1))
+        name = events[-1]["path"].rsplit("/", 1)[-1]
+        got["head take"] = await http(p, f"HEAD /takes/{name} HTTP/1.1\nHost: 127.0.0.1:{p}\n")
+        got["take"] = await http(p, f"GET /takes/{name} HTTP/1.1\nHost: 127.0.0.1:{p}\n")
+        os.symlink("/proc/self/environ", server.cfg.loops_dir / "environ.wav")
+        got["link"] = await http(p, f"GET /takes/environ.wav HTTP/1.1\nHost: 127.0.0.1:{p}\n")
+        return got
+
+    got = serve(scenario)
+    assert got["rebound ws"][0] == 421 and got["rebound page"][0] == 421
+    assert got["own ws"][0] == 101
+    assert got["two hosts"][0] == 400 and got["two origins"][0] == 400
+    status, headers, body = got["page"]
+    assert status == 200 and int(headers["content-length"]) == len(body) > 0
+    assert got["head page"][0] == 200 and got["head page"][1]["content-length"] == headers["content-length"]
+    assert got["head page"][2] == b""
+    status, headers, body = got["take"]
+    assert status == 200 and body[:4] == b"RIFF" and int(headers["content-length"]) == len(body)
+    assert got["head take"][0] == 200 and got["head take"][2] == b""
+    assert got["head take"][1]["content-length"] == headers["content-length"]
+    assert got["link"][0] == 404 and b"PATH" not in got["link"][2]

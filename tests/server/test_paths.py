@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from loopgen.protocol.messages import ProtocolError
-from loopgen.server.app import origin_ok, take_file
+from loopgen.server.web import Hosts, origin_ok, take_file
 from loopgen.protocol.messages import MELODY_FILE
 from loopgen.server.jobs import read_allowed as _read_allowed
 
@@ -22,11 +22,24 @@ from loopgen.server.jobs import read_allowed as _read_allowed
     ("http://127.0.0.1.evil.example", False), ("http://localhost.evil.example", False),
     ("http://evil.example/127.0.0.1", False), ("http://127.0.0.1@evil.example", False),
     ("http://evil.example#127.0.0.1", False), ("file://127.0.0.1", False), ("null", False), ("", False),
-    ("http://192.168.1.5:8765", True),  # the daemon's own page (same host and port as the request)
-    ("http://192.168.1.5:8766", False), ("http://192.168.1.50:8765", False),
+    ("http://192.168.1.5:8765", True),  # the daemon's own page (by an address, on its port)
+    ("http://192.168.1.5:8766", False), ("http://studio-box.local:8765", True), ("http://evil.example:8765", False),
+    ("http://studio-box.local:80", False), ("http://studio-box.local:8765/x", False),
 ])
 def test_origins_match_exactly(origin, ok):
-    assert origin_ok(origin, "192.168.1.5:8765", ("https://studio.example",)) is ok
+    hosts = Hosts("0.0.0.0", ("studio-box.local",))
+    assert origin_ok(origin, hosts, 8765, ("https://studio.example",)) is ok
+
+
+@pytest.mark.parametrize("host,ok", [
+    ("127.0.0.1:8765", True), ("localhost:8765", True), ("[::1]:8765", True), ("192.168.1.5:8765", True),
+    ("127.0.0.1", True), ("studio-box.local:8765", True), ("STUDIO-BOX.local.:8765", True),
+    ("evil.example:8765", False), ("evil.example", False), ("127.0.0.1.evil.example:8765", False),
+    ("localhost.evil.example:8765", False), ("127.0.0.1:8766", False), ("user@127.0.0.1:8765", False),
+    ("127.0.0.1:8765/x", False), ("", False), (":8765", False), ("[::1", False),
+])
+def test_hosts_that_cannot_be_rebound(host, ok):
+    assert Hosts("127.0.0.1", ("studio-box.local",)).header_ok(host, 8765) is ok
 
 
 def read_allowed(path: str, allowed: tuple):
@@ -59,9 +72,11 @@ def test_takes_are_served_only_as_plain_files_of_the_takes_folder(tmp_path):
     takes.mkdir()
     _wav(takes / "a.wav")
     (tmp_path / "secret.wav").write_bytes(b"RIFF secret")
-    assert take_file(takes, "a.wav") is not None
+    size, body = take_file(takes, "a.wav")
+    assert size == len(body) == (takes / "a.wav").stat().st_size and take_file(takes, "a.wav", head=True) == (size, b"")
+    os.mkfifo(takes / "fifo.wav")  # never opened for reading in a way that blocks, never served
     os.symlink(tmp_path / "secret.wav", takes / "link.wav")
     os.symlink("/etc/passwd", takes / "passwd.wav")
     for name in ("link.wav", "passwd.wav", "../secret.wav", "..", ".hidden.wav", "a.wav.part", "sub/a.wav",
-                 "a.json"):
+                 "a.json", "fifo.wav"):
         assert take_file(takes, name) is None, name
