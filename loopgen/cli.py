@@ -15,14 +15,15 @@ DEFAULT_MODEL = "facebook/musicgen-small"
 DTYPE_HELP = "auto, float32, float16, bfloat16 or int8 (int8: MusicGen on the CPU)"
 
 
-def read_audio(path: str) -> tuple["object", int]:
-    """-> (float32 array [C, N], sample_rate); clear errors for missing, unreadable or empty files."""
+def read_audio(path: str, limits=None) -> tuple["object", int]:
+    """-> (float32 array [C, N], sample_rate); clear errors for missing, unreadable or empty files, and for files
+    outside `limits` (audio_files.Limits: checked on the header before decoding)."""
     from . import audio_files
 
     if not Path(path).is_file():
         raise LoopgenError(f"cannot read audio file {path}: no such file")
     try:
-        return audio_files.read(path)
+        return audio_files.read(path, limits)
     except LoopgenError as e:
         raise LoopgenError(f"cannot read audio file {path}: {e}") from e
 
@@ -52,23 +53,32 @@ def render_take(sidecar: str, output: str, model: str | None, device: str | None
     import torch
 
     from .models import load_model
-    from .streaming.record import TakeRecord
+    from .streaming.record import MAX_SIDECAR_BYTES, TakeRecord
     from .streaming.render import replay
 
     check_output(output)
     path = Path(sidecar)
     try:
-        text = path.read_text()
+        if not path.is_file():  # a FIFO or a folder is not a sidecar: never opened
+            raise OSError("not a file")
+        with path.open("rb") as f:
+            raw = f.read(MAX_SIDECAR_BYTES + 1)
+        if len(raw) > MAX_SIDECAR_BYTES:
+            raise OSError(f"over {MAX_SIDECAR_BYTES >> 20} MB: not a take's record")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise LoopgenError(f"cannot make a take from {sidecar}: {e}") from e
+        raise LoopgenError(f"cannot make a take from {sidecar}: {getattr(e, 'strerror', None) or e}") from None
     record = TakeRecord.from_json(text, sidecar)
     if threads is None and record.threads is not None:
         from .models.threads import set_threads
 
         set_threads(record.threads)
     original = None
-    if record.continues:
-        audio, _ = read_audio(str(path.with_name(record.continues)))
+    if record.continues:  # the daemon wrote it at the model's rate: no longer than the take may be
+        from .audio_files import Limits
+        from .streaming.record import MAX_TAKE_SECONDS
+
+        audio, _ = read_audio(str(path.with_name(record.continues)), Limits(MAX_TAKE_SECONDS, (8000, 384000), 2))
         original = torch.from_numpy(audio)
     name = model or record.model
     print(f"loading {name} ...", file=sys.stderr)

@@ -13,6 +13,15 @@ LIMITS: dict[str, tuple[float, float, bool]] = {  # name -> (lowest, highest, wh
     "cfg_coef": (0.0, 20.0, False),
 }
 MAX_SEED = 2**63 - 1
+# what one request may ask for, for every way in (WebSocket, OSC, MIDI, a take's record read back)
+MAX_PROMPTS = 8
+MAX_PROMPT_CHARS = 2000
+MAX_NEW_SECONDS = 600.0  # new audio one request may ask for (generate, continue, extend)
+# the ranges of a request's length fields: name -> (lowest, highest, whole number)
+LENGTH_LIMITS: dict[str, tuple[float, float, bool]] = {
+    "bars": (0.25, 256, False), "bpm": (20, 400, False), "beats_per_bar": (1, 32, True),
+    "seconds": (0.02, MAX_NEW_SECONDS, False), "seed": (0, MAX_SEED, True),
+}
 # how a take is written for the DAW it goes into
 OUTPUT_FORMATS = {"float": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}  # name -> soundfile subtype
 OUTPUT_RATES = (8000, 192000)  # Hz, lowest and highest

@@ -13,27 +13,18 @@ import numpy as np
 
 from .. import audio_files
 from ..errors import LoopgenError
-from ..params import LOUDNESS_RANGE, MAX_SEED, OUTPUT_FORMATS, OUTPUT_RATES, REQUEST_LIMITS, music_seconds
+from ..params import (LENGTH_LIMITS, LOUDNESS_RANGE, MAX_NEW_SECONDS, MAX_PROMPT_CHARS, MAX_PROMPTS, MAX_SEED,
+                      OUTPUT_FORMATS, OUTPUT_RATES, REQUEST_LIMITS, music_seconds)
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 32 * 2**20
-MAX_PROMPTS = 8
-MAX_PROMPT_CHARS = 2000
 MAX_PING_BYTES = 1024  # ping data, echoed in pong
 MAX_CONTINUE_SECONDS = 600.0  # audio sent to continue, at its own rate (only its last window is used)
-MAX_NEW_SECONDS = 600.0  # new audio one request may ask for (generate, continue, extend)
 MAX_MELODY_SECONDS = 600.0  # melody audio sent (a melody model uses its first 30 s)
 MELODY_USED_SECONDS = 31.0  # what a melody model reads of a melody: its first 30 s, and 1 s for the resampler's edge
 # files from outside, checked on their header before anything is decoded, and decoded only as far as they are used
 MELODY_FILE = audio_files.Limits(MAX_MELODY_SECONDS, (8000, 384000), 16, use=MELODY_USED_SECONDS, mono_over=2)
 MAX_PATH_CHARS = 4096
-# the ranges of a request's length fields, for WebSocket and OSC alike: name -> (lowest, highest, whole number)
-LENGTH_LIMITS: dict[str, tuple[float, float, bool]] = {
-    "bars": (0.25, 256, False), "bpm": (20, 400, False), "beats_per_bar": (1, 32, True),
-    "seconds": (0.02, MAX_NEW_SECONDS, False), "seed": (0, MAX_SEED, True),
-}
-
-
 def short(v: Any, n: int = 60) -> str:
     """repr(v) cut to n characters: errors name the bad value without echoing megabytes back."""
     r = repr(v)

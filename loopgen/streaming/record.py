@@ -17,7 +17,8 @@ from typing import Any
 
 from ..errors import LoopgenError
 from ..models.chroma import pitch_classes
-from ..params import LIMITS, SamplingParams
+from ..params import (LENGTH_LIMITS, LOUDNESS_RANGE, MAX_PROMPT_CHARS, MAX_PROMPTS, MAX_SEED, OUTPUT_FORMATS,
+                      OUTPUT_RATES, REQUEST_LIMITS, SamplingParams)
 from .output import Output
 from .take import Take
 
@@ -89,44 +90,124 @@ class TakeRecord:
         try:
             r = cls(**d)
             r._check()
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, RecursionError) as e:  # nesting too deep to even name
             raise LoopgenError(f"cannot make a take from {where}: {e}") from None
         return r
 
     def _check(self) -> None:
-        def whole(name: str, v: Any, lo: int = 0) -> None:
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name} must be a whole number >= {lo}, got {v!r}")
-
-        if not isinstance(self.model, str) or not self.model:
-            raise ValueError("model must be a model id")
-        if not isinstance(self.prompts, list) or not self.prompts or not all(
-                isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str)
-                and isinstance(p[1], (int, float)) and not isinstance(p[1], bool) and math.isfinite(p[1])
-                for p in self.prompts):
-            raise ValueError("prompts must be [[text, weight], ...]")
-        object.__setattr__(self, "prompts", [(str(t), float(w)) for t, w in self.prompts])
-        if not isinstance(self.parameters, dict) or set(self.parameters) - set(LIMITS) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                for v in self.parameters.values()):
-            raise ValueError(f"parameters must map {', '.join(LIMITS)} to finite numbers")
-        whole("seed", self.seed)
-        whole("length_samples", self.length_samples, 1)
-        whole("frames", self.frames)
-        whole("record", self.record, 1)
-        if not isinstance(self.changes, list) or not all(isinstance(c, dict) and isinstance(c.get("tick"), int)
-                                                         for c in self.changes):
-            raise ValueError("changes must be a list of {tick, ...}")
-        for name in ("prefill_chunk", "threads"):
-            v = getattr(self, name)
-            if v is not None:
-                whole(name, v, 1)
-        if self.continues is not None and (not isinstance(self.continues, str) or "/" in self.continues
-                                           or "\\" in self.continues or self.continues.startswith(".")):
+        """Every field against its type and the daemon's own limits, before any work (a hostile sidecar gets one
+        line naming the bad field: no traceback, no unbounded work). Raises ValueError."""
+        _whole("record", self.record, 1, VERSION)
+        _text("model", self.model, 200)
+        object.__setattr__(self, "prompts", _prompts("prompts", self.prompts))
+        _sampling("parameters", self.parameters)
+        _whole("seed", self.seed, 0, MAX_SEED)
+        _whole("length_samples", self.length_samples, 1, int(MAX_TAKE_SECONDS * MAX_MODEL_RATE))
+        _whole("frames", self.frames, 0, self.length_samples)
+        _optional(_whole, "sample_rate", self.sample_rate, *OUTPUT_RATES)
+        _optional(_whole, "model_sample_rate", self.model_sample_rate, 8000, MAX_MODEL_RATE)
+        if self.output_format not in OUTPUT_FORMATS:
+            raise ValueError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {_short(self.output_format)}")
+        _optional(_number, "loudness", self.loudness, *LOUDNESS_RANGE)
+        _optional(_whole, "channels", self.channels, 1, 2)
+        _optional(_number, "seconds", self.seconds, 0, MAX_TAKE_SECONDS)
+        for name in ("bpm", "bars", "beats_per_bar"):
+            lo, hi, whole = LENGTH_LIMITS[name]
+            _optional(_whole if whole else _number, name, getattr(self, name), lo, hi)
+        for name in ("loop", "stopped_early", "keeps_original"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {_short(getattr(self, name))}")
+        if self.id is not None and not (isinstance(self.id, (str, int)) and not isinstance(self.id, bool)
+                                        and len(str(self.id)) <= 200):
+            raise ValueError(f"id must be a short string or number, got {_short(self.id)}")
+        _optional(_text, "created", self.created, 100)
+        _optional(_whole, "prefill_chunk", self.prefill_chunk, 1, 4096)
+        _optional(_whole, "threads", self.threads, 1, MAX_THREADS)
+        if self.continues is not None and not (isinstance(self.continues, str) and 0 < len(self.continues) <= 255
+                                               and "/" not in self.continues and "\\" not in self.continues
+                                               and "\0" not in self.continues and not self.continues.startswith(".")):
             raise ValueError("continues must be the bare name of a file beside the sidecar")
-        if self.melody is not None and not (isinstance(self.melody, dict)
-                                            and isinstance(self.melody.get("pitch_classes"), list)):
-            raise ValueError("melody must be {pitch_classes: [...]}")
+        if self.melody is not None:
+            if not isinstance(self.melody, dict):
+                raise ValueError("melody must be {pitch_classes: [...], chroma_from: ...}")
+            _pitch_classes("melody.pitch_classes", self.melody.get("pitch_classes"))
+            _optional(_text, "melody.chroma_from", self.melody.get("chroma_from"), 100)
+        _changes(self.changes, self.frames)
+
+
+MAX_TAKE_SECONDS = 3600.0  # a take read back: its new audio and what it kept (chained extends) at most this long
+MAX_MODEL_RATE = 48000  # no model loopgen runs has a higher sample rate
+MAX_THREADS = 256
+MAX_CHANGES = 100_000  # live changes in one take
+MAX_PITCH_FRAMES = 4096  # a melody's chroma frames (30 s is 235 of them)
+MAX_SIDECAR_BYTES = 16 * 2**20  # read no more than this of a sidecar
+
+
+def _short(v: Any, n: int = 60) -> str:
+    r = repr(v)
+    return r if len(r) <= n else r[: n - 3] + "..."
+
+
+def _optional(check, name: str, v: Any, *args) -> None:
+    if v is not None:
+        check(name, v, *args)
+
+
+def _whole(name: str, v: Any, lo: int, hi: int) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {_short(v)}")
+
+
+def _number(name: str, v: Any, lo: float, hi: float) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {_short(v)}")
+
+
+def _text(name: str, v: Any, most: int) -> None:
+    if not isinstance(v, str) or not 0 < len(v) <= most:
+        raise ValueError(f"{name} must be a text of 1 to {most} characters, got {_short(v)}")
+
+
+def _prompts(name: str, v: Any) -> list[tuple[str, float]]:
+    if not isinstance(v, list) or not 1 <= len(v) <= MAX_PROMPTS or not all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and 0 < len(p[0]) <= MAX_PROMPT_CHARS
+            and isinstance(p[1], (int, float)) and not isinstance(p[1], bool) and math.isfinite(p[1])
+            and 0 <= p[1] <= 1e6 for p in v) or sum(p[1] for p in v) <= 0:
+        raise ValueError(f"{name} must be 1 to {MAX_PROMPTS} [text, weight 0-1e6] pairs (some weight > 0), texts "
+                         f"of 1 to {MAX_PROMPT_CHARS} characters")
+    return [(t, float(w)) for t, w in v]
+
+
+def _sampling(name: str, v: Any) -> None:
+    if not isinstance(v, dict) or set(v) - set(REQUEST_LIMITS):
+        raise ValueError(f"{name} must map some of {', '.join(REQUEST_LIMITS)} to numbers")
+    for k, x in v.items():
+        lo, hi, whole = REQUEST_LIMITS[k]
+        (_whole if whole and isinstance(x, int) else _number)(f"{name}.{k}", x, lo, hi)
+
+
+def _pitch_classes(name: str, v: Any) -> None:
+    if not isinstance(v, list) or not 0 < len(v) <= MAX_PITCH_FRAMES or not all(
+            isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 12 for x in v):
+        raise ValueError(f"{name} must be 1 to {MAX_PITCH_FRAMES} pitch classes (whole numbers 0-11)")
+
+
+def _changes(changes: Any, frames: int) -> None:
+    """Live changes: [{tick, frame, params | prompts | melody}]: the step and frame each applied at."""
+    if not isinstance(changes, list) or len(changes) > MAX_CHANGES:
+        raise ValueError(f"changes must be a list of at most {MAX_CHANGES} {{tick, ...}}")
+    for i, c in enumerate(changes):
+        where = f"changes[{i}]"
+        if not isinstance(c, dict) or set(c) - {"tick", "frame", "params", "prompts", "melody"}:
+            raise ValueError(f"{where} must be {{tick, frame, params | prompts | melody}}")
+        _whole(f"{where}.tick", c.get("tick"), 0, 2**31)
+        _optional(_whole, f"{where}.frame", c.get("frame"), 0, 2**31)
+        if "params" in c:
+            _sampling(f"{where}.params", c["params"])
+        if "prompts" in c:
+            c["prompts"] = _prompts(f"{where}.prompts", c["prompts"])
+        if "melody" in c and c["melody"] is not None:
+            _pitch_classes(f"{where}.melody", c["melody"])
 
 
 def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: int, data_frames: int,

@@ -16,7 +16,7 @@ from ..models.chroma import from_pitch_classes
 from ..params import magnet_changes, musicgen_sampling
 from .bank import DecoderBank
 from .output import Output
-from .record import TakeRecord
+from .record import MAX_TAKE_SECONDS, TakeRecord
 from .take import Take
 
 Progress = Callable[[StepInfo], None] | None
@@ -85,6 +85,9 @@ def replay(record: TakeRecord, m: CodecLM, original: torch.Tensor | None = None)
     """Make a recorded take again: the same Take, stepper and decoder bank the daemon used, every live change at
     its tick; `original` [C, n]: the audio it continued (its `continues` file). -> (the file's data [N, C] float32,
     its rate), rendered with the take's own file settings."""
+    if record.length_samples > MAX_TAKE_SECONDS * m.sample_rate:
+        raise LoopgenError(f"the take is {record.length_samples / m.sample_rate:.0f} s long at {m.name}'s rate; "
+                           f"at most {MAX_TAKE_SECONDS:g} s are made again")
     melody = None
     if record.melody:  # the chroma the take was conditioned on, from its pitch classes
         melody = from_pitch_classes(record.melody["pitch_classes"]).to(m.device)
