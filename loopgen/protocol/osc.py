@@ -41,9 +41,25 @@ class OscPeer:
     count: int = 0
     prompts: tuple = ()
 
+    _before: Any = None  # its latest generation before the one it asked for last...
+    _pending: Any = None  # ...which has neither started nor been refused yet
+
     def new_id(self) -> str:
         self.count += 1
         return f"osc-{self.name}-{self.count}"
+
+    def asked(self, id: Any) -> None:
+        """It asked for generation `id`: stop / extend / set refer to it from now on (until it is refused)."""
+        self._before, self._pending, self.latest = self.latest, id, id
+
+    def on_event(self, event: M.Event) -> None:
+        """An event sent to it: a refused generation (its melody or file unreadable, busy) is not its latest."""
+        if isinstance(event, M.Started) and event.id == self._pending:
+            self._pending = None
+        elif isinstance(event, M.Error) and event.id is not None and event.id == self._pending:
+            if self.latest == self._pending:
+                self.latest = self._before
+            self._pending = None
 
     def receive(self, address: str, args: list, default_bpm: float | None = None) -> M.Command | None:
         """One OSC message -> a command, or None for a stored default (nothing to apply live). default_bpm: the
@@ -198,7 +214,8 @@ def _extend(peer: OscPeer, address: str, args: list, bpm: float | None = None) -
     if peer.latest is None:
         raise ProtocolError("unknown_id", "nothing to extend: no generation from this sender yet")
     bars = M.length({"bars": _num(bars, "bars")}, "bars", None)
-    of, peer.latest = peer.latest, peer.new_id()
+    of = peer.latest
+    peer.asked(peer.new_id())
     return M.Extend(peer.latest, of, bars, None)
 
 
@@ -219,7 +236,8 @@ def _generate(peer: OscPeer, address: str, args: list, bpm: float | None = None)
         d.pop("bars", None), d.pop("bpm", None)
     id = peer.new_id()
     params = M.generate_params(d, id, bpm)
-    peer.latest, peer.prompts = id, params.prompts
+    peer.asked(id)
+    peer.prompts = params.prompts
     return M.Generate(id, params)
 
 
@@ -238,7 +256,7 @@ def _continue(peer: OscPeer, address: str, args: list, bpm: float | None = None)
     id = peer.new_id()
     params = M.generate_params(d, id, bpm)
     cmd = M.ContinueFile(id, params, path) if path else M.Extend(id, peer.latest, None, params.total_seconds())
-    peer.latest = id
+    peer.asked(id)
     return cmd
 
 

@@ -11,12 +11,14 @@ import contextlib
 import re
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..protocol import messages as M
 from ..protocol import osc as O
+from ..protocol.osc_names import QUIET_S, NameTable
 from ..protocol import ws as W
 from ..models import load_model
 from ..streaming.decoder import IncrementalDecoder
@@ -24,6 +26,7 @@ from ..streaming.dsp import loudness_meter
 from ..streaming.loops import loop_samples
 from ..streaming.output import Output
 from .audio_out import Player
+from .logs import RateLimit
 from .jobs import check_folder, continue_limits, read_allowed
 from .midi import MidiMap, open_input
 from .router import Read, Replay, Reply, Submit, route, with_audio
@@ -117,6 +120,7 @@ class OscClient:
         return out
 
     def deliver(self, event: M.Event) -> None:
+        self.state.on_event(event)
         r = O.reply(event)
         if r is not None and self.server.osc_transport is not None:
             data = O.build(*r)
@@ -138,7 +142,8 @@ class Server:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.osc_transport = None
         self.osc_peers: dict[tuple[str, str | None], OscClient] = {}  # (host, name or None) -> peer
-        self.osc_names: dict[tuple[str, int], str] = {}  # sender address -> the name it gave in hello
+        self.log_limit = RateLimit()
+        self.osc_names = NameTable()  # sender address -> the name it holds (protocol/osc_names.py)
         self.osc_dropped = 0
         self.clients: set[WsClient] = set()
         self.model = None
@@ -157,6 +162,7 @@ class Server:
     # -- start / stop ------------------------------------------------------------------------------------------
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        logging.getLogger().addFilter(self.log_limit)  # python-osc warns on the root logger, per datagram
         self.cfg.loops_dir = check_folder(self.cfg.loops_dir)  # before the model: a bad folder fails in a second
         if self.cfg.loudness is not None:
             loudness_meter()
@@ -203,6 +209,7 @@ class Server:
 
     async def stop(self) -> None:
         """Clients told, generations stopped and saved, streams faded, sockets closed."""
+        logging.getLogger().removeFilter(self.log_limit)
         for c in list(self.clients):
             c.deliver(M.Error("shutting_down", "the server is shutting down"))
         if self.worker is not None:
@@ -394,7 +401,8 @@ class Server:
         if not is_loopback(addr[0]) and addr[0] not in self.cfg.osc_allow:
             self.osc_dropped += 1
             return
-        peer = self._osc_peer(addr, self.osc_names.get(addr))
+        now = time.monotonic()
+        peer = self._osc_peer(addr, self.osc_names.heard(addr, now))
         try:
             messages = O.parse_datagram(data)
         except M.ProtocolError:
@@ -407,7 +415,13 @@ class Server:
                 peer.deliver(M.Error(e.code, e.message, e.id))
                 continue
             if isinstance(cmd, O.Hello):
-                self.osc_names[addr] = cmd.name
+                if not self.osc_names.claim(addr, cmd.name, now):
+                    peer.deliver(M.Error("name_taken", f"another sender on this host is {M.short(cmd.name)}: choose "
+                                         f"another name, or claim it after it has been quiet for {QUIET_S:g} s"))
+                    continue
+                old = self.osc_peers.get((addr[0], cmd.name))
+                if old is not None and old.addr != addr:  # a quiet name, claimed anew: a new peer (the old one's
+                    del self.osc_peers[(addr[0], cmd.name)]  # takes and replies stay its own)
                 peer = self._osc_peer(addr, cmd.name)
                 if cmd.reply_port is not None:
                     peer.reply_port = cmd.reply_port

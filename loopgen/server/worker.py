@@ -132,7 +132,7 @@ class ModelWorker:
             try:
                 self._handle(cmd, owner, play)
             except (M.ProtocolError, LoopgenError) as e:
-                code = e.code if isinstance(e, M.ProtocolError) else "bad_request"
+                code = e.code if isinstance(e, M.ProtocolError) else "bad_field"  # the model refused its content
                 self.emit(owner, M.Error(code, str(e), getattr(cmd, "id", None)))
             except Exception as e:
                 log.exception("command failed")

@@ -215,3 +215,103 @@ def test_dns_rebinding_double_headers_head_and_links_over_http(serve):
     assert got["head take"][0] == 200 and got["head take"][2] == b""
     assert got["head take"][1]["content-length"] == headers["content-length"]
     assert got["link"][0] == 404 and b"PATH" not in got["link"][2]
+
+
+def test_an_osc_name_cannot_be_stolen_while_its_sender_is_heard(serve):
+    """Device A says hello deviceA and plays a take; a second sender on the same host says hello deviceA: it is
+    refused (name_taken), cannot stop A's take, and gets none of A's replies."""
+    import asyncio
+
+    from .test_osc_server import Peer
+
+    async def scenario(server):
+        a, thief = Peer(server.osc_port), Peer(server.osc_port)
+        a.send("/loopgen/hello", "deviceA")
+        await a.expect("/loopgen/welcome")
+        a.send("/loopgen/generate", "drone a", 8.0, 60.0)
+        id_a = (await a.expect("/loopgen/started"))[0]
+        thief.send("/loopgen/hello", "deviceA")
+        refused = await thief.expect("/loopgen/error")
+        thief.send("/loopgen/stop")
+        nothing = await thief.expect("/loopgen/error")
+        await asyncio.sleep(0.3)
+        running = server.worker.find(id_a, finished=False) is not None
+        a.send("/loopgen/stop")
+        done = await a.expect("/loopgen/done")
+        try:
+            stolen = await thief.expect("/loopgen/done", timeout=1.0)
+        except AssertionError:
+            stolen = None
+        return refused, nothing, running, done, stolen
+
+    refused, nothing, running, done, stolen = serve(scenario, osc_reply_port=0)
+    assert "another sender" in refused[0] and "nothing to stop" in nothing[0]
+    assert running and done and stolen is None
+
+
+def test_a_quiet_name_can_be_claimed_anew_and_the_table_is_bounded():
+    from loopgen.protocol.osc_names import NameTable
+
+    t = NameTable(quiet_s=10, max_addresses=3)
+    a, b = ("127.0.0.1", 5000), ("127.0.0.1", 5001)
+    assert t.claim(a, "dev", 0.0) and t.heard(a, 5.0) == "dev"
+    assert not t.claim(b, "dev", 14.0)  # a heard 9 s ago: still its
+    assert t.heard(b, 14.0) is None and t.claim(("10.0.0.2", 5000), "dev", 14.0)  # another host: its own name
+    assert t.claim(b, "dev", 15.1) and t.heard(a, 15.2) is None  # a quiet for 10 s: b holds it now, a does not
+    for port in range(6000, 6010):
+        t.heard(("127.0.0.1", port), 20.0)
+    assert len(t) == 3
+
+
+def test_after_a_refused_osc_generate_the_next_melody_is_not_unknown_id(serve, tmp_path):
+    """An OSC generate whose melody cannot be read is refused; /loopgen/melody after it applies to what the sender
+    really has (its previous take, finished: stored, no error), not to the refused id."""
+    import asyncio
+
+    from .test_osc_server import Peer
+
+    tune = tmp_path / "tune.wav"
+    sf.write(tune, np.zeros(8000, np.float32), 8000)
+
+    async def scenario(server):
+        p = Peer(server.osc_port)
+        p.send("/loopgen/generate", "x", 1.0, 240.0)
+        await p.expect("/loopgen/done")
+        p.send("/loopgen/melody", str(tmp_path / "missing.wav"))  # a default for the next; applied to the finished
+        await p.expect("/loopgen/error")  # the melody could not be read for the finished take
+        p.send("/loopgen/generate", "y", 1.0, 240.0)
+        first = await p.expect("/loopgen/error")  # nor for the new one: refused
+        p.send("/loopgen/melody", str(tune))
+        try:
+            second = await p.expect("/loopgen/error", timeout=2.0)
+        except AssertionError:
+            second = None
+        return first, second
+
+    first, second = serve(scenario, model=MODEL, osc_reply_port=0, read_dirs=(tmp_path,))
+    assert "cannot read" in first[0] and second is None, second
+
+
+def test_python_osc_warnings_do_not_flood_the_log(serve, caplog):
+    """1,000 datagrams with a type tag python-osc does not know: each warned on the root logger; at most a handful
+    reach the log."""
+    import asyncio
+    import logging
+    import socket
+
+    bad = b"/loopgen/ping\x00\x00\x00,x\x00\x00\x00\x00\x00\x01"
+
+    async def scenario(server):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(1000):
+            s.sendto(bad, ("127.0.0.1", server.osc_port))
+            if i % 100 == 0:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)
+        s.close()
+        return server.osc_dropped
+
+    with caplog.at_level(logging.WARNING):
+        serve(scenario)
+    lines = [r for r in caplog.records if "pythonosc" in r.pathname]
+    assert 1 <= len(lines) <= 5, len(lines)
