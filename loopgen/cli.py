@@ -245,6 +245,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         read_dirs=tuple(Path(d).expanduser() for d in args.read_dir), allow_origins=tuple(args.allow_origin),
         allow_hosts=tuple(args.allow_host),
         link=args.link, link_bpm=args.link_bpm, cuda_graphs=args.cuda_graphs, max_generations=args.max_generations,
+        admission=args.admission,
     )
     try:
         asyncio.run(serve_forever(cfg, announce=lambda s: print(s, flush=True)))
@@ -512,6 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-generations", type=_generations, default=None, metavar="N",
                     help="running generations in all, beyond which requests are answered busy (default: 32 on a "
                          "CPU, 128 on a GPU); each client may run 8")
+    sv.add_argument("--admission", choices=("realtime", "count"), default="realtime",
+                    help="realtime (default): a new stream is refused (busy) when it would take the running streams "
+                         "below real time, as measured on this machine; count: only --max-generations limits")
     sv.set_defaults(func=cmd_serve)
 
     cl = sub.add_parser("clients", help="copy the Max / Pd patches and the browser page to a folder")

@@ -135,7 +135,10 @@ def stereo():
 async def running(tmp_path, **kw):
     from loopgen.server import Config, Server
 
-    kw = {"model": "random:tiny", "ws_port": 0, "osc_port": 0, "loops_dir": tmp_path / "loops", "audio_device": "none", **kw}
+    # admission by count unless a test is about real-time admission: these tests run takes side by side on whatever
+    # CPU CI has, where real-time admission would (rightly) refuse the second one on a slow or loaded machine
+    kw = {"model": "random:tiny", "ws_port": 0, "osc_port": 0, "loops_dir": tmp_path / "loops", "audio_device": "none",
+          "admission": "count", **kw}
     cfg = Config(**kw)
     server = Server(cfg)
     await server.start()

@@ -68,6 +68,7 @@ class Config:
     link_bpm: float = 120.0  # the tempo it starts a session with when it is the first peer
     cuda_graphs: bool = False  # replay the model step and the decode as CUDA graphs (a CUDA device only)
     max_generations: int | None = None  # running generations in all (None: by device, worker.MAX_JOBS)
+    admission: str = "realtime"  # realtime: a new stream only while all stay real time (capacity.py); count: by count
 
 
 class WsClient:
@@ -85,7 +86,10 @@ class WsClient:
         data = W.encode_event(event)
         if self.queued + len(data) > self.server.cfg.send_queue_bytes or self.queue.full():
             self.gone = True  # bounded in events and in bytes: a client that does not read is let go
-            log.warning("dropping a client too slow to read (%s)", self.ws.remote_address)
+            log.warning("dropping a client too slow to read (%s); its takes are stopped and saved",
+                        self.ws.remote_address)
+            if self.server.worker is not None:  # nobody hears them: they would only slow the others down
+                self.server.worker.stop_owner(self)
             asyncio.ensure_future(self.ws.close(1008, "too slow to read: dropped"))
             return
         self.queued += len(data)
@@ -182,7 +186,8 @@ class Server:
         self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio,
                                   on_start=self._on_start, output=output,
                                   wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes,
-                                  graphs=self.cfg.cuda_graphs, max_jobs=self.cfg.max_generations)
+                                  graphs=self.cfg.cuda_graphs, max_jobs=self.cfg.max_generations,
+                                  realtime=self.cfg.admission == "realtime")
         self.worker.start()
         from websockets.asyncio.server import serve
 

@@ -36,6 +36,7 @@ from ..streaming.dsp import loudness_meter
 from ..streaming.bank import DecoderBank
 from ..streaming.take import Take, push_frames, usable_tail
 from ..streaming.output import Output
+from .capacity import Capacity
 from .jobs import Job, interleaved, result_length, save, to_host
 
 log = logging.getLogger("loopgen.worker")
@@ -60,10 +61,14 @@ class ModelWorker:
         output: Output = Output(),
         graphs: bool = False,
         max_jobs: int | None = None,
+        realtime: bool = True,
     ):
         """graphs: the model step and the decode replayed as CUDA graphs (a CUDA model; MAGNeT's passes are not).
-        max_jobs: running generations in all (None: MAX_JOBS for the model's device)."""
+        max_jobs: running generations in all (None: MAX_JOBS for the model's device). realtime: admit a new stream
+        only while every stream is still made in real time (capacity.py); False: by count alone."""
         self.max_jobs = max_jobs or MAX_JOBS.get(m.device.type, MAX_JOBS["cpu"])
+        self.realtime = realtime
+        self.capacity = Capacity(None if family(m).per_pass else 1.0 / m.frame_rate)
         self.output = output  # how files are written unless a request says otherwise
         self.thread = threading.Thread(target=self.run, name="loopgen-model", daemon=True)
         self.saver = ThreadPoolExecutor(1, thread_name_prefix="loopgen-save")  # one at a time, in order
@@ -82,6 +87,7 @@ class ModelWorker:
         self.finished: OrderedDict[Any, Job] = OrderedDict()
         self.halt = threading.Event()
         self.steps = 0
+        self._made = 0  # frames the current step made, all streams
         self.saved = 0
         self.unsaved: list[str] = []  # why each unsaved take could not be saved
 
@@ -94,6 +100,10 @@ class ModelWorker:
         except queue.Full:
             raise M.ProtocolError("busy", "the server is busy: too many commands waiting; try again shortly",
                                   getattr(cmd, "id", None)) from None
+
+    def stop_owner(self, owner: Any) -> None:
+        """Stop (and save) every running take of `owner`; from any thread."""
+        self.inbox.put(("stop_owner", owner, False))
 
     def start(self) -> None:
         self.thread.start()
@@ -129,6 +139,10 @@ class ModelWorker:
                     self._stop(job)
                 self.halt.set()
                 return
+            if cmd == "stop_owner":  # its owner was dropped (too slow to read): nobody hears these takes
+                for job in [j for j in self.active.values() if j.owner is owner]:
+                    self._stop(job)
+                continue
             try:
                 self._handle(cmd, owner, play)
             except (M.ProtocolError, LoopgenError) as e:
@@ -147,6 +161,9 @@ class ModelWorker:
                 limit = (f"{MAX_JOBS_PER_CLIENT} running generations per client" if mine >= MAX_JOBS_PER_CLIENT
                          else f"{self.max_jobs} running generations in all")
                 raise M.ProtocolError("busy", f"busy: {limit}; stop one or wait for one to finish", cmd.id)
+            ok, why = self.capacity.admits(len(self.active)) if self.realtime else (True, "")
+            if not ok:  # one more would take every stream below real time
+                raise M.ProtocolError("busy", f"busy: {why}; stop one or wait for one to finish", cmd.id)
         if isinstance(cmd, M.Generate):
             self._start(cmd.id, owner, cmd.params, play=play)
         elif isinstance(cmd, M.Continue):
@@ -262,6 +279,14 @@ class ModelWorker:
 
     # -- stepping ----------------------------------------------------------------------------------------------
     def _step(self) -> None:
+        t0, n = time.perf_counter(), len(self.batch.sessions)
+        try:
+            self._step_batch()
+        finally:  # the whole step as the streams feel it: the model, the decode, the events
+            self.capacity.record(n, time.perf_counter() - t0, self._made / self.m.frame_rate)
+
+    def _step_batch(self) -> None:
+        self._made = 0  # frames made by this step, all streams
         try:
             done = self.batch.step()
         except Exception as e:  # the shared step failed (a device error): every take in it ends, saved
@@ -274,6 +299,7 @@ class ModelWorker:
         self.batch.failed.clear()
         self.steps += 1
         jobs = [(self.by_session[id_of(s)], f) for s, f in done]
+        self._made = len(jobs)
         try:
             pcm = to_host(push_frames([(job.take, f) for job, f in jobs]))  # one decode, one copy off the device
             codes = None
