@@ -74,7 +74,13 @@ def test_the_daemon_refuses_a_stream_that_would_take_the_others_below_real_time(
 
 def test_a_client_dropped_for_not_reading_has_its_takes_stopped_and_saved(serve):
     async def scenario(server):
-        async with ws_connect(f"ws://127.0.0.1:{server.ws_port}", max_queue=1) as ws:
+        import socket
+
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a reader that is not reading: small buffers
+        sock.connect(("127.0.0.1", server.ws_port))
+        async with ws_connect(f"ws://127.0.0.1:{server.ws_port}", max_queue=1, sock=sock,
+                              close_timeout=0.5) as ws:
             await ws.send(W.encode_command("hello", protocol=1))
             await ws.recv()
             await ws.send(W.encode_command("generate", id="slow", prompt="x", seconds=60.0, seed=1))
