@@ -1,11 +1,16 @@
 """Soak: hostile input and many streams at once against a real daemon (random:tiny, headless, in this process).
 
     python benchmarks/soak.py [--ws 10000] [--osc 10000] [--streams 32] [--duration 60] [--threads 2]
+    python benchmarks/soak.py --capacity [--streams 8] [--model random:tiny] [--steady-seconds 20]
 
 For `duration` seconds, `streams` clients each generate 10 s takes back to back, while one connection sends `ws`
 seeded hostile WebSocket messages (tests/server/fuzz_inputs.py; a ping marker after every 50) and one socket sends
 `osc` hostile OSC datagrams. Reports what was answered, dropped and lost, whether the daemon still answers (crashes),
 the streams' real-time factor, and the peak RSS.
+
+--capacity: a steady client's long take beside greedy clients asking for more takes than the machine can make in
+real time, admitted by count (before) and by real-time capacity (after): the steady take's real-time factor, each
+admitted take's, and how many were refused.
 """
 from __future__ import annotations
 
@@ -127,6 +132,68 @@ async def main(a) -> dict:
     return out
 
 
+async def capacity(a, admission: str) -> dict:
+    """The capacity run: one steady client makes a long take while a greedy one asks for `streams` more, 10 s each,
+    as fast as it can (a refused one is asked for again after 0.2 s). -> the steady take's real-time factor, each
+    admitted take's, and how many were refused."""
+    from loopgen.clients import connect
+    from loopgen.clients.client import ServerError
+    from loopgen.server import Config, Server
+
+    loops = Path(tempfile.mkdtemp(prefix="loopgen-capacity-"))
+    server = Server(Config(model=a.model, ws_port=0, osc_port=0, loops_dir=loops, audio_device="none",
+                           admission=admission))
+    await server.start()
+    url = f"ws://127.0.0.1:{server.ws_port}"
+    out = {"steady": None, "admitted": [], "refused": 0, "most": 0}
+    steady_done = asyncio.Event()
+
+    async def steady():
+        async with connect(url) as c:
+            events = [ev async for ev in c.generate("steady", id="steady", seconds=a.steady_seconds, seed=1)]
+            out["steady"] = [e["rtf"] for e in events if e["type"] == "progress"][-1]
+        steady_done.set()
+
+    async def greedy(i):
+        async with connect(url) as c:
+            await asyncio.sleep(1.0)  # the steady take is playing
+            while not steady_done.is_set():
+                try:
+                    events = [ev async for ev in c.generate(f"greedy {i}", id=f"g{i}", seconds=10, seed=i)]
+                except ServerError as e:
+                    out["refused"] += e.event.get("code") == "busy"
+                    await asyncio.sleep(0.2)
+                    continue
+                out["admitted"].append([e["rtf"] for e in events if e["type"] == "progress"][-1])
+
+    async def watch():
+        while not steady_done.is_set():
+            out["most"] = max(out["most"], len(server.worker.active))
+            await asyncio.sleep(0.05)
+
+    try:
+        await asyncio.gather(steady(), watch(), *(greedy(i) for i in range(a.streams)))
+    finally:
+        out["streams_estimate"] = server.worker.capacity.streams()
+        await server.stop()
+    return out
+
+
+def print_capacity(a) -> None:
+    import platform
+
+    print(f"{a.model}: a steady {a.steady_seconds:g} s take beside {a.streams} greedy clients asking for 10 s takes, "
+          f"{a.threads} threads, {platform.processor() or platform.machine()}")
+    print("| admission | streams at once (most) | steady take's real-time factor | admitted takes' real-time factor: "
+          "min / median | refused (busy) |")
+    print("|---|---|---|---|---|")
+    for admission in ("count", "realtime"):
+        o = asyncio.run(capacity(a, admission))
+        r = sorted(o["admitted"]) or [float("nan")]
+        print(f"| {admission} | {o['most']} | {o['steady']:.2f} | {r[0]:.2f} / {r[len(r) // 2]:.2f} "
+              f"| {o['refused']} |")
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--ws", type=int, default=10000)
@@ -134,9 +201,17 @@ if __name__ == "__main__":
     ap.add_argument("--streams", type=int, default=32)
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--capacity", action="store_true", help="the capacity run (admission by count, then realtime)")
+    ap.add_argument("--model", default="random:tiny", help="the capacity run's model")
+    ap.add_argument("--steady-seconds", type=float, default=20.0)
     a = ap.parse_args()
     set_threads(a.threads)
     import logging
+
+    if a.capacity:
+        logging.disable(logging.WARNING)
+        print_capacity(a)
+        sys.exit(0)
 
     logging.disable(logging.WARNING)  # python-osc warns for every odd datagram
     o = asyncio.run(main(a))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 
-HEADROOM = 0.85  # a step may take at most this share of the audio it makes
+HEADROOM = 0.8  # a step may take at most this share of the audio it makes
 KEEP = 32  # step times kept per batch size
 SETTLED = 3  # steps at a size before its median counts
 

@@ -88,6 +88,7 @@ class ModelWorker:
         self.halt = threading.Event()
         self.steps = 0
         self._made = 0  # frames the current step made, all streams
+        self._last_step: tuple[float, int] | None = None  # (when the last step started, its streams)
         self.saved = 0
         self.unsaved: list[str] = []  # why each unsaved take could not be saved
 
@@ -282,8 +283,12 @@ class ModelWorker:
         t0, n = time.perf_counter(), len(self.batch.sessions)
         try:
             self._step_batch()
-        finally:  # the whole step as the streams feel it: the model, the decode, the events
-            self.capacity.record(n, time.perf_counter() - t0, self._made / self.m.frame_rate)
+        finally:  # a step as the streams feel it: from the last step's start (the commands handled between two
+            # steps, a new take's text encoding, included) or, after a pause, its own time
+            last, self._last_step = self._last_step, (t0, n)
+            since = t0 - last[0] if last is not None and last[1] == n else 0.0
+            took = time.perf_counter() - t0
+            self.capacity.record(n, max(took, since) if since < 4 * took else took, self._made / self.m.frame_rate)
 
     def _step_batch(self) -> None:
         self._made = 0  # frames made by this step, all streams
