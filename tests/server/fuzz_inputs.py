@@ -87,3 +87,42 @@ def osc_datagram(r: random.Random) -> bytes:
             b[r.randrange(len(b))] = r.randrange(256)
         data = bytes(b)
     return data
+
+
+def melody_file(r: random.Random) -> bytes:
+    """An audio file's bytes as a hostile client sends them: real WAV/FLAC whose header lies (frames, rate,
+    channels), truncated files, and garbage behind a real magic number."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    k = r.randrange(6)
+    rate = r.choice([8000, 16000, 44100, 48000])
+    buf = io.BytesIO()
+    if k == 5:
+        return r.choice([b"RIFF", b"fLaC", b"OggS"]) + bytes(r.randrange(256) for _ in range(r.randrange(0, 200)))
+    fmt = r.choice(["WAV", "FLAC"])
+    sf.write(buf, np.zeros((rate // 4, r.choice([1, 2, 3])), np.float32), rate, format=fmt,
+             subtype="PCM_16")
+    b = bytearray(buf.getvalue())
+    if k == 0 and fmt == "FLAC":  # frames claimed: up to hours
+        word = int.from_bytes(b[18:26], "big")
+        b[18:26] = ((word & ~((1 << 36) - 1)) | r.choice([0, 1, 2**35, rate * 3600])).to_bytes(8, "big")
+    elif k == 0:  # a WAV rate from 0 to 4 GHz
+        b[24:28] = r.choice([0, 1, 7999, 384001, 2**32 - 1]).to_bytes(4, "little")
+    elif k == 1 and fmt == "WAV":  # channels 0 or 65535
+        b[22:24] = r.choice([0, 17, 65535]).to_bytes(2, "little")
+    elif k == 2:
+        b = b[: r.randrange(4, len(b))]  # cut short
+    elif k == 3:
+        for _ in range(r.randrange(1, 6)):
+            b[r.randrange(len(b))] = r.randrange(256)
+    return bytes(b)
+
+
+def host_header(r: random.Random, port: int) -> str:
+    names = ["127.0.0.1", "localhost", "[::1]", "evil.example", "127.0.0.1.evil.example", "localhost.evil",
+             "0x7f.1", "2130706433", "", " ", "a" * 300, "LOCALHOST", "127.0.0.1:99999", "user@127.0.0.1"]
+    h = r.choice(names)
+    return h + r.choice(["", f":{port}", f":{port + 1}", ":", ":x"])

@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from loopgen.clients import connect
+from loopgen.clients.client import ServerError
 from loopgen.protocol import ws as W
 
 from .fuzz_inputs import osc_datagram, ws_message
@@ -135,3 +136,65 @@ async def _pong(sock, i, timeout=10.0) -> bool:
         if any(m.message.address == "/loopgen/pong" and list(m.message.params) == [i] for m in msgs):
             return True
     return False
+
+
+def test_fuzzed_melody_files_host_headers_and_name_claims(serve):
+    """Hostile melody files (lying headers, cut short, garbage), Host headers and OSC name claims, seeded: every melody
+    is answered (an error, or a take that is made), the daemon's memory stays bounded, every Host answer follows the
+    rule, and no name is ever held by two senders at once."""
+    from loopgen.protocol.osc import build
+    from loopgen.server.web import Hosts
+
+    from .fuzz_inputs import host_header, melody_file
+    from .test_attacks import http
+
+    async def scenario(server):
+        r = random.Random(26)
+        before = rss_mib()
+        codes = []
+        async with connect(f"ws://127.0.0.1:{server.ws_port}") as c:
+            for i in range(60):
+                try:
+                    evs = [ev async for ev in c.generate("x", id=f"m{i}", seconds=0.1, seed=i,
+                                                         melody=melody_file(r), melody_format="file")]
+                    codes.append(evs[-1]["type"])
+                except ServerError as e:
+                    codes.append(e.event["code"])
+        grew = rss_mib() - before
+        hosts, port = Hosts("127.0.0.1"), server.ws_port
+        wrong = []
+        for _ in range(60):
+            h = host_header(r, port)
+            status = (await http(port, f"GET / HTTP/1.1\nHost: {h}\n"))[0]
+            if (status == 200) != hosts.header_ok(h, port):
+                wrong.append((h, status))
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
+        holds: dict = {}  # socket -> the name it holds (a sender holds one name: a new hello gives up the old)
+        clashes = []
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+            s.setblocking(False)
+        for _ in range(60):
+            s = r.choice(socks)
+            name = r.choice(["a", "b", "c"])
+            s.sendto(build("/loopgen/hello", [name]), ("127.0.0.1", server.osc_port))
+            await asyncio.sleep(0.01)
+            try:
+                data = s.recv(65536)
+            except BlockingIOError:
+                continue
+            held_by_other = any(o is not s and n == name for o, n in holds.items())
+            if b"/loopgen/welcome" in data:
+                clashes += [name] if held_by_other else []
+                holds[s] = name
+            elif b"/loopgen/error" in data and not held_by_other:
+                clashes.append(f"{name} refused while free")
+        assert len(holds) >= 2  # the claims were answered: some names given
+        return codes, grew, wrong, clashes
+
+    codes, grew, wrong, clashes = serve(scenario, model="random:melody-tiny", osc_reply_port=0)
+    assert set(codes) <= {"done", "bad_audio", "out_of_range", "bad_field"} and len(codes) == 60, codes
+    assert "done" in codes and {"bad_audio", "out_of_range"} <= set(codes)  # the generator reaches every branch
+    assert grew < 200, f"the daemon grew by {grew:.0f} MiB"
+    assert wrong == []
+    assert clashes == []  # a name held by one sender at a time, and refused only while held
