@@ -1,5 +1,6 @@
 """Offline rendering, the one path for both model families: a prompt to audio (MusicGen: one window through
-`generate` as transformers does, longer through a Take's sliding windows; MAGNeT: segment by segment), and a take's
+`generate` as transformers does, longer through a Take's sliding windows; MAGNeT: segment by segment; a
+continuation of audio, either family: through a Take that keeps that audio sample for sample), and a take's
 record made again through the same Take and stepper code the daemon used. The CLI's `render` and `render --from`
 call only these; they read and write no files.
 """
@@ -46,19 +47,24 @@ def render(m: CodecLM, prompt: str, seconds: float, sampling: dict[str, float] |
 def _musicgen(m, prompt, seconds, given, options, greedy, seed, prompt_audio, rate, melody, melody_rate, progress):
     if options:
         raise LoopgenError(f"{', '.join(sorted(options))}: MAGNeT's decoding options; {m.name} is a MusicGen")
-    params = musicgen_sampling({**given, "temperature": 0.0} if greedy else given)
-    hop = m.cfg.audio.hop_length
-    p = 0 if prompt_audio is None else -(-round(prompt_audio.shape[-1] * m.sample_rate / rate) // hop)  # its frames
-    if p + round(seconds * m.frame_rate) <= m.max_frames:  # one window: generate, as transformers does
-        g = m.generate([prompt], seconds=seconds, seed=seed, prompt_audio=prompt_audio, prompt_sample_rate=rate,
-                       progress=progress, melody=melody, melody_sample_rate=melody_rate, **params.as_dict())
+    given = {**given, "temperature": 0.0} if greedy else given
+    if prompt_audio is None and round(seconds * m.frame_rate) <= m.max_frames:  # one window: as transformers does
+        g = m.generate([prompt], seconds=seconds, seed=seed, progress=progress, melody=melody,
+                       melody_sample_rate=melody_rate, **musicgen_sampling(given).as_dict())
         return g.audio[0], g.seed
-    original = None  # sliding windows from the stream's own tail, through the daemon's Take
+    return _take(m, prompt, seconds, given, seed, prompt_audio, rate, melody, melody_rate, progress)
+
+
+def _take(m, prompt, seconds, given, seed, prompt_audio, rate, melody, melody_rate, progress):
+    """Through the daemon's Take: sliding windows from the stream's own tail, and a continuation that keeps the
+    audio it continues sample for sample (resampled once to the model's rate and channels), the codec's rendering of
+    its last moments faded into the new part as the daemon's `extend` does."""
+    original = None
     if prompt_audio is not None:
         original = prepare_audio(prompt_audio, rate, m.sample_rate, m.channels)[0].to(m.device)
     n0 = 0 if original is None else original.shape[-1]
-    chroma, how = m.melodies(melody, melody_rate, 1)
-    take = Take(m, [prompt], params, seed, n0 + int(round(seconds * m.sample_rate)), original=original,
+    chroma, how = m.melodies(melody, melody_rate, 1) if m.prefixed else ([None], None)
+    take = Take(m, [prompt], given, seed, n0 + int(round(seconds * m.sample_rate)), original=original,
                 keep_original=original is not None, melody=chroma[0], melody_from=how)
     steps = 0
     for f in take.session:
@@ -71,10 +77,14 @@ def _musicgen(m, prompt, seconds, given, options, greedy, seed, prompt_audio, ra
 
 
 def _magnet(m, prompt, seconds, given, options, greedy, seed, prompt_audio, rate, melody, melody_rate, progress):
+    if prompt_audio is not None:  # a continuation keeps your audio: through the Take, as the daemon continues
+        if options or greedy:
+            raise LoopgenError(f"{', '.join(sorted(options)) or '--greedy'}: not available when continuing audio "
+                               "with MAGNeT (it continues with its own decoding defaults)")
+        return _take(m, prompt, seconds, given, seed, prompt_audio, rate, None, None, progress)
     if greedy:
         options["greedy"] = True
-    g = m.generate([prompt], seconds=seconds, seed=seed, prompt_audio=prompt_audio, prompt_sample_rate=rate,
-                   progress=progress, **magnet_changes(given), **options)
+    g = m.generate([prompt], seconds=seconds, seed=seed, progress=progress, **magnet_changes(given), **options)
     return g.audio[0], g.seed
 
 

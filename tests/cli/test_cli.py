@@ -224,3 +224,29 @@ def test_render_with_a_melody(tmp_path, cli):
     assert not np.array_equal(data, sf.read(plain, dtype="float32")[0])
     r = cli("render", "x", "-o", str(out), "--model", "random:tiny", "--melody", str(src))
     assert r.returncode == 2 and "takes no melody" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("model,seconds", [("random:tiny", 1.0), ("random:magnet-tiny", 1.0)])
+def test_render_continue_keeps_your_audio_sample_for_sample(tmp_path, model, seconds):
+    """Issue 27: within one window the output began with the codec's re-rendering of the riff (correlation 0.00002
+    with it). Now the riff, resampled once to the model's rate and channels, is the output's start exactly, up to
+    the 10 ms where the continuation takes over."""
+    import torch
+
+    from loopgen.cli import main as cli_main
+    from loopgen.models.audio import prepare_audio
+    from loopgen.streaming.dsp import splice_length
+
+    rng = np.random.default_rng(1)
+    riff = (0.3 * np.sin(2 * np.pi * 220 * np.arange(44100 * 2) / 44100)[:, None]
+            + rng.normal(0, 0.01, (44100 * 2, 2))).astype(np.float32)
+    src, out = tmp_path / "riff.wav", tmp_path / "more.wav"
+    sf.write(src, riff, 44100, subtype="FLOAT")
+    assert cli_main(["render", "more", "-o", str(out), "--model", model, "--continue", str(src), "--seconds",
+                     str(seconds), "--seed", "2"]) == 0
+    data, rate = sf.read(out, dtype="float32", always_2d=True)
+    want = prepare_audio(torch.from_numpy(riff.T.copy()), 44100, rate, data.shape[1])[0].numpy().T  # [n, C]
+    n, f = want.shape[0], splice_length(rate)
+    assert data.shape[0] == n + int(round(seconds * rate))
+    assert np.array_equal(data[: n - f], want[: n - f])  # your samples, untouched
+    assert np.abs(data[n:]).max() > 1e-4  # and new audio after them
