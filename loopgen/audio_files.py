@@ -117,10 +117,28 @@ def write(path: str | Path, data: np.ndarray, rate: int, fmt: str = "float", con
     p = Path(path)
     wav = container == "WAV" or (container is None and p.suffix.lower() == ".wav")
     subtype = OUTPUT_FORMATS[fmt] if wav else ("PCM_16" if fmt == "pcm16" else None)
+    data = np.asarray(data)
+    channels = 1 if data.ndim == 1 else data.shape[1]
     try:
-        sf.write(str(p), data, rate, subtype=subtype, format=container)
+        with sf.SoundFile(str(p), "w", rate, channels, subtype=subtype, format=container) as f:
+            _no_peak_chunk(f)
+            f.write(data)
     except Exception as e:  # OSError, or soundfile's own error for a full disk
         raise LoopgenError(f"cannot write {p}: {getattr(e, 'strerror', None) or e}") from e
+
+
+SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's command (sndfile.h)
+
+
+def _no_peak_chunk(f) -> None:
+    """A float WAV without libsndfile's PEAK chunk: it holds the time of writing, so the same take written twice
+    would differ in bytes (`cmp`, `sha256sum`). Must come before the first sample is written."""
+    import soundfile as sf
+
+    try:
+        sf._snd.sf_command(f._file, SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)  # soundfile has no public call for it
+    except AttributeError:  # a soundfile without these internals: the file is still right, only not byte-stable
+        pass
 
 
 def writable_format(path: str | Path) -> bool:

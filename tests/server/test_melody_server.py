@@ -64,6 +64,7 @@ def test_melody_as_pcm_file_bytes_and_path_and_render_from(serve, tmp_path):
     again = tmp_path / "again.wav"
     assert cli_main(["render", "--from", str(Path(path).with_suffix(".json")), "-o", str(again)]) == 0
     assert np.array_equal(sf.read(again, dtype="float32")[0], sf.read(path, dtype="float32")[0])
+    assert again.read_bytes() == Path(path).read_bytes()  # the same take is the same file, byte for byte
 
 
 def server_chroma(audio: np.ndarray) -> list[int]:
