@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 from .errors import LoopgenError
-from .params import SPAN_ARRANGEMENTS, SPAN_SCORINGS, MagnetParams, SamplingParams
+from .params import MAX_NEW_SECONDS, SPAN_ARRANGEMENTS, SPAN_SCORINGS, MagnetParams, SamplingParams
 
 DEFAULT_MODEL = "facebook/musicgen-small"
+DEFAULT_SECONDS = 8.0
 DTYPE_HELP = "auto, float32, float16, bfloat16 or int8 (int8: MusicGen on the CPU)"
 
 
@@ -39,17 +40,46 @@ def write_audio(path: str, data, rate: int, fmt: str = "float") -> None:
 
 
 def check_output(path: str) -> None:
-    """Refuse an output soundfile cannot write (by its suffix) before any work is done."""
+    """Refuse an output that cannot be written before any work is done: a format soundfile cannot write (by its
+    suffix), a folder, or a place the user cannot create or write (the cause named)."""
+    import os
+
     from .audio_files import writable_format
 
     if not writable_format(path):
         raise LoopgenError(f"cannot write {path}: unknown audio format {Path(path).suffix!r}; use .wav, .flac or .ogg")
+    out = Path(path).expanduser()
+    if out.is_dir():
+        raise LoopgenError(f"cannot write {path}: it is a folder")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:  # the folders it would create
+        parent = parent.parent
+    if not parent.is_dir():
+        raise LoopgenError(f"cannot write {path}: {parent} is not a folder")
+    target = out if out.exists() else parent
+    if not os.access(target, os.W_OK) or (target == parent and not os.access(parent, os.X_OK)):
+        raise LoopgenError(f"cannot write {path}: permission denied on {target}")
+
+
+def check_sampling(given: dict, seed: int | None) -> None:
+    """Sampling values and the seed in the widest range any model family takes, before minutes of loading (each
+    family checks its own range again)."""
+    from .params import MAX_SEED, REQUEST_LIMITS
+
+    for k, v in given.items():
+        lo, hi, whole = REQUEST_LIMITS[k]
+        if not lo <= v <= hi or (whole and v != int(v)):
+            flag = "--cfg" if k == "cfg_coef" else "--" + k.replace("_", "-")
+            raise LoopgenError(f"{flag} must be {'a whole number ' if whole else ''}from {lo:g} to {hi:g}, got {v:g}")
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise LoopgenError(f"--seed must be from 0 to {MAX_SEED}, got {seed}")
 
 
 def render_take(sidecar: str, output: str, model: str | None, device: str | None, dtype: str | None,
-                threads: int | None = None) -> int:
+                threads: int | None = None, out=None) -> int:
     """`render --from`: the take's record made again (streaming.render.replay), on the number of CPU threads the
-    daemon used unless `threads` is given (a batched decode's last bits depend on it)."""
+    daemon used unless `threads` is given (a batched decode's last bits depend on it). out: an Output whose given
+    settings (rate, format, loudness) replace the take's own (a 48 kHz copy of a take)."""
     import torch
 
     from .models import load_model
@@ -83,8 +113,8 @@ def render_take(sidecar: str, output: str, model: str | None, device: str | None
     name = model or record.model
     print(f"loading {name} ...", file=sys.stderr)
     m = load_model(name, device=device, dtype=dtype)
-    data, rate = replay(record, m, original)
-    write_audio(output, data, rate, record.output_format)
+    data, rate, fmt = replay(record, m, original, out)
+    write_audio(output, data, rate, fmt)
     print(f"wrote {output}: {data.shape[0] / rate:.2f} s, seed {record.seed}, {len(record.changes)} live change(s)",
           file=sys.stderr)
     return 0
@@ -112,9 +142,25 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)
     if args.from_take:
-        return render_take(args.from_take, args.output, args.model, args.device, args.dtype, args.threads)
+        ignored = [name for name, v in (("a prompt", args.prompt), ("--seconds", args.seconds),
+                                        ("--continue", args.continue_from), ("--melody", args.melody),
+                                        ("--seed", args.seed), ("--greedy", args.greedy or None)) if v is not None]
+        ignored += [flag for flag, v in (("--temperature", args.temperature), ("--top-k", args.top_k),
+                                         ("--top-p", args.top_p), ("--cfg", args.cfg)) if v is not None]
+        if ignored:
+            raise LoopgenError(f"render --from makes the take as it was: {', '.join(ignored)} cannot change it "
+                               "(--output-rate, --output-format, --loudness, --model, --device, --dtype can)")
+        from .streaming.output import Output
+
+        out = Output(args.output_rate, args.output_format, args.loudness)
+        return render_take(args.from_take, args.output, args.model, args.device, args.dtype, args.threads, out)
     if not args.prompt:
         raise LoopgenError("render needs a prompt (or --from TAKE.json)")
+    if args.seconds is None:
+        args.seconds = DEFAULT_SECONDS
+    if args.seconds > MAX_NEW_SECONDS and not args.allow_long:
+        raise LoopgenError(f"--seconds {args.seconds:g} is over the daemon's {MAX_NEW_SECONDS:g} s (hours on a real "
+                           "model); add --allow-long to render it anyway")
     check_output(args.output)
     if args.loudness is not None:
         from .streaming.dsp import loudness_meter
@@ -132,6 +178,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     magnet_options = _magnet_options(args)  # a typo is reported before minutes of loading
     given = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k), ("top_p", args.top_p),
                                ("cfg_coef", args.cfg)) if v is not None}
+    check_sampling(given, args.seed)
     print(f"loading {args.model} ...", file=sys.stderr)
     m = load_model(args.model, device=args.device, dtype=args.dtype)
     bar = tqdm(total=None, unit="step", desc="generating", file=sys.stderr, dynamic_ncols=True)
@@ -161,7 +208,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     data = for_output(audio, m.sample_rate, args.output_rate, args.loudness)
     out_rate = args.output_rate or m.sample_rate
-    write_audio(args.output, data, out_rate, args.output_format)
+    write_audio(args.output, data, out_rate, args.output_format or "float")
     print(f"wrote {args.output}: {data.shape[0] / out_rate:.2f} s at {out_rate} Hz, {data.shape[1]} channel(s), "
           f"seed {seed}", file=sys.stderr)
     return 0
@@ -241,7 +288,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         osc_port=args.osc_port, osc_reply=args.osc_reply, osc_allow=tuple(args.osc_allow), audio_device=audio,
         loops_dir=Path(args.loops_dir).expanduser(), token=args.token, midi=args.midi,
         midi_map=Path(args.midi_map) if args.midi_map else None, output_rate=args.output_rate,
-        output_format=args.output_format, loudness=args.loudness,
+        output_format=args.output_format or "float", loudness=args.loudness,
         read_dirs=tuple(Path(d).expanduser() for d in args.read_dir), allow_origins=tuple(args.allow_origin),
         allow_hosts=tuple(args.allow_host),
         link=args.link, link_bpm=args.link_bpm, cuda_graphs=args.cuda_graphs, max_generations=args.max_generations,
@@ -428,7 +475,7 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--output-rate", type=_rate, default=None, help="write files at this rate, e.g. 44100 or 48000 "
                    "(resampled with soxr; default: the model's 32000)")
-    p.add_argument("--output-format", choices=list(OUTPUT_FORMATS), default="float",
+    p.add_argument("--output-format", choices=list(OUTPUT_FORMATS), default=None,
                    help="sample format of the files (default float: 32-bit float WAV)")
     p.add_argument("--loudness", type=_lufs, default=None, metavar="LUFS",
                    help="normalise each file to this integrated loudness, e.g. -14 (needs loopgen[loudness])")
@@ -450,7 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--from", dest="from_take", metavar="TAKE.json",
                    help="make a saved take again, bit for bit, from its sidecar (its model, seed and live changes)")
     r.add_argument("-o", "--output", required=True, help="output WAV path")
-    r.add_argument("--seconds", type=_seconds, default=8.0, help="seconds of new audio (default 8)")
+    r.add_argument("--seconds", type=_seconds, default=None,
+                   help=f"seconds of new audio (default {DEFAULT_SECONDS:g}; at most {MAX_NEW_SECONDS:g} without "
+                        "--allow-long)")
+    r.add_argument("--allow-long", action="store_true", help=f"allow --seconds over {MAX_NEW_SECONDS:g}")
     r.add_argument("--model", default=None, help=f"hub id, folder or random:tiny|small (default {DEFAULT_MODEL})")
     r.add_argument("--continue", dest="continue_from", metavar="IN.WAV", help="continue this audio file")
     r.add_argument("--melody", metavar="RIFF.WAV", help="a melody model follows this audio's melody (its chroma; "

@@ -11,6 +11,7 @@ import contextlib
 import re
 import logging
 import secrets
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from ..protocol import messages as M
 from ..protocol import osc as O
 from ..protocol.osc_names import QUIET_S, NameTable
 from ..protocol import ws as W
+from ..errors import LoopgenError
 from ..models import load_model
 from ..streaming.decoder import IncrementalDecoder
 from ..streaming.dsp import loudness_meter
@@ -69,6 +71,25 @@ class Config:
     cuda_graphs: bool = False  # replay the model step and the decode as CUDA graphs (a CUDA device only)
     max_generations: int | None = None  # running generations in all (None: by device, worker.MAX_JOBS)
     admission: str = "realtime"  # realtime: a new stream only while all stay real time (capacity.py); count: by count
+
+
+def probe_port(host: str, port: int, kind: int, what: str, flag: str) -> None:
+    """Refuse a port another program holds (or the host cannot offer) now, not after the model has loaded."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=kind, flags=socket.AI_PASSIVE)
+    except OSError as e:
+        raise LoopgenError(f"cannot listen on {host}: {e.strerror or e}") from None
+    for family, type_, proto, _, addr in infos[:1]:
+        with socket.socket(family, type_, proto) as s:
+            if kind == socket.SOCK_STREAM:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+            try:
+                s.bind(addr)
+            except OSError as e:
+                raise LoopgenError(f"cannot listen for {what} on {host}:{port}: {e.strerror or e}; choose another "
+                                   f"port with {flag}") from None
 
 
 class WsClient:
@@ -167,9 +188,14 @@ class Server:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         logging.getLogger().addFilter(self.log_limit)  # python-osc warns on the root logger, per datagram
-        self.cfg.loops_dir = check_folder(self.cfg.loops_dir)  # before the model: a bad folder fails in a second
+        # everything that can be checked is checked before the model loads (minutes for a real one)
+        self.cfg.loops_dir = check_folder(self.cfg.loops_dir)
         if self.cfg.loudness is not None:
             loudness_meter()
+        if self.cfg.midi_map is not None:  # a broken map is told now, even before --midi is given
+            self.midi_map = MidiMap.load(self.cfg.midi_map)
+        probe_port(self.cfg.host, self.cfg.ws_port, socket.SOCK_STREAM, "WebSocket", "--ws-port")
+        probe_port(self.cfg.host, self.cfg.osc_port, socket.SOCK_DGRAM, "OSC (UDP)", "--osc-port")
         self.model = await asyncio.to_thread(load_model, self.cfg.model, self.cfg.device, self.cfg.dtype)
         await asyncio.to_thread(self.model.generate, ["warm up"], 0.1, seed=0)  # first-call costs paid here
         self.latency_frames = IncrementalDecoder(self.model).latency_frames
@@ -197,7 +223,7 @@ class Server:
         self.osc_transport, _ = await self.loop.create_datagram_endpoint(
             lambda: OscEndpoint(self), local_addr=(self.cfg.host, self.cfg.osc_port))
         if self.cfg.midi:
-            self.midi_map = MidiMap.load(self.cfg.midi_map)
+            self.midi_map = self.midi_map or MidiMap.load(None)
             self.midi_port = open_input(self.cfg.midi, lambda msg: self.loop.call_soon_threadsafe(self.on_midi, msg))
 
     @property

@@ -91,10 +91,11 @@ def _magnet(m, prompt, seconds, given, options, greedy, seed, prompt_audio, rate
 _RENDER = {"musicgen": _musicgen, "magnet": _magnet}  # by the model's family
 
 
-def replay(record: TakeRecord, m: CodecLM, original: torch.Tensor | None = None) -> tuple[np.ndarray, int]:
+def replay(record: TakeRecord, m: CodecLM, original: torch.Tensor | None = None, over: Output | None = None
+           ) -> tuple[np.ndarray, int, str]:
     """Make a recorded take again: the same Take, stepper and decoder bank the daemon used, every live change at
     its tick; `original` [C, n]: the audio it continued (its `continues` file). -> (the file's data [N, C] float32,
-    its rate), rendered with the take's own file settings."""
+    its rate, its sample format), rendered with the take's own file settings, or those `over` gives (None: kept)."""
     if record.length_samples > MAX_TAKE_SECONDS * m.sample_rate:
         raise LoopgenError(f"the take is {record.length_samples / m.sample_rate:.0f} s long at {m.name}'s rate; "
                            f"at most {MAX_TAKE_SECONDS:g} s are made again")
@@ -108,4 +109,7 @@ def replay(record: TakeRecord, m: CodecLM, original: torch.Tensor | None = None)
                 melody=melody, bank=DecoderBank(m, 1))  # a crowd's bits, as the daemon decoded it
     audio = take.replay(record.changes, record.prefill_chunk, record.frames if record.stopped_early else None)
     out = Output(record.sample_rate, record.output_format, record.loudness)
-    return out.render(audio, m.sample_rate, record.loop and not record.stopped_early, record.bars_at)
+    if over is not None:
+        out = out.over(over.rate, over.format, over.loudness)
+    data, rate = out.render(audio, m.sample_rate, record.loop and not record.stopped_early, record.bars_at)
+    return data, rate, out.format

@@ -265,3 +265,81 @@ def test_the_same_take_is_the_same_bytes(tmp_path):
     audio_files.write(tmp_path / "b.wav", x, 32000, "float")
     a, b = (tmp_path / "a.wav").read_bytes(), (tmp_path / "b.wav").read_bytes()
     assert a == b and np.array_equal(sf.read(tmp_path / "a.wav", dtype="float32")[0], x)
+
+
+def _no_model(monkeypatch):
+    def load(*a, **k):
+        raise AssertionError("the model was loaded before the mistake was found")
+
+    monkeypatch.setattr("loopgen.models.load_model", load)
+    monkeypatch.setattr("loopgen.server.app.load_model", load)
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--seconds", "100000"], "--allow-long"),
+    (["--temperature", "99"], "--temperature must be from 0 to 10"),
+    (["--top-k", "-3"], "--top-k must be a whole number from 0"),
+    (["--seed", "-1"], "--seed must be from 0"),
+])
+def test_render_checks_everything_before_loading(tmp_path, capsys, monkeypatch, args, msg):
+    from loopgen.cli import main as cli_main
+
+    _no_model(monkeypatch)
+    assert cli_main(["render", "x", "-o", str(tmp_path / "o.wav"), "--model", "random:tiny", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and msg in err[0], err
+
+
+def test_render_output_that_cannot_be_written_is_refused_first(tmp_path, capsys, monkeypatch):
+    from loopgen.cli import main as cli_main
+
+    _no_model(monkeypatch)
+    (tmp_path / "file.txt").write_text("a file, not a folder")
+    (tmp_path / "d.wav").mkdir()
+    for out, why in ((tmp_path / "file.txt" / "o.wav", "is not a folder"), (tmp_path / "d.wav", "it is a folder")):
+        assert cli_main(["render", "x", "-o", str(out), "--model", "random:tiny", "--seconds", "0.1"]) == 2
+        assert why in capsys.readouterr().err
+
+
+def test_serve_checks_ports_and_the_midi_map_before_loading(tmp_path, capsys, monkeypatch):
+    import socket
+
+    from loopgen.cli import main as cli_main
+
+    _no_model(monkeypatch)
+    bad_map = tmp_path / "map.toml"
+    bad_map.write_text("[defaults\nbpm = ")
+    base = ["serve", "--model", "random:tiny", "--loops-dir", str(tmp_path / "loops"), "--audio-device", "none"]
+    assert cli_main([*base, "--ws-port", "0", "--osc-port", "0", "--midi-map", str(bad_map)]) == 2
+    assert "cannot read MIDI map" in capsys.readouterr().err
+    held = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
+    try:
+        assert cli_main([*base, "--ws-port", "0", "--osc-port", str(port)]) == 2
+        err = capsys.readouterr().err
+        assert "OSC (UDP)" in err and "--osc-port" in err
+    finally:
+        held.close()
+
+
+def test_render_from_applies_output_options_and_refuses_the_rest(tmp_path, capsys):
+    from loopgen.cli import main as cli_main
+
+    take = tmp_path / "take.wav"
+    assert cli_main(["render", "x", "-o", str(take), "--model", "random:tiny", "--seconds", "0.3", "--seed", "4"]) == 0
+    side = {"model": "random:tiny", "prompts": [["x", 1.0]], "parameters": {}, "seed": 4, "length_samples": 9600,
+            "frames": 15, "sample_rate": 32000, "record": 2}
+    (tmp_path / "take.json").write_text(__import__("json").dumps(side))
+    capsys.readouterr()
+    for extra in (["a prompt"], ["--seconds", "2"], ["--seed", "3"], ["--temperature", "0.5"]):
+        args = ["render", *extra[:1], "--from", str(tmp_path / "take.json"), "-o", str(tmp_path / "x.wav"),
+                *extra[1:]] if extra[0] == "a prompt" else ["render", "--from", str(tmp_path / "take.json"), "-o",
+                                                             str(tmp_path / "x.wav"), *extra]
+        assert cli_main(args) == 2
+        assert "render --from makes the take as it was" in capsys.readouterr().err
+    hi = tmp_path / "take48.wav"
+    assert cli_main(["render", "--from", str(tmp_path / "take.json"), "-o", str(hi), "--output-rate", "48000",
+                     "--output-format", "pcm16"]) == 0
+    info = sf.info(hi)
+    assert info.samplerate == 48000 and info.subtype == "PCM_16" and info.frames == 14400

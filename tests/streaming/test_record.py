@@ -30,7 +30,7 @@ def test_a_record_1_sidecar_loads_and_makes_the_take_again(tiny):
     assert r.record == 1 and r.prompts == [("warm keys", 1.0)] and r.family_parameters == RECORD_1["parameters"]
     take = Take(tiny, [r.prompts], r.family_parameters, r.seed, r.length_samples, guided=True, bank=DecoderBank(tiny, 1))
     want = take.replay(r.changes, r.prefill_chunk)  # what the take record describes, made by hand
-    data, rate = replay(r, tiny)
+    data, rate, _ = replay(r, tiny)
     assert rate == 32000 and torch.equal(torch.from_numpy(data).T, want)
     again = TakeRecord.from_json(r.to_json())
     assert again == r  # written and read back unchanged (the version it had kept)
