@@ -303,6 +303,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _saved_as(c, gen_id: str) -> str | None:
+    """The path of generation `gen_id` once the daemon says it is saved (its `done`), None for an error."""
+    while True:
+        ev = await c.next_event(timeout=10.0)
+        if ev.get("id") == gen_id and ev["type"] in ("done", "error"):
+            return ev.get("path")
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     print("audio outputs (--audio-device ID or a name substring):")
     try:
@@ -371,10 +379,14 @@ def cmd_send(args: argparse.Namespace) -> int:
                     elif ev["type"] == "done":
                         print(file=sys.stderr)
                         print(ev["path"])
-            except asyncio.CancelledError:  # Ctrl-C: stop what we started (the daemon saves it), then go
+            except asyncio.CancelledError:  # Ctrl-C: stop what we started (the daemon saves it), say where, go
+                path = None
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(c.stop(gen_id)), 2.0)
-                print(f"\nstopped {gen_id}", file=sys.stderr)
+                    path = await asyncio.wait_for(asyncio.shield(_saved_as(c, gen_id)), 10.0)
+                print(f"\nstopped {gen_id}" + (f": the part made is saved as {path}" if path else ""), file=sys.stderr)
+                if path:
+                    print(path)
                 raise
             return 0
 

@@ -72,24 +72,26 @@ def test_serve_send_and_ctrl_c(tmp_path, sig):
         assert ping.returncode == 0 and "pong" in ping.stdout
 
         if sig == signal.SIGINT:  # once: stop from another process by the id the CLI printed, and Ctrl-C on send
-            send = [sys.executable, "-m", "loopgen", "send", "generate", "drone", "--seconds", "20",
-                    "--url", f"ws://127.0.0.1:{ws}"]
+            send = [sys.executable, "-m", "loopgen", "send", "generate", "drone", "--seconds", "600",  # cannot
+                    "--url", f"ws://127.0.0.1:{ws}"]  # finish first on any machine: only a stop ends it in time
             gen = subprocess.Popen(send, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             gid = _started(gen)
             stop = subprocess.run([sys.executable, "-m", "loopgen", "send", "stop", gid, "--url", f"ws://127.0.0.1:{ws}"],
                                   capture_output=True, text=True, env=env)
             assert stop.returncode == 0, stop.stderr
             out, _ = gen.communicate(timeout=60)
-            assert gen.returncode == 0 and sf.info(out.strip()).duration < 20  # stopped early, saved, reported
+            assert gen.returncode == 0 and sf.info(out.strip()).duration < 600  # stopped early, saved, reported
             gen = subprocess.Popen(send, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             gid = _started(gen)
-            gen.send_signal(signal.SIGINT)  # Ctrl-C on the sender stops what it started
-            gen.wait(60)
+            gen.send_signal(signal.SIGINT)  # Ctrl-C on the sender stops what it started, and says where it went
+            out, err = gen.communicate(timeout=60)
+            assert "the part made is saved as" in err and out.strip().endswith(".wav"), err
+            assert sf.info(out.strip()).duration < 600
             deadline = time.time() + 30
             while time.time() < deadline and not any(m["id"] == gid for m in _sidecars(tmp_path).values()):
                 time.sleep(0.2)
             meta = [m for m in _sidecars(tmp_path).values() if m["id"] == gid]
-            assert meta and meta[0]["stopped_early"] and meta[0]["seconds"] < 20
+            assert meta and meta[0]["stopped_early"] and meta[0]["seconds"] < 600
 
         async def mid_stream_ctrl_c():
             async with connect(f"ws://127.0.0.1:{ws}") as c:
