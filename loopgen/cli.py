@@ -281,6 +281,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)
     from .server import Config, serve_forever
+    from .server.logs import configure
+
+    configure(args.verbose - args.quiet)
 
     audio = args.audio_device if args.audio_device != "default" else default_audio_device()
     cfg = Config(
@@ -543,6 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_models)
 
     sv = sub.add_parser("serve", help="run the daemon: WebSocket + OSC control, live audio out")
+    sv.add_argument("-q", "--quiet", action="count", default=0,
+                    help="only warnings and errors (default: also one line per take started, saved or refused)")
+    sv.add_argument("-v", "--verbose", action="count", default=0, help="also progress and debug lines")
     sv.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id, folder or random:* (default {DEFAULT_MODEL})")
     sv.add_argument("--device", default="auto")
     sv.add_argument("--dtype", default="auto", help=DTYPE_HELP)

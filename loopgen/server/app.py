@@ -28,7 +28,7 @@ from ..streaming.dsp import loudness_meter
 from ..streaming.loops import loop_samples
 from ..streaming.output import Output
 from .audio_out import Player
-from .logs import RateLimit
+from .logs import RateLimit, log_event
 from .jobs import check_folder, continue_limits, read_allowed
 from .midi import MidiMap, open_input
 from .router import Read, Replay, Reply, Submit, route, with_audio
@@ -101,7 +101,12 @@ class WsClient:
         self.gone = False
         self.queued = 0  # bytes waiting in the queue
 
+    def who(self) -> str:
+        addr = self.ws.remote_address
+        return f"WebSocket {addr[0]}:{addr[1]}" if addr else "WebSocket"
+
     def deliver(self, event: M.Event) -> None:  # on the event loop
+        log_event(self.who(), event)
         if self.gone:
             return
         data = W.encode_event(event)
@@ -144,7 +149,11 @@ class OscClient:
             out.append((self.host, self.reply_port))
         return out
 
+    def who(self) -> str:
+        return f"OSC {self.state.name}" if self.state.name != self.host.replace(".", "-") else f"OSC {self.host}"
+
     def deliver(self, event: M.Event) -> None:
+        log_event(self.who(), event)
         self.state.on_event(event)
         r = O.reply(event)
         if r is not None and self.server.osc_transport is not None:
@@ -271,7 +280,9 @@ class Server:
             job = self.worker.find(event.id, owner) if self.worker else None
             if job is not None and job.audio is not None and job.params.loop:
                 self.player.finished(key(owner, event.id), job.audio.T.cpu().numpy().copy())
-        if owner is not None and self.loop is not None:
+        if owner is None:  # MIDI's takes: no one to deliver to, the terminal still says
+            log_event("MIDI", event)
+        elif self.loop is not None:
             self.loop.call_soon_threadsafe(owner.deliver, event)
 
     def _on_start(self, job) -> None:
@@ -406,8 +417,14 @@ class Server:
                 elif isinstance(effect, Reply) and owner is not None:
                     owner.deliver(effect.event)
         except M.ProtocolError as e:
-            if owner is not None:
-                owner.deliver(M.Error(e.code, e.message, e.id))
+            self._answer(owner, M.Error(e.code, e.message, e.id))
+
+    def _answer(self, owner: Any, event: M.Event) -> None:
+        """An answer on the event loop: to its sender, or (MIDI: owner None) to the terminal only."""
+        if owner is None:
+            log_event("MIDI", event)
+        else:
+            owner.deliver(event)
 
     async def _read_then_perform(self, owner: Any, effect: Read) -> None:
         """A command naming a file (a melody, audio to continue): read it off the event loop and the model thread,
@@ -422,8 +439,7 @@ class Server:
             else:
                 audio, rate = await asyncio.to_thread(read_allowed, effect.source, allowed, limits, what, id)
         except M.ProtocolError as e:
-            if owner is not None:
-                owner.deliver(M.Error(e.code, e.message, e.id))
+            self._answer(owner, M.Error(e.code, e.message, e.id))
             return
         self._perform(owner, with_audio(effect.cmd, audio, rate))
 

@@ -27,3 +27,50 @@ class RateLimit(logging.Filter):
             self.dropped += 1
             return False
         return True
+
+
+EVENTS = logging.getLogger("loopgen.takes")  # one line per take started, saved, refused or failed
+FAILED = ("model_error", "save_failed", "server_error")
+
+
+def event_line(who: str, event) -> tuple[int, str] | None:
+    """(level, line) for the terminal of an event sent to `who`, or None for the ones it does not show (audio,
+    progress, pongs): what an OSC, Pd or Max user (UDP gets no errors back in many patches) can look at."""
+    from ..protocol import messages as M
+
+    if isinstance(event, M.Started):
+        prompt = " + ".join(t for t, _ in event.prompts) if event.prompts else ""
+        return logging.INFO, f"started  {event.id}  {event.seconds:.1f} s  {prompt[:80]!r}  ({who})"
+    if isinstance(event, M.Done):
+        return logging.INFO, f"saved    {event.id}  {event.seconds:.2f} s -> {event.path}  ({who})"
+    if isinstance(event, M.Error):
+        what = "failed " if event.code in FAILED else "refused"
+        level = logging.ERROR if event.code in FAILED else logging.WARNING
+        name = "" if event.id is None else f" {event.id}"
+        return level, f"{what}{name}: {event.code}: {M.short(event.message, 300)[1:-1]}  ({who})"
+    if isinstance(event, M.Progress):
+        return logging.DEBUG, f"progress {event.id}  {event.frames}/{event.total} frames, rtf {event.rtf:.2f}  ({who})"
+    return None
+
+
+def log_event(who: str, event) -> None:
+    line = event_line(who, event)
+    if line is not None and EVENTS.isEnabledFor(line[0]):
+        EVENTS.log(line[0], line[1])
+
+
+_handler: logging.Handler | None = None
+
+
+def configure(verbosity: int) -> None:
+    """The daemon's terminal: -q warnings and errors only, default one line per take event, -v everything."""
+    global _handler
+    level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    root = logging.getLogger()
+    if _handler is not None:  # once per process (tests run serve in-process more than once)
+        root.removeHandler(_handler)
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    root.addHandler(_handler)
+    root.setLevel(logging.WARNING if verbosity <= 0 else logging.DEBUG)
+    logging.getLogger("loopgen").setLevel(level)

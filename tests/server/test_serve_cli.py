@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -78,6 +79,8 @@ def test_serve_send_and_ctrl_c(tmp_path, sig):
             gid = _started(gen)
             stop = subprocess.run([sys.executable, "-m", "loopgen", "send", "stop", gid, "--url", f"ws://127.0.0.1:{ws}"],
                                   capture_output=True, text=True, env=env)
+            subprocess.run([sys.executable, "-m", "loopgen", "send", "stop", gid + "-nope", "--url",
+                            f"ws://127.0.0.1:{ws}"], capture_output=True, text=True, env=env)  # refused: logged
             assert stop.returncode == 0, stop.stderr
             out, _ = gen.communicate(timeout=60)
             assert gen.returncode == 0 and sf.info(out.strip()).duration < 600  # stopped early, saved, reported
@@ -109,6 +112,11 @@ def test_serve_send_and_ctrl_c(tmp_path, sig):
         assert proc.wait(60) == 0
         rest = proc.stdout.read()
         assert "take(s) saved" in rest and "could not" not in rest
+        # the terminal says what happened, one line per take event (an OSC/Pd/Max user has nowhere else to look)
+        assert re.search(r"started +cli-\d+ +[\d.]+ s +'dub techno' +\(WebSocket 127\.0\.0\.1:\d+\)", rest), rest
+        assert re.search(r"saved +cli-\d+ +2\.00 s -> .*\.wav", rest) and re.search(r"saved +long ", rest), rest
+        if sig == signal.SIGINT:
+            assert re.search(r"refused cli-\d+-nope: unknown_id: ", rest), rest
         done = [e for e in events if e["type"] == "done"]
         assert done and done[0]["seconds"] < 30  # the stopped generation was saved and reported
         assert sf.info(done[0]["path"]).frames > 0
