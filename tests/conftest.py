@@ -138,7 +138,7 @@ async def running(tmp_path, **kw):
     # admission by count unless a test is about real-time admission: these tests run takes side by side on whatever
     # CPU CI has, where real-time admission would (rightly) refuse the second one on a slow or loaded machine
     kw = {"model": "random:tiny", "ws_port": 0, "osc_port": 0, "loops_dir": tmp_path / "loops", "audio_device": "none",
-          "admission": "count", **kw}
+          "admission": "count", "measure_speed": False, **kw}  # the speed at start: its own tests
     cfg = Config(**kw)
     server = Server(cfg)
     await server.start()

@@ -157,6 +157,7 @@ class Welcome:
     frame_rate: int
     latency_frames: int
     max_message_bytes: int
+    realtime_factor: float | None = None  # audio seconds made per second on this machine, one stream (None: unknown)
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,8 @@ def reply(event: M.Event) -> tuple[str, list] | None:
     if isinstance(event, M.Started):
         return "/loopgen/started", [str(event.id), float(event.seconds)]
     if isinstance(event, M.Welcome):
-        return "/loopgen/welcome", [event.model, int(event.sample_rate), int(event.channels)]
+        rtf = -1.0 if event.realtime_factor is None else float(event.realtime_factor)  # -1: not measured
+        return "/loopgen/welcome", [event.model, int(event.sample_rate), int(event.channels), rtf]
     return None
 
 

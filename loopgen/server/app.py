@@ -70,7 +70,33 @@ class Config:
     link_bpm: float = 120.0  # the tempo it starts a session with when it is the first peer
     cuda_graphs: bool = False  # replay the model step and the decode as CUDA graphs (a CUDA device only)
     max_generations: int | None = None  # running generations in all (None: by device, worker.MAX_JOBS)
+    measure_speed: bool = True  # time the model at start: its real-time factor in the terminal and `welcome`
     admission: str = "realtime"  # realtime: a new stream only while all stay real time (capacity.py); count: by count
+
+
+SPEED_SECONDS = 0.3  # audio made at start to time the model on this machine
+
+
+def measure_speed(m) -> float | None:
+    """Audio seconds the model makes per second here, one stream, decoded (timed after the warm-up): what the
+    terminal, `welcome` and the clients say about playing live. None for MAGNeT (a segment's passes make all of its
+    audio at once: its first take says)."""
+    import time
+
+    if m.family != "musicgen":
+        return None
+    t = time.perf_counter()
+    m.generate(["timing"], SPEED_SECONDS, seed=0)
+    return round(SPEED_SECONDS / max(time.perf_counter() - t, 1e-6), 2)
+
+
+def speed_line(rtf: float | None) -> str:
+    if rtf is None:
+        return "speed      measured on the first take"
+    if rtf >= 1.0:
+        return f"speed      {rtf:.2f}x real time on this machine: plays live"
+    return (f"speed      {rtf:.2f}x real time on this machine: renders {1 / rtf:.1f}x slower than real time, so takes "
+            "arrive after they are made (a GPU, --dtype int8, or a smaller model plays live)")
 
 
 def probe_port(host: str, port: int, kind: int, what: str, flag: str) -> None:
@@ -207,10 +233,11 @@ class Server:
         probe_port(self.cfg.host, self.cfg.osc_port, socket.SOCK_DGRAM, "OSC (UDP)", "--osc-port")
         self.model = await asyncio.to_thread(load_model, self.cfg.model, self.cfg.device, self.cfg.dtype)
         await asyncio.to_thread(self.model.generate, ["warm up"], 0.1, seed=0)  # first-call costs paid here
+        self.realtime_factor = await asyncio.to_thread(measure_speed, self.model) if self.cfg.measure_speed else None
         self.latency_frames = IncrementalDecoder(self.model).latency_frames
         m = self.model
         self.welcome = M.Welcome(M.PROTOCOL_VERSION, m.name, m.sample_rate, m.channels, m.frame_rate,
-                                 self.latency_frames, self.cfg.max_message_bytes)
+                                 self.latency_frames, self.cfg.max_message_bytes, self.realtime_factor)
         if self.cfg.link:
             from .link import LinkClock
 
@@ -518,6 +545,8 @@ async def serve_forever(cfg: Config, announce=print) -> None:
         await server.stop()  # what did start (worker, audio out) ends cleanly: no half-open daemon at exit
         raise
     announce(f"model {server.model.name}: {server.model.sample_rate} Hz, {server.model.channels} channel(s)")
+    if cfg.measure_speed:
+        announce(speed_line(server.realtime_factor))
     page = f"http://{cfg.host}:{server.ws_port}/" + (f"?token={cfg.token}" if cfg.token else "")
     announce(f"WebSocket  ws://{cfg.host}:{server.ws_port}   (browser page: {page})")
     announce(f"OSC        udp://{cfg.host}:{server.osc_port}  (replies to {'%s:%d' % cfg.osc_reply if cfg.osc_reply else 'the sender'})")

@@ -63,6 +63,7 @@ def test_serve_send_and_ctrl_c(tmp_path, sig):
                 break
         text = "".join(lines)
         assert f"ws://127.0.0.1:{ws}" in text and f"udp://127.0.0.1:{osc}" in text and "none (headless)" in text
+        assert re.search(r"speed +[\d.]+x real time on this machine: (plays live|renders)", text), text
 
         out = subprocess.run([sys.executable, "-m", "loopgen", "send", "generate", "dub techno", "--bars", "1",
                               "--bpm", "120", "--url", f"ws://127.0.0.1:{ws}"], capture_output=True, text=True, env=env)

@@ -346,3 +346,21 @@ def test_a_value_past_musicgens_range_is_out_of_range(serve):
             assert ev["type"] == "error" and ev["code"] == "out_of_range" and "temperature" in ev["message"]
 
     serve(scenario)
+
+
+def test_welcome_says_how_fast_the_model_is_here(serve):
+    """Timed at start: the real-time factor of one decoded stream on this machine, over WebSocket and OSC."""
+    from loopgen.protocol.osc import build
+
+    from .test_osc_server import Peer
+
+    async def scenario(server):
+        async with connect(url(server)) as c:
+            rtf = c.welcome["realtime_factor"]
+        p = Peer(server.osc_port)
+        p.sock.sendto(build("/loopgen/hello", ["dev"]), ("127.0.0.1", server.osc_port))
+        osc = await p.expect("/loopgen/welcome")
+        return rtf, osc, server.realtime_factor
+
+    rtf, osc, measured = serve(scenario, measure_speed=True, osc_reply_port=0)
+    assert isinstance(rtf, float) and rtf > 0 and rtf == measured and abs(osc[3] - rtf) < 1e-3

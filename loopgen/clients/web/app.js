@@ -36,11 +36,17 @@ async function audio() {
   node.connect(ctx.destination);
 }
 
+function speedText(rtf) {  // the daemon timed its model at start: can it play live here?
+  if (rtf === null || rtf === undefined) return "";
+  return rtf >= 1 ? ` · ${rtf.toFixed(2)}x real time: plays live`
+                  : ` · ${rtf.toFixed(2)}x real time: takes arrive after they are made`;
+}
+
 function onEvent(ev) {
   switch (ev.type) {
     case "welcome":
       welcome = ev;
-      $("status").textContent = `${ev.model} · ${ev.sample_rate} Hz · ${ev.channels} ch`;
+      $("status").textContent = `${ev.model} · ${ev.sample_rate} Hz · ${ev.channels} ch` + speedText(ev.realtime_factor);
       $("lookahead").textContent = `${(ev.latency_frames / ev.frame_rate * 1000).toFixed(0)} ms`;
       break;
     case "started":
