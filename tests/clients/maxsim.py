@@ -149,6 +149,18 @@ class Device:
         for i, c in self.cls.items():
             if c == "live.thisdevice":
                 self._out(i, 0, ["bang"])
+        for i in self.boxes:  # Live restores its parameters: each sends its initial value when enabled
+            p = self.parameter(i)
+            if p is not None and p.get("parameter_initial_enable") and p.get("parameter_initial"):
+                self._out(i, 0, list(p["parameter_initial"]))
+
+    def parameter(self, id: str) -> dict | None:
+        """A Live parameter's settings as Max stores them (saved_attribute_attributes -> valueof, with
+        parameter_enable on the box), or None for a box that is not one. Keys anywhere else mean nothing to Live."""
+        b = self.boxes[id]
+        if not b.get("parameter_enable"):
+            return None
+        return b.get("saved_attribute_attributes", {}).get("valueof", {})
 
     def press(self, id: str) -> None:
         self._out(id, 0, ["bang"])
@@ -159,6 +171,12 @@ class Device:
             self.boxes[id]["text"] = str(value)
             self._out(id, 0, ["text", *str(value).split()])
         else:
+            p = self.parameter(id) if self.cls[id].startswith("live.") else None
+            if p is not None:  # Live keeps a parameter in its range (0-127 when the device gives none)
+                lo, hi = p.get("parameter_mmin", 0.0), p.get("parameter_mmax", 127.0)
+                value = min(max(value, lo), hi)
+                if p.get("parameter_type") == 1:
+                    value = int(round(value))
             self._out(id, 0, [value])
 
     def set_live_tempo(self, bpm: float) -> None:

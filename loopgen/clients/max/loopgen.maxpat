@@ -630,13 +630,25 @@
             16
           ],
           "varname": "bars",
-          "parameter_range": [
-            1,
-            64
+          "outlettype": [
+            "",
+            "float"
           ],
-          "parameter_initial": [
-            4
-          ]
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_initial": [
+                4
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_longname": "loopgen bars",
+              "parameter_mmax": 64.0,
+              "parameter_mmin": 1.0,
+              "parameter_shortname": "bars",
+              "parameter_type": 1,
+              "parameter_unitstyle": 0
+            }
+          }
         }
       },
       {
@@ -844,13 +856,25 @@
             48
           ],
           "varname": "temperature",
-          "parameter_range": [
-            0.1,
-            2.0
+          "outlettype": [
+            "",
+            "float"
           ],
-          "parameter_initial": [
-            1.0
-          ]
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_initial": [
+                1.0
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_longname": "loopgen temperature",
+              "parameter_mmax": 2.0,
+              "parameter_mmin": 0.1,
+              "parameter_shortname": "random",
+              "parameter_type": 0,
+              "parameter_unitstyle": 1
+            }
+          }
         }
       },
       {
@@ -888,13 +912,25 @@
             48
           ],
           "varname": "guidance",
-          "parameter_range": [
-            1.0,
-            10.0
+          "outlettype": [
+            "",
+            "float"
           ],
-          "parameter_initial": [
-            3.0
-          ]
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_initial": [
+                3.0
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_longname": "loopgen guidance",
+              "parameter_mmax": 10.0,
+              "parameter_mmin": 1.0,
+              "parameter_shortname": "prompt",
+              "parameter_type": 0,
+              "parameter_unitstyle": 1
+            }
+          }
         }
       },
       {
@@ -932,13 +968,25 @@
             16
           ],
           "varname": "top_k",
-          "parameter_range": [
-            0,
-            2048
+          "outlettype": [
+            "",
+            "float"
           ],
-          "parameter_initial": [
-            250
-          ]
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_initial": [
+                250
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_longname": "loopgen top-k",
+              "parameter_mmax": 2048.0,
+              "parameter_mmin": 0.0,
+              "parameter_shortname": "top-k",
+              "parameter_type": 1,
+              "parameter_unitstyle": 0
+            }
+          }
         }
       },
       {
@@ -2106,7 +2154,29 @@
             36,
             62
           ],
-          "varname": "level"
+          "varname": "level",
+          "outlettype": [
+            "signal",
+            "signal",
+            "",
+            "float",
+            "list"
+          ],
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_initial": [
+                0.0
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_longname": "loopgen level",
+              "parameter_mmax": 6.0,
+              "parameter_mmin": -70.0,
+              "parameter_shortname": "level",
+              "parameter_type": 0,
+              "parameter_unitstyle": 4
+            }
+          }
         }
       },
       {
@@ -4488,6 +4558,33 @@
           ]
         }
       }
-    ]
+    ],
+    "parameters": {
+      "bars": [
+        "loopgen bars",
+        "bars",
+        0
+      ],
+      "temp": [
+        "loopgen temperature",
+        "random",
+        0
+      ],
+      "cfg": [
+        "loopgen guidance",
+        "prompt",
+        0
+      ],
+      "topk": [
+        "loopgen top-k",
+        "top-k",
+        0
+      ],
+      "gain": [
+        "loopgen level",
+        "level",
+        0
+      ]
+    }
   }
 }

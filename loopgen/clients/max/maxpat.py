@@ -37,6 +37,26 @@ WATCHDOG_MS, HELLO_MS = 5000, 2000
 DOWN = "set not reachable: start the daemon with loopgen serve (see docs/clients.md)"
 LOOKING = "looking for loopgen serve on 127.0.0.1:9000 ..."
 
+FLOAT, INT = 0, 1  # Live parameter types (parameter_type), as Max writes them
+UNITS = {FLOAT: 1, INT: 0, "dB": 4}  # parameter_unitstyle: 0 int, 1 float, 4 decibels
+
+
+def parameter(longname: str, shortname: str, kind: int, lo: float, hi: float, initial: float,
+              unitstyle: int | None = None, outlets: list | None = None) -> dict:
+    """A Live parameter's box keys, where Max itself puts them (learnt from devices Max saved:
+    tests/clients/fixtures/max_parameters.json): `parameter_enable` on the box, the range, initial value and names
+    in `saved_attribute_attributes` -> `valueof`; Live then shows the range, starts at `initial` (sent when the
+    device loads) and lists the parameter by its long name for automation."""
+    return {
+        "outlettype": outlets or ["", "float"],
+        "parameter_enable": 1,
+        "saved_attribute_attributes": {"valueof": {
+            "parameter_initial": [initial], "parameter_initial_enable": 1, "parameter_longname": longname,
+            "parameter_mmax": float(hi), "parameter_mmin": float(lo), "parameter_shortname": shortname,
+            "parameter_type": kind, "parameter_unitstyle": UNITS[kind] if unitstyle is None else unitstyle}},
+    }
+
+
 class Patch:
     """The boxes and patch lines of one patcher being built (each `build` makes its own)."""
 
@@ -116,7 +136,7 @@ def _requests(pt: Patch) -> None:
     pt.box("bars-store", "newobj", "f 4.", 640, 240, 40, 2, 1)
     pt.box("bars-set", "newobj", "prepend /loopgen/set/bars", 640, 330, 160, 1, 1)
     pt.box("bars", "live.numbox", None, 140, 180, 50, 1, 2, pres=[4, 70, 40, 16], varname="bars",
-        parameter_range=[1, 64], parameter_initial=[4])
+        **parameter("loopgen bars", "bars", INT, 1, 64, 4))
     pt.box("bars-lbl", "comment", "bars", 195, 180, 40, 1, 0, pres=[46, 70, 30, 16])
     # tempo: Live's, observed through the Live API; in plain Max the transport's (polled)
     pt.box("dev", "newobj", "live.thisdevice", 250, 60, 100, 1, 3)
@@ -130,13 +150,13 @@ def _requests(pt: Patch) -> None:
     pt.box("bpm", "flonum", None, 250, 240, 60, 1, 2, pres=[80, 70, 50, 16])
     pt.box("bpm-lbl", "comment", "bpm (follows Live)", 315, 240, 200, 1, 0, pres=[132, 70, 110, 16])
     pt.box("temp", "live.dial", None, 600, 40, 50, 1, 2, pres=[340, 4, 44, 48], varname="temperature",
-        parameter_range=[0.1, 2.0], parameter_initial=[1.0])
+        **parameter("loopgen temperature", "random", FLOAT, 0.1, 2.0, 1.0))
     pt.box("temp-msg", "newobj", "prepend /loopgen/set/temperature", 600, 110, 210, 1, 1)
     pt.box("cfg", "live.dial", None, 660, 40, 50, 1, 2, pres=[388, 4, 44, 48], varname="guidance",
-        parameter_range=[1.0, 10.0], parameter_initial=[3.0])
+        **parameter("loopgen guidance", "prompt", FLOAT, 1.0, 10.0, 3.0))
     pt.box("cfg-msg", "newobj", "prepend /loopgen/set/cfg_coef", 660, 140, 200, 1, 1)
     pt.box("topk", "live.numbox", None, 720, 40, 50, 1, 2, pres=[436, 20, 44, 16], varname="top_k",
-        parameter_range=[0, 2048], parameter_initial=[250])
+        **parameter("loopgen top-k", "top-k", INT, 0, 2048, 250))
     pt.box("topk-lbl", "comment", "top-k", 720, 20, 50, 1, 0, pres=[436, 4, 44, 16])
     pt.box("topk-msg", "newobj", "prepend /loopgen/set/top_k", 720, 170, 180, 1, 1)
     pt.box("send", "newobj", f"udpsend 127.0.0.1 {SEND_PORT}", 20, 360, 160, 1, 0)
@@ -334,7 +354,9 @@ def _players(pt: Patch) -> None:
     pt.line("mix-r", 0, "mono-add", 0)
     pt.line("mono-mul", 0, "mono-add", 1)
     pt.line("mono-add", 0, "run-r", 0)
-    pt.box("gain", "live.gain~", None, 300, 1400, 50, 2, 5, pres=[488, 4, 36, 62], varname="level")
+    pt.box("gain", "live.gain~", None, 300, 1400, 50, 2, 5, pres=[488, 4, 36, 62], varname="level",
+        **parameter("loopgen level", "level", FLOAT, -70.0, 6.0, 0.0, UNITS["dB"],
+                    outlets=["signal", "signal", "", "float", "list"]))
     pt.box("plugin", "newobj", "plugin~", 520, 1400, 60, 2, 2)
     pt.box("plugout", "newobj", "plugout~", 300, 1480, 60, 2, 0)
     pt.line("run-l", 0, "gain", 0)
@@ -383,6 +405,8 @@ def build() -> dict:
         b.update(extra)
         boxes.append({"box": b})
     lines = [{"patchline": {"source": [a, o], "destination": [b, i]}} for a, o, b, i in pt.lines]
+    params = {id: [v["parameter_longname"], v["parameter_shortname"], 0] for id, (*_, extra) in pt.boxes.items()
+              if (v := extra.get("saved_attribute_attributes", {}).get("valueof"))}  # Max's patcher-level index
     return {
         "patcher": {
             "fileversion": 1,
@@ -395,6 +419,7 @@ def build() -> dict:
             "description": "loopgen: MusicGen loops from a local daemon, over OSC, in time with Live",
             "boxes": boxes,
             "lines": lines,
+            "parameters": params,
         }
     }
 
