@@ -215,15 +215,14 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .models.loading import KNOWN_MODELS, cached_models
-    from .models.random_models import CONFIGS
+    from .catalog import KNOWN_MODELS, RANDOM_MODELS, cached_models  # no torch: it prints at once
 
     cached = cached_models()
     print(f"{'model':42} {'cached':7} about")
     for repo, about in KNOWN_MODELS.items():
         print(f"{repo:42} {'yes' if repo in cached else 'no':7} {about}")
-    for kind in CONFIGS:
-        print(f"{'random:' + kind:42} {'-':7} seeded random weights, runs offline")
+    for name in RANDOM_MODELS:
+        print(f"{name:42} {'-':7} seeded random weights, runs offline")
     return 0
 
 

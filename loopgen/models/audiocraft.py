@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ..errors import LoopgenError
-from . import hub
+from .. import hub
 from .config import EncodecConfig, LMConfig, T5Config
 from .weights import iter_checkpoint
 

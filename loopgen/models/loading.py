@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 
 from ..errors import LoopgenError
-from . import hub
+from .. import hub
+from ..catalog import KNOWN_MODELS, RANDOM_MODELS
 from .audiocraft import is_release
 from .config import MelodyConfig, MusicgenConfig
 from .melody import MusicgenMelody
@@ -18,26 +19,6 @@ from .random_models import build_random
 from .release import load_release
 from .weights import load_weights
 
-KNOWN_MODELS: dict[str, str] = {
-    "facebook/musicgen-small": "MusicGen small, mono, 300M",
-    "facebook/musicgen-medium": "MusicGen medium, mono, 1.5B",
-    "facebook/musicgen-large": "MusicGen large, mono, 3.3B",
-    "facebook/musicgen-stereo-small": "MusicGen small, stereo",
-    "facebook/musicgen-stereo-medium": "MusicGen medium, stereo",
-    "facebook/musicgen-stereo-large": "MusicGen large, stereo",
-    "facebook/musicgen-melody": "MusicGen melody, mono, 1.5B: follows a melody's chroma",
-    "facebook/musicgen-melody-large": "MusicGen melody large, mono, 3.3B",
-    "facebook/musicgen-stereo-melody": "MusicGen melody, stereo, 1.5B",
-    "facebook/musicgen-stereo-melody-large": "MusicGen melody large, stereo, 3.3B",
-    "facebook/magnet-small-10secs": "MAGNeT small, 10 s segments",
-    "facebook/magnet-medium-10secs": "MAGNeT medium, 10 s segments",
-    "facebook/magnet-small-30secs": "MAGNeT small, 30 s segments",
-    "facebook/magnet-medium-30secs": "MAGNeT medium, 30 s segments",
-    "facebook/audio-magnet-small": "MAGNeT small, text to sound (16 kHz)",
-    "facebook/audio-magnet-medium": "MAGNeT medium, text to sound (16 kHz)",
-}
-RANDOM_MODELS = ("random:tiny", "random:stereo-tiny", "random:small", "random:medium", "random:large",
-                 "random:magnet-tiny", "random:magnet-small", "random:melody-tiny", "random:melody")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _RELEASE_PATTERNS = ["state_dict.bin", "compression_state_dict.bin", "*.json"]  # audiocraft's layout (MAGNeT)
 
@@ -102,11 +83,6 @@ def resolve_checkpoint(name: str) -> Path:
         known = ", ".join([*RANDOM_MODELS, *KNOWN_MODELS])
         raise LoopgenError(f"unknown model {name!r}: not a folder and not a hub id. Known models: {known}")
     return hub.resolve(name, _RELEASE_PATTERNS if "magnet" in name.lower() else hub.TRANSFORMERS_FILES)
-
-
-def cached_models() -> set[str]:
-    """Hub ids of known checkpoints already in the local cache."""
-    return {repo for repo in KNOWN_MODELS if hub.cached(repo, "state_dict.bin" if "magnet" in repo else "config.json")}
 
 
 def _quantize(model: CodecLM) -> None:

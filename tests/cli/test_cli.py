@@ -97,6 +97,24 @@ def test_models_lists_ids_and_cache_state(tmp_path):  # a process: the hub reads
     assert line.split()[1] == "no"
 
 
+def test_models_prints_without_importing_torch():
+    """A static list took 13 s (importing torch) on a cold start."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from loopgen.cli import main; main(['models']); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and "random:tiny" in r.stdout, r.stderr
+
+
+def test_the_random_models_listed_are_the_ones_that_build():
+    from loopgen.catalog import RANDOM_MODELS
+    from loopgen.models.random_models import CONFIGS
+
+    assert {n.split(":", 1)[1] for n in RANDOM_MODELS} == set(CONFIGS)
+
+
 def test_clients_copy(tmp_path, cli):
     r = cli("clients", "--copy", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr

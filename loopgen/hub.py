@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import LoopgenError
+from .errors import LoopgenError
 
 TRANSFORMERS_FILES = ["*.json", "*.safetensors"]  # transformers' layout: config and weights
 
