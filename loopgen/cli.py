@@ -335,8 +335,20 @@ def cmd_devices(args: argparse.Namespace) -> int:
         if not names:
             print("  none found")
     except Exception as e:
-        print(f"  unavailable ({type(e).__name__}: {e}); pip install python-rtmidi for MIDI")
+        print(f"  unavailable: {midi_trouble(e)}")
     return 0
+
+
+def midi_trouble(e: Exception) -> str:
+    """Why MIDI is not there, in words that say what to do: the package missing, or the system's MIDI."""
+    import importlib.util
+
+    if importlib.util.find_spec("rtmidi") is None:
+        return "pip install python-rtmidi (or 'loopgen[midi]') for MIDI"
+    if sys.platform.startswith("linux"):
+        return (f"python-rtmidi is installed, but the system's MIDI is not reachable ({type(e).__name__}: {e}); on "
+                "Linux it needs the ALSA sequencer (/dev/snd/seq: the snd-seq kernel module, and access to it)")
+    return f"python-rtmidi is installed, but the system's MIDI is not reachable ({type(e).__name__}: {e})"
 
 
 def cmd_send(args: argparse.Namespace) -> int:

@@ -277,8 +277,8 @@ def reply(event: M.Event) -> tuple[str, list] | None:
         return "/loopgen/pong", [] if event.data is None else [event.data]
     if isinstance(event, M.Progress):
         return "/loopgen/progress", [float(event.frames / max(1, event.total))]
-    if isinstance(event, M.Done):
-        return "/loopgen/done", [event.path, float(event.seconds)]
+    if isinstance(event, M.Done):  # no path: stopped before its first audio, nothing to load
+        return ("/loopgen/done", [event.path, float(event.seconds)]) if event.path else None
     if isinstance(event, M.Error):
         return "/loopgen/error", [event.message]
     if isinstance(event, M.Started):

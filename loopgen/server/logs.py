@@ -42,6 +42,8 @@ def event_line(who: str, event) -> tuple[int, str] | None:
         prompt = " + ".join(t for t, _ in event.prompts) if event.prompts else ""
         return logging.INFO, f"started  {event.id}  {event.seconds:.1f} s  {prompt[:80]!r}  ({who})"
     if isinstance(event, M.Done):
+        if not event.path:
+            return logging.INFO, f"stopped  {event.id} before its first audio: nothing saved  ({who})"
         return logging.INFO, f"saved    {event.id}  {event.seconds:.2f} s -> {event.path}  ({who})"
     if isinstance(event, M.Error):
         what = "failed " if event.code in FAILED else "refused"

@@ -385,7 +385,11 @@ class ModelWorker:
         self.saver.submit(self._save, job)  # disk, resampling, loudness: off the model thread
 
     def _save(self, job: Job) -> None:
-        """On the saver thread: write the take, then tell its owner (done, or save_failed naming the path)."""
+        """On the saver thread: write the take, then tell its owner (done, or save_failed naming the path). A take
+        stopped before its first audio saves nothing: done with no path and 0 s."""
+        if job.audio is None or job.audio.shape[-1] == 0:
+            self.emit(job.owner, M.Done(job.id, 0, 0.0, ""))
+            return
         try:
             job.path = save(job, self.loops_dir, self.m.name, self.m.sample_rate, PREFILL_CHUNK, self.output)
         except Exception as e:  # LoopgenError from the disk; anything else is a bug, still reported, never silent

@@ -361,3 +361,18 @@ def test_render_from_applies_output_options_and_refuses_the_rest(tmp_path, capsy
                      "--output-format", "pcm16"]) == 0
     info = sf.info(hi)
     assert info.samplerate == 48000 and info.subtype == "PCM_16" and info.frames == 14400
+
+
+def test_devices_says_what_is_missing_for_midi(monkeypatch):
+    """`pip install python-rtmidi` was printed when it was installed and the ALSA sequencer was what was missing."""
+    import importlib.util
+
+    from loopgen.cli import midi_trouble
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "rtmidi" else real(name, *a))
+    assert "pip install python-rtmidi" in midi_trouble(OSError("x"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "rtmidi" else real(name, *a))
+    monkeypatch.setattr("sys.platform", "linux")
+    msg = midi_trouble(RuntimeError("MidiInAlsa::initialize: error creating ALSA sequencer client object."))
+    assert "pip install" not in msg and "ALSA sequencer" in msg and "/dev/snd/seq" in msg

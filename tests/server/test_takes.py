@@ -275,3 +275,23 @@ def test_faults_leave_the_other_stream_playing_and_every_take_saved(serve, tmp_p
     assert events[-1]["type"] == "done" and sf.info(events[-1]["path"]).frames == 6 * 32000
     saved = {json.loads(p.read_text())["id"] for p in tmp_path.glob("loops/*.json")}
     assert {"steady", "bad", "cut", "killed"} <= saved and "lost" not in saved
+
+
+def test_a_take_stopped_before_its_first_audio_saves_nothing(serve):
+    """It saved a 0-sample WAV (and its sidecar) before: now done says there is nothing, and the folder stays empty."""
+
+    async def scenario(server):
+        async with connect(url(server)) as c:
+            await c.send("generate", id="gone", prompt="x", seconds=10.0, seed=1)
+            await c.send("stop", id="gone")  # before a single frame is decoded
+            events = []
+            while not events or events[-1]["type"] not in ("done", "error"):
+                events.append(await c.next_event())
+            ok = [ev async for ev in c.generate("x", id="kept", seconds=0.2, seed=1)]
+        return events, ok, sorted(p.name for p in server.worker.loops_dir.iterdir())
+
+    events, ok, files = serve(scenario)
+    done = events[-1]
+    assert done["type"] == "done" and done["path"] == "" and done["seconds"] == 0
+    assert not any(e["type"] == "audio" for e in events)
+    assert ok[-1]["type"] == "done" and len(files) == 2 and all("kept" in f for f in files), files
