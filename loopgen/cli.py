@@ -421,6 +421,10 @@ def cmd_clients(args: argparse.Namespace) -> int:
     root = files("loopgen.clients")
     copied = []
     try:
+        with as_file(root.joinpath("clients.md")) as guide:  # the set-up for each host, beside the patches
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(guide, dest / "clients.md")
+            copied.append("clients.md")
         for sub, pattern in (("max", "*.maxpat"), ("max", "*.amxd"), ("pd", "*.pd"), ("web", "*")):
             with as_file(root.joinpath(sub)) as folder:
                 for f in sorted(Path(folder).glob(pattern)):
@@ -432,7 +436,7 @@ def cmd_clients(args: argparse.Namespace) -> int:
         raise LoopgenError(f"cannot copy the clients to {dest}: {e.strerror or e}") from e
     for c in copied:
         print(dest / c)
-    print("set-up for each host: see docs/clients.md in loopgen's source", file=sys.stderr)
+    print(f"set-up for each host: {dest / 'clients.md'}", file=sys.stderr)
     return 0
 
 

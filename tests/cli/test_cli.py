@@ -118,8 +118,11 @@ def test_the_random_models_listed_are_the_ones_that_build():
 def test_clients_copy(tmp_path, cli):
     r = cli("clients", "--copy", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr
-    for f in ("max/loopgen.maxpat", "max/loopgen.amxd", "pd/loopgen.pd", "web/index.html", "web/app.js", "web/worklet.js", "web/msgpack.js"):
+    for f in ("max/loopgen.maxpat", "max/loopgen.amxd", "pd/loopgen.pd", "web/index.html", "web/app.js", "web/worklet.js", "web/msgpack.js",
+              "clients.md"):
         assert (tmp_path / "out" / f).is_file(), f
+    assert "Pure Data" in (tmp_path / "out" / "clients.md").read_text()  # the set-up guide ships with the patches
+    assert str(tmp_path / "out" / "clients.md") in r.stderr
 
 
 @pytest.mark.parametrize(

@@ -212,7 +212,7 @@
             300,
             22
           ],
-          "text": "set not reachable: start the daemon with loopgen serve (see docs/clients.md)"
+          "text": "set not reachable: start the daemon with loopgen serve (see clients.md)"
         }
       },
       {

@@ -34,7 +34,7 @@ PORT_BASE, PORT_SPAN = 40000, 20000  # each device's reply port: PORT_BASE + ran
 SONG_BARS = 1024  # the locked phasor's period: song positions are read modulo this many bars
 NOT_STARTED = 100000.0  # a player's start bar before its first take (never reached: silent)
 WATCHDOG_MS, HELLO_MS = 5000, 2000
-DOWN = "set not reachable: start the daemon with loopgen serve (see docs/clients.md)"
+DOWN = "set not reachable: start the daemon with loopgen serve (see clients.md)"
 LOOKING = "looking for loopgen serve on 127.0.0.1:9000 ..."
 
 FLOAT, INT = 0, 1  # Live parameter types (parameter_type), as Max writes them
