@@ -99,6 +99,19 @@ def speed_line(rtf: float | None) -> str:
             "arrive after they are made (a GPU, --dtype int8, or a smaller model plays live)")
 
 
+def reachable_address(host: str) -> str:
+    """The address to print for `host`: itself, or for every interface (0.0.0.0, ::) this machine's address on the
+    LAN (a browser will not open http://0.0.0.0), as the route to the outside would use it (no packet is sent)."""
+    if host not in ("0.0.0.0", "::", ""):
+        return f"[{host}]" if ":" in host else host
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: routing only, nothing leaves the machine
+            return s.getsockname()[0]
+    except OSError:
+        return socket.gethostname()
+
+
 def probe_port(host: str, port: int, kind: int, what: str, flag: str) -> None:
     """Refuse a port another program holds (or the host cannot offer) now, not after the model has loaded."""
     if port == 0:
@@ -547,8 +560,9 @@ async def serve_forever(cfg: Config, announce=print) -> None:
     announce(f"model {server.model.name}: {server.model.sample_rate} Hz, {server.model.channels} channel(s)")
     if cfg.measure_speed:
         announce(speed_line(server.realtime_factor))
-    page = f"http://{cfg.host}:{server.ws_port}/" + (f"?token={cfg.token}" if cfg.token else "")
-    announce(f"WebSocket  ws://{cfg.host}:{server.ws_port}   (browser page: {page})")
+    where = reachable_address(cfg.host)
+    page = f"http://{where}:{server.ws_port}/" + (f"?token={cfg.token}" if cfg.token else "")
+    announce(f"WebSocket  ws://{where}:{server.ws_port}   (browser page: {page})")
     announce(f"OSC        udp://{cfg.host}:{server.osc_port}  (replies to {'%s:%d' % cfg.osc_reply if cfg.osc_reply else 'the sender'})")
     announce(f"audio out  {server.player.device_name} at {server.player.rate} Hz")
     if server.link is not None:

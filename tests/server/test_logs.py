@@ -26,3 +26,12 @@ def test_one_line_per_event():
     level, line = event_line("OSC 127.0.0.1", M.Error("busy", "busy: stop one", "g"))
     assert level == logging.WARNING and line.startswith("refused g: busy: ")
     assert event_line("x", M.Pong(1)) is None and event_line("x", M.Audio("a", 0, 0, b"", 1)) is None
+
+
+def test_the_printed_address_is_one_a_browser_opens():
+    from loopgen.server.app import reachable_address
+
+    assert reachable_address("127.0.0.1") == "127.0.0.1" and reachable_address("::1") == "[::1]"
+    for every in ("0.0.0.0", "::"):
+        a = reachable_address(every)
+        assert a not in ("0.0.0.0", "::", "") and not a.startswith("0.")
