@@ -191,9 +191,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         if bar.total is None:
             bar.reset(total=info.total)
         bar.update(1)
-        if not per_pass:
+        if not per_pass:  # a step completes a frame once the delay pattern has filled (num_codebooks - 1 steps)
             elapsed = time.perf_counter() - t0
-            audio_s = info.step / m.frame_rate
+            audio_s = max(0, info.step - (m.num_codebooks - 1)) / m.frame_rate
             bar.set_postfix_str(f"{audio_s:.1f}s audio, rtf {audio_s / elapsed:.2f}x")
 
     from .streaming.render import render
@@ -206,7 +206,11 @@ def cmd_render(args: argparse.Namespace) -> int:
         bar.close()
     from .streaming.dsp import for_output
 
-    data = for_output(audio, m.sample_rate, args.output_rate, args.loudness)
+    report: dict = {}
+    data = for_output(audio, m.sample_rate, args.output_rate, args.loudness, report=report)
+    if "loudness_reached" in report:
+        print(f"loudness: {report['loudness_reached']:.1f} LUFS, not the {args.loudness:g} asked for: louder, its "
+              "peaks would clip", file=sys.stderr)
     out_rate = args.output_rate or m.sample_rate
     write_audio(args.output, data, out_rate, args.output_format or "float")
     print(f"wrote {args.output}: {data.shape[0] / out_rate:.2f} s at {out_rate} Hz, {data.shape[1]} channel(s), "

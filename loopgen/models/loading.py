@@ -37,12 +37,14 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         raise LoopgenError(f"unknown device {device!r}: use cpu, cuda, cuda:N or mps") from e
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise LoopgenError(f"device {device!r} is not there: this torch sees no CUDA GPU; use --device cpu")
+            raise LoopgenError(f"device {device!r} is not there: this torch sees no CUDA GPU; use the CPU "
+                               "(device='cpu', or --device cpu on the command line)")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise LoopgenError(f"device {device!r} is not there: {torch.cuda.device_count()} CUDA device(s) found")
     elif dev.type == "mps":
         if getattr(torch.backends, "mps", None) is None or not torch.backends.mps.is_available():
-            raise LoopgenError(f"device {device!r} is not there: MPS is not available; use --device cpu")
+            raise LoopgenError(f"device {device!r} is not there: MPS is not available; use the CPU "
+                               "(device='cpu', or --device cpu on the command line)")
     elif dev.type != "cpu":
         raise LoopgenError(f"device {device!r} is not supported: use cpu, cuda, cuda:N or mps")
     return dev

@@ -1,6 +1,8 @@
 """One generation inside the daemon: its take, its owner, and saving it."""
 from __future__ import annotations
 
+import logging
+
 import contextlib
 import os
 import re
@@ -19,6 +21,8 @@ from ..streaming.loops import take_length
 from ..streaming.output import Output
 from ..streaming.record import record_of
 from ..streaming.take import Take
+
+log = logging.getLogger("loopgen.takes")
 
 
 @dataclass
@@ -129,12 +133,16 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
     audio = job.audio if job.audio is not None else torch.zeros(1, 0)
     out = output.over(p.output_rate, p.output_format, p.loudness)
     bars = (p.bars, p.bpm, p.beats_per_bar) if p.bars is not None and p.bpm is not None else None
-    data, rate = out.render(audio, sample_rate, p.loop and not job.stopped, bars)
+    report: dict = {}
+    data, rate = out.render(audio, sample_rate, p.loop and not job.stopped, bars, report)
+    if "loudness_reached" in report:  # the peak cap kept it quieter than asked: said, not silent
+        log.warning("take %s: %.1f LUFS, not the %.1f asked for (its peaks would clip)", job.id,
+                    report["loudness_reached"], out.loudness)
     record = record_of(take, id=job.id, model=model_name, model_sample_rate=sample_rate, data_rate=rate,
                        data_frames=data.shape[0], out=out, bars=p.bars, bpm=p.bpm, beats_per_bar=p.beats_per_bar,
                        loop=p.loop, stopped=job.stopped, continues=src if take.original is not None else None,
                        prefill_chunk=prefill_chunk, threads=torch.get_num_threads(),
-                       created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                       created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), loudness_reached=report.get("loudness_reached"))
     parts = []
     try:
         if take.original is not None:

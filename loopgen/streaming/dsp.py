@@ -83,10 +83,11 @@ def loudness_meter():
 
 
 def for_output(audio: torch.Tensor, rate: int, out_rate: int | None = None, loudness: float | None = None,
-               loop_length: int | None = None) -> np.ndarray:
+               loop_length: int | None = None, report: dict | None = None) -> np.ndarray:
     """A take [C, N] at `rate` -> float32 [N', C] for a file: resampled with soxr to `out_rate`, and normalised to
     `loudness` LUFS (ITU-R BS.1770 via pyloudnorm; peaks kept under full scale). A loop is resampled circularly to
-    exactly `loop_length` samples at the new rate, so it still wraps without a seam and still lasts its bars."""
+    exactly `loop_length` samples at the new rate, so it still wraps without a seam and still lasts its bars.
+    report: a dict that gets `loudness_reached` (LUFS) when the peak cap kept the gain below the target."""
     x = np.ascontiguousarray(audio.detach().cpu().numpy().T, dtype=np.float32)  # [N, C]
     if out_rate and out_rate != rate and x.shape[0]:
         import soxr
@@ -110,4 +111,6 @@ def for_output(audio: torch.Tensor, rate: int, out_rate: int | None = None, loud
         peak = float(np.abs(x).max())
         if peak > 0.999:
             x = (x * np.float32(0.999 / peak)).astype(np.float32)
+            if report is not None and x.shape[0] >= int(0.4 * r):  # the target missed: by how much, said
+                report["loudness_reached"] = round(float(loudness + 20 * np.log10(0.999 / peak)), 2)
     return x

@@ -23,10 +23,12 @@ class Output:
         """A request's own settings (None: not given) over these defaults."""
         return Output(rate or self.rate, format or self.format, loudness if loudness is not None else self.loudness)
 
-    def render(self, audio: torch.Tensor, sample_rate: int, loop: bool, bars: tuple | None) -> tuple[np.ndarray, int]:
-        """-> ([N, C] float32 for the file, its rate). A loop keeps its exact length in bars at the new rate."""
+    def render(self, audio: torch.Tensor, sample_rate: int, loop: bool, bars: tuple | None,
+               report: dict | None = None) -> tuple[np.ndarray, int]:
+        """-> ([N, C] float32 for the file, its rate). A loop keeps its exact length in bars at the new rate.
+        report: gets `loudness_reached` when the loudness target was missed (see `for_output`)."""
         rate = self.rate or sample_rate
         loop_length = None
         if loop and rate != sample_rate:
             loop_length = (loop_samples(*bars, rate) if bars else int(round(audio.shape[-1] * rate / sample_rate)))
-        return for_output(audio, sample_rate, rate, self.loudness, loop_length), rate
+        return for_output(audio, sample_rate, rate, self.loudness, loop_length, report), rate

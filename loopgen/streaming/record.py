@@ -38,6 +38,7 @@ class TakeRecord:
     model_sample_rate: int | None = None
     output_format: str = "float"
     loudness: float | None = None
+    loudness_reached: float | None = None  # LUFS, when the peak cap kept the take below `loudness`
     channels: int | None = None
     seconds: float | None = None
     bpm: float | None = None
@@ -109,6 +110,7 @@ class TakeRecord:
         if self.output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {_short(self.output_format)}")
         _optional(_number, "loudness", self.loudness, *LOUDNESS_RANGE)
+        _optional(_number, "loudness_reached", self.loudness_reached, -200.0, 0.0)
         _optional(_whole, "channels", self.channels, 1, 2)
         _optional(_number, "seconds", self.seconds, 0, MAX_TAKE_SECONDS)
         for name in ("bpm", "bars", "beats_per_bar"):
@@ -212,13 +214,14 @@ def _changes(changes: Any, frames: int) -> None:
 
 def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: int, data_frames: int,
               out: Output, bars: float | None, bpm: float | None, beats_per_bar: int, loop: bool, stopped: bool,
-              continues: Path | None, prefill_chunk: int | None, threads: int, created: str) -> TakeRecord:
+              continues: Path | None, prefill_chunk: int | None, threads: int, created: str,
+              loudness_reached: float | None = None) -> TakeRecord:
     """The record of a finished take (what the daemon writes beside its WAV)."""
     return TakeRecord(
         model=model, prompts=list(take.prompts),
         parameters=dict(take.sampling), seed=take.seed, length_samples=take.length, frames=take.frames, id=id,
         sample_rate=data_rate, model_sample_rate=model_sample_rate, output_format=out.format,
-        loudness=out.loudness, channels=take.m.channels, seconds=data_frames / data_rate, bpm=bpm, bars=bars,
+        loudness=out.loudness, loudness_reached=loudness_reached, channels=take.m.channels, seconds=data_frames / data_rate, bpm=bpm, bars=bars,
         beats_per_bar=beats_per_bar, loop=loop, stopped_early=stopped, changes=list(take.changes),
         continues=None if continues is None else continues.name, keeps_original=take.keep_original,
         prefill_chunk=prefill_chunk, threads=threads, created=created,

@@ -43,6 +43,7 @@ def test_render_and_continue(tmp_path):
     data, rate = sf.read(out, always_2d=True)
     assert rate == 32000 and data.shape == (48000, 1) and np.abs(data).max() > 1e-3
     assert "generating" in r.stderr and "rtf" in r.stderr  # the progress bar
+    assert "1.5s audio" in r.stderr and "1.6s audio" not in r.stderr  # frames made, not delay-pattern steps
 
     # a continuation from a stereo 44.1 kHz file keeps the prompt and adds --seconds
     src = tmp_path / "in.wav"

@@ -209,6 +209,27 @@ def test_takes_at_the_daws_rate_format_and_loudness(serve, tmp_path, capsys):
     assert np.array_equal(sf.read(out)[0], data) and sf.info(out).subtype == "PCM_16"
 
 
+def test_a_loudness_target_the_peaks_forbid_is_said_not_silently_missed(serve, caplog):
+    """Asked for 0 LUFS, a take's peaks cap the gain: its sidecar and the log say the loudness it has instead."""
+    import json
+    import logging
+
+    import pyloudnorm
+
+    async def scenario(server):
+        async with connect(url(server)) as c:
+            return (await run(c.generate("x", id="loud", seconds=1.0, seed=3, loudness=0)))[-1]["path"]
+
+    with caplog.at_level(logging.WARNING, logger="loopgen.takes"):
+        path = serve(scenario)
+    side = json.loads(open(path[:-4] + ".json").read())
+    data, rate = sf.read(path)
+    measured = pyloudnorm.Meter(rate).integrated_loudness(data)
+    assert side["loudness"] == 0 and side["loudness_reached"] < -0.5
+    assert abs(side["loudness_reached"] - measured) < 0.1  # what it says is what the file measures
+    assert any("not the 0.0 asked for" in r.getMessage() for r in caplog.records)
+
+
 def test_bad_output_settings_are_refused(serve):
     async def scenario(server):
         async with connect(url(server)) as c:
