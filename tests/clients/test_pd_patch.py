@@ -112,10 +112,11 @@ def _pd_plays(tmp_path, pd_rate: int, take: np.ndarray, record_s: float = 2.6) -
         n = len(objs)  # the capture: writesf~ on what dac~ gets, from the moment a take is loaded
         extra = (f"#X obj 600 900 writesf~ 2;\n#X obj 600 840 r loopgen-loaded;\n#X obj 600 860 t b b;\n"
                  f"#X msg 600 880 open {rec} \\, start;\n#X obj 700 880 delay {int(record_s * 1000)};\n"
-                 f"#X msg 700 900 stop;\n#X msg 800 900 \\; pd quit;\n")
+                 f"#X msg 700 900 stop;\n#X msg 800 900 \\; pd quit;\n#X obj 800 880 delay 500;\n")
         conns = (f"#X connect {left} 0 {n} 0;\n#X connect {right} 0 {n} 1;\n#X connect {n + 1} 0 {n + 2} 0;\n"
                  f"#X connect {n + 2} 1 {n + 3} 0;\n#X connect {n + 3} 0 {n} 0;\n#X connect {n + 2} 0 {n + 4} 0;\n"
-                 f"#X connect {n + 4} 0 {n + 5} 0;\n#X connect {n + 5} 0 {n} 0;\n#X connect {n + 4} 0 {n + 6} 0;\n")
+                 f"#X connect {n + 4} 0 {n + 5} 0;\n#X connect {n + 5} 0 {n} 0;\n#X connect {n + 4} 0 {n + 7} 0;\n"
+                 f"#X connect {n + 7} 0 {n + 6} 0;\n")  # quit half a second after stop: writesf~ has written it all
         i = patch.index("#X connect")
         patch = patch[:i] + extra + patch[i:].rstrip("\n") + "\n" + conns
         (tmp_path / "loopgen.pd").write_text(patch)
