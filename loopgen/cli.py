@@ -286,7 +286,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import Config, serve_forever
     from .server.logs import configure
 
-    configure(args.verbose - args.quiet)
+    restore_logging = configure(args.verbose - args.quiet)
 
     audio = args.audio_device if args.audio_device != "default" else default_audio_device()
     cfg = Config(
@@ -306,6 +306,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         pass
     except OSError as e:
         raise LoopgenError(f"cannot listen: {e}") from e
+    finally:
+        restore_logging()
     return 0
 
 
@@ -396,13 +398,18 @@ def cmd_send(args: argparse.Namespace) -> int:
                         print(f"\r{ev['frames']}/{ev['total']} frames, rtf {ev['rtf']:.2f}", end="", file=sys.stderr)
                     elif ev["type"] == "done":
                         print(file=sys.stderr)
-                        print(ev["path"])
+                        if ev["path"]:
+                            print(ev["path"])
+                        else:
+                            print(f"{gen_id} was stopped before its first audio: nothing saved", file=sys.stderr)
             except asyncio.CancelledError:  # Ctrl-C: stop what we started (the daemon saves it), say where, go
                 path = None
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(c.stop(gen_id)), 2.0)
                     path = await asyncio.wait_for(asyncio.shield(_saved_as(c, gen_id)), 10.0)
-                print(f"\nstopped {gen_id}" + (f": the part made is saved as {path}" if path else ""), file=sys.stderr)
+                said = f": the part made is saved as {path}" if path else (" before its first audio: nothing saved"
+                                                                           if path == "" else "")
+                print(f"\nstopped {gen_id}{said}", file=sys.stderr)
                 if path:
                     print(path)
                 raise

@@ -277,8 +277,10 @@ def reply(event: M.Event) -> tuple[str, list] | None:
         return "/loopgen/pong", [] if event.data is None else [event.data]
     if isinstance(event, M.Progress):
         return "/loopgen/progress", [float(event.frames / max(1, event.total))]
-    if isinstance(event, M.Done):  # no path: stopped before its first audio, nothing to load
-        return ("/loopgen/done", [event.path, float(event.seconds)]) if event.path else None
+    if isinstance(event, M.Done):
+        if not event.path:  # stopped before its first audio: nothing to load, said as an error a patch prints
+            return "/loopgen/error", [f"{event.id} was stopped before its first audio: nothing saved"]
+        return "/loopgen/done", [event.path, float(event.seconds)]
     if isinstance(event, M.Error):
         return "/loopgen/error", [event.message]
     if isinstance(event, M.Started):

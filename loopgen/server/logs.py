@@ -61,18 +61,21 @@ def log_event(who: str, event) -> None:
         EVENTS.log(line[0], line[1])
 
 
-_handler: logging.Handler | None = None
-
-
-def configure(verbosity: int) -> None:
-    """The daemon's terminal: -q warnings and errors only, default one line per take event, -v everything."""
-    global _handler
+def configure(verbosity: int):
+    """The daemon's terminal: -q warnings and errors only, default one line per take event, -v everything.
+    Returns a function that puts logging back as it was (serve run in-process, as the tests do, leaves nothing)."""
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
-    root = logging.getLogger()
-    if _handler is not None:  # once per process (tests run serve in-process more than once)
-        root.removeHandler(_handler)
-    _handler = logging.StreamHandler()
-    _handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    root.addHandler(_handler)
+    root, ours = logging.getLogger(), logging.getLogger("loopgen")
+    before = (root.level, ours.level)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    root.addHandler(handler)
     root.setLevel(logging.WARNING if verbosity <= 0 else logging.DEBUG)
-    logging.getLogger("loopgen").setLevel(level)
+    ours.setLevel(level)
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        root.setLevel(before[0])
+        ours.setLevel(before[1])
+
+    return restore

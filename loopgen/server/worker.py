@@ -386,9 +386,10 @@ class ModelWorker:
 
     def _save(self, job: Job) -> None:
         """On the saver thread: write the take, then tell its owner (done, or save_failed naming the path). A take
-        stopped before its first audio saves nothing: done with no path and 0 s."""
+        stopped before its first audio saves nothing: done with no path and 0 s (one that failed: its error only)."""
         if job.audio is None or job.audio.shape[-1] == 0:
-            self.emit(job.owner, M.Done(job.id, 0, 0.0, ""))
+            if not job.failed:  # a failed one was answered with its error already
+                self.emit(job.owner, M.Done(job.id, 0, 0.0, ""))
             return
         try:
             job.path = save(job, self.loops_dir, self.m.name, self.m.sample_rate, PREFILL_CHUNK, self.output)

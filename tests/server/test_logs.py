@@ -9,13 +9,15 @@ from loopgen.server.logs import EVENTS, configure, event_line
 
 
 def test_quiet_default_and_verbose():
-    try:
-        for verbosity, info, debug in ((-1, False, False), (0, True, False), (1, True, True)):
-            configure(verbosity)
+    handlers = list(logging.getLogger().handlers)
+    for verbosity, info, debug in ((-1, False, False), (0, True, False), (1, True, True)):
+        restore = configure(verbosity)
+        try:
             assert EVENTS.isEnabledFor(logging.INFO) is info and EVENTS.isEnabledFor(logging.DEBUG) is debug
             assert EVENTS.isEnabledFor(logging.WARNING)  # refusals are shown even with -q
-    finally:
-        configure(0)
+        finally:
+            restore()
+        assert logging.getLogger().handlers == handlers  # nothing left behind (serve run in-process)
 
 
 def test_one_line_per_event():

@@ -57,6 +57,7 @@ def test_python_osc_flow(serve):
         await p.expect("/loopgen/started")
         p.send("/loopgen/set/top_k", 20)
         p.send("/loopgen/prompt", "drone", 0.5, "bells", 0.5)
+        await p.expect("/loopgen/progress")  # it has made audio (a take stopped before any is not saved)
         p.send("/loopgen/stop")
         path, seconds = await p.expect("/loopgen/done")
         assert seconds < 16
@@ -189,6 +190,7 @@ def test_one_liners_from_new_ports_are_one_sender_and_replies_reach_the_reply_po
     async def scenario(server):
         Peer(server.osc_port).send("/loopgen/generate", "drone", 8.0, 60.0)  # 32 s: long enough to stop
         await listener.expect("/loopgen/started")
+        await listener.expect("/loopgen/progress")  # it has made audio
         Peer(server.osc_port).send("/loopgen/stop")  # another call, another port
         path, seconds = await listener.expect("/loopgen/done")
         assert seconds < 32
@@ -212,6 +214,7 @@ def test_named_senders_on_one_host_keep_their_own_takes_and_replies(serve):
         id_a = (await a.expect("/loopgen/started"))[0]
         id_b = (await b.expect("/loopgen/started"))[0]
         assert "deviceA" in id_a and "deviceB" in id_b
+        await a.expect("/loopgen/progress"), await b.expect("/loopgen/progress")  # both have made audio
         a.send("/loopgen/stop")  # A's own latest only
         await a.expect("/loopgen/done")
         assert server.worker.find(id_b, finished=False) is not None  # B still plays

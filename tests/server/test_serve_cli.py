@@ -30,8 +30,9 @@ def _sidecars(folder):
     return {p.name: json.loads(p.read_text()) for p in folder.glob("*.json")}
 
 
-def _started(proc) -> str:
-    """Read a `send generate` process's stderr up to its 'started ID' line; -> ID."""
+def _started(proc, progress: bool = False) -> str:
+    """Read a `send generate` process's stderr up to its 'started ID' line (and, with `progress`, its first
+    progress line: audio has been made); -> ID."""
     buf = ""
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -39,7 +40,7 @@ def _started(proc) -> str:
         if not ch:
             break
         buf += ch
-        if "started " in buf and buf.endswith(")"):
+        if "started " in buf and (")" in buf.split("started ", 1)[1]) and (not progress or buf.endswith(" rtf ")):
             return buf.split("started ", 1)[1].split()[0]
     raise AssertionError(f"no 'started' line: {buf!r}")
 
@@ -86,7 +87,7 @@ def test_serve_send_and_ctrl_c(tmp_path, sig):
             out, _ = gen.communicate(timeout=60)
             assert gen.returncode == 0 and sf.info(out.strip()).duration < 600  # stopped early, saved, reported
             gen = subprocess.Popen(send, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-            gid = _started(gen)
+            gid = _started(gen, progress=True)  # it has made audio: there is a part to save
             gen.send_signal(signal.SIGINT)  # Ctrl-C on the sender stops what it started, and says where it went
             out, err = gen.communicate(timeout=60)
             assert "the part made is saved as" in err and out.strip().endswith(".wav"), err

@@ -225,6 +225,8 @@ def test_model_error_ends_only_that_session(serve):
             await ok.__anext__()
             bad = c.generate("doomed", id="bad", seconds=2, seed=2)
             assert (await bad.__anext__())["type"] == "started"
+            while (await bad.__anext__())["type"] != "audio":  # it has made something: what it made is saved
+                pass
             job = server.worker.find("bad", finished=False)
 
             def boom(*_):  # inject a device failure into this one session
