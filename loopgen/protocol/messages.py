@@ -76,6 +76,7 @@ class GenerateParams:
     output_format: str | None = None  # float | pcm24 | pcm16 (None: the server's default, float)
     loudness: float | None = None  # LUFS target of the saved file (None: the server's default, none)
     melody: Melody | None = None  # a melody model's melody (None: none)
+    queue: bool = False  # when the machine is at its real-time capacity: wait for room (True) or be refused
 
     def total_seconds(self) -> float:
         return music_seconds(self.seconds, self.bars, self.bpm, self.beats_per_bar)
@@ -182,6 +183,14 @@ class Frames:
     id: Any
     frame: int
     codes: list  # [K] ints (one row)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A start that waits for room (when_busy: queue): `position` starts ahead of it."""
+
+    id: Any
+    position: int
 
 
 @dataclass(frozen=True)
@@ -334,12 +343,22 @@ def generate_params(d: dict, id: Any, default_bpm: float | None = None) -> Gener
         loop=flag(d, "loop", bars is not None, id), seed=length(d, "seed", None, id),
         sampling=sampling_changes(d, id),
         melody=melody_field(d, id),
+        queue=when_busy(d, id),
         **output_fields(d, id),
     )
     if p.total_seconds() > MAX_NEW_SECONDS:
         raise ProtocolError("out_of_range", f"at most {MAX_NEW_SECONDS:g} s per generation, got {p.total_seconds():g}",
                             id)
     return p
+
+
+def when_busy(d: dict, id: Any) -> bool:
+    """`when_busy`: "refuse" (default: answered `busy` when the machine cannot make one more stream in real time) or
+    "queue" (wait for room: `queued`, then `started`). -> whether to queue."""
+    v = text(d, "when_busy", id, required=False, default="refuse")
+    if v not in ("refuse", "queue"):
+        raise ProtocolError("bad_field", f"when_busy is refuse or queue, got {short(v)}", id)
+    return v == "queue"
 
 
 def output_fields(d: dict, id: Any) -> dict:

@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ MAX_JOBS_PER_CLIENT = 8  # running generations one client (connection, OSC peer)
 MAX_JOBS = {"cpu": 32, "cuda": 128}  # running generations in all, by device (a setting: `serve --max-generations`)
 INBOX = 1024  # commands waiting for the worker; past that, senders are told "busy"
 COMMANDS_PER_STEP = 16  # commands handled between two model steps while something plays
+MAX_WAITING = 32  # starts waiting for room (when_busy: queue)
 
 
 class ModelWorker:
@@ -85,6 +86,7 @@ class ModelWorker:
         self.active: dict[Any, Job] = {}
         self.by_session: dict[int, Job] = {}
         self.finished: OrderedDict[Any, Job] = OrderedDict()
+        self.waiting: deque = deque()  # (cmd, owner, play): starts that asked to wait for room (when_busy: queue)
         self.halt = threading.Event()
         self.steps = 0
         self._made = 0  # frames the current step made, all streams
@@ -120,7 +122,8 @@ class ModelWorker:
         torch.set_grad_enabled(False)
         while not self.halt.is_set():
             try:
-                self._drain(block=not self.active)
+                self._drain(block=not self.active and not self.waiting)
+                self._admit_waiting()
                 if self.active:
                     self._step()
             except Exception:  # never let the worker die: log and go on
@@ -153,7 +156,29 @@ class ModelWorker:
                 log.exception("command failed")
                 self.emit(owner, M.Error("server_error", f"{type(e).__name__}: {e}", getattr(cmd, "id", None)))
 
-    def _handle(self, cmd: M.Command, owner: Any, play: bool = False) -> None:
+    def _admit_waiting(self) -> None:
+        """Queued starts, in order, as room comes (capacity.py); each answered as if it had just arrived."""
+        while self.waiting:
+            ok = self.capacity.admits(len(self.active))[0] if self.realtime else True
+            if not ok or len(self.active) >= self.max_jobs:
+                return
+            cmd, owner, play = self.waiting.popleft()
+            try:
+                self._handle(cmd, owner, play, queued=True)
+            except (M.ProtocolError, LoopgenError) as e:
+                code = e.code if isinstance(e, M.ProtocolError) else "bad_field"
+                self.emit(owner, M.Error(code, str(e), cmd.id))
+
+    def _unqueue(self, owner: Any, id: Any) -> bool:
+        """A stop for a start still waiting: it leaves the queue (nothing was made). -> whether it was there."""
+        for item in list(self.waiting):
+            if item[1] is owner and (id is None or item[0].id == id):
+                self.waiting.remove(item)
+                self.emit(owner, M.Done(item[0].id, 0, 0.0, ""))
+                return True
+        return False
+
+    def _handle(self, cmd: M.Command, owner: Any, play: bool = False, queued: bool = False) -> None:
         if isinstance(cmd, (M.Generate, M.Continue, M.Extend)):
             if key(owner, cmd.id) in self.active:
                 raise M.ProtocolError("bad_field", f"a generation with id {M.short(cmd.id)} is already running", cmd.id)
@@ -162,9 +187,18 @@ class ModelWorker:
                 limit = (f"{MAX_JOBS_PER_CLIENT} running generations per client" if mine >= MAX_JOBS_PER_CLIENT
                          else f"{self.max_jobs} running generations in all")
                 raise M.ProtocolError("busy", f"busy: {limit}; stop one or wait for one to finish", cmd.id)
+            if any(o is owner and c.id == cmd.id for c, o, _ in self.waiting):
+                raise M.ProtocolError("bad_field", f"a generation with id {M.short(cmd.id)} is already queued", cmd.id)
             ok, why = self.capacity.admits(len(self.active)) if self.realtime else (True, "")
-            if not ok:  # one more would take every stream below real time
-                raise M.ProtocolError("busy", f"busy: {why}; stop one or wait for one to finish", cmd.id)
+            if not ok or (self.waiting and not queued):  # one more would take every stream below real time
+                if getattr(getattr(cmd, "params", None), "queue", False) and not queued:
+                    if len(self.waiting) >= MAX_WAITING:
+                        raise M.ProtocolError("busy", f"busy: {MAX_WAITING} requests already wait for room", cmd.id)
+                    self.waiting.append((cmd, owner, play))
+                    self.emit(owner, M.Queued(cmd.id, len(self.waiting) - 1))
+                    return
+                if not ok:
+                    raise M.ProtocolError("busy", f"busy: {why}; stop one or wait for one to finish", cmd.id)
         if isinstance(cmd, M.Generate):
             self._start(cmd.id, owner, cmd.params, play=play)
         elif isinstance(cmd, M.Continue):
@@ -190,6 +224,8 @@ class ModelWorker:
                 job.take.set_melody(self._chroma(cmd.melody, cmd.id)[0])
         elif isinstance(cmd, M.Stop):
             job = self._running(owner, cmd.id)
+            if job is None and self._unqueue(owner, cmd.id):
+                return
             if job is None:
                 if cmd.id is not None and self.find(cmd.id, owner) is not None:
                     return  # already finished and saved: nothing to stop

@@ -94,3 +94,37 @@ def test_a_client_dropped_for_not_reading_has_its_takes_stopped_and_saved(serve)
     job = serve(scenario, send_queue=4, send_queue_bytes=64 * 1024, send_buffer=4096)
     assert job is not None and job.stopped and job.path is not None
     assert 0 < job.audio.shape[-1] < 60 * 32000  # stopped early, and what it made is saved
+
+
+def test_a_client_may_choose_to_wait_for_room(serve):
+    """when_busy: queue: at capacity the start is `queued`, starts when a running take ends, and is made whole; a
+    queued start that is stopped leaves the queue with nothing made; without it, the same request is `busy`."""
+
+    async def scenario(server):
+        async with connect(f"ws://127.0.0.1:{server.ws_port}") as c:
+            await c.send("generate", id="a", prompt="x", seconds=30.0, seed=1)
+            while len(server.worker.capacity.medians()) < 1:
+                await c.next_event()
+            server.worker.capacity.headroom = 1e-6  # at capacity with one stream
+            with pytest.raises(ServerError) as e:
+                [ev async for ev in c.generate("y", id="refused", seconds=0.2)]
+            await c.send("generate", id="b", prompt="y", seconds=0.2, seed=2, when_busy="queue")
+            await c.send("generate", id="c", prompt="z", seconds=0.2, seed=3, when_busy="queue")
+            seen: dict = {}
+            while "c" not in seen.get("queued", ()):
+                ev = await c.next_event()
+                seen.setdefault(ev["type"], []).append(ev.get("id"))
+            await c.stop("c")  # leaves the queue
+            await c.stop("a")  # room: b starts
+            events = {}
+            while not {"a", "b", "c"} <= set(events):
+                ev = await c.next_event()
+                if ev["type"] in ("done", "error") and ev.get("id") in ("a", "b", "c"):
+                    events[ev["id"]] = ev
+            return e.value.event, seen, events
+
+    refused, seen, events = serve(scenario, admission="realtime")
+    assert refused["code"] == "busy" and seen["queued"] == ["b", "c"]
+    assert "b" not in seen.get("started", [])  # it waited
+    assert events["c"]["type"] == "done" and events["c"]["path"] == ""  # stopped while queued: nothing made
+    assert events["b"]["type"] == "done" and events["b"]["seconds"] == 0.2 and events["b"]["path"]
