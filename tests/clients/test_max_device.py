@@ -51,6 +51,7 @@ def test_device_plays_takes_on_lives_bars_in_stereo(serve):
         await _until(dev, "/loopgen/welcome")
         dev.run(10)
         assert dev.shown["status"] == "ready: random:stereo-tiny"
+        assert dev.shown["speed"] == f"{maxpat.SPEED} -1.0"  # the welcome's real-time factor (not measured here)
         dev.set("bars", 1)
         dev.set("prompt", "dub techno")
         dev.press("gen-btn")

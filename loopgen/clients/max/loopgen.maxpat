@@ -1518,14 +1518,14 @@
           "id": "wel-unpack",
           "maxclass": "newobj",
           "numinlets": 1,
-          "numoutlets": 3,
+          "numoutlets": 4,
           "patching_rect": [
             800,
             520,
-            90,
+            110,
             22
           ],
-          "text": "unpack s i i"
+          "text": "unpack s i i f"
         }
       },
       {
@@ -1561,6 +1561,43 @@
             4,
             120,
             330,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "id": "speed-set",
+          "maxclass": "newobj",
+          "numinlets": 1,
+          "numoutlets": 1,
+          "patching_rect": [
+            940,
+            560,
+            300,
+            22
+          ],
+          "text": "prepend set speed (1 = real time, -1 = ?):"
+        }
+      },
+      {
+        "box": {
+          "id": "speed",
+          "maxclass": "message",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "patching_rect": [
+            800,
+            640,
+            320,
+            22
+          ],
+          "text": "",
+          "presentation": 1,
+          "presentation_rect": [
+            340,
+            122,
+            184,
             18
           ]
         }
@@ -3798,6 +3835,30 @@
           ],
           "destination": [
             "mono",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "wel-unpack",
+            3
+          ],
+          "destination": [
+            "speed-set",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "speed-set",
+            0
+          ],
+          "destination": [
+            "speed",
             0
           ]
         }

@@ -36,6 +36,7 @@ NOT_STARTED = 100000.0  # a player's start bar before its first take (never reac
 WATCHDOG_MS, HELLO_MS = 5000, 2000
 DOWN = "set not reachable: start the daemon with loopgen serve (see clients.md)"
 LOOKING = "looking for loopgen serve on 127.0.0.1:9000 ..."
+SPEED = "speed (1 = real time, -1 = ?):"  # then the daemon's measured real-time factor on its machine
 
 FLOAT, INT = 0, 1  # Live parameter types (parameter_type), as Max writes them
 UNITS = {FLOAT: 1, INT: 0, "dB": 4}  # parameter_unitstyle: 0 int, 1 float, 4 decibels
@@ -241,9 +242,11 @@ def _replies(pt: Patch) -> None:
     pt.box("error-set", "newobj", "prepend set", 620, 610, 80, 1, 1)
     pt.box("error-show", "message", "", 620, 640, 300, 2, 1, pres=[4, 140, 330, 18])
     pt.box("wel-trig", "newobj", "t a b", 800, 490, 50, 1, 2)
-    pt.box("wel-unpack", "newobj", "unpack s i i", 800, 520, 90, 1, 3)
+    pt.box("wel-unpack", "newobj", "unpack s i i f", 800, 520, 110, 1, 4)  # model, rate, channels, speed here
     pt.box("ready", "newobj", "prepend set ready:", 800, 560, 130, 1, 1)
     pt.box("status", "message", LOOKING, 800, 600, 320, 2, 1, pres=[4, 120, 330, 18])
+    pt.box("speed-set", "newobj", f"prepend set {SPEED}", 940, 560, 300, 1, 1)
+    pt.box("speed", "message", "", 800, 640, 320, 2, 1, pres=[340, 122, 184, 18])  # the daemon's real-time factor
     pt.box("mono", "newobj", "== 1", 900, 560, 40, 2, 1)
     pt.line("recv", 0, "defer", 0)
     pt.line("defer", 0, "route", 0)
@@ -290,6 +293,8 @@ def _replies(pt: Patch) -> None:
     pt.line("wel-unpack", 0, "ready", 0)
     pt.line("ready", 0, "status", 0)
     pt.line("wel-unpack", 2, "mono", 0)
+    pt.line("wel-unpack", 3, "speed-set", 0)
+    pt.line("speed-set", 0, "speed", 0)
     pt.line("mono", 0, "mono-mul", 1)
 
 
