@@ -21,7 +21,6 @@ from ..protocol import messages as M
 from ..protocol import osc as O
 from ..protocol.osc_names import QUIET_S, NameTable
 from ..protocol import ws as W
-from ..errors import LoopgenError
 from ..models import load_model
 from ..streaming.decoder import IncrementalDecoder
 from ..streaming.dsp import loudness_meter
@@ -32,6 +31,7 @@ from .logs import RateLimit, log_event
 from .jobs import check_folder, continue_limits, read_allowed
 from .midi import MidiMap, open_input
 from .router import Read, Replay, Reply, Submit, route, with_audio
+from .startup import measure_speed, probe_port, reachable_address, speed_line
 from .web import Hosts, is_loopback, origin_ok, take_file, web_file
 from .worker import ModelWorker, key
 
@@ -72,63 +72,6 @@ class Config:
     max_generations: int | None = None  # running generations in all (None: by device, worker.MAX_JOBS)
     measure_speed: bool = True  # time the model at start: its real-time factor in the terminal and `welcome`
     admission: str = "realtime"  # realtime: a new stream only while all stay real time (capacity.py); count: by count
-
-
-SPEED_SECONDS = 0.3  # audio made at start to time the model on this machine
-
-
-def measure_speed(m) -> float | None:
-    """Audio seconds the model makes per second here, one stream, decoded (timed after the warm-up): what the
-    terminal, `welcome` and the clients say about playing live. None for MAGNeT (a segment's passes make all of its
-    audio at once: its first take says)."""
-    import time
-
-    if m.family != "musicgen":
-        return None
-    t = time.perf_counter()
-    m.generate(["timing"], SPEED_SECONDS, seed=0)
-    return round(SPEED_SECONDS / max(time.perf_counter() - t, 1e-6), 2)
-
-
-def speed_line(rtf: float | None) -> str:
-    if rtf is None:
-        return "speed      measured on the first take"
-    if rtf >= 1.0:
-        return f"speed      {rtf:.2f}x real time on this machine: plays live"
-    return (f"speed      {rtf:.2f}x real time on this machine: renders {1 / rtf:.1f}x slower than real time, so takes "
-            "arrive after they are made (a GPU, --dtype int8, or a smaller model plays live)")
-
-
-def reachable_address(host: str) -> str:
-    """The address to print for `host`: itself, or for every interface (0.0.0.0, ::) this machine's address on the
-    LAN (a browser will not open http://0.0.0.0), as the route to the outside would use it (no packet is sent)."""
-    if host not in ("0.0.0.0", "::", ""):
-        return f"[{host}]" if ":" in host else host
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # TEST-NET-1: routing only, nothing leaves the machine
-            return s.getsockname()[0]
-    except OSError:
-        return socket.gethostname()
-
-
-def probe_port(host: str, port: int, kind: int, what: str, flag: str) -> None:
-    """Refuse a port another program holds (or the host cannot offer) now, not after the model has loaded."""
-    if port == 0:
-        return
-    try:
-        infos = socket.getaddrinfo(host or None, port, type=kind, flags=socket.AI_PASSIVE)
-    except OSError as e:
-        raise LoopgenError(f"cannot listen on {host}: {e.strerror or e}") from None
-    for family, type_, proto, _, addr in infos[:1]:
-        with socket.socket(family, type_, proto) as s:
-            if kind == socket.SOCK_STREAM:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
-            try:
-                s.bind(addr)
-            except OSError as e:
-                raise LoopgenError(f"cannot listen for {what} on {host}:{port}: {e.strerror or e}; choose another "
-                                   f"port with {flag}") from None
 
 
 class WsClient:

@@ -108,7 +108,8 @@ class TakeRecord:
         _optional(_whole, "sample_rate", self.sample_rate, *OUTPUT_RATES)
         _optional(_whole, "model_sample_rate", self.model_sample_rate, 8000, MAX_MODEL_RATE)
         if self.output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {_short(self.output_format)}")
+            raise ValueError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, "
+                             f"got {_short(self.output_format)}")
         _optional(_number, "loudness", self.loudness, *LOUDNESS_RANGE)
         _optional(_number, "loudness_reached", self.loudness_reached, -200.0, 0.0)
         _optional(_whole, "channels", self.channels, 1, 2)
@@ -221,7 +222,8 @@ def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: 
         model=model, prompts=list(take.prompts),
         parameters=dict(take.sampling), seed=take.seed, length_samples=take.length, frames=take.frames, id=id,
         sample_rate=data_rate, model_sample_rate=model_sample_rate, output_format=out.format,
-        loudness=out.loudness, loudness_reached=loudness_reached, channels=take.m.channels, seconds=data_frames / data_rate, bpm=bpm, bars=bars,
+        loudness=out.loudness, loudness_reached=loudness_reached, channels=take.m.channels,
+        seconds=data_frames / data_rate, bpm=bpm, bars=bars,
         beats_per_bar=beats_per_bar, loop=loop, stopped_early=stopped, changes=list(take.changes),
         continues=None if continues is None else continues.name, keeps_original=take.keep_original,
         prefill_chunk=prefill_chunk, threads=threads, created=created,

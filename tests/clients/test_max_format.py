@@ -74,7 +74,8 @@ def validate(patcher: dict) -> list[str]:
         lo, hi, init = v.get("parameter_mmin"), v.get("parameter_mmax"), v.get("parameter_initial") or [None]
         if all(_type(x) == "number" for x in (lo, hi, init[0])):
             if not lo <= init[0] <= hi:
-                problems.append(f"{id}: initial {v['parameter_initial']} outside {v['parameter_mmin']}-{v['parameter_mmax']}")
+                problems.append(f"{id}: initial {v['parameter_initial']} outside "
+                                f"{v['parameter_mmin']}-{v['parameter_mmax']}")
         if p.get("parameters", {}).get(id) != [v.get("parameter_longname"), v.get("parameter_shortname"), 0]:
             problems.append(f"{id}: not in the patcher's parameters index as Max writes it")
         if b.get("presentation") and not (isinstance(b.get("presentation_rect"), list)

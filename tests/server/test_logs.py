@@ -31,7 +31,7 @@ def test_one_line_per_event():
 
 
 def test_the_printed_address_is_one_a_browser_opens():
-    from loopgen.server.app import reachable_address
+    from loopgen.server.startup import reachable_address
 
     assert reachable_address("127.0.0.1") == "127.0.0.1" and reachable_address("::1") == "[::1]"
     for every in ("0.0.0.0", "::"):
