@@ -67,11 +67,14 @@ class SamplingParams:
 
 
 
-def check_range(name: str, lo: float, hi: float) -> None:
-    """A controller range (a MIDI CC map, a slider) must lie inside the parameter's own range."""
-    if name not in LIMITS:
-        raise LoopgenError(f"unknown sampling parameter {name!r}; known: {', '.join(LIMITS)}")
-    a, b, _ = LIMITS[name]
+def check_range(name: str, lo: float, hi: float, limits: dict | None = None) -> None:
+    """A controller range (a MIDI CC map, a slider) must lie inside the parameter's range: `limits` (name -> (lo,
+    hi, whole)), by default the widest any family takes (REQUEST_LIMITS: a map is read before the model is known;
+    the daemon checks it against the model's family once loaded)."""
+    limits = REQUEST_LIMITS if limits is None else limits
+    if name not in limits:
+        raise LoopgenError(f"unknown sampling parameter {name!r}; known: {', '.join(limits)}")
+    a, b, _ = limits[name]
     if not (a <= lo <= b and a <= hi <= b):
         raise LoopgenError(f"{name} range {lo:g}..{hi:g} is outside {a:g}..{b:g}")
 

@@ -24,6 +24,7 @@ from ..protocol import ws as W
 from ..models import load_model
 from ..streaming.decoder import IncrementalDecoder
 from ..streaming.dsp import loudness_meter
+from ..streaming.family import family
 from ..streaming.loops import loop_samples
 from ..streaming.output import Output
 from .audio_out import Player
@@ -188,6 +189,9 @@ class Server:
         probe_port(self.cfg.host, self.cfg.ws_port, socket.SOCK_STREAM, "WebSocket", "--ws-port")
         probe_port(self.cfg.host, self.cfg.osc_port, socket.SOCK_DGRAM, "OSC (UDP)", "--osc-port")
         self.model = await asyncio.to_thread(load_model, self.cfg.model, self.cfg.device, self.cfg.dtype)
+        if self.cfg.midi:  # its CC ranges inside this model's own (a MAGNeT's temperature goes to 10)
+            self.midi_map = self.midi_map or MidiMap.load(None)
+            self.midi_map.check_model(lambda given: family(self.model).sampling(self.model, given))
         await asyncio.to_thread(self.model.generate, ["warm up"], 0.1, seed=0)  # first-call costs paid here
         self.realtime_factor = await asyncio.to_thread(measure_speed, self.model) if self.cfg.measure_speed else None
         self.latency_frames = IncrementalDecoder(self.model).latency_frames
@@ -215,7 +219,6 @@ class Server:
         self.osc_transport, _ = await self.loop.create_datagram_endpoint(
             lambda: OscEndpoint(self), local_addr=(self.cfg.host, self.cfg.osc_port))
         if self.cfg.midi:
-            self.midi_map = self.midi_map or MidiMap.load(None)
             self.midi_port = open_input(self.cfg.midi, lambda msg: self.loop.call_soon_threadsafe(self.on_midi, msg))
 
     @property

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LoopgenError
-from ..params import LIMITS, check_range
+from ..params import REQUEST_LIMITS, check_range
 from ..protocol.messages import LENGTH_LIMITS
 
 if sys.version_info >= (3, 11):
@@ -18,7 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DEFAULT_MAP = Path(__file__).with_name("midi_default.toml")
-CC_TARGETS = {*LIMITS, "volume"}
+CC_TARGETS = {*REQUEST_LIMITS, "volume"}
 VOLUME_MAX = 4.0  # the output gain a CC may reach (+12 dB)
 
 
@@ -71,6 +71,18 @@ class MidiMap:
                     raise LoopgenError(f"{path}: [cc.{target}]: {e}") from e
             m.cc[int(spec["cc"])] = (target, lo, hi)
         return m
+
+    def check_model(self, check: Any) -> None:
+        """Each CC range inside the loaded model's own ranges: `check(given)` raises LoopgenError for sampling values
+        outside them (the model family's `sampling`). A MAGNeT's temperature goes to 10, a MusicGen's to 5."""
+        for target, lo, hi in self.cc.values():
+            if target == "volume":
+                continue
+            for v in (lo, hi):
+                try:
+                    check({target: v})
+                except LoopgenError as e:
+                    raise LoopgenError(f"MIDI map: [cc.{target}]: {lo:g}..{hi:g} does not fit this model ({e})") from None
 
     def actions(self, msg: Any) -> list[tuple[str, Any]]:
         """A mido Message -> [("generate", prompt) | ("stop", None) | ("set", {param: value}) | ("volume", v)]."""

@@ -62,3 +62,21 @@ def test_server_acts_on_midi(serve, tmp_path):
         assert server.worker.find("midi-1").path.endswith(".wav")
 
     serve(scenario)
+
+
+def test_cc_ranges_are_checked_against_the_loaded_models_family(tmp_path):
+    """A map may sweep temperature to 8 for a MAGNeT (its range goes to 10); for a MusicGen (to 5) it is refused with
+    one line once the model is known. Before, every map was held to MusicGen's ranges."""
+    from loopgen import load_model
+    from loopgen.streaming.family import family
+
+    f = tmp_path / "map.toml"
+    f.write_text("[cc.temperature]\ncc = 21\nmin = 1.0\nmax = 8.0\n")
+    m = MidiMap.load(f)  # read before the model: held to the widest range any family takes
+    magnet, musicgen = load_model("random:magnet-tiny"), load_model("random:tiny")
+    m.check_model(lambda given: family(magnet).sampling(magnet, given))
+    with pytest.raises(LoopgenError, match=r"MIDI map: \[cc.temperature\]: 1..8 does not fit this model"):
+        m.check_model(lambda given: family(musicgen).sampling(musicgen, given))
+    f.write_text("[cc.temperature]\ncc = 21\nmin = 1.0\nmax = 11.0\n")
+    with pytest.raises(LoopgenError, match="outside"):
+        MidiMap.load(f)  # past every family: refused as it is read
