@@ -146,6 +146,7 @@ class ModelWorker:
             if cmd == "stop_owner":  # its owner was dropped (too slow to read): nobody hears these takes
                 for job in [j for j in self.active.values() if j.owner is owner]:
                     self._stop(job)
+                self.waiting = deque(w for w in self.waiting if w[1] is not owner)  # nor would they hear these
                 continue
             try:
                 self._handle(cmd, owner, play)
