@@ -56,9 +56,10 @@ def test_headless_pd_generates_and_loads_the_loop(tmp_path):
     reply = free_udp()
 
     async def main():
-        async with running(tmp_path, osc_reply=("127.0.0.1", reply)) as server:
+        async with running(tmp_path, measure_speed=True) as server:  # no --osc-reply: the patch's hello names it
             patch = PATCH.read_text().replace("connect localhost 9000", f"connect localhost {server.osc_port}")
             patch = patch.replace("netreceive -u -b 9001", f"netreceive -u -b {reply}")
+            patch = patch.replace("list pd-9001 9001", f"list pd-{reply} {reply}")
             (tmp_path / "loopgen.pd").write_text(patch)
             proc = await asyncio.create_subprocess_exec(
                 "pd", "-nogui", "-nosound", "-nomidi", "-stderr", "-open", str(tmp_path / "loopgen.pd"),
@@ -83,6 +84,8 @@ def test_headless_pd_generates_and_loads_the_loop(tmp_path):
 
     log = asyncio.run(main())
     assert "loopgen-progress" in log
+    welcome = re.search(r"loopgen-welcome: random:tiny 32000 1 ([\d.]+)", log)  # hello at load: the daemon's speed
+    assert welcome and float(welcome.group(1)) > 0, log
     assert re.search(r"loopgen-loaded: 64000", log), log  # 1 bar at 120 bpm, read into the patch's array
 
 
