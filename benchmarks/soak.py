@@ -174,7 +174,6 @@ async def capacity(a, admission: str) -> dict:
     try:
         await asyncio.gather(steady(), watch(), *(greedy(i) for i in range(a.streams)))
     finally:
-        out["streams_estimate"] = server.worker.capacity.streams()
         await server.stop()
     return out
 

@@ -64,13 +64,12 @@ def check_output(path: str) -> None:
 def check_sampling(given: dict, seed: int | None) -> None:
     """Sampling values and the seed in the widest range any model family takes, before minutes of loading (each
     family checks its own range again)."""
-    from .params import MAX_SEED, REQUEST_LIMITS
+    from .params import MAX_SEED, request_problem
 
     for k, v in given.items():
-        lo, hi, whole = REQUEST_LIMITS[k]
-        if not lo <= v <= hi or (whole and v != int(v)):
-            flag = "--cfg" if k == "cfg_coef" else "--" + k.replace("_", "-")
-            raise LoopgenError(f"{flag} must be {'a whole number ' if whole else ''}from {lo:g} to {hi:g}, got {v:g}")
+        problem = request_problem(k, v)
+        if problem is not None:
+            raise LoopgenError(f"{'--cfg' if k == 'cfg_coef' else '--' + k.replace('_', '-')} {problem}")
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise LoopgenError(f"--seed must be from 0 to {MAX_SEED}, got {seed}")
 

@@ -2,9 +2,11 @@
 OSC, MIDI). Pure Python: the protocol layer reads it without importing the models."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
+from typing import Any
 
-from .errors import LoopgenError
+from .errors import LoopgenError, short
 
 LIMITS: dict[str, tuple[float, float, bool]] = {  # name -> (lowest, highest, whole number)
     "temperature": (0.0, 5.0, False),
@@ -151,6 +153,18 @@ REQUEST_LIMITS: dict[str, tuple[float, float, bool]] = {  # the widest range any
     k: (min(lo, MAGNET_LIMITS[MAGNET_NAMES[k]][0]), max(hi, MAGNET_LIMITS[MAGNET_NAMES[k]][1]), whole)
     for k, (lo, hi, whole) in LIMITS.items()
 }
+
+
+def request_problem(name: str, v: Any) -> str | None:
+    """What is wrong with `v` as a value of sampling parameter `name` in a request (outside the widest range any
+    family takes, REQUEST_LIMITS), or None. Each family checks its own range where the model is known."""
+    if name not in REQUEST_LIMITS:
+        return f"is not a sampling parameter; known: {', '.join(REQUEST_LIMITS)}"
+    lo, hi, whole = REQUEST_LIMITS[name]
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi
+            or (whole and v != int(v))):
+        return f"must be {'a whole number ' if whole else ''}from {lo:g} to {hi:g}, got {short(v)}"
+    return None
 
 
 def _known(given: dict) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import audio_files
-from ..errors import LoopgenError
+from ..errors import LoopgenError, short
 from ..params import (LENGTH_LIMITS, LOUDNESS_RANGE, MAX_NEW_SECONDS, MAX_PROMPT_CHARS, MAX_PROMPTS, MAX_SEED,
                       OUTPUT_FORMATS, OUTPUT_RATES, REQUEST_LIMITS, music_seconds)
 
@@ -25,12 +25,6 @@ MELODY_USED_SECONDS = 31.0  # what a melody model reads of a melody: its first 3
 # files from outside, checked on their header before anything is decoded, and decoded only as far as they are used
 MELODY_FILE = audio_files.Limits(MAX_MELODY_SECONDS, (8000, 384000), 16, use=MELODY_USED_SECONDS, mono_over=2)
 MAX_PATH_CHARS = 4096
-def short(v: Any, n: int = 60) -> str:
-    """repr(v) cut to n characters: errors name the bad value without echoing megabytes back."""
-    r = repr(v)
-    return r if len(r) <= n else r[: n - 3] + "..."
-
-
 class ProtocolError(Exception):
     """A message the server cannot act on. `code` is stable for programs, `message` is for people."""
 

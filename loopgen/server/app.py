@@ -121,6 +121,7 @@ class OscClient:
         self.host = host
         self.addr: tuple[str, int] | None = None  # where it last sent from
         self.reply_port = server.cfg.osc_reply_port
+        self.name = name  # the name it said in hello (None: it is its host)
         label = name if name is not None else host
         self.state = O.OscPeer(re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-") or "peer")
 
@@ -133,7 +134,7 @@ class OscClient:
         return out
 
     def who(self) -> str:
-        return f"OSC {self.state.name}" if self.state.name != self.host.replace(".", "-") else f"OSC {self.host}"
+        return f"OSC {self.name or self.host}"
 
     def deliver(self, event: M.Event) -> None:
         log_event(self.who(), event)

@@ -82,13 +82,3 @@ class Capacity:
             return True, ""
         return False, (f"{running} stream(s) are what this machine makes in real time now (a step of {running + 1} "
                        f"would take {t * 1000:.1f} ms; real time allows {budget * 1000:.1f} ms)")
-
-    def streams(self) -> int | None:
-        """The most streams predicted to be made in real time (None: not measured yet)."""
-        budget = self.budget
-        if budget is None or self.step_time(1) is None:
-            return None
-        n = 0
-        while n < 4096 and (self.step_time(n + 1) or 0.0) <= budget:
-            n += 1
-        return n

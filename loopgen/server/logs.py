@@ -49,7 +49,8 @@ def event_line(who: str, event) -> tuple[int, str] | None:
         what = "failed " if event.code in FAILED else "refused"
         level = logging.ERROR if event.code in FAILED else logging.WARNING
         name = "" if event.id is None else f" {event.id}"
-        return level, f"{what}{name}: {event.code}: {M.short(event.message, 300)[1:-1]}  ({who})"
+        message = " ".join(event.message.split())[:300]  # one line, however the message was written
+        return level, f"{what}{name}: {event.code}: {message}  ({who})"
     if isinstance(event, M.Progress):
         return logging.DEBUG, f"progress {event.id}  {event.frames}/{event.total} frames, rtf {event.rtf:.2f}  ({who})"
     return None

@@ -89,7 +89,6 @@ class ModelWorker:
         self.waiting: deque = deque()  # (cmd, owner, play): starts that asked to wait for room (when_busy: queue)
         self.halt = threading.Event()
         self.steps = 0
-        self._made = 0  # frames the current step made, all streams
         self._last_step: tuple[float, int] | None = None  # (when the last step started, its streams)
         self.saved = 0
         self.unsaved: list[str] = []  # why each unsaved take could not be saved
@@ -318,17 +317,16 @@ class ModelWorker:
     # -- stepping ----------------------------------------------------------------------------------------------
     def _step(self) -> None:
         t0, n = time.perf_counter(), len(self.batch.sessions)
-        try:
-            self._step_batch()
-        finally:  # a step as the streams feel it: from the last step's start (the commands handled between two
-            # steps, a new take's text encoding, included) or, after a pause, its own time
-            last, self._last_step = self._last_step, (t0, n)
-            since = t0 - last[0] if last is not None and last[1] == n else 0.0
-            took = time.perf_counter() - t0
-            self.capacity.record(n, max(took, since) if since < 4 * took else took, self._made / self.m.frame_rate)
+        made = self._step_batch()
+        # a step as the streams feel it: from the last step's start (the commands handled between two steps, a new
+        # take's text encoding, included) or, after a pause, its own time
+        last, self._last_step = self._last_step, (t0, n)
+        since = t0 - last[0] if last is not None and last[1] == n else 0.0
+        took = time.perf_counter() - t0
+        self.capacity.record(n, max(took, since) if since < 4 * took else took, made / self.m.frame_rate)
 
-    def _step_batch(self) -> None:
-        self._made = 0  # frames made by this step, all streams
+    def _step_batch(self) -> int:
+        """One step of every session, its frames decoded and sent -> frames made (all streams)."""
         try:
             done = self.batch.step()
         except Exception as e:  # the shared step failed (a device error): every take in it ends, saved
@@ -341,7 +339,6 @@ class ModelWorker:
         self.batch.failed.clear()
         self.steps += 1
         jobs = [(self.by_session[id_of(s)], f) for s, f in done]
-        self._made = len(jobs)
         try:
             pcm = to_host(push_frames([(job.take, f) for job, f in jobs]))  # one decode, one copy off the device
             codes = None
@@ -351,7 +348,7 @@ class ModelWorker:
             log.exception("decoding failed")
             for job in list(self.active.values()):
                 self._fail(job, e)
-            return
+            return 0
         for i, ((job, f), x) in enumerate(zip(jobs, pcm)):
             self._frame(job, f, x, None if codes is None else codes[i])
         if self.per_pass:  # MAGNeT: progress after every decoding pass
@@ -360,6 +357,7 @@ class ModelWorker:
         for job in list(self.active.values()):
             if job.session.done:
                 self._finish(job)
+        return len(jobs)
 
     def _fail(self, job: Job, e: Exception) -> None:
         self.emit(job.owner, M.Error("model_error", f"{type(e).__name__}: {e}", job.id))

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import LoopgenError
+from ..errors import LoopgenError, short
 from ..models.chroma import pitch_classes
 from ..params import (LENGTH_LIMITS, LOUDNESS_RANGE, MAX_PROMPT_CHARS, MAX_PROMPTS, MAX_SEED, OUTPUT_FORMATS,
-                      OUTPUT_RATES, REQUEST_LIMITS, SamplingParams)
+                      OUTPUT_RATES, REQUEST_LIMITS, SamplingParams, request_problem)
 from .output import Output
 from .take import Take
 
@@ -109,7 +109,7 @@ class TakeRecord:
         _optional(_whole, "model_sample_rate", self.model_sample_rate, 8000, MAX_MODEL_RATE)
         if self.output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, "
-                             f"got {_short(self.output_format)}")
+                             f"got {short(self.output_format)}")
         _optional(_number, "loudness", self.loudness, *LOUDNESS_RANGE)
         _optional(_number, "loudness_reached", self.loudness_reached, -200.0, 0.0)
         _optional(_whole, "channels", self.channels, 1, 2)
@@ -119,10 +119,10 @@ class TakeRecord:
             _optional(_whole if whole else _number, name, getattr(self, name), lo, hi)
         for name in ("loop", "stopped_early", "keeps_original"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false, got {_short(getattr(self, name))}")
+                raise ValueError(f"{name} must be true or false, got {short(getattr(self, name))}")
         if self.id is not None and not (isinstance(self.id, (str, int)) and not isinstance(self.id, bool)
                                         and len(str(self.id)) <= 200):
-            raise ValueError(f"id must be a short string or number, got {_short(self.id)}")
+            raise ValueError(f"id must be a short string or number, got {short(self.id)}")
         _optional(_text, "created", self.created, 100)
         _optional(_whole, "prefill_chunk", self.prefill_chunk, 1, 4096)
         _optional(_whole, "threads", self.threads, 1, MAX_THREADS)
@@ -146,11 +146,6 @@ MAX_PITCH_FRAMES = 4096  # a melody's chroma frames (30 s is 235 of them)
 MAX_SIDECAR_BYTES = 16 * 2**20  # read no more than this of a sidecar
 
 
-def _short(v: Any, n: int = 60) -> str:
-    r = repr(v)
-    return r if len(r) <= n else r[: n - 3] + "..."
-
-
 def _optional(check, name: str, v: Any, *args) -> None:
     if v is not None:
         check(name, v, *args)
@@ -158,17 +153,17 @@ def _optional(check, name: str, v: Any, *args) -> None:
 
 def _whole(name: str, v: Any, lo: int, hi: int) -> None:
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {_short(v)}")
+        raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {short(v)}")
 
 
 def _number(name: str, v: Any, lo: float, hi: float) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
-        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {_short(v)}")
+        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {short(v)}")
 
 
 def _text(name: str, v: Any, most: int) -> None:
     if not isinstance(v, str) or not 0 < len(v) <= most:
-        raise ValueError(f"{name} must be a text of 1 to {most} characters, got {_short(v)}")
+        raise ValueError(f"{name} must be a text of 1 to {most} characters, got {short(v)}")
 
 
 def _prompts(name: str, v: Any) -> list[tuple[str, float]]:
@@ -185,8 +180,9 @@ def _sampling(name: str, v: Any) -> None:
     if not isinstance(v, dict) or set(v) - set(REQUEST_LIMITS):
         raise ValueError(f"{name} must map some of {', '.join(REQUEST_LIMITS)} to numbers")
     for k, x in v.items():
-        lo, hi, whole = REQUEST_LIMITS[k]
-        (_whole if whole and isinstance(x, int) else _number)(f"{name}.{k}", x, lo, hi)
+        problem = request_problem(k, x)
+        if problem is not None:
+            raise ValueError(f"{name}.{k} {problem}")
 
 
 def _pitch_classes(name: str, v: Any) -> None:
