@@ -153,6 +153,8 @@ class Welcome:
     latency_frames: int
     max_message_bytes: int
     realtime_factor: float | None = None  # audio seconds made per second on this machine, one stream (None: unknown)
+    output_latency_ms: float | None = None  # from a sample handed to the daemon's audio out to the speakers
+    output_rate: int | None = None  # the daemon's audio out's rate (the device's)
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,16 @@ class Queued:
 
 
 @dataclass(frozen=True)
+class Playing:
+    """A take's first sample is on its way to the daemon's speakers: heard `delay_ms` after this event was sent
+    (`frame`: the JACK frame time it is heard at, when the audio goes through JACK)."""
+
+    id: Any
+    delay_ms: float
+    frame: int | None = None
+
+
+@dataclass(frozen=True)
 class Progress:
     id: Any
     frames: int
@@ -216,7 +228,7 @@ class Pong:
     data: Any = None
 
 
-Event = Welcome | Started | Audio | Frames | Progress | Done | Error | Pong
+Event = Welcome | Started | Audio | Frames | Progress | Playing | Done | Error | Pong | Queued
 
 
 # -- field validation ------------------------------------------------------------------------------------------

@@ -12,11 +12,13 @@ import re
 import logging
 import secrets
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import LoopgenError
 from ..protocol import messages as M
 from ..protocol import osc as O
 from ..protocol.osc_names import QUIET_S, NameTable
@@ -69,6 +71,9 @@ class Config:
     send_buffer: int = 256 * 1024  # kernel send buffer per client: bounds what a stalled client can hold up
     link: bool = False  # join the LAN's Ableton Link session: its tempo the default bpm, loops launched on its bars
     link_bpm: float = 120.0  # the tempo it starts a session with when it is the first peer
+    jack_server: str | None = None  # the JACK server to use (None: JACK's default) for audio, MIDI and transport
+    jack_connect: tuple[str, ...] | None = None  # JACK ports out_1.. go to (None: the system's playback; (): none)
+    jack_transport: bool = False  # JACK's transport as the clock: its tempo the default bpm, loops on its bars
     cuda_graphs: bool = False  # replay the model step and the decode as CUDA graphs (a CUDA device only)
     max_generations: int | None = None  # running generations in all (None: by device, worker.MAX_JOBS)
     measure_speed: bool = True  # time the model at start: its real-time factor in the terminal and `welcome`
@@ -167,7 +172,9 @@ class Server:
         self.model = None
         self.worker = None
         self.player = None
-        self.link = None
+        self.link = None  # the outside clock: an Ableton Link session or JACK's transport
+        self.jack = None  # the daemon's JACK client, when audio, MIDI or the clock goes through JACK
+        self.launched: dict[tuple, tuple] = {}  # the player's source key -> (owner, id): who hears `playing`
         if not is_loopback(cfg.host) and not cfg.token:
             cfg.token = secrets.token_urlsafe(16)
         self.ws_server = None
@@ -197,14 +204,28 @@ class Server:
         self.realtime_factor = await asyncio.to_thread(measure_speed, self.model) if self.cfg.measure_speed else None
         self.latency_frames = IncrementalDecoder(self.model).latency_frames
         m = self.model
-        self.welcome = M.Welcome(M.PROTOCOL_VERSION, m.name, m.sample_rate, m.channels, m.frame_rate,
-                                 self.latency_frames, self.cfg.max_message_bytes, self.realtime_factor)
+        if self.cfg.link and self.cfg.jack_transport:
+            raise LoopgenError("--link and --jack-transport are two clocks: choose one")
+        if self.uses_jack:
+            from .jack_io import JackClient
+
+            sys.setswitchinterval(0.001)  # JACK-Client's process callback needs the GIL every period
+            self.jack = JackClient(self.cfg.jack_server)
         if self.cfg.link:
             from .link import LinkClock
 
             self.link = LinkClock(self.cfg.link_bpm)
-        self.player = Player(self.model.sample_rate, self.model.channels, self.cfg.audio_device, clock=self.link)
+        elif self.cfg.jack_transport:
+            from .jack_io import JackTransport
+
+            self.link = JackTransport(self.jack)
+        connect = None if self.cfg.jack_connect is None else list(self.cfg.jack_connect)
+        self.player = Player(self.model.sample_rate, self.model.channels, self.cfg.audio_device, clock=self.link,
+                             jack=self.jack, connect=connect, on_playing=self._on_playing)
         self.player.start()
+        self.welcome = M.Welcome(M.PROTOCOL_VERSION, m.name, m.sample_rate, m.channels, m.frame_rate,
+                                 self.latency_frames, self.cfg.max_message_bytes, self.realtime_factor,
+                                 round(self.player.latency * 1000, 2), self.player.rate)
         output = Output(self.cfg.output_rate, self.cfg.output_format, self.cfg.loudness)
         self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio,
                                   on_start=self._on_start, output=output,
@@ -219,8 +240,20 @@ class Server:
                                      process_request=self._http)
         self.osc_transport, _ = await self.loop.create_datagram_endpoint(
             lambda: OscEndpoint(self), local_addr=(self.cfg.host, self.cfg.osc_port))
-        if self.cfg.midi:
+        if self.cfg.midi == "jack":
+            from .jack_io import JackMidiIn
+
+            self.midi_port = JackMidiIn(self.jack, lambda msg: self.loop.call_soon_threadsafe(self.on_midi, msg))
+            if self.cfg.audio_device != "jack":
+                self.jack.activate()
+        elif self.cfg.midi:
             self.midi_port = open_input(self.cfg.midi, lambda msg: self.loop.call_soon_threadsafe(self.on_midi, msg))
+        if self.jack is not None and self.cfg.audio_device != "jack" and self.cfg.midi != "jack":
+            self.jack.activate()  # the transport alone
+
+    @property
+    def uses_jack(self) -> bool:
+        return self.cfg.audio_device == "jack" or self.cfg.midi == "jack" or self.cfg.jack_transport
 
     @property
     def hosts(self) -> Hosts:
@@ -253,10 +286,12 @@ class Server:
             await asyncio.to_thread(self.player.close)
         if self.link is not None:
             self.link.close()
+        if self.jack is not None:
+            self.jack.close()
 
     @property
     def default_bpm(self) -> float | None:
-        """The bpm of a request with bars and no bpm: the Link session's tempo under --link, else none."""
+        """The bpm of a request with bars and no bpm: the Link session's or JACK transport's tempo, else none."""
         return self.link.tempo if self.link is not None else None
 
     # -- events from the worker (any thread) -------------------------------------------------------------------
@@ -275,17 +310,36 @@ class Server:
     def _on_start(self, job) -> None:
         """A take started (the worker accepted it): on the speakers if its request asked to be played."""
         if job.play:
-            self._play(job.owner, job.id, job.params)
+            self._play(job.owner, job.id, job.params, self._samples_left(job))
+
+    def _on_playing(self, id: Any, ahead: float, frame: int | None) -> None:
+        """The feeder put a take's first sample in the ring: its owner hears when it reaches the speakers."""
+        if id not in self.launched:
+            return
+        owner, tid = self.launched[id]
+        event = M.Playing(tid, round(ahead * 1000, 3), frame)
+        if owner is None:
+            log_event("MIDI", event)
+        elif self.loop is not None:
+            self.loop.call_soon_threadsafe(owner.deliver, event)
+
+    def _samples_left(self, job) -> int:
+        """Samples a running take will still stream (its pre-roll on the speakers is sized from them)."""
+        m = self.model
+        return int(max(0, job.total_frames - job.frames) * m.sample_rate / m.frame_rate)
 
     def _on_audio(self, job, x) -> None:
         self.player.feed(key(job.owner, job.id), x)  # [n, C] float32 on the host (the worker's one copy)
 
-    def _play(self, owner: Any, id: Any, params: M.GenerateParams | None) -> None:
+    def _play(self, owner: Any, id: Any, params: M.GenerateParams | None, total: int | None = None) -> None:
         """Put a generation that is starting on the speakers (sources are keyed by owner and id: ids are per client)."""
         bar = 0
         if params is not None and params.bpm:
             bar = loop_samples(1, params.bpm, params.beats_per_bar, self.model.sample_rate)
-        self.player.launch(key(owner, id), bar, grid=self.link is not None)
+        self.launched[key(owner, id)] = (owner, id)
+        while len(self.launched) > 64:
+            del self.launched[next(iter(self.launched))]
+        self.player.launch(key(owner, id), bar, grid=self.link is not None, total=total)
 
     def _replay(self, owner: Any, id: Any) -> None:
         """`play`: one of the sender's own takes on the speakers (id None: its latest); a finished one plays its
@@ -295,7 +349,7 @@ class Server:
         if job is None:
             what = "nothing of yours to play yet" if id is None else f"no generation of yours with id {M.short(id)}"
             raise M.ProtocolError("unknown_id", what, id)
-        self._play(owner, job.id, job.params)
+        self._play(owner, job.id, job.params, self._samples_left(job) if job.audio is None else None)
         if job.audio is not None:
             audio = job.audio.T.cpu().numpy().copy()
             if job.params.loop:

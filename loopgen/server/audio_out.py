@@ -1,21 +1,26 @@
-"""Live audio out: a preallocated ring buffer read by the sound card's callback (or by a null output where there is
-no device), fed at real-time pace by a feeder thread that mixes the playing source.
+"""Live audio out: a preallocated ring buffer read by the output's callback (a sound card through PortAudio, JACK,
+or a null output where there is no device), fed by a feeder thread that mixes the playing source and resamples it
+from the model's rate to the output's with one streaming soxr resampler (click-free across blocks and seams).
 
 The callback never waits: it copies what the ring holds and plays silence, counted as underruns, when it runs dry.
-What plays (a new loop on the next bar of the playing one, or of an Ableton Link session, crossfaded; a fade on stop)
-is the streaming layer's Mixer; this module only moves its blocks to the device, and tells the mixer how far the
-block it asks for is from the Link session's next bar line, counting the audio already queued ahead of it.
+The feeder keeps the ring `fill` frames ahead of the output, so the output latency is fixed and known
+(`latency`: the ring, the resampler's look-ahead and the device's own), and a launch is heard exactly one latency
+after it was asked for (or on a bar line); each start is reported with when it is heard (`on_playing`).
+What plays (pre-roll, bar lines, crossfades, fades, dropouts) is the streaming layer's Mixer.
 """
 from __future__ import annotations
 
 import threading
 import time
+from typing import Any, Callable
+
 import numpy as np
 
-from ..errors import LoopgenError
-from ..streaming.mix import Mixer
+from ..streaming.mix import Mixer, Preroll
+from .outputs import NullOutput, PortAudioOutput
 
 FADE_SECONDS = 0.05  # how long close() lets a stop fade play
+FILL_SECONDS = 0.02  # the ring is kept at least this far ahead of the output (and at least two periods)
 
 
 class Ring:
@@ -52,77 +57,112 @@ class Ring:
         self.r += have
 
 
-class Player:
-    """Feeds a Ring at the output rate from the playing Source, resampling from the model's rate with soxr."""
+class Resampler:
+    """The model's rate -> the output's, streaming (soxr), or a pass-through when they are equal. Output sample
+    `round(i * ratio)` is input sample i (soxr keeps time zero aligned); `held` is what it holds back."""
 
-    def __init__(self, model_rate: int, channels: int, device: str | int | None = None, block: int = 1024,
-                 clock=None):
-        """`clock`: a LinkClock (serve --link) whose bar lines `launch(..., grid=True)` waits for."""
+    def __init__(self, rate_in: int, rate_out: int, channels: int):
         import soxr
 
+        self.ratio = rate_out / rate_in
+        self.fed = 0  # input samples pushed
+        self.out = 0  # output samples given
+        self.stream = None if rate_in == rate_out else soxr.ResampleStream(rate_in, rate_out, channels,
+                                                                          dtype="float32")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y = x if self.stream is None else self.stream.resample_chunk(x)
+        self.fed += x.shape[0]
+        self.out += y.shape[0]
+        return y
+
+    def index(self, k: int) -> int:
+        """The output position of input sample `fed + k` (a block's sample k, pushed next)."""
+        return int(round((self.fed + k) * self.ratio))
+
+    @staticmethod
+    def most_held(rate_in: int, rate_out: int, channels: int, block: int) -> int:
+        """The most output samples the resampler holds back, fed `block`-sample blocks (measured: soxr's is fixed
+        by its filter and the block size)."""
+        r, most = Resampler(rate_in, rate_out, channels), 0
+        zeros = np.zeros((block, channels), dtype=np.float32)
+        for _ in range(64):
+            r(zeros)
+            most = max(most, int(np.ceil(r.fed * r.ratio)) - r.out)
+        return most
+
+
+class Player:
+    """Mixes the playing source into the ring at the output's rate; sources launch and report when heard."""
+
+    def __init__(self, model_rate: int, channels: int, device: str | int | None = None, block: int = 256,
+                 clock=None, jack=None, connect: list[str] | None = None,
+                 on_playing: Callable[[Any, float, int | None], None] | None = None, null_rate: int | None = None):
+        """`clock`: a LinkClock or JackTransport whose bar lines `launch(..., grid=True)` waits for. `device`: None or
+        "none" (headless), "jack" (through `jack`, a jack_io.JackClient), or a PortAudio device name or index.
+        `on_playing(id, seconds until heard, JACK frame or None)`: each source's first sample, from the feeder.
+        `null_rate`: the headless output's rate (default: the model's)."""
         self.model_rate = model_rate
         self.channels = channels
         self.block = block
         self.lock = threading.Lock()
-        self.mixer = Mixer(channels)
+        self.mixer = Mixer(channels, Preroll(model_rate))
         self.clock = clock
+        self.on_playing = on_playing
+        self.deadlines: dict[object, float] = {}  # id -> perf_counter time its launch is to be heard (non-grid)
         self.starts: dict[object, int] = {}  # id -> output sample (ring position) where it began playing
-        self.last_read: tuple[int, float] | None = None  # headless: (ring position, perf_counter time) of its last read
-        self.stream = None
-        self.device_name = "none (headless)"
-        self.rate = model_rate
-        if device is not None and str(device) != "none":
-            self._open(device)
-        self.resampler = soxr.ResampleStream(model_rate, self.rate, channels, dtype="float32")
-        self.ring = Ring(int(self.rate * 0.5), channels)
+        if device is None or str(device) == "none":
+            self.output = NullOutput(null_rate or model_rate, channels)
+        elif str(device) == "jack":
+            from .jack_io import JackOutput
+
+            self.output = JackOutput(jack, channels, connect)
+        else:
+            self.output = PortAudioOutput(device, channels)
+        self.rate = self.output.rate
+        self.device_name = self.output.name
+        self.resampler = Resampler(model_rate, self.rate, channels)
+        self.held = Resampler.most_held(model_rate, self.rate, channels, block)
+        self.fill = max(2 * self.output.period, int(FILL_SECONDS * self.rate))
+        out_block = int(np.ceil(block * self.rate / model_rate))
+        self.ring = Ring(self.fill + self.held + 4 * out_block + 4096, channels)
         self.halt = threading.Event()
         self.feeder = threading.Thread(target=self._feed, name="loopgen-feeder", daemon=True)
-        self.null = None if self.stream is not None else threading.Thread(target=self._null, daemon=True)
 
-    def _open(self, device) -> None:
-        import sounddevice as sd
-
-        dev = int(device) if str(device).isdigit() else device
-        try:
-            info = sd.query_devices(dev, "output")
-        except (ValueError, sd.PortAudioError) as e:
-            raise LoopgenError(f"no audio output {device!r} ({e}); `loopgen devices` lists them, "
-                               f"or use --audio-device none") from e
-        self.rate = int(info["default_samplerate"])
-        self.device_name = info["name"]
-        self.stream = sd.OutputStream(device=dev, samplerate=self.rate, channels=self.channels, dtype="float32",
-                                      callback=self._callback, blocksize=0, latency="low")
-
-    def _callback(self, outdata, frames, time_info, status) -> None:  # real-time thread: no locks, no allocation
-        self.ring.read_into(outdata)
+    # -- what the host compensates -----------------------------------------------------------------------------
+    @property
+    def latency(self) -> float:
+        """Seconds from a launch (or any sample handed to the ring) to the speakers: the ring's fill, the
+        resampler's look-ahead and the device's own latency."""
+        return (self.fill + self.held) / self.rate + self.output.latency + 0.001
 
     def start(self) -> None:
+        self.output.start(self.ring)
         self.feeder.start()
-        if self.stream is not None:
-            self.stream.start()
-        else:
-            self.null.start()
 
     def close(self) -> None:
         self.stop(fade=True)
         time.sleep(FADE_SECONDS * 2)
         self.halt.set()
         self.feeder.join(1.0)
-        if self.stream is not None:
-            self.stream.stop()
-            self.stream.close()
-        self.resampler = None
+        self.output.close()
 
     # -- control (any thread): the mixer decides what plays, under the lock ----------------------------------
-    def launch(self, id: object, bar_samples: int = 0, grid: bool = False) -> None:
-        """Play job `id`'s audio from now (or from the next bar of the playing loop; `grid`: of the Link session)."""
+    def launch(self, id: object, bar_samples: int = 0, grid: bool = False, total: int | None = None) -> None:
+        """Play `id`'s audio one latency from now (once its pre-roll is in), or on the next bar line of the playing
+        loop (`bar_samples`), or (`grid`) of the outside clock. `total`: the samples its stream will bring."""
+        grid = grid and self.clock is not None
         with self.lock:
-            self.mixer.launch(id, bar_samples, grid and self.clock is not None)
+            self.deadlines[id] = time.perf_counter() + self.latency
+            while len(self.deadlines) > 64:
+                del self.deadlines[next(iter(self.deadlines))]
+            self.mixer.launch(id, bar_samples, grid, total)
 
     def feed(self, id: object, pcm: np.ndarray) -> None:
         """Streamed audio [n, C] of job `id` (ignored unless it is playing or about to)."""
+        now = time.perf_counter()
         with self.lock:
-            self.mixer.feed(id, pcm)
+            self.mixer.feed(id, pcm, now)
 
     def finished(self, id: object, loop: np.ndarray | None) -> None:
         with self.lock:
@@ -146,51 +186,47 @@ class Player:
 
     @property
     def underruns(self) -> int:
-        return self.ring.underruns
+        """Dropouts: the output found the ring short, or a playing stream ran dry (the model fell behind)."""
+        return self.ring.underruns + self.mixer.underruns
 
-    # -- threads -----------------------------------------------------------------------------------------------
-    def _ahead(self) -> float:
-        """Seconds until audio written to the ring now is heard: what the ring holds, plus the device's latency."""
-        device = float(self.stream.latency) if self.stream is not None else 0.0
-        return (self.ring.w - self.ring.r) / self.rate + device
+    def played_at(self, index: int) -> float:
+        """The perf_counter time ring position `index` is heard."""
+        return time.perf_counter() + self.output.ahead(index)
+
+    # -- the feeder thread -------------------------------------------------------------------------------------
+    def _until(self) -> int | None:
+        """Model-rate samples from the next block's first sample to the pending source's start line."""
+        pend = self.mixer.pending
+        if pend is None:
+            return None
+        ahead = self.output.ahead(self.resampler.index(0))  # seconds until the next block is heard
+        if pend.grid:
+            k = self.clock.samples_to_bar(ahead, self.model_rate)
+            return 0 if k is None else k  # no bar line comes (a stopped JACK transport): at once
+        at = self.deadlines.get(pend.id)
+        return None if at is None else int(round((at - time.perf_counter() - ahead) * self.model_rate))
 
     def _next_block(self) -> np.ndarray:
-        until = None
         with self.lock:
-            waiting = self.mixer.pending is not None and self.mixer.pending.grid
-        if self.clock is not None and waiting:  # only while a launch waits for a bar
-            until = self.clock.samples_to_bar(self._ahead(), self.model_rate)
-        with self.lock:
+            until = self._until()
             out = self.mixer.block(self.block, until)
-            for id, k in self.mixer.started:
-                self.starts[id] = self.ring.w + int(round(k * self.rate / self.model_rate))
+            started = [(id, self.resampler.index(k)) for id, k in self.mixer.started]
             self.mixer.started.clear()
+        for id, index in started:
+            self.starts[id] = index
+            if self.on_playing is not None:
+                frame_of = getattr(self.output, "frame_of", None)
+                self.on_playing(id, self.output.ahead(index), frame_of(index) if frame_of else None)
         while len(self.starts) > 64:
             del self.starts[next(iter(self.starts))]
         return out
 
     def _feed(self) -> None:
+        wait = min(0.005, self.output.period / self.rate / 2)
         while not self.halt.is_set():
-            if self.ring.space() < self.block * 4:
-                time.sleep(self.block / self.model_rate / 2)
+            if self.ring.w - self.ring.r >= self.fill:
+                time.sleep(wait)
                 continue
-            y = self.resampler.resample_chunk(self._next_block())
+            y = self.resampler(self._next_block())
             if y.shape[0]:
                 self.ring.write(y[: self.ring.space()])
-
-    def played_at(self, index: int) -> float:
-        """Headless: the perf_counter time the null output plays ring position `index` (from its last read, so an
-        underrun before it does not shift the answer)."""
-        r, t = self.last_read
-        return t + (index - r) / self.rate
-
-    def _null(self) -> None:
-        """Headless: consume the ring at real-time pace, as a sound card would."""
-        period = 256
-        out = np.zeros((period, self.channels), dtype=np.float32)
-        t = time.perf_counter()
-        while not self.halt.is_set():
-            self.last_read = (self.ring.r, t)
-            self.ring.read_into(out)
-            t += period / self.rate
-            time.sleep(max(0.0, t - time.perf_counter()))

@@ -1,9 +1,15 @@
 """What the speakers play, sans-I/O: the playing source, the one launched to follow it, and the blocks they make.
 
 A source plays its streamed chunks as they arrive, then (a loop) its finished audio, repeated. A new launch starts
-at once, or on the next bar line of a playing loop, or (`grid`: an outside clock such as Ableton Link) on the next
-bar line the caller of `block` gives, with an equal-power crossfade over the rest of that block; stop fades the
-playing block to silence. The audio out (server/audio_out.py) calls `block` from its feeder thread.
+at a start line the caller gives (`until`: samples from the block's first sample; the audio out puts it one output
+latency after the command, or on an outside clock's bar line for `grid`), or on the next bar line of a playing
+loop, with an equal-power crossfade over the rest of that block; stop fades the playing block to silence.
+
+A streamed source is made while it plays, so it starts only once it holds its **pre-roll**: enough audio that, at
+the rate its chunks have been arriving, it cannot run dry before its end (`Preroll`). When it still runs dry (the
+model slowed: more streams joined), the gap plays silence, counted in `underruns`, and the source waits for a new
+pre-roll before it goes on from the sample where it stopped: the audio after a gap is the take's, in order.
+The audio out (server/audio_out.py) calls `block` from its feeder thread.
 """
 from __future__ import annotations
 
@@ -15,6 +21,28 @@ from .dsp import crossfade, fade_out
 
 
 @dataclass
+class Preroll:
+    """When a streamed source may play: it holds `margin` seconds (at least `minimum`, and `jitter` times the
+    longest wait seen between two of its chunks), plus what its end needs when it arrives slower than real time:
+    with `remaining` samples to come at `r` x real time, `remaining * (1 - r) / r` more."""
+
+    rate: int  # the model's sample rate
+    minimum: float = 0.1  # seconds
+    jitter: float = 2.0
+
+    def need(self, s: "Source") -> float:
+        """Samples `s` must hold before it plays (inf: not enough arrivals yet to know its rate)."""
+        if s.arrivals < 2 or s.last_t <= s.first_t:
+            return float("inf")
+        margin = max(self.minimum, self.jitter * s.gap) * self.rate
+        r = (s.arrived - s.first_n) / (s.last_t - s.first_t) / self.rate  # x real time, since its first chunk
+        if s.total is None or r >= 1.0:
+            return margin
+        remaining = max(0, s.total - s.arrived)
+        return margin + remaining * (1.0 - r) / max(r, 1e-3)
+
+
+@dataclass
 class Source:
     """What the feeder plays: streamed chunks as they arrive, then (for a loop) the finished loop, repeated."""
 
@@ -22,9 +50,41 @@ class Source:
     chunks: list = field(default_factory=list)  # [n, C] arrays not yet played
     loop: np.ndarray | None = None  # [N, C] once finished
     bar: int = 0  # samples per bar (0: not bar-synced)
-    grid: bool = False  # starts on the outside clock's next bar line (block's until_bar)
+    grid: bool = False  # starts on the outside clock's next bar line (block's `until`)
+    total: int | None = None  # samples the stream will bring (None: unknown)
     pos: int = 0  # samples of this source played so far
     ended: bool = False
+    buffering: bool = True  # waits for its pre-roll (before its first sample, and after running dry)
+    # arrivals, for the pre-roll: count, samples, the first chunk's time and size, the last chunk's time, the
+    # longest wait between two chunks after the first (seconds)
+    arrivals: int = 0
+    arrived: int = 0
+    first_t: float = 0.0
+    first_n: int = 0
+    last_t: float = 0.0
+    gap: float = 0.0
+
+    def add(self, pcm: np.ndarray, now: float | None) -> None:
+        self.chunks.append(pcm)
+        self.arrived += pcm.shape[0]
+        if now is None:
+            return
+        if self.arrivals == 0:
+            self.first_t, self.first_n = now, pcm.shape[0]
+        elif self.arrivals >= 2:
+            self.gap = max(self.gap, now - self.last_t)
+        self.last_t = now
+        self.arrivals += 1
+
+    @property
+    def buffered(self) -> int:
+        return sum(c.shape[0] for c in self.chunks)
+
+    def ready(self, preroll: Preroll | None) -> bool:
+        """May it play now (a finished or looping source always may)?"""
+        if self.ended or self.loop is not None or preroll is None:
+            return True
+        return self.buffered >= preroll.need(self)
 
     def pull(self, n: int, channels: int) -> np.ndarray:
         out = np.zeros((n, channels), dtype=np.float32)
@@ -45,54 +105,65 @@ class Source:
                 out[got : got + take] = self.loop[i : i + take]
                 got += take
                 self.pos += take
+        if got < n and not self.ended:
+            self.buffering = True  # ran dry mid-stream: silence from here, and a new pre-roll before it goes on
         return out
 
 
-
 class Mixer:
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, preroll: Preroll | None = None):
+        """`preroll`: None plays streamed chunks the moment they come (the sans-I/O tests of the mechanics)."""
         self.channels = channels
+        self.preroll = preroll
         self.current: Source | None = None
         self.pending: Source | None = None
         self.fading_out = False
         self.volume = 1.0  # output gain, set live (MIDI CC)
+        self.underruns = 0  # times a playing stream ran dry (silence until it had its pre-roll again)
         self.started: list[tuple[object, int]] = []  # (id, sample of its block) of each source that began playing
 
-    def launch(self, id: object, bar_samples: int = 0, grid: bool = False) -> None:
-        src = Source(id, bar=bar_samples, grid=grid)
-        if self.current is None and not grid:
-            self.current = src
-            self.started.append((id, 0))
-        else:
-            self.pending = src  # crossfaded in: at once, or on the next bar line (the playing loop's, or the grid's)
+    def launch(self, id: object, bar_samples: int = 0, grid: bool = False, total: int | None = None) -> None:
+        """Play `id` next: at the start line `block` is given, or (a playing loop with bars) on its next bar line."""
+        self.pending = Source(id, bar=bar_samples, grid=grid, total=total)
         self.fading_out = False
 
-    def feed(self, id: object, pcm: np.ndarray) -> None:
-        for s in (self.current, self.pending):
-            if s is not None and s.id == id:
-                s.chunks.append(pcm)
+    def _sources(self, id: object):
+        return [s for s in (self.current, self.pending) if s is not None and s.id == id]
+
+    def feed(self, id: object, pcm: np.ndarray, now: float | None = None) -> None:
+        """Streamed audio [n, C] of `id`, arrived at `now` (seconds, any steady clock: the pre-roll's rate)."""
+        for s in self._sources(id):
+            s.add(pcm, now)
 
     def finished(self, id: object, loop: np.ndarray | None) -> None:
-        for s in (self.current, self.pending):
-            if s is not None and s.id == id:
-                s.loop = loop
-                s.ended = True
+        for s in self._sources(id):
+            s.loop = loop
+            s.ended = True
 
     def stop(self, fade: bool = True) -> None:
         self.fading_out = fade
         if not fade:
             self.current = self.pending = None
 
-    def block(self, n: int, until_bar: int | None = None) -> np.ndarray:
-        """The next n samples [n, C], at the output volume. `until_bar`: samples from this block's first sample to the
-        outside clock's next bar line (where a `grid` launch starts); None when there is no outside clock."""
-        out = self._block(n, until_bar)
+    def block(self, n: int, until: int | None = None) -> np.ndarray:
+        """The next n samples [n, C], at the output volume. `until`: samples from this block's first sample to the
+        pending source's start line (where a launch starts; None or <= 0: at once)."""
+        out = self._block(n, until)
         return out if self.volume == 1.0 else out * np.float32(self.volume)
 
     def _pull(self, src: Source | None, n: int) -> np.ndarray:
-        return src.pull(n, self.channels) if src is not None else np.zeros((n, self.channels), dtype=np.float32)
+        if src is None or n <= 0:
+            return np.zeros((max(n, 0), self.channels), dtype=np.float32)
+        if src.buffering:
+            if not src.ready(self.preroll):
+                return np.zeros((n, self.channels), dtype=np.float32)
+            src.buffering = False
+        out = src.pull(n, self.channels)
+        if src.buffering:
+            self.underruns += 1
+        return out
 
-    def _block(self, n: int, until_bar: int | None) -> np.ndarray:
+    def _block(self, n: int, until: int | None) -> np.ndarray:
         cur, pend = self.current, self.pending
         if self.fading_out:
             out = fade_out(self._pull(cur, n))
@@ -101,15 +172,18 @@ class Mixer:
             return out
         if pend is None:
             return self._pull(cur, n)
-        # switch: at once, on the outside clock's next bar line, or on the playing loop's next bar line
-        if pend.grid:
-            k = until_bar if until_bar is not None else 0
+        # the start line: the caller's (at once, a deadline, the outside clock's bar line) or the playing loop's bar
+        if not pend.grid and cur is not None and cur.bar and cur.loop is not None:
+            k = (-cur.pos) % cur.bar
         else:
-            k = 0 if (cur is None or cur.bar == 0 or cur.loop is None) else (-cur.pos) % cur.bar
+            k = max(0, until or 0)
         if k >= n:
             return self._pull(cur, n)
+        if not pend.ready(self.preroll):  # its pre-roll is not in yet: a bar-line start waits for the next line
+            return self._pull(cur, n)
         head = self._pull(cur, k)
-        old, new = self._pull(cur, n - k), pend.pull(n - k, self.channels)
+        old = self._pull(cur, n - k)
         self.current, self.pending = pend, None
+        new = self._pull(pend, n - k)
         self.started.append((pend.id, k))
         return np.concatenate([head, crossfade(old, new) if cur is not None else new])

@@ -21,21 +21,30 @@ def test_ring_wraps_and_counts_underruns():
     assert r.underruns == 1  # ran dry: silence, counted
 
 
-def test_launch_waits_for_the_next_bar_and_crossfades():
-    p = Player(32000, 1, "none", block=1000)
-    a = np.ones((5000, 1), np.float32)  # a finished 5000-sample loop, bars of 2500
-    p.launch("a", bar_samples=2500)
-    p.finished("a", a)
-    p.current.loop = a
-    first = p._next_block()
-    assert np.all(first == 1.0)
-    p.launch("b")
-    p.feed("b", np.full((4000, 1), -1.0, np.float32))
-    blocks = [p._next_block() for _ in range(3)]
-    y = np.concatenate(blocks)[:, 0]
-    # the switch starts exactly at the bar line: sample 2500 of the loop = sample 1500 of these blocks
-    assert np.all(y[:1500] == 1.0) and 0.99 < y[1500] < 1.0 and y[1999] < 0  # the fade starts on the bar line
-    assert p.current.id == "b"
+def test_a_launch_is_heard_one_stated_latency_later():
+    """The null output at 48 kHz from a 32 kHz model: a finished take launched at time t is heard at t + latency
+    (the ring's fill, the resampler's look-ahead), to within a null-output period, and reported so."""
+    heard = []
+    p = Player(32000, 1, "none", null_rate=48000,
+               on_playing=lambda id, ahead, frame: heard.append((id, time.perf_counter() + ahead)))
+    assert p.rate == 48000 and p.held > 0
+    p.start()
+    try:
+        for n in range(3):
+            time.sleep(0.1)
+            t = time.perf_counter()
+            p.launch(n)
+            p.feed(n, np.ones((3200, 1), np.float32))
+            p.finished(n, None)
+            while len(heard) <= n:
+                time.sleep(0.001)
+            id, at = heard[n]
+            assert id == n
+            period = p.output.period / p.rate
+            assert abs(at - t - p.latency) < period + 0.002, (at - t, p.latency)
+            assert abs(p.played_at(p.starts[n]) - at) < 1e-3
+    finally:
+        p.close()
 
 
 def test_stop_fades_out_and_null_output_runs_in_real_time():

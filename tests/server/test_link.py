@@ -30,15 +30,15 @@ def test_grid_launch_starts_on_the_given_bar_line():
     m = Mixer(1)
     m.launch("a", grid=True)  # nothing playing: silence until the bar line
     m.feed("a", np.full((4000, 1), 0.5, np.float32))
-    out = m.block(1000, until_bar=700)
+    out = m.block(1000, until=700)
     assert np.all(out[:700] == 0) and np.all(out[700:] == 0.5) and m.started == [("a", 700)]
     m.started.clear()
     m.launch("b", bar_samples=10, grid=True)  # a new one: "a" plays on until the next grid line, then crossfades
     m.feed("b", np.full((4000, 1), -0.25, np.float32))
-    assert np.all(m.block(1000, until_bar=1500) == 0.5)  # not in this block
-    out = m.block(1000, until_bar=500)
+    assert np.all(m.block(1000, until=1500) == 0.5)  # not in this block
+    out = m.block(1000, until=500)
     assert np.all(out[:500] == 0.5) and out[500, 0] == pytest.approx(0.5, abs=0.01) and m.started == [("b", 500)]
-    assert np.all(m.block(100, until_bar=10) == -0.25)  # crossfaded over the rest of that block: "b" alone now
+    assert np.all(m.block(100, until=10) == -0.25)  # crossfaded over the rest of that block: "b" alone now
 
 
 def test_link_tempo_is_the_default_bpm_and_loops_start_on_link_bars(serve):
