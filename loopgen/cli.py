@@ -297,7 +297,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         read_dirs=tuple(Path(d).expanduser() for d in args.read_dir), allow_origins=tuple(args.allow_origin),
         allow_hosts=tuple(args.allow_host),
         link=args.link, link_bpm=args.link_bpm, cuda_graphs=args.cuda_graphs, max_generations=args.max_generations,
-        admission=args.admission,
+        admission=args.admission, jack_server=args.jack_server, jack_connect=args.connect,
+        jack_transport=args.jack_transport,
     )
     try:
         asyncio.run(serve_forever(cfg, announce=lambda s: print(s, flush=True)))
@@ -318,6 +319,37 @@ async def _saved_as(c, gen_id: str) -> str | None:
             return ev.get("path")
 
 
+def _list_jack() -> None:
+    """JACK, when a server runs: its rate and playback ports (--audio-device jack) and MIDI sources (--midi jack)."""
+    try:
+        from .server.jack_io import server_running
+
+        jc = server_running()
+    except Exception:  # no JACK-Client, no libjack
+        jc = None
+    if jc is None:
+        return
+    try:
+        c = jc.client
+        playback = [p.name for p in c.get_ports(is_physical=True, is_input=True, is_audio=True)]
+        midi = [p.name for p in c.get_ports(is_midi=True, is_output=True)]
+        print(f"  jack  JACK server at {jc.rate} Hz, period {jc.period}: --audio-device jack "
+              f"(to {', '.join(playback) or 'no playback ports'}); --midi jack"
+              + (f" (MIDI sources: {', '.join(midi)})" if midi else ""))
+    finally:
+        jc.close()
+
+
+def _ports(text: str) -> tuple[str, ...]:
+    """--connect: JACK port names, comma-separated; none: no connection."""
+    if text.strip().lower() == "none":
+        return ()
+    ports = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not ports or len(ports) > 2:
+        raise argparse.ArgumentTypeError("one or two JACK port names, comma-separated (or none)")
+    return ports
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     print("audio outputs (--audio-device ID or a name substring):")
     try:
@@ -330,6 +362,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
             print("  none found: serve runs headless (--audio-device none)")
     except Exception as e:
         print(f"  unavailable ({e}): serve runs headless")
+    _list_jack()
     print("MIDI inputs (--midi NAME):")
     try:
         import mido
@@ -592,8 +625,18 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--osc-reply", type=_hostport, default=None, metavar="HOST:PORT",
                     help="send OSC replies here (default: back to the sender)")
     sv.add_argument("--osc-allow", nargs="*", default=[], metavar="HOST", help="non-loopback OSC senders to accept")
-    sv.add_argument("--audio-device", default="default", help="output NAME or ID, or none (headless)")
-    sv.add_argument("--midi", default=None, metavar="PORT", help="MIDI input port name")
+    sv.add_argument("--audio-device", default="default",
+                    help="output NAME or ID, jack (a JACK server, through its own ports), or none (headless)")
+    sv.add_argument("--connect", type=_ports, default=None, metavar="PORT[,PORT]",
+                    help="JACK: the ports loopgen's out_1, out_2 go to (default: the system's playback ports; "
+                         "none: leave them unconnected)")
+    sv.add_argument("--jack-server", default=None, metavar="NAME",
+                    help="the JACK server to use (default: JACK's own, $JACK_DEFAULT_SERVER)")
+    sv.add_argument("--jack-transport", action="store_true",
+                    help="follow JACK's transport: the timebase master's tempo is the default bpm, loops start on "
+                         "its bars (e.g. Ardour as master)")
+    sv.add_argument("--midi", default=None, metavar="PORT",
+                    help="MIDI input port name, or jack (a JACK MIDI input port, loopgen:midi_in)")
     sv.add_argument("--midi-map", default=None, metavar="FILE", help="TOML mapping (default: the shipped one)")
     sv.add_argument("--loops-dir", default=str(Path.home() / "loopgen-loops"), help="where finished audio is saved")
     sv.add_argument("--token", default=None, help="required in hello (generated when --host is not loopback)")

@@ -298,10 +298,10 @@ class Server:
     def emit(self, owner: Any, event: M.Event) -> None:
         if isinstance(event, M.Progress) and self.player is not None:
             event = M.Progress(event.id, event.frames, event.total, event.rtf, self.player.underruns)
-        if isinstance(event, M.Done) and self.player is not None:
+        if isinstance(event, M.Done) and self.player is not None:  # its stream has ended: a loop goes on looping
             job = self.worker.find(event.id, owner) if self.worker else None
-            if job is not None and job.audio is not None and job.params.loop:
-                self.player.finished(key(owner, event.id), job.audio.T.cpu().numpy().copy())
+            loop = job is not None and job.audio is not None and job.params.loop
+            self.player.finished(key(owner, event.id), job.audio.T.cpu().numpy().copy() if loop else None)
         if owner is None:  # MIDI's takes: no one to deliver to, the terminal still says
             log_event("MIDI", event)
         elif self.loop is not None:
@@ -310,7 +310,7 @@ class Server:
     def _on_start(self, job) -> None:
         """A take started (the worker accepted it): on the speakers if its request asked to be played."""
         if job.play:
-            self._play(job.owner, job.id, job.params, self._samples_left(job))
+            self._play(job.owner, job.id, job.params, self._samples_left(job), self._loop_length(job))
 
     def _on_playing(self, id: Any, ahead: float, frame: int | None) -> None:
         """The feeder put a take's first sample in the ring: its owner hears when it reaches the speakers."""
@@ -328,10 +328,16 @@ class Server:
         m = self.model
         return int(max(0, job.total_frames - job.frames) * m.sample_rate / m.frame_rate)
 
+    @staticmethod
+    def _loop_length(job) -> int | None:
+        """A loop's length in samples (its stream plays to there on the speakers, then the wrapped loop)."""
+        return job.take.length if job.params.loop else None
+
     def _on_audio(self, job, x) -> None:
         self.player.feed(key(job.owner, job.id), x)  # [n, C] float32 on the host (the worker's one copy)
 
-    def _play(self, owner: Any, id: Any, params: M.GenerateParams | None, total: int | None = None) -> None:
+    def _play(self, owner: Any, id: Any, params: M.GenerateParams | None, total: int | None = None,
+              length: int | None = None) -> None:
         """Put a generation that is starting on the speakers (sources are keyed by owner and id: ids are per client)."""
         bar = 0
         if params is not None and params.bpm:
@@ -339,7 +345,7 @@ class Server:
         self.launched[key(owner, id)] = (owner, id)
         while len(self.launched) > 64:
             del self.launched[next(iter(self.launched))]
-        self.player.launch(key(owner, id), bar, grid=self.link is not None, total=total)
+        self.player.launch(key(owner, id), bar, grid=self.link is not None, total=total, length=length)
 
     def _replay(self, owner: Any, id: Any) -> None:
         """`play`: one of the sender's own takes on the speakers (id None: its latest); a finished one plays its
@@ -349,7 +355,9 @@ class Server:
         if job is None:
             what = "nothing of yours to play yet" if id is None else f"no generation of yours with id {M.short(id)}"
             raise M.ProtocolError("unknown_id", what, id)
-        self._play(owner, job.id, job.params, self._samples_left(job) if job.audio is None else None)
+        running = job.audio is None
+        self._play(owner, job.id, job.params, self._samples_left(job) if running else None,
+                   self._loop_length(job) if running else None)
         if job.audio is not None:
             audio = job.audio.T.cpu().numpy().copy()
             if job.params.loop:

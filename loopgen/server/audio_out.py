@@ -53,7 +53,8 @@ class Ring:
         out[first:have] = self.buf[: have - first]
         if have < n:
             out[have:] = 0.0
-            self.underruns += 1
+            if self.w:  # (before the feeder's first write the output is only starting)
+                self.underruns += 1
         self.r += have
 
 
@@ -148,15 +149,17 @@ class Player:
         self.output.close()
 
     # -- control (any thread): the mixer decides what plays, under the lock ----------------------------------
-    def launch(self, id: object, bar_samples: int = 0, grid: bool = False, total: int | None = None) -> None:
+    def launch(self, id: object, bar_samples: int = 0, grid: bool = False, total: int | None = None,
+               length: int | None = None) -> None:
         """Play `id`'s audio one latency from now (once its pre-roll is in), or on the next bar line of the playing
-        loop (`bar_samples`), or (`grid`) of the outside clock. `total`: the samples its stream will bring."""
+        loop (`bar_samples`), or (`grid`) of the outside clock. `total`: the samples its stream will bring;
+        `length`: a loop's length."""
         grid = grid and self.clock is not None
         with self.lock:
             self.deadlines[id] = time.perf_counter() + self.latency
             while len(self.deadlines) > 64:
                 del self.deadlines[next(iter(self.deadlines))]
-            self.mixer.launch(id, bar_samples, grid, total)
+            self.mixer.launch(id, bar_samples, grid, total, length)
 
     def feed(self, id: object, pcm: np.ndarray) -> None:
         """Streamed audio [n, C] of job `id` (ignored unless it is playing or about to)."""

@@ -52,6 +52,8 @@ class Source:
     bar: int = 0  # samples per bar (0: not bar-synced)
     grid: bool = False  # starts on the outside clock's next bar line (block's `until`)
     total: int | None = None  # samples the stream will bring (None: unknown)
+    length: int | None = None  # a loop's length: its stream plays to there, then the loop (its overrun never plays:
+    # the loop's head, the overrun crossfaded in, is what follows its last sample)
     pos: int = 0  # samples of this source played so far
     ended: bool = False
     buffering: bool = True  # waits for its pre-roll (before its first sample, and after running dry)
@@ -78,20 +80,27 @@ class Source:
 
     @property
     def buffered(self) -> int:
-        return sum(c.shape[0] for c in self.chunks)
+        """Streamed samples it holds that will play (not a loop's overrun)."""
+        n = sum(c.shape[0] for c in self.chunks)
+        return n if self.length is None else min(n, max(0, self.length - self.pos))
 
     def ready(self, preroll: Preroll | None) -> bool:
         """May it play now (a finished or looping source always may)?"""
-        if self.ended or self.loop is not None or preroll is None:
+        if self.ended or self.loop is not None:
+            return True
+        if self.length is not None and self.pos >= self.length:
+            return False  # a loop played to its length: its wrapped head comes with its end
+        if preroll is None:
             return True
         return self.buffered >= preroll.need(self)
 
     def pull(self, n: int, channels: int) -> np.ndarray:
         out = np.zeros((n, channels), dtype=np.float32)
         got = 0
-        while got < n and self.chunks:
+        limit = n if self.length is None else min(n, max(0, self.length - self.pos))
+        while got < limit and self.chunks:
             c = self.chunks[0]
-            take = min(n - got, c.shape[0])
+            take = min(limit - got, c.shape[0])
             out[got : got + take] = c[:take]
             got += take
             self.chunks[0] = c[take:]
@@ -122,9 +131,11 @@ class Mixer:
         self.underruns = 0  # times a playing stream ran dry (silence until it had its pre-roll again)
         self.started: list[tuple[object, int]] = []  # (id, sample of its block) of each source that began playing
 
-    def launch(self, id: object, bar_samples: int = 0, grid: bool = False, total: int | None = None) -> None:
-        """Play `id` next: at the start line `block` is given, or (a playing loop with bars) on its next bar line."""
-        self.pending = Source(id, bar=bar_samples, grid=grid, total=total)
+    def launch(self, id: object, bar_samples: int = 0, grid: bool = False, total: int | None = None,
+               length: int | None = None) -> None:
+        """Play `id` next: at the start line `block` is given, or (a playing loop with bars) on its next bar line.
+        `total`: samples its stream brings; `length`: a loop's length (its stream plays to there, then the loop)."""
+        self.pending = Source(id, bar=bar_samples, grid=grid, total=total, length=length)
         self.fading_out = False
 
     def _sources(self, id: object):
@@ -165,6 +176,8 @@ class Mixer:
 
     def _block(self, n: int, until: int | None) -> np.ndarray:
         cur, pend = self.current, self.pending
+        if cur is not None and cur.ended and cur.loop is None and not cur.chunks:
+            self.current = cur = None  # played to its end: what follows starts from silence, not crossfaded in
         if self.fading_out:
             out = fade_out(self._pull(cur, n))
             self.current = self.pending = None
