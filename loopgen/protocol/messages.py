@@ -71,6 +71,7 @@ class GenerateParams:
     loudness: float | None = None  # LUFS target of the saved file (None: the server's default, none)
     melody: Melody | None = None  # a melody model's melody (None: none)
     queue: bool = False  # when the machine is at its real-time capacity: wait for room (True) or be refused
+    play: bool = True  # on the daemon's speakers once it starts (False: made and saved, not played)
 
     def total_seconds(self) -> float:
         return music_seconds(self.seconds, self.bars, self.bpm, self.beats_per_bar)
@@ -350,6 +351,7 @@ def generate_params(d: dict, id: Any, default_bpm: float | None = None) -> Gener
         sampling=sampling_changes(d, id),
         melody=melody_field(d, id),
         queue=when_busy(d, id),
+        play=flag(d, "play", True, id),
         **output_fields(d, id),
     )
     if p.total_seconds() > MAX_NEW_SECONDS:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 import logging
 import secrets
@@ -202,6 +203,10 @@ class Server:
             self.midi_map.check_model(lambda given: family(self.model).sampling(self.model, given))
         await asyncio.to_thread(self.model.generate, ["warm up"], 0.1, seed=0)  # first-call costs paid here
         self.realtime_factor = await asyncio.to_thread(measure_speed, self.model) if self.cfg.measure_speed else None
+        # the model, its caches and the libraries are here for good: a full garbage collection walking them holds the
+        # GIL for ~0.1 s (the audio callbacks need it every few ms), so they leave the collector's view
+        gc.collect()
+        gc.freeze()
         self.latency_frames = IncrementalDecoder(self.model).latency_frames
         m = self.model
         if self.cfg.link and self.cfg.jack_transport:
@@ -288,6 +293,7 @@ class Server:
             self.link.close()
         if self.jack is not None:
             self.jack.close()
+        gc.unfreeze()  # what start froze can be freed again (and is, at exit: no leak reports from extensions)
 
     @property
     def default_bpm(self) -> float | None:
@@ -364,6 +370,7 @@ class Server:
                 self.player.finished(key(owner, job.id), audio)
             else:
                 self.player.feed(key(owner, job.id), audio)
+                self.player.finished(key(owner, job.id), None)  # all of it is there: it plays at once
 
     # -- WebSocket -----------------------------------------------------------------------------------------------
     async def _ws_handler(self, ws) -> None:

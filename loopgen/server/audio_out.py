@@ -78,8 +78,9 @@ class Resampler:
         return y
 
     def index(self, k: int) -> int:
-        """The output position of input sample `fed + k` (a block's sample k, pushed next)."""
-        return int(round((self.fed + k) * self.ratio))
+        """The output position of input sample `fed + k` (a block's sample k, pushed next; the output sample at or
+        before it, when it falls between two)."""
+        return int((self.fed + k) * self.ratio)
 
     @staticmethod
     def most_held(rate_in: int, rate_out: int, channels: int, block: int) -> int:
@@ -112,6 +113,7 @@ class Player:
         self.on_playing = on_playing
         self.deadlines: dict[object, float] = {}  # id -> perf_counter time its launch is to be heard (non-grid)
         self.starts: dict[object, int] = {}  # id -> output sample (ring position) where it began playing
+        self.origins: dict[object, int] = {}  # id -> the mixer's sample (model rate) where it began playing
         if device is None or str(device) == "none":
             self.output = NullOutput(null_rate or model_rate, channels)
         elif str(device) == "jack":
@@ -213,15 +215,15 @@ class Player:
         with self.lock:
             until = self._until()
             out = self.mixer.block(self.block, until)
-            started = [(id, self.resampler.index(k)) for id, k in self.mixer.started]
+            started = [(id, self.resampler.index(k), self.resampler.fed + k) for id, k in self.mixer.started]
             self.mixer.started.clear()
-        for id, index in started:
-            self.starts[id] = index
+        for id, index, origin in started:
+            self.starts[id], self.origins[id] = index, origin
             if self.on_playing is not None:
                 frame_of = getattr(self.output, "frame_of", None)
                 self.on_playing(id, self.output.ahead(index), frame_of(index) if frame_of else None)
         while len(self.starts) > 64:
-            del self.starts[next(iter(self.starts))]
+            del self.starts[next(iter(self.starts))], self.origins[next(iter(self.origins))]
         return out
 
     def _feed(self) -> None:

@@ -64,7 +64,8 @@ def route(cmd: M.Command | None) -> list[Effect]:
     read = file_named(cmd)
     if read is not None:
         return [read]
-    return [Submit(cmd, play=isinstance(cmd, STARTS))]
+    params = getattr(cmd, "params", None)
+    return [Submit(cmd, play=isinstance(cmd, STARTS) and (params is None or params.play))]
 
 
 def _melody(cmd: M.Command) -> M.Melody | None:

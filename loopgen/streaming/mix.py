@@ -13,6 +13,7 @@ The audio out (server/audio_out.py) calls `block` from its feeder thread.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,6 +130,8 @@ class Mixer:
         self.fading_out = False
         self.volume = 1.0  # output gain, set live (MIDI CC)
         self.underruns = 0  # times a playing stream ran dry (silence until it had its pre-roll again)
+        self.emitted = 0  # samples made by `block` so far: the index of the next block's first sample
+        self.dropouts: deque = deque(maxlen=256)  # [id, take sample, first silent sample, first sample after]
         self.started: list[tuple[object, int]] = []  # (id, sample of its block) of each source that began playing
 
     def launch(self, id: object, bar_samples: int = 0, grid: bool = False, total: int | None = None,
@@ -160,18 +163,24 @@ class Mixer:
         """The next n samples [n, C], at the output volume. `until`: samples from this block's first sample to the
         pending source's start line (where a launch starts; None or <= 0: at once)."""
         out = self._block(n, until)
+        self.emitted += n
         return out if self.volume == 1.0 else out * np.float32(self.volume)
 
-    def _pull(self, src: Source | None, n: int) -> np.ndarray:
+    def _pull(self, src: Source | None, n: int, at: int = 0) -> np.ndarray:
+        """n samples of `src`, the first being this block's sample `at`."""
         if src is None or n <= 0:
             return np.zeros((max(n, 0), self.channels), dtype=np.float32)
         if src.buffering:
             if not src.ready(self.preroll):
                 return np.zeros((n, self.channels), dtype=np.float32)
             src.buffering = False
+            if self.dropouts and self.dropouts[-1][0] == src.id and self.dropouts[-1][3] is None:
+                self.dropouts[-1][3] = self.emitted + at  # it goes on here
+        pos = src.pos
         out = src.pull(n, self.channels)
         if src.buffering:
             self.underruns += 1
+            self.dropouts.append([src.id, src.pos, self.emitted + at + (src.pos - pos), None])
         return out
 
     def _block(self, n: int, until: int | None) -> np.ndarray:
@@ -195,8 +204,8 @@ class Mixer:
         if not pend.ready(self.preroll):  # its pre-roll is not in yet: a bar-line start waits for the next line
             return self._pull(cur, n)
         head = self._pull(cur, k)
-        old = self._pull(cur, n - k)
+        old = self._pull(cur, n - k, k)
         self.current, self.pending = pend, None
-        new = self._pull(pend, n - k)
+        new = self._pull(pend, n - k, k)
         self.started.append((pend.id, k))
         return np.concatenate([head, crossfade(old, new) if cur is not None else new])

@@ -24,6 +24,7 @@ def start_jackd(tmp_path):
     proc = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p",
                              str(PERIOD)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
+    time.sleep(0.3)  # (each early probe prints libjack's complaint)
     while True:
         try:
             jack.Client("probe", servername=name, no_start_server=True).close()
@@ -45,48 +46,65 @@ def stop_jackd(proc) -> None:
 
 
 class Recorder:
-    """A JACK client recording `channels` inputs into one buffer indexed by JACK frame time (from when it started):
-    `at(frame, n)` is what reached its inputs from JACK frame `frame` on."""
+    """A JACK client `name` recording `channels` inputs (in_1, ...) in its own process (jack_recorder.py) into a
+    shared buffer indexed by JACK frame time: `at(frame, n)` is what reached its inputs from JACK frame `frame` on."""
 
-    def __init__(self, server: str, channels: int = 1, seconds: float = 60.0, name: str = "recorder"):
+    def __init__(self, server: str, channels: int = 1, seconds: float = 60.0, name: str = "recorder", tmp=None):
+        import sys
+        import tempfile
+
         import jack
 
-        self.client = jack.Client(name, servername=server, no_start_server=True)
-        self.ports = [self.client.inports.register(f"in_{i + 1}") for i in range(channels)]
-        self.buf = np.zeros((int(seconds * RATE), channels), np.float32)
-        self.f0: int | None = None
-        self.end = 0  # frames recorded (from f0)
-        self.client.set_process_callback(self._process)
-        self.client.activate()
+        self.frames, self.channels, self.name = int(seconds * RATE), channels, name
+        self.path = tempfile.NamedTemporaryFile(suffix=".rec", delete=False).name
+        with open(self.path, "wb") as f:
+            f.truncate(4 * 8 + self.frames * channels * 4)
+        self.head = np.memmap(self.path, np.int64, "r", shape=(4,))
+        self.buf = np.memmap(self.path, np.float32, "r", offset=32, shape=(self.frames, channels))
+        script = os.path.join(os.path.dirname(__file__), "jack_recorder.py")
+        self.proc = subprocess.Popen([sys.executable, script, server, name, str(channels), str(self.frames),
+                                      self.path], stdin=subprocess.PIPE)
+        self.clock = jack.Client(f"{name}-clock", servername=server, no_start_server=True)  # frame times only
+        deadline = time.monotonic() + 20
+        while not self.head[3]:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the JACK recorder did not start")
+            time.sleep(0.01)
 
-    def _process(self, frames: int) -> None:
-        f = self.client.last_frame_time
-        if self.f0 is None:
-            self.f0 = f
-        i = (f - self.f0) % (1 << 32)
-        if i + frames > self.buf.shape[0]:
-            return
-        for c, p in enumerate(self.ports):
-            self.buf[i : i + frames, c] = p.get_array()
-        self.end = i + frames
+    @property
+    def f0(self) -> int:
+        return int(self.head[0])
+
+    @property
+    def end(self) -> int:
+        return int(self.head[1])
+
+    @property
+    def xruns(self) -> int:
+        return int(self.head[2])
 
     def connect_from(self, *sources: str) -> None:
-        for src, port in zip(sources, self.ports):
-            self.client.connect(src, port)
+        for i, src in enumerate(sources):
+            self.clock.connect(src, f"{self.name}:in_{i + 1}")
 
     def now(self) -> int:
-        return self.client.frame_time
+        return self.clock.frame_time
 
     def wait_until(self, frame: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
-        while (self.f0 is None or ((self.f0 + self.end - frame) % (1 << 32)) >= (1 << 31)) \
-                and time.monotonic() < deadline:
+        while ((self.f0 + self.end - frame) % (1 << 32)) >= (1 << 31) and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def at(self, frame: int, n: int) -> np.ndarray:
         i = (frame - self.f0) % (1 << 32)
-        return self.buf[i : i + n].copy()
+        return np.array(self.buf[i : i + n])
 
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.clock.close()
+        del self.buf, self.head
+        os.unlink(self.path)
