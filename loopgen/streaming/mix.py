@@ -91,9 +91,8 @@ class Source:
             return True
         if self.length is not None and self.pos >= self.length:
             return False  # a loop played to its length: its wrapped head comes with its end
-        if preroll is None:
-            return True
-        return self.buffered >= preroll.need(self)
+        have = self.buffered
+        return have > 0 and (preroll is None or have >= preroll.need(self))
 
     def pull(self, n: int, channels: int) -> np.ndarray:
         out = np.zeros((n, channels), dtype=np.float32)

@@ -213,3 +213,41 @@ def test_a_model_slower_than_real_time_drops_out_silently_and_goes_on_in_order(s
             rec.close()
 
     serve(scenario, audio_device="jack", jack_server=jackd, jack_connect=())
+
+
+def test_a_take_made_slower_than_real_time_waits_for_its_pre_roll_and_never_drops_out(serve, jackd):
+    """Fourteen streams (not played) already slow the shared step below real time; a new take then plays: it starts
+    once it holds what its measured rate says it needs, and plays to its end without a dropout."""
+
+    async def scenario(server):
+        rec = Recorder(jackd)
+        try:
+            rec.connect_from(f"{server.jack.name}:out_1")
+            async with connect(url(server)) as c, connect(url(server)) as b1, connect(url(server)) as b2:
+                for b in (b1, b2):
+                    for i in range(7):
+                        await b.send("generate", id=f"b{i}", prompt="noise", seconds=30.0, seed=i, play=False)
+                for b in (b1, b2):
+                    for i in range(7):
+                        await until(b, "progress", f"b{i}")
+                await c.send("generate", id="a", prompt="steady pulse", seconds=3.0, seed=2)
+                rtfs, playing = [], None
+                while (ev := await c.next_event(120))["type"] != "done":
+                    rtfs += [ev["rtf"]] if ev["type"] == "progress" else []
+                    playing = ev if ev["type"] == "playing" else playing
+                done = ev
+                playing = playing or await until(c, "playing", "a")
+                for b in (b1, b2):
+                    for i in range(7):
+                        await b.stop(f"b{i}")
+            assert rtfs and rtfs[-1] < 0.9  # made slower than real time
+            x, rate = sf.read(done["path"], dtype="float32", always_2d=True)
+            want, n = as_heard(x, rate, origin(server, "a"))
+            rec.wait_until(playing["frame"] - BEFORE + want.shape[0], timeout=60)
+            got = rec.at(playing["frame"] - BEFORE, want.shape[0])
+            assert server.player.mixer.underruns == 0
+            assert np.abs(got - want).max() < 1e-5, differ(got, want, server, rec)
+        finally:
+            rec.close()
+
+    serve(scenario, audio_device="jack", jack_server=jackd, jack_connect=())
