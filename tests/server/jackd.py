@@ -108,3 +108,33 @@ class Recorder:
         self.clock.close()
         del self.buf, self.head
         os.unlink(self.path)
+
+
+class MidiSource:
+    """A JACK client with a MIDI output (`out`): `send(*bytes)` goes out in its next cycle."""
+
+    def __init__(self, server: str, name: str = "controller"):
+        import queue
+
+        import jack
+
+        self.client = jack.Client(name, servername=server, no_start_server=True)
+        self.port = self.client.midi_outports.register("out")
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames: int) -> None:
+        self.port.clear_buffer()
+        while not self.queue.empty():
+            self.port.write_midi_event(0, self.queue.get_nowait())
+
+    def send(self, *data: int) -> None:
+        self.queue.put(bytes(data))
+
+    def connect(self, target: str) -> None:
+        self.client.connect(self.port, target)
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()

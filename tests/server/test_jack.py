@@ -251,3 +251,51 @@ def test_a_take_made_slower_than_real_time_waits_for_its_pre_roll_and_never_drop
             rec.close()
 
     serve(scenario, audio_device="jack", jack_server=jackd, jack_connect=())
+
+
+def test_jack_midi_starts_steers_and_stops_a_take(serve, jackd):
+    """A JACK MIDI controller on loopgen:midi_in, through the shipped map: note 37 starts a take (heard), CC 21
+    sets its temperature at the next step, note 43 stops it: saved, and faded out on the speakers, not cut."""
+    from .jackd import MidiSource
+
+    async def scenario(server):
+        rec, ctl = Recorder(jackd), MidiSource(jackd)
+        try:
+            rec.connect_from(f"{server.jack.name}:out_1")
+            ctl.connect(f"{server.jack.name}:midi_in")
+            ctl.send(0x90, 37, 100)  # note on, channel 1
+            for _ in range(200):
+                job = server.worker.find("midi-1", finished=False)
+                if job is not None and server.player.starts:
+                    break
+                await asyncio.sleep(0.02)
+            assert job is not None and server.player.current is not None
+            ctl.send(0xB0, 21, 0)  # CC 21 -> temperature, the map's minimum
+            for _ in range(100):
+                if job.session.params.temperature == 0.3:
+                    break
+                await asyncio.sleep(0.02)
+            assert job.session.params.temperature == 0.3
+            await asyncio.sleep(0.5)
+            ctl.send(0x90, 43, 100)  # the stop note
+            for _ in range(200):
+                done = server.worker.find("midi-1")
+                if done is not None and done.path and server.player.current is None:
+                    break
+                await asyncio.sleep(0.02)
+            assert done.path.endswith(".wav") and server.player.current is None
+            end = rec.now()
+            rec.wait_until(end + RATE // 2)
+            got = rec.at(rec.f0, end + RATE // 2 - rec.f0)[:, 0]  # all the recorder heard, to 0.5 s after the stop
+            env = np.sqrt(np.mean(got[: got.shape[0] // 32 * 32].reshape(-1, 32) ** 2, axis=1))  # 32-frame RMS
+            level = np.median(env[env > 1e-4])  # the take's steady level
+            last = int(np.flatnonzero(env > 0.1 * level)[-1])  # where the music ends
+            assert last < env.shape[0] - RATE // 4 // 32 and env[last + 8 :].max() < 1e-6  # silent after the stop
+            # the stop fades over a 256-sample block at 32 kHz (12 bins here): the 4 bins before the end are well
+            # below the level (about 0.35 of it), where a cut would leave them at it
+            assert env[last - 4 : last].mean() < 0.65 * level, env[last - 16 : last + 2] / level
+        finally:
+            ctl.close()
+            rec.close()
+
+    serve(scenario, audio_device="jack", midi="jack", jack_server=jackd, jack_connect=())
