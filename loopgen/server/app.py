@@ -197,6 +197,14 @@ class Server:
             self.midi_map = MidiMap.load(self.cfg.midi_map)
         probe_port(self.cfg.host, self.cfg.ws_port, socket.SOCK_STREAM, "WebSocket", "--ws-port")
         probe_port(self.cfg.host, self.cfg.osc_port, socket.SOCK_DGRAM, "OSC (UDP)", "--osc-port")
+        if self.cfg.link and self.cfg.jack_transport:
+            raise LoopgenError("--link and --jack-transport are two clocks: choose one")
+        if self.uses_jack:  # the JACK server is there (or not) before the model loads
+            from .jack_io import JackClient
+
+            self.switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(0.001)  # JACK-Client's process callback needs the GIL every period
+            self.jack = JackClient(self.cfg.jack_server)
         self.model = await asyncio.to_thread(load_model, self.cfg.model, self.cfg.device, self.cfg.dtype)
         if self.cfg.midi:  # its CC ranges inside this model's own (a MAGNeT's temperature goes to 10)
             self.midi_map = self.midi_map or MidiMap.load(None)
@@ -209,13 +217,6 @@ class Server:
         gc.freeze()
         self.latency_frames = IncrementalDecoder(self.model).latency_frames
         m = self.model
-        if self.cfg.link and self.cfg.jack_transport:
-            raise LoopgenError("--link and --jack-transport are two clocks: choose one")
-        if self.uses_jack:
-            from .jack_io import JackClient
-
-            sys.setswitchinterval(0.001)  # JACK-Client's process callback needs the GIL every period
-            self.jack = JackClient(self.cfg.jack_server)
         if self.cfg.link:
             from .link import LinkClock
 
@@ -293,6 +294,7 @@ class Server:
             self.link.close()
         if self.jack is not None:
             self.jack.close()
+            sys.setswitchinterval(self.switch_interval)
         gc.unfreeze()  # what start froze can be freed again (and is, at exit: no leak reports from extensions)
 
     @property

@@ -21,7 +21,7 @@ def start_jackd(tmp_path):
     jack = pytest.importorskip("jack", reason="JACK-Client is not installed (pip install 'loopgen[jack]')")
     name = f"loopgen-test-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     log = open(tmp_path / "jackd.log", "w")
-    proc = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p",
+    proc = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-S", "-d", "dummy", "-r", str(RATE), "-p",
                              str(PERIOD)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     time.sleep(0.3)  # (each early probe prints libjack's complaint)
@@ -136,5 +136,48 @@ class MidiSource:
         self.client.connect(self.port, target)
 
     def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+class TimebaseMaster:
+    """A JACK timebase master at `bpm` in 4/4 (as Ardour would be), its transport rolling from frame 0: bar lines at
+    transport frames that are multiples of a bar. `offset`: JACK frame time minus transport frame, while rolling."""
+
+    TICKS = 1920.0
+
+    def __init__(self, server: str, bpm: float = 100.0, name: str = "master"):
+        import jack
+
+        self.jack, self.bpm, self.offset = jack, bpm, None
+        self.client = jack.Client(name, servername=server, no_start_server=True)
+        self.client.set_timebase_callback(self._timebase)
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+        self.client.transport_frame = 0
+        self.client.transport_start()
+
+    @property
+    def bar_frames(self) -> float:
+        return 4 * 60.0 / self.bpm * RATE
+
+    def _process(self, frames: int) -> None:
+        state, pos = self.client.transport_query_struct()
+        if state == self.jack.ROLLING and self.offset is None:
+            self.offset = self.client.last_frame_time - pos.frame
+
+    def _timebase(self, state, blocksize, pos, new_pos) -> None:
+        beats = pos.frame / pos.frame_rate * self.bpm / 60.0
+        bar, in_bar = divmod(beats, 4.0)
+        pos.valid = self.jack._lib.JackPositionBBT
+        pos.bar, pos.beat = int(bar) + 1, int(in_bar) + 1
+        pos.tick = int((in_bar % 1.0) * self.TICKS)
+        pos.bar_start_tick = bar * 4 * self.TICKS
+        pos.beats_per_bar, pos.beat_type = 4.0, 4.0
+        pos.ticks_per_beat, pos.beats_per_minute = self.TICKS, self.bpm
+
+    def close(self) -> None:
+        self.client.transport_stop()
+        self.client.release_timebase()
         self.client.deactivate()
         self.client.close()
