@@ -25,18 +25,21 @@ from .dsp import crossfade, fade_out
 class Preroll:
     """When a streamed source may play: it holds `margin` seconds (at least `minimum`, and `jitter` times the
     longest wait seen between two of its chunks), plus what its end needs when it arrives slower than real time:
-    with `remaining` samples to come at `r` x real time, `remaining * (1 - r) / r` more."""
+    with `remaining` samples to come at `r` x real time (its measured rate over `slack`), `remaining * (1 - r) / r`
+    more."""
 
     rate: int  # the model's sample rate
     minimum: float = 0.1  # seconds
     jitter: float = 2.0
+    slack: float = 1.15  # the rate is taken this much slower than measured (it wavers: other streams, the CPU)
 
     def need(self, s: "Source") -> float:
         """Samples `s` must hold before it plays (inf: not enough arrivals yet to know its rate)."""
         if s.arrivals < 2 or s.last_t <= s.first_t:
             return float("inf")
         margin = max(self.minimum, self.jitter * s.gap) * self.rate
-        r = (s.arrived - s.first_n) / (s.last_t - s.first_t) / self.rate  # x real time, since its first chunk
+        r = (s.arrived - s.first_n) / (s.last_t - s.first_t) / self.rate / self.slack  # x real time (since its
+        # first chunk), less the slack
         if s.total is None or r >= 1.0:
             return margin
         remaining = max(0, s.total - s.arrived)

@@ -45,7 +45,7 @@ def test_a_stream_waits_for_the_pre_roll_its_rate_needs():
     Every 0.02 s: 0.5x -> the margin plus remaining * (1 - r) / r."""
     from loopgen.streaming.mix import Preroll
 
-    p = Preroll(10000)
+    p = Preroll(10000, slack=1.0)
     s = Source("a", total=10000)
     s.add(np.zeros((100, 1), np.float32), 0.0)
     assert p.need(s) == float("inf")  # one arrival: no rate yet
@@ -56,6 +56,7 @@ def test_a_stream_waits_for_the_pre_roll_its_rate_needs():
     for i in range(10):
         slow.add(np.zeros((100, 1), np.float32), i * 0.02)
     assert p.need(slow) == pytest.approx(1000 + 9000 * 0.5 / 0.5)
+    assert Preroll(10000, slack=1.25).need(slow) == pytest.approx(1000 + 9000 * 0.6 / 0.4)  # taken as 0.4x
 
 
 def test_a_dry_stream_plays_silence_and_goes_on_from_where_it_stopped():
