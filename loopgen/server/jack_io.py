@@ -114,8 +114,13 @@ class JackOutput:
         self.connect_to = connect
         self.ring = None
         self.cycle = (0, 0)  # (ring read position, JACK frame time) at the start of the last cycle
-        self._latency = 0  # frames: what the connected ports report, read when the graph changes
+        self._latency = 0  # frames: what the connected ports report, read again after the graph changes
+        self._dirty = False
         jc.parts.append(self._process)
+        jc.client.set_graph_order_callback(self._graph_changed)
+
+    def _graph_changed(self) -> None:  # JACK's notification thread: no JACK calls here, a flag only
+        self._dirty = True
 
     def _process(self, frames: int) -> None:  # JACK's thread
         out = self.scratch[:frames]
@@ -144,22 +149,30 @@ class JackOutput:
         self.refresh_latency()
 
     def refresh_latency(self) -> None:
+        self._dirty = False
         self._latency = max((self.jc.playback_latency(p) for p in self.ports), default=0)
+
+    def _frames(self) -> int:
+        """The device's latency in frames: what the ports our outputs feed report (re-read after a graph change:
+        a patchbay connection made while the daemon runs counts from then on)."""
+        if self._dirty:
+            self.refresh_latency()
+        return self._latency
 
     @property
     def latency(self) -> float:
-        return self._latency / self.rate
+        return self._frames() / self.rate
 
     def ahead(self, index: int) -> float:
         """Seconds from now until ring position `index` is heard."""
         r, frame = self.cycle
-        heard = frame + (index - r) + self._latency
+        heard = frame + (index - r) + self._frames()
         return signed(heard - self.jc.client.frame_time) / self.rate
 
     def frame_of(self, index: int) -> int:
         """The JACK frame time at which ring position `index` is heard."""
         r, frame = self.cycle
-        return (frame + (index - r) + self._latency) % WRAP
+        return (frame + (index - r) + self._frames()) % WRAP
 
     def close(self) -> None:
         pass  # the JackClient closes once, for all its parts

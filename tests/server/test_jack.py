@@ -373,3 +373,18 @@ def test_devices_lists_a_running_jack_server(jackd, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert f"JACK server at {RATE} Hz, period {PERIOD}: --audio-device jack (to system:playback_1, " \
            f"system:playback_2)" in out
+
+
+def test_ports_connect_to_the_system_playback_and_its_latency_counts(serve, jackd):
+    """By default out_1 goes to the system's playback ports (mono on both), and the stated latency includes what they
+    report (jackd's dummy backend in synchronous mode: one period, 256 frames; two in asynchronous mode)."""
+
+    async def scenario(server):
+        out = f"{server.jack.name}:out_1"
+        connected = {p.name for p in server.jack.client.get_all_connections(out)}
+        assert connected == {"system:playback_1", "system:playback_2"}
+        async with connect(url(server)) as c:
+            device = c.welcome["output_latency_ms"] - (server.player.fill + server.player.held) / RATE * 1000 - 1
+            assert device == pytest.approx(PERIOD / RATE * 1000, abs=0.01)
+
+    serve(scenario, audio_device="jack", jack_server=jackd)
