@@ -64,7 +64,7 @@ def test_ten_takes_in_a_row_are_heard_as_saved(serve, jackd, tmp_path):
             async with connect(url(server)) as c:
                 assert c.welcome["output_rate"] == RATE
                 for i in range(10):
-                    await c.send("generate", id=f"t{i}", prompt="steady pulse", seconds=0.5, seed=i)
+                    await c.send("generate", id=f"t{i}", prompt="steady pulse", seconds=0.3, seed=i)
                     playing = await until(c, "playing", f"t{i}")
                     done = await until(c, "done", f"t{i}")
                     x, rate = sf.read(done["path"], dtype="float32", always_2d=True)
@@ -77,7 +77,7 @@ def test_ten_takes_in_a_row_are_heard_as_saved(serve, jackd, tmp_path):
                 assert server.player.underruns == 0
                 # a loop: its first pass as streamed up to its length (not the overrun the model made past it), then
                 # the saved loop, whose head has that overrun crossfaded in: heard across two wraps
-                await c.send("generate", id="loop", prompt="steady pulse", bars=1, bpm=150, loop=True, seed=3)
+                await c.send("generate", id="loop", prompt="steady pulse", bars=1, bpm=240, loop=True, seed=3)
                 stream, playing = [], None
                 while (ev := await c.next_event())["type"] != "done":
                     if ev["type"] == "audio":
@@ -178,7 +178,7 @@ def test_a_model_slower_than_real_time_drops_out_silently_and_goes_on_in_order(s
         try:
             rec.connect_from(f"{server.jack.name}:out_1")
             async with connect(url(server)) as c, connect(url(server)) as b1, connect(url(server)) as b2:
-                await c.send("generate", id="a", prompt="steady pulse", seconds=6.0, seed=2)
+                await c.send("generate", id="a", prompt="steady pulse", seconds=4.0, seed=2)
                 playing = await until(c, "playing", "a")
                 for b in (b1, b2):
                     for i in range(7):
@@ -231,7 +231,7 @@ def test_a_take_made_slower_than_real_time_waits_for_its_pre_roll_and_never_drop
                 for b in (b1, b2, b3):
                     for i in range(8):
                         await until(b, "progress", f"b{i}")
-                await c.send("generate", id="a", prompt="steady pulse", seconds=3.0, seed=2)
+                await c.send("generate", id="a", prompt="steady pulse", seconds=2.0, seed=2)
                 rtfs, playing = [], None
                 while (ev := await c.next_event(120))["type"] != "done":
                     rtfs += [ev["rtf"]] if ev["type"] == "progress" else []
