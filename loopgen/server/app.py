@@ -583,9 +583,16 @@ async def serve_forever(cfg: Config, announce=print) -> None:
     announce(f"WebSocket  ws://{where}:{server.ws_port}   (browser page: {page})")
     announce(f"OSC        udp://{cfg.host}:{server.osc_port}  (replies to {'%s:%d' % cfg.osc_reply if cfg.osc_reply else 'the sender'})")
     announce(f"audio out  {server.player.device_name} at {server.player.rate} Hz")
-    if server.link is not None:
+    if cfg.link:
         announce(f"link       Ableton Link on: {server.link.tempo:.1f} bpm, {server.link.peers} peer(s); loops start "
                  f"on its bars, and its tempo is the bpm of requests that give bars alone")
+    elif cfg.jack_transport:
+        bpm = server.link.tempo
+        announce("clock      JACK transport: " + (f"{bpm:.1f} bpm from the timebase master" if bpm else
+                 "no timebase master yet") + "; loops start on its bars while it rolls")
+    if server.player is not None:
+        announce(f"latency    {server.player.latency * 1000:.1f} ms from a start to the speakers (welcome's "
+                 f"output_latency_ms)")
     announce(f"loops      {cfg.loops_dir}")
     if cfg.token:
         announce(f"token      {cfg.token}")

@@ -8,7 +8,6 @@ holding the GIL, which is why the daemon shortens the interpreter's switch inter
 """
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -186,14 +185,13 @@ class JackMidiIn:
     """A JACK MIDI input port (`midi_in`); each event becomes a mido Message handed to `callback` off JACK's
     thread (the event loop's call_soon_threadsafe)."""
 
-    def __init__(self, jc: JackClient, callback: Callable[[Any], None], connect: str | None = None):
+    def __init__(self, jc: JackClient, callback: Callable[[Any], None]):
         import mido
 
         self.jc = jc
         self.port = jc.client.midi_inports.register("midi_in")
         self.callback = callback
         self.mido = mido
-        self.connect_from = connect
         jc.parts.append(self._process)
 
     def _process(self, frames: int) -> None:  # JACK's thread
@@ -203,13 +201,6 @@ class JackMidiIn:
             except (ValueError, TypeError):
                 continue  # sysex fragments, running status: not ours
             self.callback(msg)
-
-    def start(self) -> None:
-        if self.connect_from:
-            match = [p.name for p in self.jc.client.get_ports(self.connect_from, is_midi=True, is_output=True)]
-            if not match:
-                raise LoopgenError(f"no JACK MIDI output matching {self.connect_from!r}")
-            self.jc.client.connect(match[0], self.port)
 
     def close(self) -> None:
         pass
@@ -222,7 +213,6 @@ class JackTransport:
 
     def __init__(self, jc: JackClient):
         self.jc = jc
-        self.lock = threading.Lock()
 
     def _query(self) -> tuple[Any, dict]:
         return self.jc.client.transport_query()

@@ -123,6 +123,12 @@ def differ(got: np.ndarray, want: np.ndarray, server=None, rec=None) -> str:
     return line
 
 
+def signed_diff(a: int, b: int) -> int:
+    """a - b for JACK frame times (32-bit, wrapping)."""
+    d = (a - b) % (1 << 32)
+    return d - (1 << 32) if d >= 1 << 31 else d
+
+
 def onset(rec: Recorder, frame: int, want: np.ndarray, search: int) -> int:
     """The JACK frame at which `want` (a take resampled to JACK's rate) starts in the recording, searched from
     `frame` on, to the frame (cross-correlation)."""
@@ -388,3 +394,57 @@ def test_ports_connect_to_the_system_playback_and_its_latency_counts(serve, jack
             assert device == pytest.approx(PERIOD / RATE * 1000, abs=0.01)
 
     serve(scenario, audio_device="jack", jack_server=jackd)
+
+
+def test_a_portaudio_device_plays_the_take_when_it_says(jackd, tmp_path):
+    """`serve --audio-device system`: PortAudio's own JACK host API (Debian's libportaudio2), in a daemon process of
+    its own: the recording holds the take resampled, from the moment its `playing` event said (within a period)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from .test_serve_cli import free_port
+
+    ws, osc = free_port(), free_port(socket.SOCK_DGRAM)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", JACK_DEFAULT_SERVER=jackd)
+    proc = subprocess.Popen([sys.executable, "-m", "loopgen", "serve", "--model", "random:tiny", "--ws-port", str(ws),
+                             "--osc-port", str(osc), "--audio-device", "system", "--loops-dir", str(tmp_path),
+                             "--admission", "count", "--threads", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    rec = None
+    try:
+        for line in proc.stdout:
+            if line.startswith("audio out"):
+                assert "system at 48000 Hz" in line
+                break
+        rec = Recorder(jackd)
+        rec.connect_from("PortAudio:out_0")
+
+        async def scenario():
+            async with connect(f"ws://127.0.0.1:{ws}") as c:
+                assert c.welcome["output_rate"] == RATE
+                await c.send("generate", id="p", prompt="steady pulse", seconds=0.5, seed=4)
+                while (ev := await c.next_event())["type"] != "playing":
+                    pass
+                told = rec.now() + ev["delay_ms"] * RATE / 1000  # when it said the take is heard
+                return told, await until(c, "done", "p")
+
+        told, done = asyncio.run(scenario())
+        x, rate = sf.read(done["path"], dtype="float32", always_2d=True)
+        rec.wait_until(int(told) + RATE)
+        errors = []
+        for parity in (0, 1):  # the mixer's start sample may be odd or even: the resampler's phase follows it
+            want, n = as_heard(x, rate, parity)
+            first = rec.f0 + max(0, signed_diff(int(told) - RATE // 10 - BEFORE, rec.f0))
+            heard = onset(rec, first, want, RATE // 5)
+            got = rec.at(heard, want.shape[0])
+            errors.append((np.abs(got - want).max(), heard))
+        err, heard = min(errors)
+        assert err < 1e-5
+        assert abs(signed_diff(heard + BEFORE, int(told))) < 2 * PERIOD, signed_diff(heard + BEFORE, int(told))
+    finally:
+        if rec is not None:
+            rec.close()
+        proc.send_signal(2)
+        proc.wait(20)
