@@ -204,10 +204,16 @@ class Player:
         pend = self.mixer.pending
         if pend is None:
             return None
-        ahead = self.output.ahead(self.resampler.index(0))  # seconds until the next block is heard
+        index = self.resampler.index(0)  # where the next block's first sample lands in the ring
         if pend.grid:
-            k = self.clock.samples_to_bar(ahead, self.model_rate)
+            frame_of, frames_to_bar = getattr(self.output, "frame_of", None), getattr(self.clock, "frames_to_bar", None)
+            if frame_of is not None and frames_to_bar is not None:  # JACK's transport on JACK's output: in frames
+                frames = frames_to_bar(frame_of(index))
+                k = None if frames is None else int(round(frames * self.model_rate / self.rate))
+            else:
+                k = self.clock.samples_to_bar(self.output.ahead(index), self.model_rate)
             return 0 if k is None else k  # no bar line comes (a stopped JACK transport): at once
+        ahead = self.output.ahead(index)  # seconds until the next block is heard
         at = self.deadlines.get(pend.id)
         return None if at is None else int(round((at - time.perf_counter() - ahead) * self.model_rate))
 

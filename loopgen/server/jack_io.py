@@ -209,17 +209,30 @@ class JackMidiIn:
 class JackTransport:
     """JACK's transport as the daemon's clock (`serve --jack-transport`): the timebase master's tempo and bars (its
     BBT position). Its `tempo` is None while no timebase master gives BBT; while the transport is stopped, no bar
-    line comes, and a launch starts at once."""
+    line comes, and a launch starts at once.
+
+    The position is read in JACK's process callback, with the cycle's own frame time, so that a bar line is a JACK
+    frame time, compared with the frame time a sample is heard at (JackOutput.frame_of): no wall-clock estimate."""
 
     def __init__(self, jc: JackClient):
         self.jc = jc
+        # (JACK frame time of the cycle's start, beats into the bar there, bpm, beats per bar) while rolling with
+        # BBT, else None
+        self.position: tuple[int, float, float, float] | None = None
+        jc.parts.append(self._process)
 
-    def _query(self) -> tuple[Any, dict]:
-        return self.jc.client.transport_query()
+    def _process(self, frames: int) -> None:  # JACK's thread
+        state, pos = self.jc.client.transport_query_struct()
+        if state != self.jc.jack.ROLLING or not pos.valid & self.jc.jack._lib.JackPositionBBT \
+                or pos.beats_per_minute <= 0 or pos.ticks_per_beat <= 0:
+            self.position = None
+            return
+        beat = (pos.beat - 1) + pos.tick / pos.ticks_per_beat
+        self.position = (self.jc.client.last_frame_time, beat, float(pos.beats_per_minute), float(pos.beats_per_bar))
 
     @property
     def tempo(self) -> float | None:
-        _, pos = self._query()
+        _, pos = self.jc.client.transport_query()
         bpm = pos.get("beats_per_minute")
         return float(bpm) if bpm else None
 
@@ -227,18 +240,24 @@ class JackTransport:
     def peers(self) -> int:
         return 1 if self.tempo else 0
 
-    def samples_to_bar(self, ahead: float, rate: int) -> int | None:
-        """Samples at `rate` from `ahead` seconds from now to the master's next bar line; None: no bar line comes
-        (the transport is stopped, or no timebase master gives bars)."""
-        state, pos = self._query()
-        if state != self.jc.jack.ROLLING or not pos.get("beats_per_minute") or "bar" not in pos:
+    def frames_to_bar(self, frame: int) -> int | None:
+        """JACK frames from JACK frame time `frame` to the master's next bar line; None: no bar line comes (the
+        transport is stopped, or no timebase master gives bars)."""
+        p = self.position
+        if p is None:
             return None
-        bpm, per_bar = float(pos["beats_per_minute"]), float(pos["beats_per_bar"])
-        beat = (pos["beat"] - 1) + pos["tick"] / float(pos["ticks_per_beat"])  # beats into the bar, cycle start
-        since = self.jc.client.frames_since_cycle_start / self.jc.rate  # the BBT is the cycle's start
-        beat += (since + ahead) * bpm / 60.0
+        start, beat, bpm, per_bar = p
+        rate = self.jc.rate
+        beat += signed(frame - start) / rate * bpm / 60.0
         beats = (-beat) % per_bar
+        if per_bar - beats < 1e-9:
+            beats = 0.0
         return int(round(beats * 60.0 / bpm * rate))
+
+    def samples_to_bar(self, ahead: float, rate: int) -> int | None:
+        """Samples at `rate` from `ahead` seconds from now to the next bar line (for an output that is not JACK's)."""
+        frames = self.frames_to_bar((self.jc.client.frame_time + int(round(ahead * self.jc.rate))) % WRAP)
+        return None if frames is None else int(round(frames * rate / self.jc.rate))
 
     def close(self) -> None:
         pass

@@ -197,7 +197,11 @@ def test_a_model_slower_than_real_time_drops_out_silently_and_goes_on_in_order(s
                 for b in (b1, b2):
                     for i in range(7):
                         await b.stop(f"b{i}")
-                done = await until(c, "done", "a", timeout=120)
+                progress = []
+                while (ev := await c.next_event(120))["type"] != "done":
+                    progress += [ev] if ev["type"] == "progress" else []
+                done = ev
+                assert progress[-1]["underruns"] >= 1  # the client is told
             k = [k for k in server.player.origins if k[1] == "a"][-1]
             gaps = [g for g in server.player.mixer.dropouts if g[0] == k]
             assert len(gaps) >= 1 and all(g[3] is not None for g in gaps), gaps  # each one went on
@@ -448,3 +452,26 @@ def test_a_portaudio_device_plays_the_take_when_it_says(jackd, tmp_path):
             rec.close()
         proc.send_signal(2)
         proc.wait(20)
+
+
+def test_a_stereo_take_plays_on_both_ports_as_saved(serve, jackd):
+    """random:stereo-tiny: out_1 and out_2 carry the take's left and right, each the saved channel resampled."""
+
+    async def scenario(server):
+        rec = Recorder(jackd, channels=2)
+        try:
+            rec.connect_from(f"{server.jack.name}:out_1", f"{server.jack.name}:out_2")
+            async with connect(url(server)) as c:
+                await c.send("generate", id="s", prompt="wide pad", seconds=0.5, seed=5)
+                playing = await until(c, "playing", "s")
+                done = await until(c, "done", "s")
+            x, rate = sf.read(done["path"], dtype="float32", always_2d=True)
+            assert x.shape[1] == 2 and np.abs(x[:, 0] - x[:, 1]).max() > 1e-3  # two different sides
+            want, n = as_heard(x, rate, origin(server, "s"))
+            rec.wait_until(playing["frame"] - BEFORE + want.shape[0])
+            got = rec.at(playing["frame"] - BEFORE, want.shape[0])
+            assert np.abs(got - want).max() < 1e-5, differ(got, want, server, rec)
+        finally:
+            rec.close()
+
+    serve(scenario, model="random:stereo-tiny", audio_device="jack", jack_server=jackd, jack_connect=())
