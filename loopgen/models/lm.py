@@ -100,7 +100,8 @@ class Dense(nn.Module):
         scale = (w.abs().amax(1).clamp(min=1e-8) / 127).double()
         with warnings.catch_warnings():  # fbgemm's path is the fast one on the CPU today, though its quantized-tensor
             warnings.simplefilter("ignore")  # constructor is marked deprecated (docs/benchmarks.md weighs the options)
-            q = torch.quantize_per_channel(w, scale, torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8)
+            q = torch._make_per_channel_quantized_tensor(int8_values(w, scale), scale,
+                                                         torch.zeros(w.shape[0], dtype=torch.long), 0)
             self.int8 = torch.ops.quantized.linear_prepack(q, None)
         self.weight = nn.Parameter(torch.empty(0), requires_grad=False)
 
@@ -127,6 +128,12 @@ class Dense(nn.Module):
             destination[prefix + "weight"] = torch.ops.quantized.linear_unpack(self.int8)[0].dequantize()
             return
         destination[prefix + "weight"] = w.to_dense() if w.is_mkldnn else (w if keep_vars else w.detach())
+
+
+def int8_values(w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """w [out, in] float32, scale [out] -> round(w / scale) as int8: the values torch.quantize_per_channel gives (it
+    multiplies by the float32 reciprocal), made with ordinary multithreaded ops (twice as fast: int8 loads sooner)."""
+    return torch.round(w * (1.0 / scale.float())[:, None]).clamp_(-128, 127).to(torch.int8)
 
 
 ZERO_CHUNK = 64  # positions made ready at a time

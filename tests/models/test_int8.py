@@ -44,3 +44,21 @@ def test_int8_paths(tmp_path, capsys):
     out = tmp_path / "int8.wav"
     assert main(["render", "x", "-o", str(out), "--model", "random:tiny", "--dtype", "int8", "--seconds", "0.3"]) == 0
     assert "seed" in capsys.readouterr().err
+
+
+def test_int8_values_are_torch_quantize_per_channels():
+    """The fast int8 rounding (int8_values) gives exactly the values torch.quantize_per_channel gives, on weights
+    with channels of very different scales, exact halves and zero rows."""
+    import warnings
+
+    from loopgen.models.lm import int8_values
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(512, 1024, generator=g) * torch.logspace(-6, 3, 512)[:, None]  # (a double reciprocal: 2 differ)
+    w[3] = 0.0
+    w[5, :8] = torch.arange(8) * 0.5  # exact multiples of half a step
+    scale = (w.abs().amax(1).clamp(min=1e-8) / 127).double()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = torch.quantize_per_channel(w, scale, torch.zeros(512, dtype=torch.long), 0, torch.qint8).int_repr()
+    assert torch.equal(int8_values(w, scale), ref)
