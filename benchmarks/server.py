@@ -105,7 +105,8 @@ async def main(a) -> None:
 
     e, w = statistics.median(eng), statistics.median(ws)
     graphs = ", CUDA graphs" if a.cuda_graphs else ""
-    print(f"{a.model}, {m.device} {str(m.dtype).removeprefix('torch.')}{graphs}, {a.threads} threads, headless; "
+    dtype = a.dtype or str(m.dtype).removeprefix("torch.")  # (an int8 model's float dtype is its activations')
+    print(f"{a.model}, {m.device} {dtype}{graphs}, {a.threads} threads, headless; "
           f"median of {a.runs} alternating runs")
     print("| measurement | value |")
     print("|---|---|")
