@@ -1,6 +1,7 @@
-"""The daemon on a real JACK server (jackd2, dummy backend at 48 kHz, period 256): what loopgen's output ports carry,
-recorded by another JACK client, is the saved take resampled to 48 kHz, heard when the daemon says, one stated
-latency after it was asked for; dropouts are counted and silent; JACK MIDI drives it; JACK's transport is its clock.
+"""The daemon's audio on a real JACK server (jackd2, dummy backend at 48 kHz, period 256): what loopgen's output ports
+carry, recorded by another JACK client, is the saved take resampled to 48 kHz, heard when the daemon says, one stated
+latency after it was asked for; a take made slower than real time waits for its pre-roll; dropouts are counted,
+silent, and followed by the take in order; PortAudio's own JACK host API as well.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import soxr
 
 from loopgen.clients import connect
 
+from .jack_check import BEFORE, as_heard, differ, onset, origin, signed_diff, until
 from .jackd import PERIOD, RATE, Recorder, start_jackd, stop_jackd
 from .test_ws_server import url
 
@@ -22,35 +24,6 @@ def jackd(tmp_path_factory):
     name, proc = start_jackd(tmp_path_factory.mktemp("jackd"))
     yield name
     stop_jackd(proc)
-
-
-async def until(c, kind: str, id=None, timeout: float = 30.0) -> dict:
-    while True:
-        ev = await c.next_event(timeout)
-        if ev["type"] == "error":
-            raise AssertionError(ev)
-        if ev["type"] == kind and (id is None or ev.get("id") == id):
-            return ev
-
-
-BEFORE = RATE // 20  # frames of silence compared before a take's first sample (the resampler's filter rings ahead)
-
-
-def origin(server, id) -> int:
-    """The mixer's sample (at the model's rate) where take `id` began playing."""
-    return [v for k, v in server.player.origins.items() if k[1] == id][-1]
-
-
-def as_heard(x: np.ndarray, rate: int, start: int, after: float = 0.1) -> tuple[np.ndarray, int]:
-    """What the speakers should carry for mixer output `x` [n, C] (at the model's `rate`) whose first sample is the
-    mixer's sample `start`, resampled to JACK's rate, from BEFORE frames ahead of its first frame: (that, the frame
-    index of x's end in it). The silence before it keeps the resampler's phase (3 output samples per 2 input ones)."""
-    up, down = RATE // np.gcd(RATE, rate), rate // np.gcd(RATE, rate)
-    pad = BEFORE * rate // RATE // down * down + start % down
-    y = np.concatenate([np.zeros((pad, x.shape[1]), np.float32), x,
-                        np.zeros((int(after * rate), x.shape[1]), np.float32)])
-    skip = pad * up // down - BEFORE  # output frames of the padding beyond BEFORE
-    return soxr.resample(y, rate, RATE)[skip:], BEFORE + int(x.shape[0] * RATE / rate)
 
 
 def test_ten_takes_in_a_row_are_heard_as_saved(serve, jackd, tmp_path):
@@ -99,43 +72,6 @@ def test_ten_takes_in_a_row_are_heard_as_saved(serve, jackd, tmp_path):
             rec.close()
 
     serve(scenario, audio_device="jack", jack_server=jackd, jack_connect=())
-
-
-def silences(x: np.ndarray, least: int = 100) -> list[tuple[int, int]]:
-    """Runs of exact silence at least `least` frames long, as (first, after)."""
-    z = np.concatenate([[False], np.all(np.abs(x) < 1e-7, axis=1), [False]])
-    edges = np.flatnonzero(np.diff(z.astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= least]
-
-
-def differ(got: np.ndarray, want: np.ndarray, server=None, rec=None) -> str:
-    """Where a recording departs from what it should be (the assertion's message)."""
-    bad = np.flatnonzero(np.abs(got - want).max(axis=1) > 1e-5)
-    if not len(bad):
-        return "equal"
-    line = f"{len(bad)} frames differ, from {bad[0]} to {bad[-1]}; silences heard {silences(got)}, " \
-           f"expected {silences(want)}"
-    if server is not None:
-        p = server.player
-        line += f"; underruns ring {p.ring.underruns} mixer {p.mixer.underruns}, JACK xruns {server.jack.xruns}"
-    if rec is not None:
-        line += f", recorder xruns {rec.xruns}"
-    return line
-
-
-def signed_diff(a: int, b: int) -> int:
-    """a - b for JACK frame times (32-bit, wrapping)."""
-    d = (a - b) % (1 << 32)
-    return d - (1 << 32) if d >= 1 << 31 else d
-
-
-def onset(rec: Recorder, frame: int, want: np.ndarray, search: int) -> int:
-    """The JACK frame at which `want` (a take resampled to JACK's rate) starts in the recording, searched from
-    `frame` on, to the frame (cross-correlation)."""
-    n = want.shape[0]
-    got = rec.at(frame, search + n)[:, 0]
-    cc = np.correlate(got, want[:, 0], mode="valid")
-    return frame + int(np.argmax(cc))
 
 
 def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
@@ -264,125 +200,27 @@ def test_a_take_made_slower_than_real_time_waits_for_its_pre_roll_and_never_drop
     serve(scenario, audio_device="jack", jack_server=jackd, jack_connect=())
 
 
-def test_jack_midi_starts_steers_and_stops_a_take(serve, jackd):
-    """A JACK MIDI controller on loopgen:midi_in, through the shipped map: note 37 starts a take (heard), CC 21
-    sets its temperature at the next step, note 43 stops it: saved, and faded out on the speakers, not cut."""
-    from .jackd import MidiSource
+def test_a_stereo_take_plays_on_both_ports_as_saved(serve, jackd):
+    """random:stereo-tiny: out_1 and out_2 carry the take's left and right, each the saved channel resampled."""
 
     async def scenario(server):
-        rec, ctl = Recorder(jackd), MidiSource(jackd)
+        rec = Recorder(jackd, channels=2)
         try:
-            rec.connect_from(f"{server.jack.name}:out_1")
-            ctl.connect(f"{server.jack.name}:midi_in")
-            ctl.send(0x90, 37, 100)  # note on, channel 1
-            for _ in range(200):
-                job = server.worker.find("midi-1", finished=False)
-                if job is not None and server.player.starts:
-                    break
-                await asyncio.sleep(0.02)
-            assert job is not None and server.player.current is not None
-            ctl.send(0xB0, 21, 0)  # CC 21 -> temperature, the map's minimum
-            for _ in range(100):
-                if job.session.params.temperature == 0.3:
-                    break
-                await asyncio.sleep(0.02)
-            assert job.session.params.temperature == 0.3
-            await asyncio.sleep(0.5)
-            ctl.send(0x90, 43, 100)  # the stop note
-            for _ in range(200):
-                done = server.worker.find("midi-1")
-                if done is not None and done.path and server.player.current is None:
-                    break
-                await asyncio.sleep(0.02)
-            assert done.path.endswith(".wav") and server.player.current is None
-            end = rec.now()
-            rec.wait_until(end + RATE // 2)
-            got = rec.at(rec.f0, end + RATE // 2 - rec.f0)[:, 0]  # all the recorder heard, to 0.5 s after the stop
-            env = np.sqrt(np.mean(got[: got.shape[0] // 32 * 32].reshape(-1, 32) ** 2, axis=1))  # 32-frame RMS
-            level = np.median(env[env > 1e-4])  # the take's steady level
-            last = int(np.flatnonzero(env > 0.1 * level)[-1])  # where the music ends
-            assert last < env.shape[0] - RATE // 4 // 32 and env[last + 8 :].max() < 1e-6  # silent after the stop
-            # the stop fades over a 256-sample block at 32 kHz (12 bins here): the 4 bins before the end are well
-            # below the level (about 0.35 of it), where a cut would leave them at it
-            assert env[last - 4 : last].mean() < 0.65 * level, env[last - 16 : last + 2] / level
-        finally:
-            ctl.close()
-            rec.close()
-
-    serve(scenario, audio_device="jack", midi="jack", jack_server=jackd, jack_connect=())
-
-
-def test_jack_transport_gives_the_tempo_and_the_bar_lines(serve, jackd):
-    """A JACK timebase master at 100 bpm: a request with bars alone gets 100 bpm bars, and each loop's first sample
-    is heard on one of the master's bar lines, within one JACK period."""
-    from .jackd import TimebaseMaster
-
-    async def scenario(server):
-        rec = Recorder(jackd)
-        master = TimebaseMaster(jackd, 100.0)
-        try:
-            rec.connect_from(f"{server.jack.name}:out_1")
-            for _ in range(100):
-                if master.offset is not None and server.default_bpm:
-                    break
-                await asyncio.sleep(0.02)
-            assert server.default_bpm == pytest.approx(100.0)
+            rec.connect_from(f"{server.jack.name}:out_1", f"{server.jack.name}:out_2")
             async with connect(url(server)) as c:
-                for i in range(2):  # the second waits for a bar line too, not for the first loop's
-                    await c.send("generate", id=f"l{i}", prompt="kick", bars=1, seed=i)
-                    stream, playing = [], None
-                    while (ev := await c.next_event())["type"] != "done":
-                        stream += [np.frombuffer(ev["pcm"], "<f4")[:, None]] if ev["type"] == "audio" else []
-                        playing = ev if ev["type"] == "playing" else playing
-                    done = ev
-                    assert done["seconds"] == pytest.approx(2.4)  # one 4/4 bar at 100 bpm
-                    assert sf.info(done["path"]).frames == 76800
-                    playing = playing or await until(c, "playing", f"l{i}")
-                    at = (playing["frame"] - master.offset) % (1 << 32)  # the transport's frame when heard
-                    off = (at + master.bar_frames / 2) % master.bar_frames - master.bar_frames / 2
-                    assert abs(off) <= PERIOD, f"heard {off:+.0f} frames from the master's bar line"
-                    # and the recording has it there: the loop's first (streamed) samples at that frame
-                    want, _ = as_heard(np.concatenate(stream)[:3200], 32000, origin(server, f"l{i}"), after=0)
-                    rec.wait_until(playing["frame"] + 4800)
-                    got = rec.at(playing["frame"] - BEFORE, want.shape[0] - 2400)
-                    if i == 0:  # (the second is crossfaded in over its first block)
-                        assert np.abs(got[: BEFORE + 2400] - want[: BEFORE + 2400]).max() < 1e-5
+                await c.send("generate", id="s", prompt="wide pad", seconds=0.5, seed=5)
+                playing = await until(c, "playing", "s")
+                done = await until(c, "done", "s")
+            x, rate = sf.read(done["path"], dtype="float32", always_2d=True)
+            assert x.shape[1] == 2 and np.abs(x[:, 0] - x[:, 1]).max() > 1e-3  # two different sides
+            want, n = as_heard(x, rate, origin(server, "s"))
+            rec.wait_until(playing["frame"] - BEFORE + want.shape[0])
+            got = rec.at(playing["frame"] - BEFORE, want.shape[0])
+            assert np.abs(got - want).max() < 1e-5, differ(got, want, server, rec)
         finally:
-            master.close()
             rec.close()
 
-    serve(scenario, audio_device="jack", jack_transport=True, jack_server=jackd, jack_connect=())
-
-
-def test_jack_errors_are_one_line_before_the_model_loads(tmp_path, monkeypatch):
-    """No such JACK server, or two clocks: one clear error, and no model was loaded for it."""
-    from loopgen.errors import LoopgenError
-    from loopgen.server import Config, Server
-    from loopgen.server import app
-
-    pytest.importorskip("jack", reason="JACK-Client is not installed")
-    loaded = []
-    monkeypatch.setattr(app, "load_model", lambda *a: loaded.append(a))
-    for kw, match in ((dict(audio_device="jack", jack_server="no-such-server"), "cannot reach JACK server"),
-                      (dict(link=True, jack_transport=True), "two clocks")):
-        server = Server(Config(model="random:tiny", ws_port=0, osc_port=0, loops_dir=tmp_path, **kw))
-        with pytest.raises(LoopgenError, match=match):
-            asyncio.run(server.start())
-        asyncio.run(server.stop())
-    assert loaded == []
-
-
-def test_devices_lists_a_running_jack_server(jackd, monkeypatch, capsys):
-    import sounddevice  # noqa: F401  (PortAudio initialised first, without this server: its JACK client would
-    # outlive the test's server and abort at exit)
-
-    from loopgen.cli import main
-
-    monkeypatch.setenv("JACK_DEFAULT_SERVER", jackd)
-    assert main(["devices"]) == 0
-    out = capsys.readouterr().out
-    assert f"JACK server at {RATE} Hz, period {PERIOD}: --audio-device jack (to system:playback_1, " \
-           f"system:playback_2)" in out
+    serve(scenario, model="random:stereo-tiny", audio_device="jack", jack_server=jackd, jack_connect=())
 
 
 def test_ports_connect_to_the_system_playback_and_its_latency_counts(serve, jackd):
@@ -402,7 +240,8 @@ def test_ports_connect_to_the_system_playback_and_its_latency_counts(serve, jack
 
 def test_a_portaudio_device_plays_the_take_when_it_says(jackd, tmp_path):
     """`serve --audio-device system`: PortAudio's own JACK host API (Debian's libportaudio2), in a daemon process of
-    its own: the recording holds the take resampled, from the moment its `playing` event said (within a period)."""
+    its own: the recording holds the take resampled, from the moment its `playing` event said (within two periods,
+    less the event's own way here)."""
     import os
     import socket
     import subprocess
@@ -446,32 +285,11 @@ def test_a_portaudio_device_plays_the_take_when_it_says(jackd, tmp_path):
             errors.append((np.abs(got - want).max(), heard))
         err, heard = min(errors)
         assert err < 1e-5
-        assert abs(signed_diff(heard + BEFORE, int(told))) < 2 * PERIOD, signed_diff(heard + BEFORE, int(told))
+        # `told` is read when the event arrives here, so the event's own way (a few ms, more under load) makes it late
+        d = signed_diff(heard + BEFORE, int(told))
+        assert -0.025 * RATE < d < 2 * PERIOD, d
     finally:
         if rec is not None:
             rec.close()
         proc.send_signal(2)
         proc.wait(20)
-
-
-def test_a_stereo_take_plays_on_both_ports_as_saved(serve, jackd):
-    """random:stereo-tiny: out_1 and out_2 carry the take's left and right, each the saved channel resampled."""
-
-    async def scenario(server):
-        rec = Recorder(jackd, channels=2)
-        try:
-            rec.connect_from(f"{server.jack.name}:out_1", f"{server.jack.name}:out_2")
-            async with connect(url(server)) as c:
-                await c.send("generate", id="s", prompt="wide pad", seconds=0.5, seed=5)
-                playing = await until(c, "playing", "s")
-                done = await until(c, "done", "s")
-            x, rate = sf.read(done["path"], dtype="float32", always_2d=True)
-            assert x.shape[1] == 2 and np.abs(x[:, 0] - x[:, 1]).max() > 1e-3  # two different sides
-            want, n = as_heard(x, rate, origin(server, "s"))
-            rec.wait_until(playing["frame"] - BEFORE + want.shape[0])
-            got = rec.at(playing["frame"] - BEFORE, want.shape[0])
-            assert np.abs(got - want).max() < 1e-5, differ(got, want, server, rec)
-        finally:
-            rec.close()
-
-    serve(scenario, model="random:stereo-tiny", audio_device="jack", jack_server=jackd, jack_connect=())
