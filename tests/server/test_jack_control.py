@@ -142,3 +142,34 @@ def test_devices_lists_a_running_jack_server(jackd, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert f"JACK server at {RATE} Hz, period {PERIOD}: --audio-device jack (to system:playback_1, " \
            f"system:playback_2)" in out
+
+
+def test_jack_transport_and_midi_without_jack_audio(serve, jackd):
+    """`--jack-transport --midi jack` with the headless output: the daemon's JACK client has no audio ports, follows
+    the master's tempo, and takes MIDI from its midi_in."""
+    from .jackd import MidiSource, TimebaseMaster
+
+    async def scenario(server):
+        master, ctl = TimebaseMaster(jackd, 90.0), MidiSource(jackd)
+        try:
+            names = [p.name for p in server.jack.client.get_ports(f"{server.jack.name}:")]
+            assert names == [f"{server.jack.name}:midi_in"]
+            for _ in range(100):
+                if server.default_bpm:
+                    break
+                await asyncio.sleep(0.02)
+            assert server.default_bpm == pytest.approx(90.0)
+            ctl.connect(f"{server.jack.name}:midi_in")
+            ctl.send(0x90, 36, 100)  # a mapped note: a take of the map's bars at the master's tempo
+            for _ in range(200):
+                job = server.worker.find("midi-1", finished=False) or server.worker.find("midi-1")
+                if job is not None:
+                    break
+                await asyncio.sleep(0.02)
+            assert job is not None and job.params.bpm == pytest.approx(90.0)
+            ctl.send(0x90, 43, 100)
+        finally:
+            ctl.close()
+            master.close()
+
+    serve(scenario, audio_device="none", midi="jack", jack_transport=True, jack_server=jackd)
