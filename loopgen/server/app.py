@@ -199,12 +199,14 @@ class Server:
         probe_port(self.cfg.host, self.cfg.osc_port, socket.SOCK_DGRAM, "OSC (UDP)", "--osc-port")
         if self.cfg.link and self.cfg.jack_transport:
             raise LoopgenError("--link and --jack-transport are two clocks: choose one")
+        if self.cfg.jack_connect is not None and self.cfg.audio_device != "jack":
+            raise LoopgenError("--connect names JACK ports: it goes with --audio-device jack")
         if self.uses_jack:  # the JACK server is there (or not) before the model loads
             from .jack_io import JackClient
 
+            self.jack = JackClient(self.cfg.jack_server)
             self.switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(0.001)  # JACK-Client's process callback needs the GIL every period
-            self.jack = JackClient(self.cfg.jack_server)
         self.model = await asyncio.to_thread(load_model, self.cfg.model, self.cfg.device, self.cfg.dtype)
         if self.cfg.midi:  # its CC ranges inside this model's own (a MAGNeT's temperature goes to 10)
             self.midi_map = self.midi_map or MidiMap.load(None)
@@ -250,12 +252,10 @@ class Server:
             from .jack_io import JackMidiIn
 
             self.midi_port = JackMidiIn(self.jack, lambda msg: self.loop.call_soon_threadsafe(self.on_midi, msg))
-            if self.cfg.audio_device != "jack":
-                self.jack.activate()
         elif self.cfg.midi:
             self.midi_port = open_input(self.cfg.midi, lambda msg: self.loop.call_soon_threadsafe(self.on_midi, msg))
-        if self.jack is not None and self.cfg.audio_device != "jack" and self.cfg.midi != "jack":
-            self.jack.activate()  # the transport alone
+        if self.jack is not None and self.cfg.audio_device != "jack":
+            self.jack.activate()  # MIDI or the transport alone (the audio out activates it as it starts)
 
     @property
     def uses_jack(self) -> bool:

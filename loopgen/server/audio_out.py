@@ -21,6 +21,7 @@ from .outputs import NullOutput, PortAudioOutput
 
 FADE_SECONDS = 0.05  # how long close() lets a stop fade play
 FILL_SECONDS = 0.02  # the ring is kept at least this far ahead of the output (and at least two periods)
+SLACK_SECONDS = 0.001  # added to the stated latency: a launch's deadline is never before its block can be heard
 
 
 class Ring:
@@ -59,8 +60,8 @@ class Ring:
 
 
 class Resampler:
-    """The model's rate -> the output's, streaming (soxr), or a pass-through when they are equal. Output sample
-    `round(i * ratio)` is input sample i (soxr keeps time zero aligned); `held` is what it holds back."""
+    """The model's rate -> the output's, streaming (soxr), or a pass-through when they are equal. Input sample i is
+    output time `i * ratio` (soxr keeps time zero aligned); `most_held` is the most it holds back."""
 
     def __init__(self, rate_in: int, rate_out: int, channels: int):
         import soxr
@@ -137,7 +138,7 @@ class Player:
     def latency(self) -> float:
         """Seconds from a launch (or any sample handed to the ring) to the speakers: the ring's fill, the
         resampler's look-ahead and the device's own latency."""
-        return (self.fill + self.held) / self.rate + self.output.latency + 0.001
+        return (self.fill + self.held) / self.rate + self.output.latency + SLACK_SECONDS
 
     def start(self) -> None:
         self.output.start(self.ring)
@@ -157,10 +158,12 @@ class Player:
         loop (`bar_samples`), or (`grid`) of the outside clock. `total`: the samples its stream will bring;
         `length`: a loop's length."""
         grid = grid and self.clock is not None
+        at = time.perf_counter() + self.latency
         with self.lock:
-            self.deadlines[id] = time.perf_counter() + self.latency
-            while len(self.deadlines) > 64:
-                del self.deadlines[next(iter(self.deadlines))]
+            if not grid:
+                self.deadlines[id] = at
+                while len(self.deadlines) > 64:
+                    del self.deadlines[next(iter(self.deadlines))]
             self.mixer.launch(id, bar_samples, grid, total, length)
 
     def feed(self, id: object, pcm: np.ndarray) -> None:

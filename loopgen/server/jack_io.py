@@ -3,7 +3,8 @@ with its output ports (out_1, out_2), a MIDI input port (midi_in) and the transp
 
 `JACK-Client` (the `jack` module, an optional extra: `pip install 'loopgen[jack]'`) is imported only here, only when
 asked for; libjack comes with the JACK server (Debian: jackd2). The process callback runs on JACK's thread: it copies
-the ring into the ports and MIDI events into a queue handed to the event loop, nothing else (JACK-Client calls it
+the ring into the ports, hands MIDI events to the event loop (call_soon_threadsafe) and notes the transport's
+position, nothing else (JACK-Client calls it
 holding the GIL, which is why the daemon shortens the interpreter's switch interval while JACK is in use).
 """
 from __future__ import annotations
@@ -107,7 +108,7 @@ class JackOutput:
         self.jc = jc
         self.rate = jc.rate
         self.period = jc.period
-        self.name = f"JACK ({jc.name}:out_1..{channels})"
+        self.name = f"JACK ({', '.join(f'{jc.name}:out_{i + 1}' for i in range(channels))})"
         self.ports = [jc.client.outports.register(f"out_{i + 1}") for i in range(channels)]
         self.scratch = np.zeros((max(8192, self.period), channels), dtype=np.float32)
         self.connect_to = connect
@@ -176,10 +177,6 @@ class JackOutput:
     def close(self) -> None:
         pass  # the JackClient closes once, for all its parts
 
-    @property
-    def underruns(self) -> int:
-        return 0
-
 
 class JackMidiIn:
     """A JACK MIDI input port (`midi_in`); each event becomes a mido Message handed to `callback` off JACK's
@@ -235,10 +232,6 @@ class JackTransport:
         _, pos = self.jc.client.transport_query()
         bpm = pos.get("beats_per_minute")
         return float(bpm) if bpm else None
-
-    @property
-    def peers(self) -> int:
-        return 1 if self.tempo else 0
 
     def frames_to_bar(self, frame: int) -> int | None:
         """JACK frames from JACK frame time `frame` to the master's next bar line; None: no bar line comes (the

@@ -49,7 +49,7 @@ class Recorder:
     """A JACK client `name` recording `channels` inputs (in_1, ...) in its own process (jack_recorder.py) into a
     shared buffer indexed by JACK frame time: `at(frame, n)` is what reached its inputs from JACK frame `frame` on."""
 
-    def __init__(self, server: str, channels: int = 1, seconds: float = 60.0, name: str = "recorder", tmp=None):
+    def __init__(self, server: str, channels: int = 1, seconds: float = 60.0, name: str = "recorder"):
         import sys
         import tempfile
 

@@ -114,21 +114,25 @@ def test_jack_transport_gives_the_tempo_and_the_bar_lines(serve, jackd):
 
 
 def test_jack_errors_are_one_line_before_the_model_loads(tmp_path, monkeypatch):
-    """No such JACK server, or two clocks: one clear error, and no model was loaded for it."""
+    """No such JACK server, or two clocks: one clear error, no model was loaded for it, and the interpreter's switch
+    interval (shortened while JACK is in use) is as it was."""
+    import sys
+
     from loopgen.errors import LoopgenError
     from loopgen.server import Config, Server
     from loopgen.server import app
 
     pytest.importorskip("jack", reason="JACK-Client is not installed")
-    loaded = []
+    loaded, interval = [], sys.getswitchinterval()
     monkeypatch.setattr(app, "load_model", lambda *a: loaded.append(a))
     for kw, match in ((dict(audio_device="jack", jack_server="no-such-server"), "cannot reach JACK server"),
-                      (dict(link=True, jack_transport=True), "two clocks")):
+                      (dict(link=True, jack_transport=True), "two clocks"),
+                      (dict(audio_device="none", jack_connect=("system:playback_1",)), "--connect names JACK")):
         server = Server(Config(model="random:tiny", ws_port=0, osc_port=0, loops_dir=tmp_path, **kw))
         with pytest.raises(LoopgenError, match=match):
             asyncio.run(server.start())
         asyncio.run(server.stop())
-    assert loaded == []
+    assert loaded == [] and sys.getswitchinterval() == interval
 
 
 def test_devices_lists_a_running_jack_server(jackd, monkeypatch, capsys):
