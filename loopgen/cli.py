@@ -289,7 +289,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     audio = args.audio_device if args.audio_device != "default" else default_audio_device()
     cfg = Config(
-        model=args.model, device=args.device, dtype=args.dtype, host=args.host, ws_port=args.ws_port,
+        model=(args.model or [DEFAULT_MODEL])[0], extra_models=tuple((args.model or [])[1:]), device=args.device,
+        dtype=args.dtype, host=args.host, ws_port=args.ws_port,
         osc_port=args.osc_port, osc_reply=args.osc_reply, osc_allow=tuple(args.osc_allow), audio_device=audio,
         loops_dir=Path(args.loops_dir).expanduser(), token=args.token, midi=args.midi,
         midi_map=Path(args.midi_map) if args.midi_map else None, output_rate=args.output_rate,
@@ -607,7 +608,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("-q", "--quiet", action="count", default=0,
                     help="only warnings and errors (default: also one line per take started, saved or refused)")
     sv.add_argument("-v", "--verbose", action="count", default=0, help="also progress and debug lines")
-    sv.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id, folder or random:* (default {DEFAULT_MODEL})")
+    sv.add_argument("--model", action="append", default=None,
+                    help=f"hub id, folder or random:* (default {DEFAULT_MODEL}); give it again to serve several "
+                    "models (one worker each; the first is the default, requests choose with `model`)")
     sv.add_argument("--device", default="auto")
     sv.add_argument("--dtype", default="auto", help=DTYPE_HELP)
     sv.add_argument("--host", default="127.0.0.1", help="listen address (non-loopback needs a token)")

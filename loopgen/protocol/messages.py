@@ -72,6 +72,7 @@ class GenerateParams:
     melody: Melody | None = None  # a melody model's melody (None: none)
     queue: bool = False  # when the machine is at its real-time capacity: wait for room (True) or be refused
     play: bool = True  # on the daemon's speakers once it starts (False: made and saved, not played)
+    model: str | None = None  # which of the daemon's models makes it (None: its first); welcome lists them
 
     def total_seconds(self) -> float:
         return music_seconds(self.seconds, self.bars, self.bpm, self.beats_per_bar)
@@ -156,6 +157,8 @@ class Welcome:
     realtime_factor: float | None = None  # audio seconds made per second on this machine, one stream (None: unknown)
     output_latency_ms: float | None = None  # from a sample handed to the daemon's audio out to the speakers
     output_rate: int | None = None  # the daemon's audio out's rate (the device's)
+    models: tuple = ()  # every model it serves, the default (`model`) first: {name, aliases, sample_rate, channels,
+    # frame_rate, family, melody}
 
 
 @dataclass(frozen=True)
@@ -352,12 +355,24 @@ def generate_params(d: dict, id: Any, default_bpm: float | None = None) -> Gener
         melody=melody_field(d, id),
         queue=when_busy(d, id),
         play=flag(d, "play", True, id),
+        model=model_field(d, id),
         **output_fields(d, id),
     )
     if p.total_seconds() > MAX_NEW_SECONDS:
         raise ProtocolError("out_of_range", f"at most {MAX_NEW_SECONDS:g} s per generation, got {p.total_seconds():g}",
                             id)
     return p
+
+
+MAX_MODEL_NAME = 200  # a model's name in a request (a hub id, a short name): the daemon only compares it
+
+
+def model_field(d: dict, id: Any) -> str | None:
+    """`model`: one of the daemon's models by name (welcome's `models`); never a path or a hub id to load."""
+    name = text(d, "model", id, required=False)
+    if name is not None and not 0 < len(name) <= MAX_MODEL_NAME:
+        raise ProtocolError("bad_field", f"model is a name of 1 to {MAX_MODEL_NAME} characters", id)
+    return name
 
 
 def when_busy(d: dict, id: Any) -> bool:

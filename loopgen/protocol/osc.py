@@ -166,6 +166,18 @@ def _set_default(peer: OscPeer, address: str, args: list, bpm: float | None = No
     return None
 
 
+def _set_model(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> None:
+    """/loopgen/set/model s:name: the model of the sender's next generations (no argument: the daemon's default)."""
+    if not args:
+        peer.defaults.pop("model", None)
+        return None
+    name = _one(address, args)
+    if not isinstance(name, str):
+        raise ProtocolError("bad_field", "/loopgen/set/model takes [s:name] (no argument: the default model)")
+    peer.defaults["model"] = M.model_field({"model": name}, None)
+    return None
+
+
 def _prompt(peer: OscPeer, address: str, args: list, bpm: float | None = None) -> M.Command:
     prompts, i = [], 0
     while i < len(args):
@@ -267,6 +279,7 @@ HANDLERS = {
     "/loopgen/hello": _hello, "/loopgen/melody": _melody,
     **{f"/loopgen/set/{k}": _set_sampling for k in (*M.REQUEST_LIMITS, "cfg")},
     **{f"/loopgen/set/{k}": _set_default for k in DEFAULTS},
+    "/loopgen/set/model": _set_model,
 }
 ADDRESSES = tuple(HANDLERS)
 

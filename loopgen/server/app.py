@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import re
 import logging
@@ -34,6 +35,7 @@ from .audio_out import Player
 from .logs import RateLimit, log_event
 from .jobs import check_folder, continue_limits, read_allowed
 from .midi import MidiMap, open_input
+from .pool import Pool, served_names
 from .router import Read, Replay, Reply, Submit, route, with_audio
 from .startup import measure_speed, probe_port, reachable_address, speed_line
 from .web import Hosts, is_loopback, origin_ok, take_file, web_file
@@ -46,7 +48,8 @@ MAX_OSC_PEERS = 256  # OSC peers remembered (hosts and hello names); the least r
 
 @dataclass
 class Config:
-    model: str = "random:small"
+    model: str = "random:small"  # the default model (a request without `model`)
+    extra_models: tuple[str, ...] = ()  # more models served beside it, one worker each
     device: str | None = None
     dtype: str | None = None
     host: str = "127.0.0.1"
@@ -103,8 +106,8 @@ class WsClient:
             self.gone = True  # bounded in events and in bytes: a client that does not read is let go
             log.warning("dropping a client too slow to read (%s); its takes are stopped and saved",
                         self.ws.remote_address)
-            if self.server.worker is not None:  # nobody hears them: they would only slow the others down
-                self.server.worker.stop_owner(self)
+            for w in self.server.pool:  # nobody hears them: they would only slow the others down
+                w.stop_owner(self)
             asyncio.ensure_future(self.ws.close(1008, "too slow to read: dropped"))
             return
         self.queued += len(data)
@@ -170,8 +173,9 @@ class Server:
         self.osc_names = NameTable()  # sender address -> the name it holds (protocol/osc_names.py)
         self.osc_dropped = 0
         self.clients: set[WsClient] = set()
-        self.model = None
-        self.worker = None
+        self.model = None  # the default model (the first)
+        self.models: dict[str, Any] = {}  # every served model by name, the default first
+        self.pool = Pool()  # their workers
         self.player = None
         self.link = None  # the outside clock: an Ableton Link session or JACK's transport
         self.jack = None  # the daemon's JACK client, when audio, MIDI or the clock goes through JACK
@@ -207,11 +211,22 @@ class Server:
             self.jack = JackClient(self.cfg.jack_server)
             self.switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(0.001)  # JACK-Client's process callback needs the GIL every period
-        self.model = await asyncio.to_thread(load_model, self.cfg.model, self.cfg.device, self.cfg.dtype)
+        names = list(dict.fromkeys((self.cfg.model, *self.cfg.extra_models)))
+        for name in names:
+            m = await asyncio.to_thread(load_model, name, self.cfg.device, self.cfg.dtype)
+            if m.name in self.models:
+                raise LoopgenError(f"{name} is served twice: give each model once")
+            self.models[m.name] = m
+        self.model = next(iter(self.models.values()))
+        rates = {m.sample_rate for m in self.models.values()}
+        if len(rates) > 1:
+            raise LoopgenError("the models served together must share a sample rate (one audio out): got "
+                               + ", ".join(f"{m.name} {m.sample_rate} Hz" for m in self.models.values()))
         if self.cfg.midi:  # its CC ranges inside this model's own (a MAGNeT's temperature goes to 10)
             self.midi_map = self.midi_map or MidiMap.load(None)
             self.midi_map.check_model(lambda given: family(self.model).sampling(self.model, given))
-        await asyncio.to_thread(self.model.generate, ["warm up"], 0.1, seed=0)  # first-call costs paid here
+        for m in self.models.values():  # first-call costs paid here
+            await asyncio.to_thread(m.generate, ["warm up"], 0.1, seed=0)
         self.realtime_factor = await asyncio.to_thread(measure_speed, self.model) if self.cfg.measure_speed else None
         # the model, its caches and the libraries are here for good: a full garbage collection walking them holds the
         # GIL for ~0.1 s (the audio callbacks need it every few ms), so they leave the collector's view
@@ -228,19 +243,23 @@ class Server:
 
             self.link = JackTransport(self.jack)
         connect = None if self.cfg.jack_connect is None else list(self.cfg.jack_connect)
-        self.player = Player(self.model.sample_rate, self.model.channels, self.cfg.audio_device, clock=self.link,
+        channels = max(m.channels for m in self.models.values())  # a mono take plays on both sides of a stereo out
+        self.player = Player(self.model.sample_rate, channels, self.cfg.audio_device, clock=self.link,
                              jack=self.jack, connect=connect, on_playing=self._on_playing)
         self.player.start()
         self.welcome = M.Welcome(M.PROTOCOL_VERSION, m.name, m.sample_rate, m.channels, m.frame_rate,
                                  self.latency_frames, self.cfg.max_message_bytes, self.realtime_factor,
-                                 round(self.player.latency * 1000, 2), self.player.rate)
+                                 round(self.player.latency * 1000, 2), self.player.rate, self.model_list())
         output = Output(self.cfg.output_rate, self.cfg.output_format, self.cfg.loudness)
-        self.worker = ModelWorker(self.model, self.emit, self.cfg.loops_dir, on_audio=self._on_audio,
-                                  on_start=self._on_start, output=output,
-                                  wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes,
-                                  graphs=self.cfg.cuda_graphs, max_jobs=self.cfg.max_generations,
-                                  realtime=self.cfg.admission == "realtime")
-        self.worker.start()
+        for m in self.models.values():
+            emit = functools.partial(lambda name, owner, event: self.emit(owner, event, name), m.name)
+            worker = ModelWorker(m, emit, self.cfg.loops_dir, on_audio=self._on_audio,
+                                 on_start=self._on_start, output=output,
+                                 wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes,
+                                 graphs=self.cfg.cuda_graphs, max_jobs=self.cfg.max_generations,
+                                 realtime=self.cfg.admission == "realtime")
+            self.pool.add(m.name, worker)
+            worker.start()
         from websockets.asyncio.server import serve
 
         self.ws_server = await serve(self._ws_handler, self.cfg.host, self.cfg.ws_port,
@@ -256,6 +275,18 @@ class Server:
             self.midi_port = open_input(self.cfg.midi, lambda msg: self.loop.call_soon_threadsafe(self.on_midi, msg))
         if self.jack is not None and self.cfg.audio_device != "jack":
             self.jack.activate()  # MIDI or the transport alone (the audio out activates it as it starts)
+
+    @property
+    def worker(self):
+        """The default model's worker."""
+        return self.pool.default
+
+    def model_list(self) -> tuple[dict, ...]:
+        """welcome's `models`: each served model, the default first, with the names a request may use."""
+        names = served_names(list(self.models))
+        return tuple({"name": m.name, "aliases": names[m.name][1:], "sample_rate": m.sample_rate,
+                      "channels": m.channels, "frame_rate": m.frame_rate, "family": m.family,
+                      "melody": bool(m.prefixed)} for m in self.models.values())
 
     @property
     def uses_jack(self) -> bool:
@@ -278,8 +309,8 @@ class Server:
         logging.getLogger().removeFilter(self.log_limit)
         for c in list(self.clients):
             c.deliver(M.Error("shutting_down", "the server is shutting down"))
-        if self.worker is not None:
-            await asyncio.to_thread(self.worker.shutdown)
+        for w in self.pool:
+            await asyncio.to_thread(w.shutdown)
         await asyncio.sleep(0.05)  # let the last events go out
         if self.ws_server is not None:
             self.ws_server.close()
@@ -303,11 +334,13 @@ class Server:
         return self.link.tempo if self.link is not None else None
 
     # -- events from the worker (any thread) -------------------------------------------------------------------
-    def emit(self, owner: Any, event: M.Event) -> None:
+    def emit(self, owner: Any, event: M.Event, model: str | None = None) -> None:
+        """An event of `model`'s worker for `owner` (from the worker's thread)."""
         if isinstance(event, M.Progress) and self.player is not None:
             event = M.Progress(event.id, event.frames, event.total, event.rtf, self.player.underruns)
         if isinstance(event, M.Done) and self.player is not None:  # its stream has ended: a loop goes on looping
-            job = self.worker.find(event.id, owner) if self.worker else None
+            w = self.pool.workers.get(model) or self.pool.default
+            job = w.find(event.id, owner) if w is not None else None
             loop = job is not None and job.audio is not None and job.params.loop
             self.player.finished(key(owner, event.id), job.audio.T.cpu().numpy().copy() if loop else None)
         if owner is None:  # MIDI's takes: no one to deliver to, the terminal still says
@@ -317,6 +350,7 @@ class Server:
 
     def _on_start(self, job) -> None:
         """A take started (the worker accepted it): on the speakers if its request asked to be played."""
+        self.pool.latest = self.pool.workers.get(job.take.m.name, self.pool.latest)
         if job.play:
             self._play(job.owner, job.id, job.params, self._samples_left(job), self._loop_length(job))
 
@@ -333,7 +367,7 @@ class Server:
 
     def _samples_left(self, job) -> int:
         """Samples a running take will still stream (its pre-roll on the speakers is sized from them)."""
-        m = self.model
+        m = job.take.m
         return int(max(0, job.total_frames - job.frames) * m.sample_rate / m.frame_rate)
 
     @staticmethod
@@ -358,8 +392,11 @@ class Server:
     def _replay(self, owner: Any, id: Any) -> None:
         """`play`: one of the sender's own takes on the speakers (id None: its latest); a finished one plays its
         audio (a loop, looped), a running one joins its stream."""
-        w = self.worker
-        job = w.own(owner, id, finished=False) or w.own(owner, id)
+        job = None
+        for w in self.pool:  # the latest of the sender's own (id None), or its take with that id
+            job = w.own(owner, id, finished=False) or w.own(owner, id)
+            if job is not None:
+                break
         if job is None:
             what = "nothing of yours to play yet" if id is None else f"no generation of yours with id {M.short(id)}"
             raise M.ProtocolError("unknown_id", what, id)
@@ -467,7 +504,7 @@ class Server:
         try:
             for effect in route(cmd):
                 if isinstance(effect, Submit):
-                    self.worker.submit(effect.cmd, owner, play=effect.play)
+                    self.pool.route(effect.cmd, owner).submit(effect.cmd, owner, play=effect.play)
                 elif isinstance(effect, Read):
                     asyncio.ensure_future(self._read_then_perform(owner, effect))
                 elif isinstance(effect, Replay):
@@ -489,7 +526,12 @@ class Server:
         then route the command again with the audio in it."""
         allowed = (self.cfg.loops_dir, Path.home(), *self.cfg.read_dirs)
         id = getattr(effect.cmd, "id", None)
-        limits = M.MELODY_FILE if effect.melody else continue_limits(self.model)
+        try:
+            model = self.pool.resolve(getattr(getattr(effect.cmd, "params", None), "model", None), id).m
+        except M.ProtocolError as e:  # refused before the file is read
+            self._answer(owner, M.Error(e.code, e.message, e.id))
+            return
+        limits = M.MELODY_FILE if effect.melody else continue_limits(model)
         what = "the melody" if effect.melody else "the audio to continue"
         try:
             if isinstance(effect.source, bytes):
@@ -575,7 +617,10 @@ async def serve_forever(cfg: Config, announce=print) -> None:
     except BaseException:
         await server.stop()  # what did start (worker, audio out) ends cleanly: no half-open daemon at exit
         raise
-    announce(f"model {server.model.name}: {server.model.sample_rate} Hz, {server.model.channels} channel(s)")
+    for m in server.models.values():
+        names = server.pool.names().get(m.name, [])[1:]
+        announce(f"model {m.name}: {m.sample_rate} Hz, {m.channels} channel(s)"
+                 + (f" (requests: model {' | '.join(names)})" if len(server.models) > 1 and names else ""))
     if cfg.measure_speed:
         announce(speed_line(server.realtime_factor))
     where = reachable_address(cfg.host)
@@ -606,8 +651,9 @@ async def serve_forever(cfg: Config, announce=print) -> None:
         await done.wait()
     finally:
         await server.stop()
-        w = server.worker
-        line = f"stopped: {w.saved} take(s) saved in {cfg.loops_dir}" if w is not None else "stopped"
-        if w is not None and w.unsaved:
-            line += f"; {len(w.unsaved)} could not be saved: " + "; ".join(w.unsaved)
+        workers = list(server.pool)
+        unsaved = [why for w in workers for why in w.unsaved]
+        line = f"stopped: {sum(w.saved for w in workers)} take(s) saved in {cfg.loops_dir}" if workers else "stopped"
+        if unsaved:
+            line += f"; {len(unsaved)} could not be saved: " + "; ".join(unsaved)
         announce(line)

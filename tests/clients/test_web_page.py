@@ -107,9 +107,25 @@ def test_page_passes_the_token_from_its_address(serve):
             page2 = await browser.new_page()
             await page2.goto(f"http://127.0.0.1:{server.ws_port}/")
             await page2.wait_for_function("document.getElementById('status').textContent.includes('disconnected')")
+            # two models served: the page's menu lists them, and a take of the stereo one plays on both sides
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            assert await page.eval_on_selector_all("#model option", "os => os.map(o => o.value)") == [
+                "random:tiny", "random:stereo-tiny"]
+            assert await page.is_visible("#model")
+            await page.select_option("#model", "random:stereo-tiny")
+            await page.fill("#bars", "1")
+            await page.click("#generate")
+            await page.wait_for_function("window.loopgenStats.done !== null", timeout=60000)
+            await page.wait_for_function(
+                "window.loopgenStats.workletReceived >= window.loopgenStats.samplesReceived", timeout=20000)
+            stereo = server.pool.workers["random:stereo-tiny"]
+            assert len(stereo.finished) == 1 and not server.worker.finished  # made by the model chosen
+            assert next(iter(stereo.finished.values())).audio.shape[0] == 2
+            assert await page.evaluate("window.loopgenStats.samplesReceived") >= 64000 and not errors, errors
             await browser.close()
 
-    serve(scenario, token="s3cret")
+    serve(scenario, token="s3cret", extra_models=("random:stereo-tiny",))
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")

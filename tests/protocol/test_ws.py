@@ -155,5 +155,5 @@ def test_events_round_trip():
         for k, v in vars(ev).items():
             if v is None:
                 continue
-            assert d[k] == (list(map(list, v)) if k == "prompts" else v)
+            assert d[k] == (list(map(list, v)) if k == "prompts" else list(v) if isinstance(v, tuple) else v)
     assert "id" not in W.decode_event(W.encode_event(M.Error("x", "y")))

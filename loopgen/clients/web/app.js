@@ -5,7 +5,7 @@ import { decode, encode } from "./msgpack.js";
 const $ = (id) => document.getElementById(id);
 const stats = (window.loopgenStats = { chunks: 0, samplesReceived: 0, workletPlayed: 0, workletReceived: 0, underruns: 0,
                                        done: null, loopPlayed: 0, started: 0 });
-let ws, welcome, ctx, node, current = null, running = false, lastDone = null, lastAudio = [], t0 = 0, seq = 0;
+let ws, welcome, channels = 1, ctx, node, current = null, running = false, lastDone = null, lastAudio = [], t0 = 0, seq = 0;
 const token = new URLSearchParams(location.search).get("token") || undefined;  // needed off loopback
 const recent = new Float32Array(32000 * 4);  // ~4 s of waveform
 let recentPos = 0;
@@ -25,7 +25,7 @@ async function audio() {
   ctx = new AudioContext({ sampleRate: welcome.sample_rate });
   await ctx.audioWorklet.addModule("worklet.js");
   node = new AudioWorkletNode(ctx, "loopgen-player", {
-    outputChannelCount: [2], processorOptions: { channels: welcome.channels, seconds: 120, prebufferMs: 150 },
+    outputChannelCount: [2], processorOptions: { channels, seconds: 120, prebufferMs: 150 },
   });
   node.port.onmessage = (e) => {
     stats.workletPlayed = e.data.played; stats.workletReceived = e.data.received; stats.underruns = e.data.underruns;
@@ -47,6 +47,7 @@ function onEvent(ev) {
     case "welcome":
       welcome = ev;
       $("status").textContent = `${ev.model} · ${ev.sample_rate} Hz · ${ev.channels} ch` + speedText(ev.realtime_factor);
+      modelMenu(ev.models || []);
       $("lookahead").textContent = `${(ev.latency_frames / ev.frame_rate * 1000).toFixed(0)} ms`;
       break;
     case "started":
@@ -55,12 +56,12 @@ function onEvent(ev) {
       break;
     case "audio": {
       if (ev.id !== current) return;
-      const pcm = new Float32Array(ev.pcm.buffer.slice(ev.pcm.byteOffset, ev.pcm.byteOffset + ev.pcm.byteLength));
+      const pcm = widen(new Float32Array(ev.pcm.buffer.slice(ev.pcm.byteOffset, ev.pcm.byteOffset + ev.pcm.byteLength)), ev.channels);
       if (stats.chunks === 0) $("latency").textContent = `${(performance.now() - t0).toFixed(0)} ms`;
-      stats.chunks++; stats.samplesReceived += pcm.length / welcome.channels;
+      stats.chunks++; stats.samplesReceived += pcm.length / channels;
       lastAudio.push(pcm);
       node.port.postMessage({ pcm: pcm.slice().buffer });
-      for (let i = 0; i < pcm.length; i += welcome.channels) { recent[recentPos] = pcm[i]; recentPos = (recentPos + 1) % recent.length; }
+      for (let i = 0; i < pcm.length; i += channels) { recent[recentPos] = pcm[i]; recentPos = (recentPos + 1) % recent.length; }
       break;
     }
     case "progress":
@@ -89,10 +90,25 @@ async function offerTake(path) {
   const a = $("download"); a.href = url; a.download = name; a.hidden = false;
   if (!$("loop").checked) return;
   const buf = await ctx.decodeAudioData(await (await fetch(url)).arrayBuffer());
-  const ch = welcome.channels, data = new Float32Array(buf.length * ch);
+  const ch = channels, data = new Float32Array(buf.length * ch);
   for (let c = 0; c < ch; c++) { const x = buf.getChannelData(Math.min(c, buf.numberOfChannels - 1)); for (let i = 0; i < buf.length; i++) data[i * ch + c] = x[i]; }
   node.port.postMessage({ loop: data.buffer }, [data.buffer]);
   $("looping").textContent = `looping ${(buf.length / buf.sampleRate).toFixed(2)} s`;
+}
+
+function modelMenu(models) {
+  // several models served: a menu (the default first); a take's audio is widened to the widest model's channels
+  channels = Math.max(welcome.channels, ...models.map((m) => m.channels));
+  const menu = $("model");
+  menu.replaceChildren(...models.map((m) => new Option(`${m.name}${m.channels > 1 ? " (stereo)" : ""}`, m.name)));
+  $("modelLabel").hidden = models.length < 2;
+}
+
+function widen(pcm, from) {  // interleaved [n, from] -> [n, channels] (a mono take on both sides)
+  if (!from || from === channels) return pcm;
+  const n = pcm.length / from, out = new Float32Array(n * channels);
+  for (let i = 0; i < n; i++) for (let c = 0; c < channels; c++) out[i * channels + c] = pcm[i * from + Math.min(c, from - 1)];
+  return out;
 }
 
 function prompts() {
@@ -102,7 +118,8 @@ function prompts() {
 
 function params() {
   return { bars: Number($("bars").value), bpm: Number($("bpm").value), loop: $("loop").checked, temperature: Number($("temperature").value),
-           cfg_coef: Number($("cfg").value), top_k: Number($("topk").value) };
+           cfg_coef: Number($("cfg").value), top_k: Number($("topk").value),
+           ...($("modelLabel").hidden ? {} : { model: $("model").value }) };
 }
 
 async function start(kind, extra) {
@@ -121,7 +138,7 @@ $("generate").onclick = () => start("generate", {});
 $("continue").onclick = () => {
   const all = new Float32Array(lastAudio.reduce((n, a) => n + a.length, 0));
   let o = 0; for (const a of lastAudio) { all.set(a, o); o += a.length; }
-  start("continue", { audio: new Uint8Array(all.buffer), sample_rate: welcome.sample_rate, channels: welcome.channels, format: "f32le" });
+  start("continue", { audio: new Uint8Array(all.buffer), sample_rate: welcome.sample_rate, channels, format: "f32le" });
 };
 $("extend").onclick = async () => {
   await audio(); node.port.postMessage({ reset: true });

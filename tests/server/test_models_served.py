@@ -1,0 +1,75 @@
+"""Several models in one daemon (one worker each, no Ray): each request gets the model it names."""
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import soundfile as sf
+
+from loopgen.clients import connect
+from loopgen.clients.client import ServerError
+from loopgen.protocol import osc as O
+from loopgen.server.pool import Pool, aliases
+
+from .test_ws_server import collect, url
+
+
+def test_aliases_and_ambiguity():
+    assert aliases("facebook/musicgen-small") == ["facebook/musicgen-small", "musicgen-small", "small"]
+    assert aliases("random:tiny") == ["random:tiny", "tiny"]
+    pool = Pool()
+    for name in ("facebook/musicgen-small", "random:small", "random:tiny"):
+        pool.add(name, name)
+    assert pool.resolve("tiny") == "random:tiny" and pool.resolve(None) == "facebook/musicgen-small"
+    assert pool.resolve("musicgen-small") == "facebook/musicgen-small"
+    try:
+        pool.resolve("small", id=7)  # two models answer to it: neither does
+    except Exception as e:
+        assert e.code == "unknown_model" and "random:small" in e.message and e.id == 7
+    else:
+        raise AssertionError("an ambiguous alias resolved")
+
+
+def test_two_models_each_request_gets_its_own(serve, tiny, stereo):
+    async def scenario(server):
+        async with connect(url(server), codes=True) as c:
+            models = c.welcome["models"]
+            assert [m["name"] for m in models] == ["random:tiny", "random:stereo-tiny"]
+            assert models[1]["channels"] == 2 and models[1]["aliases"] == ["stereo-tiny"]
+            assert c.welcome["model"] == "random:tiny"  # the default, as before
+            # both at once: each streams its own model's audio and codes
+            a, b = await asyncio.gather(
+                collect(c.generate("mono", id="m", seconds=0.5, seed=1)),
+                collect(c.generate("wide", id="s", seconds=0.5, seed=2, model="stereo-tiny")))
+            for (events, pcm), m, prompt, seed in ((a, tiny, "mono", 1), (b, stereo, "wide", 2)):
+                audio = [e for e in events if e["type"] == "audio"]
+                frames = [e["codes"] for e in events if e["type"] == "frames"]
+                assert {e["channels"] for e in audio} == {m.channels}
+                assert len(frames[0]) == m.num_codebooks
+                g = m.generate([prompt], seconds=0.5, seed=seed)
+                assert np.array_equal(np.array(frames).T, g.codes[0].numpy())  # that model's codes, exactly
+                saved, rate = sf.read(events[-1]["path"], dtype="float32", always_2d=True)
+                assert rate == m.sample_rate and saved.shape[1] == m.channels
+            # an extend goes to the model of the take it extends
+            events, _ = await collect(c.stream("extend", id="s2", of="s", seconds=0.25))
+            assert sf.info(events[-1]["path"]).channels == 2
+            # a model it does not serve: a coded error naming the served ones; the daemon goes on
+            try:
+                await collect(c.generate("x", id="bad", seconds=0.5, model="facebook/musicgen-large"))
+            except ServerError as e:
+                assert e.event["code"] == "unknown_model" and "random:tiny, random:stereo-tiny" in str(e)
+            else:
+                raise AssertionError("an unserved model was accepted")
+            events, _ = await collect(c.generate("still here", id="ok", seconds=0.25, model="tiny"))
+            assert events[-1]["type"] == "done"
+
+    serve(scenario, extra_models=("random:stereo-tiny",))
+
+
+def test_osc_set_model():
+    peer = O.OscPeer("p")
+    assert peer.receive("/loopgen/set/model", ["stereo-tiny"]) is None
+    cmd = peer.receive("/loopgen/generate", ["wide", 1.0, 120.0])
+    assert cmd.params.model == "stereo-tiny"
+    peer.receive("/loopgen/set/model", [])  # no argument: the default again
+    assert peer.receive("/loopgen/generate", ["x"]).params.model is None
