@@ -276,6 +276,17 @@ def default_audio_device() -> str:
         return "none"
 
 
+def _workers(text: str) -> tuple[tuple[str, int], ...]:
+    """--workers small=2,melody=1 -> (("small", 2), ("melody", 1))."""
+    out = []
+    for part in text.split(","):
+        name, _, n = part.partition("=")
+        if not name.strip() or not n.strip().isdigit() or not 1 <= int(n) <= 64:
+            raise argparse.ArgumentTypeError(f"--workers takes MODEL=N[,MODEL=N] with N from 1 to 64, got {part!r}")
+        out.append((name.strip(), int(n)))
+    return tuple(out)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -298,7 +309,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         read_dirs=tuple(Path(d).expanduser() for d in args.read_dir), allow_origins=tuple(args.allow_origin),
         allow_hosts=tuple(args.allow_host),
         link=args.link, link_bpm=args.link_bpm, cuda_graphs=args.cuda_graphs, max_generations=args.max_generations,
-        admission=args.admission, jack_server=args.jack_server, jack_connect=args.connect,
+        admission=args.admission, ray=args.ray, workers=args.workers, worker_threads=args.worker_threads,
+        jack_server=args.jack_server, jack_connect=args.connect,
         jack_transport=args.jack_transport,
     )
     try:
@@ -454,6 +466,28 @@ def cmd_send(args: argparse.Namespace) -> int:
         raise LoopgenError(f"server: {e}") from e
     except (OSError, ConnectionError) as e:
         raise LoopgenError(f"cannot reach {args.url}: {e} (is `loopgen serve` running?)") from e
+
+
+def cmd_workers(args: argparse.Namespace) -> int:
+    """List a running daemon's model workers (threads, or Ray actors with their node and pid)."""
+    import asyncio
+
+    from .clients import connect
+
+    async def run() -> list[dict]:
+        async with connect(args.url, token=args.token) as c:
+            return await c.workers()
+
+    try:
+        workers = asyncio.run(run())
+    except (OSError, ConnectionError) as e:
+        raise LoopgenError(f"cannot reach {args.url}: {e} (is `loopgen serve` running?)") from e
+    print(f"{'model':28} {'kind':6} {'device':8} {'node':20} {'pid':>8} {'sessions':>8} {'steps/s':>8}")
+    for w in workers:
+        gone = "" if w.get("alive", True) else "  (lost)"
+        print(f"{w['model']:28} {w['kind']:6} {str(w['device']):8} {str(w['node'])[:20]:20} {w['pid']:>8} "
+              f"{w['sessions']:>8} {w['steps_per_s']:>8.1f}{gone}")
+    return 0
 
 
 def cmd_clients(args: argparse.Namespace) -> int:
@@ -655,6 +689,16 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--admission", choices=("realtime", "count"), default="realtime",
                     help="realtime (default): a new stream is refused (busy) when it would take the running streams "
                          "below real time, as measured on this machine; count: only --max-generations limits")
+    rg = sv.add_argument_group("Ray (past one machine: pip install 'loopgen[ray]'; docs/scale.md)")
+    rg.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                    help="run the model work on Ray actors: alone, a Ray started here (bound to 127.0.0.1); auto or "
+                    "HOST:PORT joins a running cluster (ray start --head). Ray has no authentication: keep the "
+                    "cluster on a trusted network")
+    rg.add_argument("--workers", type=_workers, default=(), metavar="MODEL=N[,MODEL=N]",
+                    help="actors per model, e.g. small=2,melody=1 (default 1 each); each takes one GPU, or "
+                    "--worker-threads cores")
+    rg.add_argument("--worker-threads", type=int, default=1, metavar="N",
+                    help="CPU cores (torch threads) per actor on a CPU cluster (default 1)")
     sv.set_defaults(func=cmd_serve)
 
     cl = sub.add_parser("clients", help="copy the Max / Pd patches and the browser page to a folder")
@@ -679,6 +723,12 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--top-k", type=int, default=None)
     se.add_argument("--cfg", type=_finite, default=None)
     se.set_defaults(func=cmd_send)
+
+    wk = sub.add_parser("workers", help="list a running daemon's model workers: model, device, node, pid, load")
+    wk.add_argument("--url", type=ws_url, default="ws://127.0.0.1:8765",
+                    help="the daemon: ws://HOST:PORT, the page address it prints, or HOST:PORT")
+    wk.add_argument("--token", default=None)
+    wk.set_defaults(func=cmd_workers)
     return p
 
 

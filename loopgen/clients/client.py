@@ -55,6 +55,16 @@ class Client:
             pass
         return asyncio.get_running_loop().time() - t
 
+    async def workers(self, timeout: float = 10.0) -> list[dict]:
+        """The daemon's model workers: {model, kind, device, node, pid, sessions, steps_per_s, alive} each."""
+        await self.send("workers")
+        while True:
+            ev = await self.next_event(timeout)
+            if ev["type"] == "workers":
+                return ev["workers"]
+            if ev["type"] == "error":
+                raise ServerError(ev)
+
     async def stream(self, kind: str, id: Any = None, **fields: Any) -> AsyncIterator[dict]:
         """Send a generate / continue / extend and yield its events until `done` (raises ServerError on error)."""
         id = id if id is not None else f"py-{next(self._ids)}"

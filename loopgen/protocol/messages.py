@@ -141,7 +141,12 @@ class Ping:
     data: Any = None
 
 
-Command = Hello | Generate | Continue | ContinueFile | Extend | Set | Stop | Play | Ping
+@dataclass(frozen=True)
+class Workers:
+    """List the daemon's model workers (answered with `workers`)."""
+
+
+Command = Hello | Generate | Continue | ContinueFile | Extend | Set | Stop | Play | Ping | Workers
 
 
 # -- events ----------------------------------------------------------------------------------------------------
@@ -232,7 +237,14 @@ class Pong:
     data: Any = None
 
 
-Event = Welcome | Started | Audio | Frames | Progress | Playing | Done | Error | Pong | Queued
+@dataclass(frozen=True)
+class WorkerList:
+    """Each model worker: {model, kind (thread | ray), device, node, pid, sessions, steps_per_s, alive}."""
+
+    workers: tuple = ()
+
+
+Event = WorkerList | Welcome | Started | Audio | Frames | Progress | Playing | Done | Error | Pong | Queued
 
 
 # -- field validation ------------------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from .messages import ProtocolError
 EVENT_TYPES = {
     M.Welcome: "welcome", M.Started: "started", M.Audio: "audio", M.Frames: "frames", M.Progress: "progress",
     M.Done: "done", M.Error: "error", M.Pong: "pong", M.Queued: "queued",
-    M.Playing: "playing",
+    M.Playing: "playing", M.WorkerList: "workers",
 }
-COMMAND_TYPES = ("hello", "generate", "continue", "extend", "set", "stop", "play", "ping")
+COMMAND_TYPES = ("hello", "generate", "continue", "extend", "set", "stop", "play", "ping", "workers")
 
 
 def decode_command(data: bytes | str, max_bytes: int = M.MAX_MESSAGE_BYTES, default_bpm: float | None = None
@@ -66,6 +66,8 @@ def command_from_map(d: dict, default_bpm: float | None = None) -> M.Command:
         if len(msgpack.packb(data, use_bin_type=True)) > M.MAX_PING_BYTES:  # echoed back: keep it small
             raise ProtocolError("too_large", f"ping data must pack to at most {M.MAX_PING_BYTES} bytes")
         return M.Ping(data)
+    if kind == "workers":
+        return M.Workers()
     if kind == "hello":
         proto = M.number(d, "protocol", None, 1, 1000, integer=True)
         if proto is None:

@@ -36,7 +36,7 @@ from .logs import RateLimit, log_event
 from .jobs import check_folder, continue_limits, read_allowed
 from .midi import MidiMap, open_input
 from .pool import Pool, served_names
-from .router import Read, Replay, Reply, Submit, route, with_audio
+from .router import ListWorkers, Read, Replay, Reply, Submit, route, with_audio
 from .startup import measure_speed, probe_port, reachable_address, speed_line
 from .web import Hosts, is_loopback, origin_ok, take_file, web_file
 from .worker import ModelWorker, key
@@ -81,6 +81,9 @@ class Config:
     cuda_graphs: bool = False  # replay the model step and the decode as CUDA graphs (a CUDA device only)
     max_generations: int | None = None  # running generations in all (None: by device, worker.MAX_JOBS)
     measure_speed: bool = True  # time the model at start: its real-time factor in the terminal and `welcome`
+    ray: str | None = None  # the model work on Ray actors: "local" (start a Ray here), "auto" or HOST:PORT (join)
+    workers: tuple[tuple[str, int], ...] = ()  # with ray: actors per model (a name or alias each; default 1)
+    worker_threads: int = 1  # with ray on CPUs: cores (torch threads) per actor
     admission: str = "realtime"  # realtime: a new stream only while all stay real time (capacity.py); count: by count
 
 
@@ -212,7 +215,9 @@ class Server:
             self.switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(0.001)  # JACK-Client's process callback needs the GIL every period
         names = list(dict.fromkeys((self.cfg.model, *self.cfg.extra_models)))
-        for name in names:
+        if self.cfg.ray is not None:
+            await self._start_ray(names)
+        for name in names if self.cfg.ray is None else ():
             m = await asyncio.to_thread(load_model, name, self.cfg.device, self.cfg.dtype)
             if m.name in self.models:
                 raise LoopgenError(f"{name} is served twice: give each model once")
@@ -224,15 +229,26 @@ class Server:
                                + ", ".join(f"{m.name} {m.sample_rate} Hz" for m in self.models.values()))
         if self.cfg.midi:  # its CC ranges inside this model's own (a MAGNeT's temperature goes to 10)
             self.midi_map = self.midi_map or MidiMap.load(None)
-            self.midi_map.check_model(lambda given: family(self.model).sampling(self.model, given))
-        for m in self.models.values():  # first-call costs paid here
-            await asyncio.to_thread(m.generate, ["warm up"], 0.1, seed=0)
-        self.realtime_factor = await asyncio.to_thread(measure_speed, self.model) if self.cfg.measure_speed else None
+            if self.cfg.ray is None:
+                self.midi_map.check_model(lambda given: family(self.model).sampling(self.model, given))
+            else:
+                import ray
+
+                first = self.pool.default.actors[0].handle
+                self.midi_map.check_model(lambda given: ray.get(first.check_sampling.remote(given)))
+        if self.cfg.ray is None:
+            for m in self.models.values():  # first-call costs paid here
+                await asyncio.to_thread(m.generate, ["warm up"], 0.1, seed=0)
+            self.realtime_factor = (await asyncio.to_thread(measure_speed, self.model) if self.cfg.measure_speed
+                                    else None)
+        else:  # each actor warmed its model up; the first of the default model timed it
+            self.realtime_factor = self.model.realtime_factor
         # the model, its caches and the libraries are here for good: a full garbage collection walking them holds the
         # GIL for ~0.1 s (the audio callbacks need it every few ms), so they leave the collector's view
         gc.collect()
         gc.freeze()
-        self.latency_frames = IncrementalDecoder(self.model).latency_frames
+        self.latency_frames = (IncrementalDecoder(self.model).latency_frames if self.cfg.ray is None
+                               else self.model.latency_frames)
         m = self.model
         if self.cfg.link:
             from .link import LinkClock
@@ -251,7 +267,9 @@ class Server:
                                  self.latency_frames, self.cfg.max_message_bytes, self.realtime_factor,
                                  round(self.player.latency * 1000, 2), self.player.rate, self.model_list())
         output = Output(self.cfg.output_rate, self.cfg.output_format, self.cfg.loudness)
-        for m in self.models.values():
+        for w in self.pool:  # Ray's: made before the audio out, started now that the daemon can take their events
+            w.start()
+        for m in self.models.values() if self.cfg.ray is None else ():
             emit = functools.partial(lambda name, owner, event: self.emit(owner, event, name), m.name)
             worker = ModelWorker(m, emit, self.cfg.loops_dir, on_audio=self._on_audio,
                                  on_start=self._on_start, output=output,
@@ -275,6 +293,35 @@ class Server:
             self.midi_port = open_input(self.cfg.midi, lambda msg: self.loop.call_soon_threadsafe(self.on_midi, msg))
         if self.jack is not None and self.cfg.audio_device != "jack":
             self.jack.activate()  # MIDI or the transport alone (the audio out activates it as it starts)
+
+    async def _start_ray(self, names: list[str]) -> None:
+        """`serve --ray`: each model's actors (ray_pool.py), loaded and warmed up where Ray puts them."""
+        from .pool import served_names
+        from .ray_pool import RayWorker, start_ray
+
+        counts: dict[str, int] = {}
+        aliases = served_names(names)
+        for given, n in self.cfg.workers:
+            model = next((m for m, a in aliases.items() if given in a), None)
+            if model is None:
+                raise LoopgenError(f"--workers names {given}, which is not served (served: {', '.join(names)})")
+            counts[model] = n
+        self.ray_started = await asyncio.to_thread(start_ray, None if self.cfg.ray == "local" else self.cfg.ray)
+        output = Output(self.cfg.output_rate, self.cfg.output_format, self.cfg.loudness)
+        for name in names:
+            w = await asyncio.to_thread(
+                RayWorker, name, counts.get(name, 1), self.emit, self.cfg.loops_dir, on_audio=self._on_audio,
+                on_start=self._on_start, wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes,
+                device=self.cfg.device, dtype=self.cfg.dtype, threads=self.cfg.worker_threads,
+                max_jobs=self.cfg.max_generations, realtime=self.cfg.admission == "realtime", output=output,
+                measure=self.cfg.measure_speed and name == names[0])
+            w.emit = functools.partial(lambda model, owner, event: self.emit(owner, event, model), w.m.name)
+            self.models[w.m.name] = w.m
+            self.pool.add(w.m.name, w)
+
+    def workers(self) -> list[dict]:
+        """Every model worker (the `workers` request, `loopgen workers`)."""
+        return [entry for w in self.pool for entry in w.workers()]
 
     @property
     def worker(self):
@@ -319,6 +366,10 @@ class Server:
             self.osc_transport.close()
         if self.midi_port is not None:
             self.midi_port.close()
+        if getattr(self, "ray_started", False):  # a Ray this daemon started (or joined) ends with it
+            import ray
+
+            await asyncio.to_thread(ray.shutdown)
         if self.player is not None:
             await asyncio.to_thread(self.player.close)
         if self.link is not None:
@@ -507,6 +558,8 @@ class Server:
                     self.pool.route(effect.cmd, owner).submit(effect.cmd, owner, play=effect.play)
                 elif isinstance(effect, Read):
                     asyncio.ensure_future(self._read_then_perform(owner, effect))
+                elif isinstance(effect, ListWorkers) and owner is not None:
+                    owner.deliver(M.WorkerList(tuple(self.workers())))
                 elif isinstance(effect, Replay):
                     self._replay(owner, effect.id)
                 elif isinstance(effect, Reply) and owner is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 import contextlib
+import dataclasses
 import os
 import re
 import time
@@ -116,19 +117,24 @@ def _write_wav(path: Path, audio: torch.Tensor | np.ndarray, sample_rate: int, f
     audio_files.write(path, data, sample_rate, fmt, container="WAV")
 
 
-def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chunk: int | None = None,
-         output: Output = Output()) -> str:
-    """Write the take as WAV + JSON sidecar (+ the audio it continued, as NAME.source.wav), atomically: each file is
-    written under a temporary name and renamed, the WAV last, so a WAV on disk always has its sidecar. The sidecar
-    holds all `loopgen render --from` needs to make the take again. Returns the WAV path; raises LoopgenError naming
-    the path when the disk refuses."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    stem = f"{stamp}-{slug(str(job.id))}-{slug(job.params.prompts[0][0])}"
-    base, n = folder / stem, 1
-    while base.with_suffix(".wav").exists():
-        n += 1
-        base = folder / f"{stem}-{n}"
-    wav, side, src = base.with_suffix(".wav"), base.with_suffix(".json"), base.with_name(base.name + ".source.wav")
+@dataclass
+class Rendered:
+    """A finished take as its files will hold it, not yet written: made where the model is (a Ray actor sends it
+    to the gateway, which writes it)."""
+
+    id: Any
+    prompt: str  # its first prompt (the file's name)
+    data: np.ndarray  # [n, C] the file's samples
+    rate: int
+    format: str
+    record: Any  # streaming.record.TakeRecord (its `continues` named when written)
+    original: np.ndarray | None  # [C, n0] the audio it continued, at the model's rate (written beside it)
+    sample_rate: int  # the model's
+
+
+def render(job: Job, model_name: str, sample_rate: int, prefill_chunk: int | None = None,
+           output: Output = Output()) -> Rendered:
+    """The take's file data and its sidecar record (the loudness and the rate of `output` applied)."""
     take, p = job.take, job.params
     audio = job.audio if job.audio is not None else torch.zeros(1, 0)
     out = output.over(p.output_rate, p.output_format, p.loudness)
@@ -140,17 +146,34 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
                     report["loudness_reached"], out.loudness)
     record = record_of(take, id=job.id, model=model_name, model_sample_rate=sample_rate, data_rate=rate,
                        data_frames=data.shape[0], out=out, bars=p.bars, bpm=p.bpm, beats_per_bar=p.beats_per_bar,
-                       loop=p.loop, stopped=job.stopped, continues=src if take.original is not None else None,
+                       loop=p.loop, stopped=job.stopped, continues=None,
                        prefill_chunk=prefill_chunk, threads=torch.get_num_threads(),
                        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), loudness_reached=report.get("loudness_reached"))
+    original = None if take.original is None else take.original.cpu().numpy()
+    return Rendered(job.id, p.prompts[0][0], np.asarray(data), rate, out.format, record, original, sample_rate)
+
+
+def write(r: Rendered, folder: Path) -> str:
+    """Write a rendered take as WAV + JSON sidecar (+ the audio it continued, as NAME.source.wav), atomically: each
+    file is written under a temporary name and renamed, the WAV last, so a WAV on disk always has its sidecar. The
+    sidecar holds all `loopgen render --from` needs to make the take again. Returns the WAV path; raises
+    LoopgenError naming the path when the disk refuses."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stem = f"{stamp}-{slug(str(r.id))}-{slug(r.prompt)}"
+    base, n = folder / stem, 1
+    while base.with_suffix(".wav").exists():
+        n += 1
+        base = folder / f"{stem}-{n}"
+    wav, side, src = base.with_suffix(".wav"), base.with_suffix(".json"), base.with_name(base.name + ".source.wav")
+    record = r.record if r.original is None else dataclasses.replace(r.record, continues=src.name)
     parts = []
     try:
-        if take.original is not None:
-            _write_wav(src.with_suffix(".part"), take.original, sample_rate)
+        if r.original is not None:
+            _write_wav(src.with_suffix(".part"), r.original.T, r.sample_rate)
             parts.append((src.with_suffix(".part"), src))
         side.with_suffix(".part.json").write_text(record.to_json())
         parts.append((side.with_suffix(".part.json"), side))
-        _write_wav(wav.with_suffix(".part"), data, rate, out.format)
+        _write_wav(wav.with_suffix(".part"), r.data, r.rate, r.format)
         parts.append((wav.with_suffix(".part"), wav))
         for tmp, final in parts:  # the WAV last
             os.replace(tmp, final)
@@ -158,8 +181,14 @@ def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chun
         for tmp, _ in parts:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-        raise LoopgenError(f"could not save the take {job.id!r} to {wav}: {getattr(e, 'strerror', None) or e}") from e
+        raise LoopgenError(f"could not save the take {r.id!r} to {wav}: {getattr(e, 'strerror', None) or e}") from e
     return str(wav)
+
+
+def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chunk: int | None = None,
+         output: Output = Output()) -> str:
+    """Render and write a take (`render`, `write`): the WAV's path."""
+    return write(render(job, model_name, sample_rate, prefill_chunk, output), folder)
 
 
 def result_length(p: M.GenerateParams, sample_rate: int) -> int:

@@ -46,11 +46,16 @@ class Replay:
 
 
 @dataclass(frozen=True)
+class ListWorkers:
+    """`workers`: answer the sender with every model worker's state."""
+
+
+@dataclass(frozen=True)
 class Reply:
     event: M.Event
 
 
-Effect = Submit | Read | Replay | Reply
+Effect = Submit | Read | Replay | Reply | ListWorkers
 
 
 def route(cmd: M.Command | None) -> list[Effect]:
@@ -61,6 +66,8 @@ def route(cmd: M.Command | None) -> list[Effect]:
         return [Reply(M.Pong(cmd.data))]
     if isinstance(cmd, M.Play):
         return [Replay(cmd.id)]
+    if isinstance(cmd, M.Workers):
+        return [ListWorkers()]
     read = file_named(cmd)
     if read is not None:
         return [read]

@@ -37,7 +37,7 @@ from ..streaming.bank import DecoderBank
 from ..streaming.take import Take, push_frames, usable_tail
 from ..streaming.output import Output
 from .capacity import Capacity
-from .jobs import Job, interleaved, result_length, save, to_host
+from .jobs import Job, Rendered, interleaved, render, result_length, to_host, write
 
 log = logging.getLogger("loopgen.worker")
 PROGRESS_EVERY = 25  # frames
@@ -63,10 +63,13 @@ class ModelWorker:
         graphs: bool = False,
         max_jobs: int | None = None,
         realtime: bool = True,
+        store: Callable[[Job, Rendered], str | None] | None = None,
     ):
         """graphs: the model step and the decode replayed as CUDA graphs (a CUDA model; MAGNeT's passes are not).
         max_jobs: running generations in all (None: MAX_JOBS for the model's device). realtime: admit a new stream
-        only while every stream is still made in real time (capacity.py); False: by count alone."""
+        only while every stream is still made in real time (capacity.py); False: by count alone. store: writes a
+        finished take (default: into `loops_dir`) and returns its path, or None when it went elsewhere to be written
+        (a Ray actor's takes go to the gateway, which answers `done`)."""
         self.max_jobs = max_jobs or MAX_JOBS.get(m.device.type, MAX_JOBS["cpu"])
         self.realtime = realtime
         self.capacity = Capacity(None if family(m).per_pass else 1.0 / m.frame_rate)
@@ -89,9 +92,11 @@ class ModelWorker:
         self.waiting: deque = deque()  # (cmd, owner, play): starts that asked to wait for room (when_busy: queue)
         self.halt = threading.Event()
         self.steps = 0
+        self.step_times: deque = deque(maxlen=50)  # when the latest steps started (workers' steps/s)
         self._last_step: tuple[float, int] | None = None  # (when the last step started, its streams)
         self.saved = 0
         self.unsaved: list[str] = []  # why each unsaved take could not be saved
+        self.store = store or (lambda job, rendered: write(rendered, self.loops_dir))
 
     # -- from the event loop (thread-safe) -------------------------------------------------------------------
     def submit(self, cmd: M.Command, owner: Any, play: bool = False) -> None:
@@ -338,6 +343,7 @@ class ModelWorker:
             self._fail(self.by_session[id_of(s)], e)
         self.batch.failed.clear()
         self.steps += 1
+        self.step_times.append(time.monotonic())
         jobs = [(self.by_session[id_of(s)], f) for s, f in done]
         try:
             pcm = to_host(push_frames([(job.take, f) for job, f in jobs]))  # one decode, one copy off the device
@@ -358,6 +364,17 @@ class ModelWorker:
             if job.session.done:
                 self._finish(job)
         return len(jobs)
+
+    def workers(self) -> list[dict]:
+        """What `workers` lists for this model: this thread, in the daemon's process."""
+        import os
+        import socket
+
+        t = list(self.step_times)
+        recent = len(t) > 1 and time.monotonic() - t[-1] < 1.0
+        rate = (len(t) - 1) / (t[-1] - t[0]) if recent and t[-1] > t[0] else 0.0
+        return [{"model": self.m.name, "kind": "thread", "device": str(self.m.device), "node": socket.gethostname(),
+                 "pid": os.getpid(), "sessions": len(self.active), "steps_per_s": round(rate, 1), "alive": True}]
 
     def _fail(self, job: Job, e: Exception) -> None:
         self.emit(job.owner, M.Error("model_error", f"{type(e).__name__}: {e}", job.id))
@@ -427,7 +444,10 @@ class ModelWorker:
                 self.emit(job.owner, M.Done(job.id, 0, 0.0, ""))
             return
         try:
-            job.path = save(job, self.loops_dir, self.m.name, self.m.sample_rate, PREFILL_CHUNK, self.output)
+            path = self.store(job, render(job, self.m.name, self.m.sample_rate, PREFILL_CHUNK, self.output))
+            if path is None:  # written elsewhere: its writer answers
+                return
+            job.path = path
         except Exception as e:  # LoopgenError from the disk; anything else is a bug, still reported, never silent
             if not isinstance(e, LoopgenError):
                 log.exception("saving %s failed", job.id)

@@ -1,0 +1,162 @@
+"""A model worker where Ray puts it: the same `ModelWorker` as the daemon's local thread, in an actor's process.
+
+The actor (`ray_pool.py` makes this class a Ray actor) loads its model, runs one ModelWorker (one engine batch, one
+decoder bank) and hands everything the worker says back to the gateway through one streaming generator: each item
+is every event made since the last (in practice one step's: every session's new PCM, codes, progress), never one
+object per frame per session. Commands arrive on the actor's control concurrency group, so a stop never waits
+behind the stream; they are queued to the worker, which handles them between two steps, as at home.
+
+Owners are the gateway's small integers (its clients stay in the gateway); a finished take is rendered here (its
+file data and sidecar record) and sent to the gateway, which writes it: the gateway's disk holds every take.
+Nothing a client sends is code or a path here: commands are the protocol's decoded dataclasses, and files a request
+names are read by the gateway before they come.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..protocol import messages as M
+
+BATCH_WAIT_S = 0.5  # the stream yields at least this often (an empty batch: the actor's stats, a heartbeat)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the gateway needs to know of a model it does not load: welcome's fields and the limits of requests."""
+
+    name: str
+    sample_rate: int
+    channels: int
+    frame_rate: float
+    family: str
+    prefixed: bool
+    max_frames: int
+    num_codebooks: int
+    latency_frames: int
+    realtime_factor: float | None
+
+
+@dataclass(frozen=True)
+class HostStats:
+    """An actor's state, with every batch it streams."""
+
+    sessions: int  # running generations
+    steps: int  # model steps made since it started
+    at: float  # when (the actor's time.monotonic())
+
+
+class Handle:
+    """A gateway owner inside the actor: one object per owner number (the worker compares owners by identity)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int):
+        self.n = n
+
+
+class WorkerHost:
+    """One model and its ModelWorker in this process. `events()` is the stream (Ray: num_returns="streaming")."""
+
+    def __init__(self, model: str, device: str | None = None, dtype: str | None = None, threads: int | None = None,
+                 max_jobs: int | None = None, realtime: bool = True, graphs: bool = False, output: Any = None,
+                 measure: bool = False):
+        import torch
+
+        from ..models import load_model
+        from ..models.threads import set_threads
+        from ..streaming.decoder import IncrementalDecoder
+        from .startup import measure_speed
+        from .worker import ModelWorker
+
+        set_threads(threads)
+        self.m = load_model(model, device, dtype)
+        self.m.generate(["warm up"], 0.1, seed=0)  # first-call costs paid here
+        rtf = measure_speed(self.m) if measure else None
+        m = self.m
+        self.info = ModelInfo(m.name, m.sample_rate, m.channels, m.frame_rate, m.family, bool(m.prefixed),
+                              m.max_frames, m.num_codebooks, IncrementalDecoder(m).latency_frames, rtf)
+        self.out: queue.Queue = queue.Queue()  # (owner, event) and ("saved", owner, id, rendered, audio, frames)
+        self.codes: set[int] = set()  # owners that asked for codes
+        self.handles: dict[int, Handle] = {}
+        kw = {} if output is None else {"output": output}
+        self.worker = ModelWorker(m, self._emit, loops_dir=os.devnull, wants_codes=lambda o: o is not None and o.n in self.codes,
+                                  graphs=graphs, max_jobs=max_jobs, realtime=realtime, store=self._store, **kw)
+        self.worker.start()
+        self.device = str(m.device if m.device.type != "cuda" else f"cuda:{torch.cuda.current_device()}")
+        self.lock = threading.Lock()
+        self.closed = False
+
+    # -- what the gateway calls (the control group) ------------------------------------------------------------
+    def model_info(self) -> ModelInfo:
+        return self.info
+
+    def where(self) -> dict:
+        return {"pid": os.getpid(), "node": socket.gethostname(), "device": self.device}
+
+    def submit(self, cmd: M.Command, owner: int, play: bool, codes: bool) -> tuple[str, str] | None:
+        """Queue a command; -> None, or (code, message) when refused at once (busy)."""
+        if codes and owner is not None:
+            self.codes.add(owner)
+        try:
+            self.worker.submit(cmd, self._handle(owner), play)
+        except M.ProtocolError as e:
+            return e.code, e.message
+        return None
+
+    def stop_owner(self, owner: int) -> None:
+        self.worker.stop_owner(self._handle(owner))
+
+    def _handle(self, owner: int | None) -> Handle | None:
+        if owner is None:
+            return None  # MIDI's takes: nobody to answer
+        if owner not in self.handles:
+            self.handles[owner] = Handle(owner)
+        return self.handles[owner]
+
+    def check_sampling(self, given: dict) -> None:
+        """Raise the model family's own error for sampling values out of its ranges (the MIDI map's check)."""
+        from ..streaming.family import family
+
+        family(self.m).sampling(self.m, given)
+
+    def shutdown(self) -> None:
+        """Stop every take (each rendered and sent), then end the stream."""
+        self.worker.shutdown()
+        self.closed = True
+        self.out.put(None)
+
+    # -- the stream --------------------------------------------------------------------------------------------
+    def events(self):
+        """Yield (stats, [items]) batches: every item made since the last batch, at least every BATCH_WAIT_S."""
+        while True:
+            try:
+                first = self.out.get(timeout=BATCH_WAIT_S)
+            except queue.Empty:
+                first = ()
+            items = [] if first == () else [first]
+            while True:
+                try:
+                    items.append(self.out.get_nowait())
+                except queue.Empty:
+                    break
+            end = None in items
+            items = [x for x in items if x is not None]
+            yield HostStats(len(self.worker.active), self.worker.steps, time.monotonic()), items
+            if end:
+                return
+
+    # -- from the worker's threads -------------------------------------------------------------------------------
+    def _emit(self, owner: Any, event: M.Event) -> None:
+        self.out.put((None if owner is None else owner.n, event))
+
+    def _store(self, job, rendered) -> None:
+        """A finished take, rendered: to the gateway (its audio at the model's rate too: a loop keeps looping)."""
+        audio = None if job.audio is None else job.audio.cpu().numpy()
+        self.out.put(("saved", None if job.owner is None else job.owner.n, job.id, rendered, audio, job.frames))
+        return None

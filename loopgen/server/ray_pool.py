@@ -1,0 +1,385 @@
+"""The gateway's side of Ray: a model's workers as Ray actors (`ray_host.WorkerHost`), behind the same interface as
+the local `ModelWorker` (`pool.Worker`), so the daemon's endpoints, saving, audio out and Link do not know which.
+
+- Placement: a new take goes to the alive actor of its model with the fewest running sessions (and room); every
+  later command for it (set, stop, melody, an extend of it) goes to that actor.
+- Streaming back: one reader thread per actor iterates its streaming generator (one object per batch of events)
+  and hands the events to the daemon as a local worker's would be.
+- Saving: an actor renders a finished take and sends it; it is written here, on the gateway's disk.
+- A lost actor: its stream ends with an error; every take it held is saved with the audio that reached the gateway
+  (unwrapped, as a stopped take) and its owner gets `model_error`. (Moving its sessions to another actor is not
+  built yet: docs/scale.md.)
+
+Ray is imported only here, and only under `serve --ray`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import LoopgenError
+from ..models.sampling import check_seed
+from ..protocol import messages as M
+from ..streaming.record import TakeRecord
+from .jobs import Rendered, result_length, write
+from .ray_host import HostStats, ModelInfo, WorkerHost
+from .worker import KEEP_FINISHED, key
+
+log = logging.getLogger("loopgen.ray")
+
+
+@dataclass
+class TakeView:
+    """What the gateway knows of a take made elsewhere (the daemon reads `m` and `length`)."""
+
+    m: ModelInfo
+    length: int
+
+
+@dataclass
+class RemoteJob:
+    """A take on an actor, as the gateway keeps it: who asked, what was sent, what came back."""
+
+    id: Any
+    owner: Any
+    params: M.GenerateParams
+    play: bool
+    actor: "Actor"
+    take: TakeView
+    total_frames: int = 0
+    frames: int = 0
+    made: int = 0
+    pcm: list = field(default_factory=list)  # [n, C] chunks as streamed (the take so far, if its actor is lost)
+    audio: torch.Tensor | None = None  # the finished result [C, N]
+    path: str | None = None
+    stopped: bool = False
+
+
+@dataclass
+class Actor:
+    """One Ray actor of a model, as the gateway sees it."""
+
+    handle: Any
+    index: int
+    where: dict
+    alive: bool = True
+    stats: HostStats = HostStats(0, 0, 0.0)
+    rate: float = 0.0  # steps per second, from its last two stats
+    sessions: int = 0  # running here, counted by the gateway (starts placed, takes ended)
+
+
+def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
+    """Join the cluster at `address` (`auto`, HOST:PORT) or, with None, start a local Ray on this machine (bound to
+    127.0.0.1). -> whether this call started or joined it (False: this process was already connected)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address is None:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    else:
+        ray.init(address=address, log_to_driver=False)
+    return True
+
+
+def actor_class(gpu: bool, cpus: int):
+    """WorkerHost as a Ray actor: one GPU, or `cpus` cores; control methods in their own concurrency group."""
+    import ray
+
+    def grouped(fn, group):
+        @functools.wraps(fn)
+        def call(self, *args, **kw):
+            return fn(self, *args, **kw)
+
+        return ray.method(concurrency_group=group)(call)
+
+    def streamed(self):  # the generator itself (a wrapper returning it would not stream)
+        yield from WorkerHost.events(self)
+
+    members = {name: grouped(getattr(WorkerHost, name), "control") for name in CONTROL}
+    members["events"] = ray.method(concurrency_group="stream")(streamed)
+    host = type("WorkerHostActor", (WorkerHost,), members)
+    return ray.remote(num_gpus=1 if gpu else 0, num_cpus=0 if gpu else cpus,
+                      concurrency_groups={"control": 1, "stream": 1}, max_restarts=0)(host)
+
+
+CONTROL = ("model_info", "where", "submit", "stop_owner", "check_sampling", "shutdown")  # never behind the stream
+
+
+class RayWorker:
+    """A model's actors, behind the local worker's interface (`pool.Worker`)."""
+
+    def __init__(self, model: str, count: int, emit, loops_dir: Path, on_audio=None, on_start=None,
+                 wants_codes=lambda owner: False, device: str | None = None, dtype: str | None = None,
+                 threads: int = 1, max_jobs: int | None = None, realtime: bool = True, output: Any = None,
+                 measure: bool = False):
+        import ray
+
+        self.emit = emit
+        self.loops_dir = Path(loops_dir)
+        self.on_audio, self.on_start, self.wants_codes = on_audio, on_start, wants_codes
+        gpu = (device or "auto") != "cpu" and bool(ray.cluster_resources().get("GPU", 0))
+        cls = actor_class(gpu, threads)
+        handles = [cls.remote(model, device if not gpu else "cuda", dtype, threads, max_jobs, realtime,
+                              False, output, measure and i == 0) for i in range(count)]
+        self.m: ModelInfo = ray.get(handles[0].model_info.remote())
+        wheres = ray.get([h.where.remote() for h in handles])
+        self.actors = [Actor(h, i, w) for i, (h, w) in enumerate(zip(handles, wheres))]
+        self.max_jobs = max_jobs
+        self.active: dict[tuple, RemoteJob] = {}
+        self.finished: OrderedDict[tuple, RemoteJob] = OrderedDict()
+        self.pending: dict[tuple, tuple] = {}  # a start sent, not yet started: key -> (cmd, play, actor, owner)
+        self.owners: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # number -> owner
+        self.numbers: dict[int, int] = {}  # id(owner) -> number
+        self.next_number = 1
+        self.latest: Actor | None = None
+        self.lock = threading.RLock()
+        self.saver = ThreadPoolExecutor(1, thread_name_prefix="loopgen-ray-save")
+        self.readers: list[threading.Thread] = []
+        self.saved = 0
+        self.unsaved: list[str] = []
+        self.steps = 0
+
+    # -- the worker interface ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        for a in self.actors:
+            t = threading.Thread(target=self._read, args=(a,), name=f"loopgen-ray-{a.index}", daemon=True)
+            t.start()
+            self.readers.append(t)
+
+    def submit(self, cmd: M.Command, owner: Any, play: bool = False) -> None:
+        actor = self._actor_for(cmd, owner)
+        if actor is None:
+            raise M.ProtocolError("model_error", f"no worker of {self.m.name} is left", getattr(cmd, "id", None))
+        if isinstance(cmd, (M.Generate, M.Continue, M.Extend)):
+            if isinstance(cmd, (M.Generate, M.Continue)) and cmd.params.seed is None:  # the gateway knows every seed
+                cmd = dataclasses.replace(cmd, params=dataclasses.replace(cmd.params, seed=check_seed(None)))
+            with self.lock:
+                self.pending[key(owner, cmd.id)] = (cmd, play, actor, owner)
+                actor.sessions += 1
+                self.latest = actor
+        ref = actor.handle.submit.remote(cmd, self._number(owner), play, bool(self.wants_codes(owner)))
+        ref.future().add_done_callback(lambda f: self._refused(f, cmd, owner, actor))
+
+    def stop_owner(self, owner: Any) -> None:
+        n = self.numbers.get(id(owner))
+        if n is not None:
+            for a in self.actors:
+                if a.alive:
+                    a.handle.stop_owner.remote(n)
+
+    def find(self, id: Any, owner: Any = None, finished: bool = True) -> RemoteJob | None:
+        jobs = self.finished if finished else self.active
+        with self.lock:
+            if key(owner, id) in jobs:
+                return jobs[key(owner, id)]
+            return next((jobs[k] for k in reversed(list(jobs)) if k[1] == id), None)
+
+    def own(self, owner: Any, id: Any, finished: bool = True) -> RemoteJob | None:
+        jobs = self.finished if finished else self.active
+        with self.lock:
+            if id is None:
+                return next((j for j in reversed(list(jobs.values())) if j.owner is owner), None)
+            return jobs.get(key(owner, id))
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Every actor stops its takes (each sent here and written), then ends."""
+        import ray
+
+        alive = [a for a in self.actors if a.alive]
+        try:
+            ray.get([a.handle.shutdown.remote() for a in alive], timeout=timeout)
+        except Exception as e:  # an actor already gone: what reached the gateway is saved by its reader
+            log.warning("a worker did not shut down cleanly: %s", e)
+        for t in self.readers:
+            t.join(timeout)
+        self.saver.shutdown(wait=True)
+        for a in alive:
+            ray.kill(a.handle)
+
+    def workers(self) -> list[dict]:
+        """What `workers` lists for this model: one entry per actor."""
+        return [{"model": self.m.name, "kind": "ray", "device": a.where.get("device"), "node": a.where.get("node"),
+                 "pid": a.where.get("pid"), "sessions": a.stats.sessions, "steps_per_s": round(a.rate, 1),
+                 "alive": a.alive} for a in self.actors]
+
+    # -- placement -------------------------------------------------------------------------------------------------
+    def _actor_for(self, cmd: M.Command, owner: Any) -> Actor | None:
+        alive = [a for a in self.actors if a.alive]
+        if not alive:
+            return None
+        if isinstance(cmd, (M.Generate, M.Continue)):
+            room = [a for a in alive if self.max_jobs is None or a.sessions < self.max_jobs] or alive
+            return min(room, key=lambda a: (a.sessions, a.index))
+        target = cmd.of if isinstance(cmd, M.Extend) else getattr(cmd, "id", None)
+        job = None
+        if target is None:
+            return self.latest if self.latest is not None and self.latest.alive else alive[0]
+        with self.lock:
+            pend = self.pending.get(key(owner, target))
+        if pend is not None and pend[2].alive:
+            return pend[2]
+        job = (self.own(owner, target, finished=False) or self.find(target, owner, finished=False)
+               or self.own(owner, target) or self.find(target, owner))
+        if job is not None and job.actor.alive:
+            return job.actor
+        return alive[0]  # it answers unknown_id (or the take's actor is gone)
+
+    def _number(self, owner: Any) -> int | None:
+        if owner is None:
+            return None
+        with self.lock:
+            n = self.numbers.get(id(owner))
+            if n is None or self.owners.get(n) is not owner:
+                n, self.next_number = self.next_number, self.next_number + 1
+                self.numbers[id(owner)] = n
+                self.owners[n] = owner
+            return n
+
+    def _refused(self, fut, cmd: M.Command, owner: Any, actor: Actor) -> None:
+        try:
+            refusal = fut.result()
+        except Exception as e:  # the actor died with the command on its way
+            refusal = ("model_error", f"the worker of {self.m.name} is gone: {type(e).__name__}")
+        if refusal is not None:
+            with self.lock:
+                if self.pending.pop(key(owner, getattr(cmd, "id", None)), None) is not None:
+                    actor.sessions -= 1
+            self.emit(owner, M.Error(refusal[0], refusal[1], getattr(cmd, "id", None)))
+
+    # -- the stream ------------------------------------------------------------------------------------------------
+    def _read(self, actor: Actor) -> None:
+        import ray
+
+        try:
+            for ref in actor.handle.events.options(num_returns="streaming").remote():
+                stats, items = ray.get(ref)
+                if actor.stats.at and stats.at > actor.stats.at:
+                    actor.rate = (stats.steps - actor.stats.steps) / (stats.at - actor.stats.at)
+                actor.stats = stats
+                for item in items:
+                    try:
+                        self._item(actor, item)
+                    except Exception:
+                        log.exception("an event from %s's worker failed", self.m.name)
+        except Exception as e:
+            if actor.alive:
+                log.warning("worker %d of %s is lost (%s): its takes are saved as they reached the gateway",
+                            actor.index, self.m.name, type(e).__name__)
+                self._lost(actor, e)
+
+    def _item(self, actor: Actor, item: tuple) -> None:
+        if item[0] == "saved":
+            _, n, id, rendered, audio, frames = item
+            owner = self._owner(n)
+            self.saver.submit(self._write, owner, id, rendered, audio, frames)
+            return
+        n, event = item
+        owner = self._owner(n)
+        k = key(owner, getattr(event, "id", None))
+        if isinstance(event, M.Started):
+            with self.lock:
+                cmd, play, _, _ = self.pending.pop(k, (None, False, actor, owner))
+                params = cmd.params if cmd is not None and hasattr(cmd, "params") else M.GenerateParams((("", 1.0),))
+                job = RemoteJob(event.id, owner, params, play, actor,
+                                TakeView(self.m, result_length(params, self.m.sample_rate)),
+                                total_frames=int(round(event.seconds * self.m.frame_rate)))
+                self.active[k] = job
+            self.emit(owner, event)
+            if self.on_start is not None:
+                self.on_start(job)
+            return
+        job = self.active.get(k)
+        if isinstance(event, M.Audio) and job is not None:
+            x = np.frombuffer(event.pcm, "<f4").reshape(-1, event.channels)
+            job.pcm.append(x)
+            job.made += x.shape[0]
+            if self.on_audio is not None:
+                self.on_audio(job, x)
+        elif isinstance(event, M.Progress) and job is not None:
+            job.frames = event.frames
+        elif isinstance(event, M.Done) and job is not None:  # ended with nothing to save
+            self._end(k, job)
+        elif isinstance(event, M.Error):
+            with self.lock:
+                if self.pending.pop(k, None) is not None:  # a start refused by the actor's worker
+                    actor.sessions -= 1
+        self.emit(owner, event)
+
+    def _owner(self, n: int | None) -> Any:
+        return None if n is None else self.owners.get(n)
+
+    def _end(self, k: tuple, job: RemoteJob) -> None:
+        """A take left its actor: finished (kept for extend and play)."""
+        with self.lock:
+            if self.active.pop(k, None) is not None:
+                job.actor.sessions -= 1
+            self.finished[k] = job
+            while len(self.finished) > KEEP_FINISHED:
+                self.finished.popitem(last=False)
+
+    def _write(self, owner: Any, id: Any, rendered: Rendered, audio: np.ndarray | None, frames: int) -> None:
+        """On the saver thread: a finished take from its actor, written here; then its owner is told."""
+        k = key(owner, id)
+        job = self.active.get(k) or self.finished.get(k)
+        try:
+            path = write(rendered, self.loops_dir)
+        except LoopgenError as e:
+            self.unsaved.append(str(e))
+            self.emit(owner, M.Error("save_failed", f"{e}; the audio was streamed to you, nothing else kept it", id))
+            path = None
+        if job is not None:
+            job.audio = None if audio is None else torch.from_numpy(np.array(audio))
+            job.path, job.frames = path, frames
+            self._end(k, job)
+        if path is not None:
+            self.saved += 1
+            seconds = 0.0 if audio is None else audio.shape[-1] / self.m.sample_rate
+            self.emit(owner, M.Done(id, frames, seconds, path))
+
+    def _lost(self, actor: Actor, e: Exception) -> None:
+        """Its actor is gone: every take it held is saved as far as it streamed, its owner told."""
+        actor.alive = False
+        with self.lock:
+            jobs = [(k, j) for k, j in self.active.items() if j.actor is actor]
+            pending = [(k, p) for k, p in self.pending.items() if p[2] is actor]
+            for k, _ in pending:
+                del self.pending[k]
+        for k, (cmd, _, _, owner) in pending:
+            self.emit(owner, M.Error("model_error", f"the worker of {self.m.name} was lost before the take started",
+                                     cmd.id))
+        for k, job in jobs:
+            self.emit(job.owner, M.Error("model_error", f"the worker of {self.m.name} was lost "
+                                         f"({type(e).__name__}); the take is saved as far as it was made", job.id))
+            job.stopped = True
+            self.saver.submit(self._write_partial, k, job)
+
+    def _write_partial(self, k: tuple, job: RemoteJob) -> None:
+        audio = np.concatenate(job.pcm) if job.pcm else np.zeros((0, self.m.channels), np.float32)  # [n, C]
+        p = job.params
+        record = TakeRecord(model=self.m.name, prompts=[list(x) for x in p.prompts], parameters=dict(p.sampling),
+                            seed=p.seed if p.seed is not None else 0, length_samples=job.take.length,
+                            frames=job.frames, id=job.id, sample_rate=self.m.sample_rate,
+                            model_sample_rate=self.m.sample_rate, channels=self.m.channels,
+                            seconds=audio.shape[0] / self.m.sample_rate, bpm=p.bpm, bars=p.bars,
+                            beats_per_bar=p.beats_per_bar, loop=p.loop, stopped_early=True,
+                            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        rendered = Rendered(job.id, p.prompts[0][0], audio, self.m.sample_rate, "float", record, None,
+                            self.m.sample_rate)
+        if audio.shape[0]:
+            self._write(job.owner, job.id, rendered, np.ascontiguousarray(audio.T), job.frames)
+        else:
+            self._end(k, job)
