@@ -356,6 +356,11 @@ class Engine:
         return voice.live
 
     @torch.inference_mode()
+    def set_draws(self, voice: Voice, draws: int) -> None:
+        """Set the voice's draw counter (a stream resumed elsewhere goes on with the draws it had)."""
+        self.v.draws[voice.slot] = int(draws)
+
+    @torch.inference_mode()
     def stop(self, voice: Voice) -> None:
         self._set_live(voice, False)
 

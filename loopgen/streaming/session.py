@@ -93,6 +93,9 @@ class Session:
         self.ticks = 0  # times a Batch has stepped this session: its own clock, the same alone or batched
         self._stepped = False
         self._reprime = False  # a melody model's conditioning changed: open a new window at the next step
+        self.drawn = 0  # columns its voices have chosen (the engine's draw counter, mirrored on the host)
+        self.window_drawn = 0  # ... when the current window opened
+        self._resume: tuple | None = None  # (codes, w0, p, drawn): the window to open at join (see `resume`)
 
     # -- live control --------------------------------------------------------------------------------------------
     def set_params(self, **changes) -> None:
@@ -178,6 +181,30 @@ class Session:
             if f is not None:
                 yield f
 
+    # -- moving a stream to another process ----------------------------------------------------------------------
+    @property
+    def window_state(self) -> tuple[int, int, int]:
+        """(w0, p, drawn): the current window's first stream frame, its prompt frames and the draws made before it
+        opened: with the frames made so far, all a fresh session needs to go on exactly as this one (`resume`)."""
+        return self.w0, self.p, self.window_drawn
+
+    def resume(self, codes: torch.Tensor, w0: int, p: int, drawn: int, ticks: int) -> None:
+        """Go on as a session that made `codes` [B, K, n] (its new frames, after this session's prompt) and was in
+        the window `(w0, p, drawn)` (`window_state`) at tick `ticks`: when it joins a stepper, its KV state is
+        rebuilt by priming that window's frames, and its draw counter goes on from where that session's was. The
+        next frames are then the ones the other session would have made (the same codes, greedy or sampled). Call
+        before it first steps, after applying any live changes the other session had."""
+        if self.engine is not None:
+            raise LoopgenError("resume a session before it first steps")
+        every = torch.cat([self.history, codes.to(self.history.device)], dim=-1)  # stream frames 0 .. f-1
+        f = self.next_frame + codes.shape[-1]
+        if not 0 <= w0 <= f or every.shape[-1] != f:
+            raise LoopgenError(f"cannot resume at frame {f} in a window from frame {w0}")
+        self.history = every[..., -(self.window - 1) :]
+        self.next_frame = f
+        self.ticks = ticks
+        self._resume = (every[..., w0:f], w0, p, drawn)
+
     # -- driven by the stepper that holds the session (batch.EngineBatch) -------------------------------------------
     def join(self, engine: Engine) -> None:
         """Take voices in `engine`: fresh ones, or this session's moved from the engine it was in."""
@@ -188,7 +215,15 @@ class Session:
             self.engine = engine
             self.voices = [engine.add(row, self.params, self.seed + i, self.guided, self.positions, self.melody[i])
                            for i, row in enumerate(self.rows)]
-            self._start_window(self.history if self.history.shape[-1] else None)
+            if self._resume is None:
+                self._start_window(self.history if self.history.shape[-1] else None)
+            else:  # the window it was in, primed from its frames; its draws go on (column c drew at w + c - p - 1)
+                window, w0, p, drawn = self._resume
+                self._resume = None
+                self._start_window(window if window.shape[-1] else None)
+                self.drawn = self.window_drawn = drawn + window.shape[-1] - p
+                for v in self.voices:
+                    engine.set_draws(v, self.drawn)
         self._slots = torch.cat([v.slot_index for v in self.voices])  # [B] its voices' slots, on the device
 
     def leave(self) -> None:
@@ -214,6 +249,7 @@ class Session:
         """After a step: codes [slots, K] from Engine.step -> the frame this session completed, or None."""
         if not self._stepped:
             return None
+        self.drawn += 1  # its live voices chose a column (engine_step counts the same on the device)
         local = self.engine.completed(self.voices[0])
         if local is None or local < self.p or local >= self.frames:
             return None
@@ -230,6 +266,7 @@ class Session:
         """Open a window whose first frames are `prompt` [B, K, P] (teacher-forced)."""
         self.p = 0 if prompt is None else prompt.shape[-1]
         self.w0 = self.next_frame - self.p
+        self.window_drawn = self.drawn
         remaining = None if self.end is None else self.end - self.w0
         self.frames = self.window if remaining is None else min(self.window, remaining)
         for i, v in enumerate(self.voices):

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..errors import LoopgenError
 from ..models.chroma import from_pitch_classes, pitch_classes
 from ..models.base import CodecLM
 from .bank import BankStream, DecoderBank
@@ -115,6 +116,28 @@ class Take:
         batch.step()  # the session leaves and frees its rows
         self.flush()
         return self.audio(stopped)
+
+    def resume(self, codes: torch.Tensor, window: tuple[int, int, int], ticks: int, changes: list[dict]) -> None:
+        """Go on as the same take made elsewhere up to now: `codes` [1, K, n] the frames it made, `window` and `ticks`
+        its session's (`Session.window_state`, `ticks`), `changes` its live changes so far. The session resumes in
+        that window (its next frames are the ones the other would have made) and the decoder is fed every frame, so
+        `pcm` holds the take so far and its next audio follows without a seam. Call before its session first
+        steps; MusicGen's streams only (MAGNeT's segments are not resumed)."""
+        if not hasattr(self.session, "resume"):
+            raise LoopgenError(f"{self.m.name}: its streams cannot be resumed elsewhere")
+        for c in changes:  # the values in use now (the session has no voices yet: no new window is opened)
+            if "params" in c:
+                self.session.set_params(**c["params"])
+            if "prompts" in c:
+                self.session.set_prompts([[tuple(p) for p in c["prompts"]]])
+            if "melody" in c:
+                self.session.set_melody([None if c["melody"] is None else
+                                         from_pitch_classes(c["melody"]).to(self.m.device)])
+        self.changes = [dict(c) for c in changes]
+        self.session.resume(codes, *window, ticks)
+        if codes.shape[-1]:
+            self._take(self.decoder.push(codes.to(self.m.device)))
+            self.frames += codes.shape[-1]
 
     def push(self, frame: Frame) -> torch.Tensor:
         """One frame of the session -> the new audio it finalised [C, n] (n may be 0)."""
