@@ -238,13 +238,22 @@ class Pong:
 
 
 @dataclass(frozen=True)
+class Moved:
+    """A take went on on another worker (`serve --ray`: its own was lost), from frame `frame`; nothing was lost."""
+
+    id: Any
+    frame: int
+    worker: int | None = None  # the new worker's pid
+
+
+@dataclass(frozen=True)
 class WorkerList:
     """Each model worker: {model, kind (thread | ray), device, node, pid, sessions, steps_per_s, alive}."""
 
     workers: tuple = ()
 
 
-Event = WorkerList | Welcome | Started | Audio | Frames | Progress | Playing | Done | Error | Pong | Queued
+Event = Moved | WorkerList | Welcome | Started | Audio | Frames | Progress | Playing | Done | Error | Pong | Queued
 
 
 # -- field validation ------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from .messages import ProtocolError
 EVENT_TYPES = {
     M.Welcome: "welcome", M.Started: "started", M.Audio: "audio", M.Frames: "frames", M.Progress: "progress",
     M.Done: "done", M.Error: "error", M.Pong: "pong", M.Queued: "queued",
-    M.Playing: "playing", M.WorkerList: "workers",
+    M.Playing: "playing", M.WorkerList: "workers", M.Moved: "moved",
 }
 COMMAND_TYPES = ("hello", "generate", "continue", "extend", "set", "stop", "play", "ping", "workers")
 

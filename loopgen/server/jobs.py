@@ -64,6 +64,46 @@ class Job:
         return self.audio
 
 
+@dataclass(frozen=True)
+class TakeSpec:
+    """Everything a worker needs to make a take again from its start (on another worker, after its own was lost):
+    what `ModelWorker` made of the request, on the host."""
+
+    prompts: tuple  # its weighted prompts at the start
+    sampling: dict  # the values given
+    seed: int
+    length: int  # samples of the result
+    loop: bool
+    original: np.ndarray | None  # [C, n0] at the model's rate: the audio it continues
+    keep_original: bool
+    melody: np.ndarray | None  # one-hot chroma [T, 12]
+    melody_from: str | None
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Go on with a take another worker was making (never from a client: the gateway makes it from what the lost
+    worker streamed). codes [K, n]: the frames it made; window, ticks: its session's; changes: its live changes;
+    made, seq: the samples and audio chunks its owner already has."""
+
+    id: Any
+    params: M.GenerateParams
+    spec: TakeSpec
+    codes: np.ndarray
+    window: tuple[int, int, int]
+    ticks: int
+    changes: list
+    made: int
+    seq: int
+
+
+def spec_of(job: Job) -> TakeSpec:
+    t = job.take
+    host = lambda x: None if x is None else x.cpu().numpy()  # noqa: E731
+    return TakeSpec(tuple(tuple(p) for p in t.prompts), dict(job.params.sampling), t.seed, t.length, t.loop,
+                    host(t.original), t.keep_original, host(t.melody), t.melody_from)
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "loop"
 

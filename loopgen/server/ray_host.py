@@ -85,7 +85,7 @@ class WorkerHost:
         self.codes: set[int] = set()  # owners that asked for codes
         self.handles: dict[int, Handle] = {}
         kw = {} if output is None else {"output": output}
-        self.worker = ModelWorker(m, self._emit, loops_dir=os.devnull, wants_codes=lambda o: o is not None and o.n in self.codes,
+        self.worker = ModelWorker(m, self._emit, loops_dir=os.devnull, wants_codes=lambda o: True,  # the gateway's
                                   graphs=graphs, max_jobs=max_jobs, realtime=realtime, store=self._store, **kw)
         self.worker.start()
         self.device = str(m.device if m.device.type != "cuda" else f"cuda:{torch.cuda.current_device()}")
@@ -153,7 +153,26 @@ class WorkerHost:
 
     # -- from the worker's threads -------------------------------------------------------------------------------
     def _emit(self, owner: Any, event: M.Event) -> None:
-        self.out.put((None if owner is None else owner.n, event))
+        """On the worker's thread. A take's start carries its spec, each frame its session's state: with the codes,
+        all the gateway keeps to go on elsewhere if this actor is lost (ModelWorker's Resume)."""
+        n = None if owner is None else owner.n
+        if isinstance(event, (M.Started, M.Frames)):
+            from .worker import key
+
+            job = self.worker.active.get(key(owner, event.id))
+            if job is not None and isinstance(event, M.Started):
+                from .jobs import spec_of
+
+                self.out.put(("started", n, event, spec_of(job)))
+                return
+            if job is not None:
+                s, done = job.take.session, getattr(job, "changes_sent", 0)
+                changes = job.take.changes[done:]
+                job.changes_sent = done + len(changes)
+                state = (getattr(s, "window_state", None), s.ticks, changes)
+                self.out.put(("frames", n, event, state))
+                return
+        self.out.put((n, event))
 
     def _store(self, job, rendered) -> None:
         """A finished take, rendered: to the gateway (its audio at the model's rate too: a loop keeps looping)."""

@@ -6,9 +6,13 @@ the local `ModelWorker` (`pool.Worker`), so the daemon's endpoints, saving, audi
 - Streaming back: one reader thread per actor iterates its streaming generator (one object per batch of events)
   and hands the events to the daemon as a local worker's would be.
 - Saving: an actor renders a finished take and sends it; it is written here, on the gateway's disk.
-- A lost actor: its stream ends with an error; every take it held is saved with the audio that reached the gateway
-  (unwrapped, as a stopped take) and its owner gets `model_error`. (Moving its sessions to another actor is not
-  built yet: docs/scale.md.)
+- A lost actor: its stream ends with an error. The gateway holds, for every take on it, its spec (what the actor
+  made of the request), the codes of every frame, its session's window and draw count, its live changes and the
+  audio its owner has: each take goes on on the least-loaded other actor of its model (ModelWorker's `Resume`: the
+  window primed from its frames, the same draws), its owner told `moved`. A greedy take makes the same codes as
+  without the loss; every take is saved whole. With no actor left (or a MAGNeT take, whose segments are not
+  resumed) it is saved with the audio that reached the gateway, unwrapped, and its owner gets `model_error`.
+  An actor Ray restarts rejoins the pool.
 
 Ray is imported only here, and only under `serve --ray`.
 """
@@ -34,7 +38,7 @@ from ..errors import LoopgenError
 from ..models.sampling import check_seed
 from ..protocol import messages as M
 from ..streaming.record import TakeRecord
-from .jobs import Rendered, result_length, write
+from .jobs import Rendered, Resume, TakeSpec, result_length, write
 from .ray_host import HostStats, ModelInfo, WorkerHost
 from .worker import KEEP_FINISHED, key
 
@@ -63,6 +67,12 @@ class RemoteJob:
     frames: int = 0
     made: int = 0
     pcm: list = field(default_factory=list)  # [n, C] chunks as streamed (the take so far, if its actor is lost)
+    seq: int = 0  # audio chunks its owner has had
+    spec: TakeSpec | None = None  # what its actor made of the request (to make it again elsewhere)
+    codes: list = field(default_factory=list)  # per frame made, its K codes
+    window: tuple | None = None  # its session's window state after the latest frame (MusicGen)
+    ticks: int = 0
+    changes: list = field(default_factory=list)  # its live changes, as its actor applied them
     audio: torch.Tensor | None = None  # the finished result [C, N]
     path: str | None = None
     stopped: bool = False
@@ -113,10 +123,13 @@ def actor_class(gpu: bool, cpus: int):
     members["events"] = ray.method(concurrency_group="stream")(streamed)
     host = type("WorkerHostActor", (WorkerHost,), members)
     return ray.remote(num_gpus=1 if gpu else 0, num_cpus=0 if gpu else cpus,
-                      concurrency_groups={"control": 1, "stream": 1}, max_restarts=0)(host)
+                      concurrency_groups={"control": 1, "stream": 1}, max_restarts=-1)(host)
 
 
 CONTROL = ("model_info", "where", "submit", "stop_owner", "check_sampling", "shutdown")  # never behind the stream
+
+
+RESTART_WAIT_S = 300.0  # how long a lost actor's reader waits for Ray to restart it (loading its model again)
 
 
 class RayWorker:
@@ -152,6 +165,7 @@ class RayWorker:
         self.saved = 0
         self.unsaved: list[str] = []
         self.steps = 0
+        self.closing = False
 
     # -- the worker interface ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -199,6 +213,7 @@ class RayWorker:
         """Every actor stops its takes (each sent here and written), then ends."""
         import ray
 
+        self.closing = True
         alive = [a for a in self.actors if a.alive]
         try:
             ray.get([a.handle.shutdown.remote() for a in alive], timeout=timeout)
@@ -252,34 +267,63 @@ class RayWorker:
     def _refused(self, fut, cmd: M.Command, owner: Any, actor: Actor) -> None:
         try:
             refusal = fut.result()
-        except Exception as e:  # the actor died with the command on its way
+        except Exception as e:  # the actor died with the command on its way (its reader moves what it held)
+            if isinstance(cmd, (M.Generate, M.Continue, M.Extend)):
+                return  # a start: sent again elsewhere by `_lost`
             refusal = ("model_error", f"the worker of {self.m.name} is gone: {type(e).__name__}")
         if refusal is not None:
+            k = key(owner, getattr(cmd, "id", None))
             with self.lock:
-                if self.pending.pop(key(owner, getattr(cmd, "id", None)), None) is not None:
+                pend = self.pending.get(k)
+                if pend is not None and pend[2] is actor:
+                    del self.pending[k]
                     actor.sessions -= 1
             self.emit(owner, M.Error(refusal[0], refusal[1], getattr(cmd, "id", None)))
 
     # -- the stream ------------------------------------------------------------------------------------------------
     def _read(self, actor: Actor) -> None:
+        """One actor's stream, for as long as it lives; after a loss, it rejoins if Ray restarts it."""
         import ray
 
-        try:
-            for ref in actor.handle.events.options(num_returns="streaming").remote():
-                stats, items = ray.get(ref)
-                if actor.stats.at and stats.at > actor.stats.at:
-                    actor.rate = (stats.steps - actor.stats.steps) / (stats.at - actor.stats.at)
-                actor.stats = stats
-                for item in items:
-                    try:
-                        self._item(actor, item)
-                    except Exception:
-                        log.exception("an event from %s's worker failed", self.m.name)
-        except Exception as e:
-            if actor.alive:
-                log.warning("worker %d of %s is lost (%s): its takes are saved as they reached the gateway",
-                            actor.index, self.m.name, type(e).__name__)
+        while not self.closing:
+            try:
+                for ref in actor.handle.events.options(num_returns="streaming").remote():
+                    stats, items = ray.get(ref)
+                    if actor.stats.at and stats.at > actor.stats.at:
+                        actor.rate = (stats.steps - actor.stats.steps) / (stats.at - actor.stats.at)
+                    actor.stats = stats
+                    for item in items:
+                        try:
+                            self._item(actor, item)
+                        except Exception:
+                            log.exception("an event from %s's worker failed", self.m.name)
+                return  # it ended its stream: shut down
+            except Exception as e:
+                if self.closing:
+                    return
+                log.warning("worker %d of %s is lost (%s): its takes go on elsewhere", actor.index, self.m.name,
+                            type(e).__name__)
                 self._lost(actor, e)
+            if not self._restarted(actor):
+                return  # gone for good (or the daemon stops)
+            actor.stats, actor.rate, actor.sessions, actor.alive = HostStats(0, 0, 0.0), 0.0, 0, True
+            log.warning("worker %d of %s is back (pid %s)", actor.index, self.m.name, actor.where.get("pid"))
+
+    def _restarted(self, actor: Actor) -> bool:
+        """Wait for Ray to restart a lost actor (it answers, with its new pid, once its model is loaded again)."""
+        import ray
+        from ray.exceptions import ActorUnavailableError, GetTimeoutError
+
+        deadline = time.monotonic() + RESTART_WAIT_S
+        while not self.closing and time.monotonic() < deadline:
+            try:
+                actor.where = ray.get(actor.handle.where.remote(), timeout=5.0)
+                return True
+            except (GetTimeoutError, ActorUnavailableError):  # restarting
+                time.sleep(0.5)
+            except Exception:  # dead for good
+                return False
+        return False
 
     def _item(self, actor: Actor, item: tuple) -> None:
         if item[0] == "saved":
@@ -287,16 +331,32 @@ class RayWorker:
             owner = self._owner(n)
             self.saver.submit(self._write, owner, id, rendered, audio, frames)
             return
-        n, event = item
+        spec = state = None
+        if item[0] == "started":
+            _, n, event, spec = item
+        elif item[0] == "frames":
+            _, n, event, state = item
+        else:
+            n, event = item
         owner = self._owner(n)
         k = key(owner, getattr(event, "id", None))
+        if state is not None:  # every frame's codes and the session's state: kept to go on elsewhere
+            job = self.active.get(k)
+            if job is not None:
+                job.codes.append(event.codes)
+                job.window, job.ticks = state[0], state[1]
+                job.changes.extend(state[2])
+            if self.wants_codes(owner):
+                self.emit(owner, event)
+            return
         if isinstance(event, M.Started):
             with self.lock:
                 cmd, play, _, _ = self.pending.pop(k, (None, False, actor, owner))
                 params = cmd.params if cmd is not None and hasattr(cmd, "params") else M.GenerateParams((("", 1.0),))
                 job = RemoteJob(event.id, owner, params, play, actor,
-                                TakeView(self.m, result_length(params, self.m.sample_rate)),
-                                total_frames=int(round(event.seconds * self.m.frame_rate)))
+                                TakeView(self.m, spec.length if spec is not None else
+                                         result_length(params, self.m.sample_rate)),
+                                total_frames=int(round(event.seconds * self.m.frame_rate)), spec=spec)
                 self.active[k] = job
             self.emit(owner, event)
             if self.on_start is not None:
@@ -307,6 +367,7 @@ class RayWorker:
             x = np.frombuffer(event.pcm, "<f4").reshape(-1, event.channels)
             job.pcm.append(x)
             job.made += x.shape[0]
+            job.seq += 1
             if self.on_audio is not None:
                 self.on_audio(job, x)
         elif isinstance(event, M.Progress) and job is not None:
@@ -351,21 +412,55 @@ class RayWorker:
             self.emit(owner, M.Done(id, frames, seconds, path))
 
     def _lost(self, actor: Actor, e: Exception) -> None:
-        """Its actor is gone: every take it held is saved as far as it streamed, its owner told."""
+        """Its actor is gone: every take it held goes on on another actor of the model (`Resume`), or, with none
+        left, is saved as far as it streamed; starts it had not begun are sent again."""
         actor.alive = False
+        actor.stats, actor.rate = HostStats(0, actor.stats.steps, actor.stats.at), 0.0
         with self.lock:
             jobs = [(k, j) for k, j in self.active.items() if j.actor is actor]
             pending = [(k, p) for k, p in self.pending.items() if p[2] is actor]
             for k, _ in pending:
                 del self.pending[k]
-        for k, (cmd, _, _, owner) in pending:
-            self.emit(owner, M.Error("model_error", f"the worker of {self.m.name} was lost before the take started",
-                                     cmd.id))
+            actor.sessions = 0
+        for k, (cmd, play, _, owner) in pending:
+            try:
+                self.submit(cmd, owner, play)
+            except M.ProtocolError as err:
+                self.emit(owner, M.Error(err.code, err.message, cmd.id))
         for k, job in jobs:
-            self.emit(job.owner, M.Error("model_error", f"the worker of {self.m.name} was lost "
-                                         f"({type(e).__name__}); the take is saved as far as it was made", job.id))
-            job.stopped = True
-            self.saver.submit(self._write_partial, k, job)
+            if not self._move(job):
+                self._give_up(k, job, f"the worker of {self.m.name} was lost ({type(e).__name__})")
+
+    def _move(self, job: RemoteJob) -> bool:
+        """Send a take of a lost actor to the least-loaded other one. -> False when it cannot go on."""
+        alive = [a for a in self.actors if a.alive]
+        if not alive or job.spec is None or job.window is None:  # no actor left; not started; MAGNeT
+            return False
+        target = min(alive, key=lambda a: (a.sessions, a.index))
+        codes = np.array(job.codes, dtype=np.int64).T.reshape(self.m.num_codebooks, len(job.codes))  # [K, n]
+        cmd = Resume(job.id, job.params, job.spec, codes, tuple(job.window), job.ticks, list(job.changes), job.made,
+                     job.seq)
+        with self.lock:
+            job.actor = target
+            target.sessions += 1
+        ref = target.handle.submit.remote(cmd, self._number(job.owner), False, True)
+        ref.future().add_done_callback(lambda f: self._resumed(f, job, target))
+        self.emit(job.owner, M.Moved(job.id, len(job.codes), target.where.get("pid")))
+        log.warning("take %s moved to worker %d of %s at frame %d", job.id, target.index, self.m.name, len(job.codes))
+        return True
+
+    def _resumed(self, fut, job: RemoteJob, actor: Actor) -> None:
+        try:
+            refusal = fut.result()
+        except Exception as e:
+            refusal = ("model_error", f"{type(e).__name__}")
+        if refusal is not None and job.actor is actor:  # refused at once (busy): saved as far as it came
+            self._give_up(key(job.owner, job.id), job, f"its move to another worker failed: {refusal[1]}")
+
+    def _give_up(self, k: tuple, job: RemoteJob, why: str) -> None:
+        self.emit(job.owner, M.Error("model_error", f"{why}; the take is saved as far as it was made", job.id))
+        job.stopped = True
+        self.saver.submit(self._write_partial, k, job)
 
     def _write_partial(self, k: tuple, job: RemoteJob) -> None:
         audio = np.concatenate(job.pcm) if job.pcm else np.zeros((0, self.m.channels), np.float32)  # [n, C]

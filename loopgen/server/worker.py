@@ -37,7 +37,7 @@ from ..streaming.bank import DecoderBank
 from ..streaming.take import Take, push_frames, usable_tail
 from ..streaming.output import Output
 from .capacity import Capacity
-from .jobs import Job, Rendered, interleaved, render, result_length, to_host, write
+from .jobs import Job, Rendered, Resume, interleaved, render, result_length, to_host, write
 
 log = logging.getLogger("loopgen.worker")
 PROGRESS_EVERY = 25  # frames
@@ -184,6 +184,9 @@ class ModelWorker:
         return False
 
     def _handle(self, cmd: M.Command, owner: Any, play: bool = False, queued: bool = False) -> None:
+        if isinstance(cmd, Resume):
+            self._resume(cmd, owner)
+            return
         if isinstance(cmd, (M.Generate, M.Continue, M.Extend)):
             if key(owner, cmd.id) in self.active:
                 raise M.ProtocolError("bad_field", f"a generation with id {M.short(cmd.id)} is already running", cmd.id)
@@ -289,6 +292,23 @@ class ModelWorker:
         self.emit(owner, M.Started(id, job.total_frames / m.frame_rate, tuple(tuple(x) for x in p.prompts)))
         if self.on_start is not None:
             self.on_start(job)
+
+    def _resume(self, cmd: Resume, owner: Any) -> None:
+        """A take another worker was making, made again to where it was (`Take.resume`) and stepped on from there;
+        the audio its owner has not had yet (made but not sent before the move) is sent first."""
+        m, s = self.m, cmd.spec
+        dev = lambda x: None if x is None else torch.from_numpy(np.array(x)).to(m.device)  # noqa: E731
+        take = Take(m, [list(s.prompts)], s.sampling, s.seed, s.length, loop=s.loop, original=dev(s.original),
+                    keep_original=s.keep_original, guided=True, melody=dev(s.melody), melody_from=s.melody_from,
+                    bank=self.decoders)
+        take.resume(torch.from_numpy(np.array(cmd.codes))[None], cmd.window, cmd.ticks, cmd.changes)
+        job = Job(cmd.id, owner, cmd.params, take, seq=cmd.seq)
+        self.active[key(owner, cmd.id)] = job
+        self.by_session[id_of(take.session)] = job
+        self.batch.add(take.session)
+        if take.made > cmd.made:
+            unsent = torch.cat(take.pcm, dim=-1)[:, cmd.made - take.made :]
+            self._audio(job, to_host([unsent])[0])
 
     def _chroma(self, melody: M.Melody | None, id: Any) -> tuple[torch.Tensor | None, str | None]:
         """A request's melody -> (the model's one-hot chroma, how it was made), or (None, None) for no melody."""
