@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import numpy as np
 import soundfile as sf
@@ -62,6 +63,17 @@ def test_two_models_each_request_gets_its_own(serve, tiny, stereo):
                 raise AssertionError("an unserved model was accepted")
             events, _ = await collect(c.generate("still here", id="ok", seconds=0.25, model="tiny"))
             assert events[-1]["type"] == "done"
+            # `workers`: one thread per model, in the daemon's own process
+            long = asyncio.ensure_future(collect(c.generate("long", id="long", seconds=20, model="stereo-tiny")))
+            while server.pool.workers["random:stereo-tiny"].find("long", finished=False) is None:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.3)
+            workers = await c.workers()
+            assert [(w["model"], w["kind"], w["pid"]) for w in workers] == [
+                ("random:tiny", "thread", os.getpid()), ("random:stereo-tiny", "thread", os.getpid())]
+            assert [w["sessions"] for w in workers] == [0, 1] and workers[1]["steps_per_s"] > 0
+            await c.stop("long")
+            await long
 
     serve(scenario, extra_models=("random:stereo-tiny",))
 
