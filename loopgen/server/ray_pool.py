@@ -25,7 +25,7 @@ import os
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +166,7 @@ class RayWorker:
         self.unsaved: list[str] = []
         self.steps = 0
         self.closing = False
+        self.transit: deque = deque(maxlen=4096)  # seconds from an actor's yield to its batch here (benchmarks)
 
     # -- the worker interface ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -289,6 +290,7 @@ class RayWorker:
             try:
                 for ref in actor.handle.events.options(num_returns="streaming").remote():
                     stats, items = ray.get(ref)
+                    self.transit.append(time.monotonic() - stats.at)  # one machine's clock: loopback only
                     if actor.stats.at and stats.at > actor.stats.at:
                         actor.rate = (stats.steps - actor.stats.steps) / (stats.at - actor.stats.at)
                     actor.stats = stats
