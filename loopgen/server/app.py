@@ -676,6 +676,10 @@ async def serve_forever(cfg: Config, announce=print) -> None:
                  + (f" (requests: model {' | '.join(names)})" if len(server.models) > 1 and names else ""))
     if cfg.measure_speed:
         announce(speed_line(server.realtime_factor))
+    if cfg.ray is not None:
+        for w in server.workers():
+            announce(f"worker     {w['model']} on Ray: {w['device']} on {w['node']} (pid {w['pid']})")
+        announce("           (`loopgen workers` lists them; keep the Ray cluster on a trusted network: docs/scale.md)")
     where = reachable_address(cfg.host)
     page = f"http://{where}:{server.ws_port}/" + (f"?token={cfg.token}" if cfg.token else "")
     announce(f"WebSocket  ws://{where}:{server.ws_port}   (browser page: {page})")

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from loopgen.clients import connect
@@ -85,3 +89,47 @@ def test_osc_set_model():
     assert cmd.params.model == "stereo-tiny"
     peer.receive("/loopgen/set/model", [])  # no argument: the default again
     assert peer.receive("/loopgen/generate", ["x"]).params.model is None
+
+
+def test_serve_refuses_unserved_workers_and_bad_forms_before_any_model_loads(tmp_path, capsys):
+    from loopgen.cli import main
+
+    base = ["serve", "--model", "random:tiny", "--loops-dir", str(tmp_path), "--ws-port", "0", "--osc-port", "0",
+            "--audio-device", "none"]
+    assert main([*base, "--ray", "--workers", "melody=2"]) == 2  # not served: told before Ray or a model starts
+    err = capsys.readouterr().err
+    assert "--workers names melody" in err and "random:tiny" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main([*base, "--ray", "--workers", "tiny=zero"])
+    assert "MODEL=N" in capsys.readouterr().err
+
+
+def test_without_ray_nothing_imports_ray():
+    """The local daemon (several models, the workers request) never imports Ray: a fresh process shows it."""
+    code = ("import sys, asyncio\n"
+            "from tests.server.test_models_served import _serve_two\n"
+            "asyncio.run(_serve_two())\n"
+            "assert 'ray' not in sys.modules, 'ray was imported'\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+async def _serve_two():
+    import tempfile
+
+    import torch
+
+    from loopgen.server import Config, Server
+
+    torch.set_num_threads(1)
+    server = Server(Config(model="random:tiny", extra_models=("random:stereo-tiny",), ws_port=0, osc_port=0,
+                           loops_dir=Path(tempfile.mkdtemp()), audio_device="none", measure_speed=False))
+    await server.start()
+    try:
+        async with connect(url(server)) as c:
+            assert len(await c.workers()) == 2
+            events, _ = await collect(c.generate("x", seconds=0.2, model="stereo-tiny"))
+            assert events[-1]["type"] == "done"
+    finally:
+        await server.stop()
