@@ -163,7 +163,7 @@ class WorkerHost:
             if job is not None and isinstance(event, M.Started):
                 from .jobs import spec_of
 
-                self.out.put(("started", n, event, spec_of(job)))
+                self.out.put(("started", n, event, spec_of(job), job.params))
                 return
             if job is not None:
                 s, done = job.take.session, getattr(job, "changes_sent", 0)

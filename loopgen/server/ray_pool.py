@@ -18,6 +18,7 @@ Ray is imported only here, and only under `serve --ray`.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -223,8 +224,9 @@ class RayWorker:
         for t in self.readers:
             t.join(timeout)
         self.saver.shutdown(wait=True)
-        for a in alive:
-            ray.kill(a.handle)
+        for a in self.actors:  # a lost one Ray is restarting too
+            with contextlib.suppress(Exception):
+                ray.kill(a.handle)
 
     def workers(self) -> list[dict]:
         """What `workers` lists for this model: one entry per actor."""
@@ -333,9 +335,9 @@ class RayWorker:
             owner = self._owner(n)
             self.saver.submit(self._write, owner, id, rendered, audio, frames)
             return
-        spec = state = None
+        spec = state = params = None
         if item[0] == "started":
-            _, n, event, spec = item
+            _, n, event, spec, params = item
         elif item[0] == "frames":
             _, n, event, state = item
         else:
@@ -354,7 +356,7 @@ class RayWorker:
         if isinstance(event, M.Started):
             with self.lock:
                 cmd, play, _, _ = self.pending.pop(k, (None, False, actor, owner))
-                params = cmd.params if cmd is not None and hasattr(cmd, "params") else M.GenerateParams((("", 1.0),))
+                params = params or M.GenerateParams(event.prompts or (("", 1.0),))  # the actor's (an extend's too)
                 job = RemoteJob(event.id, owner, params, play, actor,
                                 TakeView(self.m, spec.length if spec is not None else
                                          result_length(params, self.m.sample_rate)),
@@ -466,17 +468,22 @@ class RayWorker:
 
     def _write_partial(self, k: tuple, job: RemoteJob) -> None:
         audio = np.concatenate(job.pcm) if job.pcm else np.zeros((0, self.m.channels), np.float32)  # [n, C]
-        p = job.params
-        record = TakeRecord(model=self.m.name, prompts=[list(x) for x in p.prompts], parameters=dict(p.sampling),
-                            seed=p.seed if p.seed is not None else 0, length_samples=job.take.length,
-                            frames=job.frames, id=job.id, sample_rate=self.m.sample_rate,
+        p, spec = job.params, job.spec
+        keep = spec is not None and spec.keep_original and spec.original is not None and audio.shape[0] > 0
+        if keep:  # an extend holds the take it extended (spliced hard: the crossfade was its lost actor's)
+            audio = np.concatenate([spec.original.T.astype(np.float32), audio])
+        record = TakeRecord(model=self.m.name, prompts=[list(x) for x in (spec.prompts if spec else p.prompts)],
+                            parameters=dict(spec.sampling if spec else p.sampling),
+                            seed=spec.seed if spec else (p.seed or 0), length_samples=job.take.length,
+                            frames=len(job.codes), id=job.id, sample_rate=self.m.sample_rate,
                             model_sample_rate=self.m.sample_rate, channels=self.m.channels,
                             seconds=audio.shape[0] / self.m.sample_rate, bpm=p.bpm, bars=p.bars,
                             beats_per_bar=p.beats_per_bar, loop=p.loop, stopped_early=True,
+                            changes=list(job.changes), keeps_original=keep,
                             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         rendered = Rendered(job.id, p.prompts[0][0], audio, self.m.sample_rate, "float", record, None,
                             self.m.sample_rate)
         if audio.shape[0]:
-            self._write(job.owner, job.id, rendered, np.ascontiguousarray(audio.T), job.frames)
+            self._write(job.owner, job.id, rendered, np.ascontiguousarray(audio.T), len(job.codes))
         else:
             self._end(k, job)

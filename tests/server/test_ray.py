@@ -108,8 +108,33 @@ def test_two_models_on_ray_each_request_gets_its_own(serve, tiny, stereo, capsys
             from loopgen.cli import main
 
             assert await asyncio.to_thread(main, ["workers", "--url", url(server)]) == 0
-        lines = capsys.readouterr().out.splitlines()
-        assert len(lines) == 3 and "random:tiny" in lines[1] and "random:stereo-tiny" in lines[2]
-        assert all(" ray " in line and "cpu" in line for line in lines[1:])
+            lines = capsys.readouterr().out.splitlines()
+            assert len(lines) == 3 and "random:tiny" in lines[1] and "random:stereo-tiny" in lines[2]
+            assert all(" ray " in line and "cpu" in line for line in lines[1:])
+
+            # the stereo model's only actor is lost: its take is saved as far as it came, model_error; tiny plays on
+            async def kill(id):
+                os.kill(server.pool.workers["random:stereo-tiny"].find(id, finished=False).actor.where["pid"],
+                        signal.SIGKILL)
+
+            lost, other = await asyncio.gather(
+                _take(c, 4, 4.0, kill_at=40, on_kill=kill, model="stereo-tiny"), _take(c, 5, 4.0),
+                return_exceptions=True)
+            assert isinstance(lost, ServerError) and lost.event["code"] == "model_error" and lost.event["id"] == "g4"
+            assert other[-1]["type"] == "done" and sf.info(other[-1]["path"]).frames == 4 * 32000
+            stereo_w = server.pool.workers["random:stereo-tiny"]
+            for _ in range(200):
+                job = stereo_w.find("g4")
+                if job is not None and job.path:
+                    break
+                await asyncio.sleep(0.05)
+            saved, _ = sf.read(job.path, dtype="float32", always_2d=True)
+            assert saved.shape[1] == 2 and (40 - 4) * 640 <= saved.shape[0] < 4 * 32000  # what had come (the codec
+            # lags its frames by its look-ahead), not the rest
+            assert np.array_equal(saved, np.concatenate(job.pcm))  # exactly what reached the gateway
+            import json
+
+            meta = json.loads(open(job.path[:-4] + ".json").read())
+            assert meta["stopped_early"] and meta["seed"] == 4 and meta["frames"] >= 40
 
     serve(scenario, ray="local", extra_models=("random:stereo-tiny",))
