@@ -297,7 +297,8 @@ class Server:
     async def _start_ray(self, names: list[str]) -> None:
         """`serve --ray`: each model's actors (ray_pool.py), loaded and warmed up where Ray puts them."""
         from .pool import served_names
-        from .ray_pool import RayWorker, start_ray
+        from .ray_host import start_ray
+        from .ray_pool import RayWorker
 
         counts: dict[str, int] = {}
         aliases = served_names(names)

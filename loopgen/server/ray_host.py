@@ -13,6 +13,7 @@ names are read by the gateway before they come.
 """
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import socket
@@ -179,3 +180,41 @@ class WorkerHost:
         audio = None if job.audio is None else job.audio.cpu().numpy()
         self.out.put(("saved", None if job.owner is None else job.owner.n, job.id, rendered, audio, job.frames))
         return None
+
+
+def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
+    """Join the cluster at `address` (`auto`, HOST:PORT) or, with None, start a local Ray on this machine (bound to
+    127.0.0.1). -> whether this call started or joined it (False: this process was already connected)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address is None:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    else:
+        ray.init(address=address, log_to_driver=False)
+    return True
+
+
+def actor_class(gpu: bool, cpus: int):
+    """WorkerHost as a Ray actor: one GPU, or `cpus` cores; control methods in their own concurrency group."""
+    import ray
+
+    def grouped(fn, group):
+        @functools.wraps(fn)
+        def call(self, *args, **kw):
+            return fn(self, *args, **kw)
+
+        return ray.method(concurrency_group=group)(call)
+
+    def streamed(self):  # the generator itself (a wrapper returning it would not stream)
+        yield from WorkerHost.events(self)
+
+    members = {name: grouped(getattr(WorkerHost, name), "control") for name in CONTROL}
+    members["events"] = ray.method(concurrency_group="stream")(streamed)
+    host = type("WorkerHostActor", (WorkerHost,), members)
+    return ray.remote(num_gpus=1 if gpu else 0, num_cpus=0 if gpu else cpus,
+                      concurrency_groups={"control": 1, "stream": 1}, max_restarts=-1)(host)
+
+
+CONTROL = ("model_info", "where", "submit", "stop_owner", "check_sampling", "shutdown")  # never behind the stream

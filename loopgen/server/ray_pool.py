@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import os
 import threading
@@ -40,7 +39,7 @@ from ..models.sampling import check_seed
 from ..protocol import messages as M
 from ..streaming.record import TakeRecord
 from .jobs import Rendered, Resume, TakeSpec, result_length, write
-from .ray_host import HostStats, ModelInfo, WorkerHost
+from .ray_host import HostStats, ModelInfo, actor_class
 from .worker import KEEP_FINISHED, key
 
 log = logging.getLogger("loopgen.ray")
@@ -90,44 +89,6 @@ class Actor:
     stats: HostStats = HostStats(0, 0, 0.0)
     rate: float = 0.0  # steps per second, from its last two stats
     sessions: int = 0  # running here, counted by the gateway (starts placed, takes ended)
-
-
-def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
-    """Join the cluster at `address` (`auto`, HOST:PORT) or, with None, start a local Ray on this machine (bound to
-    127.0.0.1). -> whether this call started or joined it (False: this process was already connected)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if address is None:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
-    else:
-        ray.init(address=address, log_to_driver=False)
-    return True
-
-
-def actor_class(gpu: bool, cpus: int):
-    """WorkerHost as a Ray actor: one GPU, or `cpus` cores; control methods in their own concurrency group."""
-    import ray
-
-    def grouped(fn, group):
-        @functools.wraps(fn)
-        def call(self, *args, **kw):
-            return fn(self, *args, **kw)
-
-        return ray.method(concurrency_group=group)(call)
-
-    def streamed(self):  # the generator itself (a wrapper returning it would not stream)
-        yield from WorkerHost.events(self)
-
-    members = {name: grouped(getattr(WorkerHost, name), "control") for name in CONTROL}
-    members["events"] = ray.method(concurrency_group="stream")(streamed)
-    host = type("WorkerHostActor", (WorkerHost,), members)
-    return ray.remote(num_gpus=1 if gpu else 0, num_cpus=0 if gpu else cpus,
-                      concurrency_groups={"control": 1, "stream": 1}, max_restarts=-1)(host)
-
-
-CONTROL = ("model_info", "where", "submit", "stop_owner", "check_sampling", "shutdown")  # never behind the stream
 
 
 RESTART_WAIT_S = 300.0  # how long a lost actor's reader waits for Ray to restart it (loading its model again)
@@ -262,6 +223,8 @@ class RayWorker:
         with self.lock:
             n = self.numbers.get(id(owner))
             if n is None or self.owners.get(n) is not owner:
+                if len(self.numbers) > 4096:  # owners long gone (their weak entries died): forget them
+                    self.numbers = {i: m for i, m in self.numbers.items() if m in self.owners}
                 n, self.next_number = self.next_number, self.next_number + 1
                 self.numbers[id(owner)] = n
                 self.owners[n] = owner
@@ -388,10 +351,11 @@ class RayWorker:
         return None if n is None else self.owners.get(n)
 
     def _end(self, k: tuple, job: RemoteJob) -> None:
-        """A take left its actor: finished (kept for extend and play)."""
+        """A take left its actor: finished (kept for extend and play; what was kept to move it, let go)."""
         with self.lock:
             if self.active.pop(k, None) is not None:
                 job.actor.sessions -= 1
+            job.pcm, job.codes = [], []
             self.finished[k] = job
             while len(self.finished) > KEEP_FINISHED:
                 self.finished.popitem(last=False)

