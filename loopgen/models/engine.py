@@ -341,12 +341,13 @@ class Engine:
         self._set_live(voice, voice.col - 1 == 0)
 
     @torch.inference_mode()
-    def prime(self, voice: Voice, max_tokens: int | None = None) -> bool:
+    def prime(self, voice: Voice, max_tokens: int | None = None, upto: int | None = None) -> bool:
         """Feed known columns of the window into the KV cache (all but the last, which the next step feeds), at most
-        `max_tokens` of them. Returns True once the voice is ready to step."""
+        `max_tokens` of them and none from position `upto` on. Returns True once the voice is ready to step."""
         target = voice.col - 1
         if voice.fed < target:
             end = target if max_tokens is None else min(target, voice.fed + max_tokens)
+            end = end if upto is None else min(end, max(upto, voice.fed))
             tokens = self.v.seq[voice.slot, :, voice.fed : end]  # [K, T]
             rows = tokens[None].expand(len(voice.rows), -1, -1)
             self.lm.prefill(self.cache, voice.index, rows, voice.offset + voice.fed)

@@ -90,7 +90,7 @@ class Resume:
     params: M.GenerateParams
     spec: TakeSpec
     codes: np.ndarray
-    window: tuple[int, int, int]
+    window: Any  # streaming.session.WindowState
     ticks: int
     changes: list
     made: int

@@ -406,7 +406,7 @@ class RayWorker:
             return False
         target = min(alive, key=lambda a: (a.sessions, a.index))
         codes = np.array(job.codes, dtype=np.int64).T.reshape(self.m.num_codebooks, len(job.codes))  # [K, n]
-        cmd = Resume(job.id, job.params, job.spec, codes, tuple(job.window), job.ticks, list(job.changes), job.made,
+        cmd = Resume(job.id, job.params, job.spec, codes, job.window, job.ticks, list(job.changes), job.made,
                      job.seq)
         with self.lock:
             job.actor = target

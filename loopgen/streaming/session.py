@@ -17,6 +17,7 @@ A session is passive: a stepper (`batch.EngineBatch`: its own private one when y
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 
@@ -29,6 +30,20 @@ from .batch import EngineBatch
 from .types import Frame, given_values, normalize_prompts
 
 __all__ = ["Frame", "Session", "normalize_prompts", "window_frames"]
+
+@dataclass(frozen=True)
+class WindowState:
+    """Where a session is, beside the frames it made: all a fresh session needs to go on exactly as it (`resume`).
+    w0: the current window's first stream frame; p: its prompt frames; drawn: the draws made before it opened;
+    rows: the prompts when it opened; switches: each live prompt change in it, as (KV positions it applied from, the
+    prompts from there)."""
+
+    w0: int
+    p: int
+    drawn: int
+    rows: tuple = ()
+    switches: tuple = ()
+
 
 def window_frames(m: MusicGen, window_seconds: float | None = None, stride_seconds: float = 18.0) -> tuple[int, int]:
     """(frames per window, frames of context a window is re-primed with)."""
@@ -95,7 +110,10 @@ class Session:
         self._reprime = False  # a melody model's conditioning changed: open a new window at the next step
         self.drawn = 0  # columns its voices have chosen (the engine's draw counter, mirrored on the host)
         self.window_drawn = 0  # ... when the current window opened
-        self._resume: tuple | None = None  # (codes, w0, p, drawn): the window to open at join (see `resume`)
+        self._resume: tuple | None = None  # (window codes, WindowState): the window to open at join (`resume`)
+        self._open_rows: tuple = ()  # the prompts when the current window opened
+        self._switches: list = []  # (KV position, prompts) of each prompt change in the current window
+        self._pending: list = []  # switches of a resumed window still to apply as its positions are fed again
 
     # -- live control --------------------------------------------------------------------------------------------
     def set_params(self, **changes) -> None:
@@ -117,6 +135,8 @@ class Session:
         for v, row in zip(self.voices, rows):
             self.engine.set_prompts(v, row)
         self._reprime = self.m.prefixed and bool(self.voices)
+        if self.voices and not self.m.prefixed:  # from the next position fed (a prefix model opens a new window)
+            self._switches.append((self.voices[0].fed, _frozen(rows)))
 
     def set_melody(self, melody: list[torch.Tensor | None]) -> None:
         """A melody model's new melody per row (one-hot chroma [T, 12] or None): from a new window opened at the
@@ -183,27 +203,26 @@ class Session:
 
     # -- moving a stream to another process ----------------------------------------------------------------------
     @property
-    def window_state(self) -> tuple[int, int, int]:
-        """(w0, p, drawn): the current window's first stream frame, its prompt frames and the draws made before it
-        opened: with the frames made so far, all a fresh session needs to go on exactly as this one (`resume`)."""
-        return self.w0, self.p, self.window_drawn
+    def window_state(self) -> WindowState:
+        """Where it is in its current window (see `WindowState`)."""
+        return WindowState(self.w0, self.p, self.window_drawn, self._open_rows, tuple(self._switches))
 
-    def resume(self, codes: torch.Tensor, w0: int, p: int, drawn: int, ticks: int) -> None:
+    def resume(self, codes: torch.Tensor, state: WindowState, ticks: int) -> None:
         """Go on as a session that made `codes` [B, K, n] (its new frames, after this session's prompt) and was in
-        the window `(w0, p, drawn)` (`window_state`) at tick `ticks`: when it joins a stepper, its KV state is
-        rebuilt by priming that window's frames, and its draw counter goes on from where that session's was. The
-        next frames are then the ones the other session would have made (the same codes, greedy or sampled). Call
-        before it first steps, after applying any live changes the other session had."""
+        `state` (`window_state`) at tick `ticks`: when it joins a stepper, its KV state is rebuilt by priming that
+        window's frames under the prompts each position was fed with, and its draw counter goes on from where that
+        session's was. The next frames are then the ones the other session would have made (the same codes, greedy
+        or sampled). Call before it first steps, after applying the other session's live changes."""
         if self.engine is not None:
             raise LoopgenError("resume a session before it first steps")
         every = torch.cat([self.history, codes.to(self.history.device)], dim=-1)  # stream frames 0 .. f-1
         f = self.next_frame + codes.shape[-1]
-        if not 0 <= w0 <= f or every.shape[-1] != f:
-            raise LoopgenError(f"cannot resume at frame {f} in a window from frame {w0}")
+        if not 0 <= state.w0 <= f or every.shape[-1] != f:
+            raise LoopgenError(f"cannot resume at frame {f} in a window from frame {state.w0}")
         self.history = every[..., -(self.window - 1) :]
         self.next_frame = f
         self.ticks = ticks
-        self._resume = (every[..., w0:f], w0, p, drawn)
+        self._resume = (every[..., state.w0 : f], state)
 
     # -- driven by the stepper that holds the session (batch.EngineBatch) -------------------------------------------
     def join(self, engine: Engine) -> None:
@@ -213,15 +232,18 @@ class Session:
             self.engine = engine
         else:
             self.engine = engine
+            window, state = self._resume if self._resume is not None else (None, None)
+            rows = [list(r) for r in state.rows] if state is not None and state.rows else self.rows
             self.voices = [engine.add(row, self.params, self.seed + i, self.guided, self.positions, self.melody[i])
-                           for i, row in enumerate(self.rows)]
-            if self._resume is None:
+                           for i, row in enumerate(rows)]
+            if state is None:
                 self._start_window(self.history if self.history.shape[-1] else None)
             else:  # the window it was in, primed from its frames; its draws go on (column c drew at w + c - p - 1)
-                window, w0, p, drawn = self._resume
                 self._resume = None
                 self._start_window(window if window.shape[-1] else None)
-                self.drawn = self.window_drawn = drawn + window.shape[-1] - p
+                self._open_rows = _frozen(rows)
+                self._pending = list(state.switches)  # its prompt changes, at the positions they applied from
+                self.drawn = self.window_drawn = state.drawn + window.shape[-1] - state.p
                 for v in self.voices:
                     engine.set_draws(v, self.drawn)
         self._slots = torch.cat([v.slot_index for v in self.voices])  # [B] its voices' slots, on the device
@@ -242,8 +264,19 @@ class Session:
         if v0.col >= v0.cols or self._reprime:  # window full, or a new prefix: re-prime from our own tail
             self._reprime = False
             self._start_window(self.history[..., -self.context :] if self.history.shape[-1] else None)
-        ready = [self.engine.prime(v, max_tokens) for v in self.voices]
+        self._switch()
+        upto = self._pending[0][0] if self._pending else None
+        ready = [self.engine.prime(v, max_tokens, upto) for v in self.voices]
+        self._switch()
         self._stepped = all(ready)
+
+    def _switch(self) -> None:
+        """A resumed window: apply the prompt changes whose positions it has fed again (as the other session did)."""
+        while self._pending and self._pending[0][0] <= self.voices[0].fed:
+            fed, rows = self._pending.pop(0)
+            for v, row in zip(self.voices, rows):
+                self.engine.set_prompts(v, [tuple(x) for x in row])
+            self._switches.append((fed, rows))
 
     def collect(self, codes: torch.Tensor) -> Frame | None:
         """After a step: codes [slots, K] from Engine.step -> the frame this session completed, or None."""
@@ -267,7 +300,13 @@ class Session:
         self.p = 0 if prompt is None else prompt.shape[-1]
         self.w0 = self.next_frame - self.p
         self.window_drawn = self.drawn
+        self._open_rows, self._switches, self._pending = _frozen(self.rows), [], []
         remaining = None if self.end is None else self.end - self.w0
         self.frames = self.window if remaining is None else min(self.window, remaining)
         for i, v in enumerate(self.voices):
             self.engine.start_window(v, None if prompt is None else prompt[i], self.frames)
+
+
+def _frozen(rows) -> tuple:
+    """Prompts per row as nested tuples (a value a window state can hold and send)."""
+    return tuple(tuple((str(t), float(w)) for t, w in row) for row in rows)

@@ -117,7 +117,7 @@ class Take:
         self.flush()
         return self.audio(stopped)
 
-    def resume(self, codes: torch.Tensor, window: tuple[int, int, int], ticks: int, changes: list[dict]) -> None:
+    def resume(self, codes: torch.Tensor, window, ticks: int, changes: list[dict]) -> None:
         """Go on as the same take made elsewhere up to now: `codes` [1, K, n] the frames it made, `window` and `ticks`
         its session's (`Session.window_state`, `ticks`), `changes` its live changes so far. The session resumes in
         that window (its next frames are the ones the other would have made) and the decoder is fed every frame, so
@@ -134,7 +134,7 @@ class Take:
                 self.session.set_melody([None if c["melody"] is None else
                                          from_pitch_classes(c["melody"]).to(self.m.device)])
         self.changes = [dict(c) for c in changes]
-        self.session.resume(codes, *window, ticks)
+        self.session.resume(codes, window, ticks)
         if codes.shape[-1]:
             self._take(self.decoder.push(codes.to(self.m.device)))
             self.frames += codes.shape[-1]
