@@ -97,6 +97,22 @@ class Resume:
     seq: int
 
 
+@dataclass(frozen=True)
+class ExtendOf:
+    """An extend of a finished take this worker does not hold (its own worker was lost): the take comes with it,
+    from the gateway (never from a client). audio [C, N] at the model's rate; melody: its chroma [T, 12]."""
+
+    cmd: M.Extend
+    params: M.GenerateParams
+    audio: np.ndarray
+    melody: np.ndarray | None
+    melody_from: str | None
+
+    @property
+    def id(self) -> Any:
+        return self.cmd.id
+
+
 def spec_of(job: Job) -> TakeSpec:
     t = job.take
     host = lambda x: None if x is None else x.cpu().numpy()  # noqa: E731

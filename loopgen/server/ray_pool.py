@@ -38,7 +38,7 @@ from ..errors import LoopgenError
 from ..models.sampling import check_seed
 from ..protocol import messages as M
 from ..streaming.record import TakeRecord
-from .jobs import Rendered, Resume, TakeSpec, result_length, write
+from .jobs import ExtendOf, Rendered, Resume, TakeSpec, result_length, write
 from .ray_host import HostStats, ModelInfo, actor_class
 from .worker import KEEP_FINISHED, key
 
@@ -76,6 +76,7 @@ class RemoteJob:
     audio: torch.Tensor | None = None  # the finished result [C, N]
     path: str | None = None
     stopped: bool = False
+    pid: int | None = None  # its actor's process when it started (a restarted actor no longer holds it)
 
 
 @dataclass
@@ -141,7 +142,13 @@ class RayWorker:
         actor = self._actor_for(cmd, owner)
         if actor is None:
             raise M.ProtocolError("model_error", f"no worker of {self.m.name} is left", getattr(cmd, "id", None))
-        if isinstance(cmd, (M.Generate, M.Continue, M.Extend)):
+        if isinstance(cmd, M.Extend):
+            of = self.own(owner, cmd.of) or self.find(cmd.of, owner)
+            if of is not None and of.audio is not None and not self._holds(of):  # its actor is gone: it goes along
+                spec = of.spec
+                cmd = ExtendOf(cmd, of.params, of.audio.numpy(), None if spec is None else spec.melody,
+                               None if spec is None else spec.melody_from)
+        if isinstance(cmd, (M.Generate, M.Continue, M.Extend, ExtendOf)):
             if isinstance(cmd, (M.Generate, M.Continue)) and cmd.params.seed is None:  # the gateway knows every seed
                 cmd = dataclasses.replace(cmd, params=dataclasses.replace(cmd.params, seed=check_seed(None)))
             with self.lock:
@@ -213,9 +220,16 @@ class RayWorker:
             return pend[2]
         job = (self.own(owner, target, finished=False) or self.find(target, owner, finished=False)
                or self.own(owner, target) or self.find(target, owner))
-        if job is not None and job.actor.alive:
+        if job is not None and self._holds(job):
             return job.actor
-        return alive[0]  # it answers unknown_id (or the take's actor is gone)
+        if isinstance(cmd, M.Extend):  # its take's actor is gone: the least-loaded (the take goes along)
+            return min(alive, key=lambda a: (a.sessions, a.index))
+        return alive[0]  # it answers unknown_id
+
+    @staticmethod
+    def _holds(job: RemoteJob) -> bool:
+        """Whether the take's actor still holds it (alive, and not restarted since: the same process)."""
+        return job.actor.alive and job.actor.where.get("pid") == job.pid
 
     def _number(self, owner: Any) -> int | None:
         if owner is None:
@@ -234,7 +248,7 @@ class RayWorker:
         try:
             refusal = fut.result()
         except Exception as e:  # the actor died with the command on its way (its reader moves what it held)
-            if isinstance(cmd, (M.Generate, M.Continue, M.Extend)):
+            if isinstance(cmd, (M.Generate, M.Continue, M.Extend, ExtendOf)):
                 return  # a start: sent again elsewhere by `_lost`
             refusal = ("model_error", f"the worker of {self.m.name} is gone: {type(e).__name__}")
         if refusal is not None:
@@ -323,7 +337,8 @@ class RayWorker:
                 job = RemoteJob(event.id, owner, params, play, actor,
                                 TakeView(self.m, spec.length if spec is not None else
                                          result_length(params, self.m.sample_rate)),
-                                total_frames=int(round(event.seconds * self.m.frame_rate)), spec=spec)
+                                total_frames=int(round(event.seconds * self.m.frame_rate)), spec=spec,
+                                pid=actor.where.get("pid"))
                 self.active[k] = job
             self.emit(owner, event)
             if self.on_start is not None:
@@ -409,7 +424,7 @@ class RayWorker:
         cmd = Resume(job.id, job.params, job.spec, codes, job.window, job.ticks, list(job.changes), job.made,
                      job.seq)
         with self.lock:
-            job.actor = target
+            job.actor, job.pid = target, target.where.get("pid")
             target.sessions += 1
         ref = target.handle.submit.remote(cmd, self._number(job.owner), False, True)
         ref.future().add_done_callback(lambda f: self._resumed(f, job, target))

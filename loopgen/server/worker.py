@@ -37,7 +37,7 @@ from ..streaming.bank import DecoderBank
 from ..streaming.take import Take, push_frames, usable_tail
 from ..streaming.output import Output
 from .capacity import Capacity
-from .jobs import Job, Rendered, Resume, interleaved, render, result_length, to_host, write
+from .jobs import ExtendOf, Job, Rendered, Resume, interleaved, render, result_length, to_host, write
 
 log = logging.getLogger("loopgen.worker")
 PROGRESS_EVERY = 25  # frames
@@ -187,7 +187,7 @@ class ModelWorker:
         if isinstance(cmd, Resume):
             self._resume(cmd, owner)
             return
-        if isinstance(cmd, (M.Generate, M.Continue, M.Extend)):
+        if isinstance(cmd, (M.Generate, M.Continue, M.Extend, ExtendOf)):
             if key(owner, cmd.id) in self.active:
                 raise M.ProtocolError("bad_field", f"a generation with id {M.short(cmd.id)} is already running", cmd.id)
             mine = sum(1 for j in self.active.values() if j.owner is owner)
@@ -199,7 +199,7 @@ class ModelWorker:
                 raise M.ProtocolError("bad_field", f"a generation with id {M.short(cmd.id)} is already queued", cmd.id)
             ok, why = self.capacity.admits(len(self.active)) if self.realtime else (True, "")
             if not ok or (self.waiting and not queued):  # one more would take every stream below real time
-                if getattr(getattr(cmd, "params", None), "queue", False) and not queued:
+                if isinstance(cmd, M.Generate | M.Continue) and cmd.params.queue and not queued:
                     if len(self.waiting) >= MAX_WAITING:
                         raise M.ProtocolError("busy", f"busy: {MAX_WAITING} requests already wait for room", cmd.id)
                     self.waiting.append((cmd, owner, play))
@@ -212,7 +212,13 @@ class ModelWorker:
         elif isinstance(cmd, M.Continue):
             self._start(cmd.id, owner, cmd.params, audio=(cmd.audio, cmd.sample_rate), play=play)
         elif isinstance(cmd, M.Extend):
-            self._extend(cmd, owner, play)
+            of = self.find(cmd.of, owner)
+            if of is None or of.audio is None:
+                raise M.ProtocolError("unknown_id", f"no finished generation with id {cmd.of!r} to extend", cmd.id)
+            self._extend(cmd, owner, play, of.params, of.audio, (of.take.melody, of.take.melody_from))
+        elif isinstance(cmd, ExtendOf):
+            dev = lambda x: None if x is None else torch.from_numpy(np.array(x)).to(self.m.device)  # noqa: E731
+            self._extend(cmd.cmd, owner, play, cmd.params, dev(cmd.audio), (dev(cmd.melody), cmd.melody_from))
         elif isinstance(cmd, M.Set):
             job = self._running(owner, cmd.id)
             if job is None:
@@ -318,11 +324,9 @@ class ModelWorker:
             raise M.ProtocolError("bad_field", str(self.m.no_melody()), id)
         return self.m.melody_chroma(melody.audio, melody.sample_rate)
 
-    def _extend(self, cmd: M.Extend, owner, play: bool = False) -> None:
-        of = self.find(cmd.of, owner)
-        if of is None or of.audio is None:
-            raise M.ProtocolError("unknown_id", f"no finished generation with id {cmd.of!r} to extend", cmd.id)
-        p = of.params
+    def _extend(self, cmd: M.Extend, owner, play: bool, p: M.GenerateParams, audio: torch.Tensor,
+                melody: tuple) -> None:
+        """A take of `p` extended: `audio` [C, N] the finished take, `melody` its (chroma, how)."""
         sr = self.m.sample_rate
         if cmd.bars is not None:
             if p.bpm is None:
@@ -332,12 +336,12 @@ class ModelWorker:
         else:
             params = M.GenerateParams(**{**p.__dict__, "seconds": (p.seconds or 0) + cmd.seconds, "bars": None,
                                          "bpm": None, "loop": False})
-            length = of.audio.shape[-1] + int(round(cmd.seconds * sr))
-        if length - of.audio.shape[-1] > M.MAX_NEW_SECONDS * sr:  # bars at a slow tempo add up too
+            length = audio.shape[-1] + int(round(cmd.seconds * sr))
+        if length - audio.shape[-1] > M.MAX_NEW_SECONDS * sr:  # bars at a slow tempo add up too
             raise M.ProtocolError("out_of_range", f"at most {M.MAX_NEW_SECONDS:g} s of new audio per request, got "
-                                  f"{(length - of.audio.shape[-1]) / sr:.0f} s", cmd.id)
-        self._start(cmd.id, owner, params, original=of.audio.to(self.m.device), length=length, play=play,
-                    melody=(of.take.melody, of.take.melody_from))
+                                  f"{(length - audio.shape[-1]) / sr:.0f} s", cmd.id)
+        self._start(cmd.id, owner, params, original=audio.to(self.m.device), length=length, play=play,
+                    melody=melody)
 
     # -- stepping ----------------------------------------------------------------------------------------------
     def _step(self) -> None:

@@ -136,5 +136,15 @@ def test_two_models_on_ray_each_request_gets_its_own(serve, tiny, stereo, capsys
 
             meta = json.loads(open(job.path[:-4] + ".json").read())
             assert meta["stopped_early"] and meta["seed"] == 4 and meta["frames"] >= 40
+            # once Ray has restarted it, a take it finished before it was lost can still be extended: the gateway
+            # sends the take along (the new process never held it)
+            for _ in range(120):
+                if all(x["alive"] for x in await c.workers()):
+                    break
+                await asyncio.sleep(0.5)
+            events = [ev async for ev in c.stream("extend", id="g2x", of="g2", seconds=0.25)]
+            saved, _ = sf.read(events[-1]["path"], dtype="float32", always_2d=True)
+            first, _ = sf.read(b[-1]["path"], dtype="float32", always_2d=True)
+            assert saved.shape == (int(0.75 * 32000), 2) and np.array_equal(saved[:8000], first[:8000])
 
     serve(scenario, ray="local", extra_models=("random:stereo-tiny",))
