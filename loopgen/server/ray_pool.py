@@ -77,6 +77,7 @@ class RemoteJob:
     path: str | None = None
     stopped: bool = False
     pid: int | None = None  # its actor's process when it started (a restarted actor no longer holds it)
+    finishing: bool = False  # its actor sent it finished: it is being written (never moved)
 
 
 @dataclass
@@ -127,7 +128,6 @@ class RayWorker:
         self.readers: list[threading.Thread] = []
         self.saved = 0
         self.unsaved: list[str] = []
-        self.steps = 0
         self.closing = False
         self.transit: deque = deque(maxlen=4096)  # seconds from an actor's yield to its batch here (benchmarks)
 
@@ -211,7 +211,6 @@ class RayWorker:
             room = [a for a in alive if self.max_jobs is None or a.sessions < self.max_jobs] or alive
             return min(room, key=lambda a: (a.sessions, a.index))
         target = cmd.of if isinstance(cmd, M.Extend) else getattr(cmd, "id", None)
-        job = None
         if target is None:
             return self.latest if self.latest is not None and self.latest.alive else alive[0]
         with self.lock:
@@ -310,6 +309,9 @@ class RayWorker:
         if item[0] == "saved":
             _, n, id, rendered, audio, frames = item
             owner = self._owner(n)
+            job = self.active.get(key(owner, id))
+            if job is not None:
+                job.finishing = True
             self.saver.submit(self._write, owner, id, rendered, audio, frames)
             return
         spec = state = params = None
@@ -400,7 +402,7 @@ class RayWorker:
         actor.alive = False
         actor.stats, actor.rate = HostStats(0, actor.stats.steps, actor.stats.at), 0.0
         with self.lock:
-            jobs = [(k, j) for k, j in self.active.items() if j.actor is actor]
+            jobs = [(k, j) for k, j in self.active.items() if j.actor is actor and not j.finishing]
             pending = [(k, p) for k, p in self.pending.items() if p[2] is actor]
             for k, _ in pending:
                 del self.pending[k]
