@@ -21,6 +21,7 @@ class Worker(Protocol):
     def stop_owner(self, owner: Any) -> None: ...
     def find(self, id: Any, owner: Any = None, finished: bool = True) -> Any: ...
     def own(self, owner: Any, id: Any, finished: bool = True) -> Any: ...
+    def starting(self, owner: Any, id: Any) -> bool: ...  # a start of the owner's not begun yet (queued)
 
 
 def aliases(name: str) -> list[str]:
@@ -89,6 +90,10 @@ class Pool:
                     return w
         return None
 
+    def starting(self, owner: Any, id: Any) -> Any:
+        """The worker with the owner's start `id` not begun yet (waiting for room), or None."""
+        return next((w for w in self.workers.values() if w.starting(owner, id)), None)
+
     def route(self, cmd: M.Command, owner: Any) -> Any:
         """The worker a command goes to: a new take's model; the worker holding the take an extend, set or stop
         names (id None: the latest started); the default when none holds it (it answers unknown_id)."""
@@ -100,4 +105,5 @@ class Pool:
         id = getattr(cmd, "id", None)
         if id is None:
             return self.latest or self.default
-        return self.holding(owner, id, running=True) or self.holding(owner, id, running=False) or self.default
+        return (self.holding(owner, id, running=True) or self.starting(owner, id)
+                or self.holding(owner, id, running=False) or self.default)

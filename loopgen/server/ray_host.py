@@ -176,7 +176,8 @@ class WorkerHost:
         self.out.put((n, event))
 
     def _store(self, job, rendered) -> None:
-        """A finished take, rendered: to the gateway (its audio at the model's rate too: a loop keeps looping)."""
+        """A finished take, rendered: to the gateway (its audio at the model's rate too: a loop keeps looping);
+        rendered None: it ended with nothing to write."""
         audio = None if job.audio is None else job.audio.cpu().numpy()
         self.out.put(("saved", None if job.owner is None else job.owner.n, job.id, rendered, audio, job.frames))
         return None

@@ -179,6 +179,10 @@ class RayWorker:
                 return next((j for j in reversed(list(jobs.values())) if j.owner is owner), None)
             return jobs.get(key(owner, id))
 
+    def starting(self, owner: Any, id: Any) -> bool:
+        """Whether the owner's start `id` was sent and has not begun (queued on its actor, or on its way)."""
+        return key(owner, id) in self.pending
+
     def shutdown(self, timeout: float = 30.0) -> None:
         """Every actor stops its takes (each sent here and written), then ends."""
         import ray
@@ -377,10 +381,14 @@ class RayWorker:
             while len(self.finished) > KEEP_FINISHED:
                 self.finished.popitem(last=False)
 
-    def _write(self, owner: Any, id: Any, rendered: Rendered, audio: np.ndarray | None, frames: int) -> None:
+    def _write(self, owner: Any, id: Any, rendered: Rendered | None, audio: np.ndarray | None, frames: int) -> None:
         """On the saver thread: a finished take from its actor, written here; then its owner is told."""
         k = key(owner, id)
         job = self.active.get(k) or self.finished.get(k)
+        if rendered is None:  # it failed before its first audio (its owner has its error): nothing to write
+            if job is not None:
+                self._end(k, job)
+            return
         try:
             path = write(rendered, self.loops_dir)
         except LoopgenError as e:

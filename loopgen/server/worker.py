@@ -69,7 +69,8 @@ class ModelWorker:
         max_jobs: running generations in all (None: MAX_JOBS for the model's device). realtime: admit a new stream
         only while every stream is still made in real time (capacity.py); False: by count alone. store: writes a
         finished take (default: into `loops_dir`) and returns its path, or None when it went elsewhere to be written
-        (a Ray actor's takes go to the gateway, which answers `done`)."""
+        (a Ray actor's takes go to the gateway, which answers `done`); given None, the take ended with nothing to
+        write (it failed before its first audio)."""
         self.max_jobs = max_jobs or MAX_JOBS.get(m.device.type, MAX_JOBS["cpu"])
         self.realtime = realtime
         self.capacity = Capacity(None if family(m).per_pass else 1.0 / m.frame_rate)
@@ -96,7 +97,7 @@ class ModelWorker:
         self._last_step: tuple[float, int] | None = None  # (when the last step started, its streams)
         self.saved = 0
         self.unsaved: list[str] = []  # why each unsaved take could not be saved
-        self.store = store or (lambda job, rendered: write(rendered, self.loops_dir))
+        self.store = store or (lambda job, rendered: None if rendered is None else write(rendered, self.loops_dir))
 
     # -- from the event loop (thread-safe) -------------------------------------------------------------------
     def submit(self, cmd: M.Command, owner: Any, play: bool = False) -> None:
@@ -246,6 +247,15 @@ class ModelWorker:
                 what = "nothing is running" if cmd.id is None else f"no generation with id {cmd.id!r}"
                 raise M.ProtocolError("unknown_id", what, cmd.id)
             self._stop(job)
+
+    def starting(self, owner: Any, id: Any) -> bool:
+        """Whether the owner's start `id` waits for room (when_busy: queue); from any thread."""
+        for _ in range(3):  # the model thread may change the queue while it is read
+            try:
+                return any(o is owner and c.id == id for c, o, _ in list(self.waiting))
+            except RuntimeError:
+                continue
+        return False
 
     def _running(self, owner: Any, id: Any) -> Job | None:
         """A running job: id None = the latest anyone started; else the owner's own, else anyone's with that id (so
@@ -466,6 +476,8 @@ class ModelWorker:
         if job.audio is None or job.audio.shape[-1] == 0:
             if not job.failed:  # a failed one was answered with its error already
                 self.emit(job.owner, M.Done(job.id, 0, 0.0, ""))
+            else:
+                self.store(job, None)  # nothing to write (a gateway elsewhere learns that the take has ended)
             return
         try:
             path = self.store(job, render(job, self.m.name, self.m.sample_rate, PREFILL_CHUNK, self.output))

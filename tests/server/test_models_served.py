@@ -133,3 +133,26 @@ async def _serve_two():
             assert events[-1]["type"] == "done"
     finally:
         await server.stop()
+
+
+def test_a_stop_goes_to_the_model_where_its_start_waits_for_room():
+    from loopgen.protocol import messages as M
+
+    class Fake:
+        def __init__(self, waiting=()):
+            self.waiting = set(waiting)
+
+        def own(self, owner, id, finished=True):
+            return None
+
+        def find(self, id, owner=None, finished=True):
+            return None
+
+        def starting(self, owner, id):
+            return (owner, id) in self.waiting
+
+    pool = Pool()
+    a, b = Fake(), Fake({("me", "q")})
+    pool.add("random:tiny", a)
+    pool.add("random:stereo-tiny", b)
+    assert pool.route(M.Stop("q"), "me") is b and pool.route(M.Stop("other"), "me") is a
