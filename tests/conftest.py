@@ -10,6 +10,7 @@ import pytest
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("LOOPGEN_CACHE_DIR", __import__("tempfile").mkdtemp(prefix="loopgen-test-cache-"))  # never ~
 THREADS = 1  # every test runs on one torch thread (the daemon's own choice on 2 cores), whatever ran before it
 torch.set_num_threads(THREADS)
 

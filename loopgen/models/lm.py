@@ -51,6 +51,9 @@ def _has_vnni() -> bool:
         return False
 
 
+# the CPU matmuls measured for each dtype (kernels.py). float32 keeps to oneDNN's two: its results do not depend on
+# how many rows a call has (from two on), which batched streams' equality with streams alone relies on
+KERNEL_DTYPES = {torch.float32: ("packed", "onednn"), torch.bfloat16: ("packed", "onednn", "linear")}
 _ONEDNN = False  # oneDNN's inner product runs here: probed when the first layer is made, never at import
 _REDUCE_RANGE = True  # fbgemm without VNNI needs 7-bit activations
 _PROBED = False
@@ -76,15 +79,17 @@ class Dense(nn.Module):
 
     onednn = True  # class switch: False forces F.linear (the path CUDA and torch.compile take)
     int8 = None  # fbgemm packed int8 weight (see quantize), or None
+    kernel: str | None = None  # the CPU matmul `pack` chose by measurement (kernels.py); None: not packed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.int8 is not None:  # int8 weights, activations quantized per call (dynamic), float32 out
             return torch.ops.quantized.linear_dynamic(x, self.int8, _REDUCE_RANGE)
         w = self.weight
-        if w.is_mkldnn or (
-            Dense.onednn and _ONEDNN and w.device.type == "cpu" and w.dtype == torch.float32
-            and not torch.compiler.is_compiling()
-        ):
+        if w.is_mkldnn:
+            return torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
+        kernel = self.kernel or ("onednn" if w.dtype == torch.float32 else "linear")
+        if (kernel == "onednn" and Dense.onednn and _ONEDNN and w.device.type == "cpu"
+                and not torch.compiler.is_compiling()):
             return torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
         return F.linear(x, w)
 
@@ -113,12 +118,20 @@ class Dense(nn.Module):
             self.weight = nn.Parameter(self.weight.to_dense(), requires_grad=False)
 
     def pack(self) -> None:
-        """Reorder the weight for oneDNN (CPU float32 only; a no-op elsewhere). Do not move the module after."""
+        """On the CPU in float32 or bfloat16: take the matmul measured fastest here (`kernels.choose`), reordering
+        the weight for oneDNN when that is it. A no-op elsewhere. Do not move the module after."""
         w = self.weight
-        if _ONEDNN and not w.is_mkldnn and w.device.type == "cpu" and w.dtype == torch.float32:
+        if not (_ONEDNN and Dense.onednn and not w.is_mkldnn and w.device.type == "cpu"
+                and w.dtype in KERNEL_DTYPES):
+            return
+        from .kernels import choose
+
+        self.kernel = choose(w.dtype, candidates=KERNEL_DTYPES[w.dtype])
+        if self.kernel == "packed":
             try:
                 packed = torch.ops.mkldnn._reorder_linear_weight(w.detach(), None)
             except (AttributeError, RuntimeError):  # a build without the reorder: the plain layout still works
+                self.kernel = "onednn"
                 return
             self.weight = nn.Parameter(packed, requires_grad=False)
 

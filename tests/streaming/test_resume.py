@@ -25,11 +25,11 @@ def _run(session, states=None):
 
 @pytest.mark.parametrize("params", [{"top_k": 1}, {"temperature": 1.0, "top_k": 50}], ids=["greedy", "sampled"])
 def test_a_resumed_session_makes_the_same_codes_across_windows(tiny, params):
-    kw = dict(params=params, seed=3, seconds=3.0, window_seconds=1.0, stride_seconds=0.4)
+    kw = dict(params=params, seed=3, seconds=2.0, window_seconds=1.0, stride_seconds=0.4)
     states: list = []
-    whole = _run(Session(tiny, "dub techno", **kw), states)  # [1, K, 150]: windows of 50 frames, 30 kept
-    assert len({s[0].w0 for s in states}) > 3  # several windows were opened
-    for k in (1, 10, 49, 50, 51, 77, 149):  # at a window's end, its first frame, anywhere
+    whole = _run(Session(tiny, "dub techno", **kw), states)  # [1, K, 100]: windows of 50 frames, 30 kept
+    assert len({s[0].w0 for s in states}) > 2  # several windows were opened
+    for k in (1, 49, 50, 77):  # at a window's end, its first frame, anywhere
         s = Session(tiny, "dub techno", **kw)
         state, ticks = states[k - 1]
         s.resume(whole[..., :k], state, ticks)

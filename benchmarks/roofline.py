@@ -1,0 +1,105 @@
+"""How close a CPU step is to what this machine's memory allows: a roofline for musicgen-small's decoding step.
+
+    python benchmarks/roofline.py [--threads 2] [--dtypes float32,bfloat16,int8] [--position 250] [--steps 40]
+
+A decoding step (one voice, guided: 2 LM rows) reads every per-step weight once and the KV cache up to its position,
+and does 2 multiply-adds per weight per row: about 1.4 GFLOP against hundreds of MB, so it is bound by memory, not
+arithmetic. Printed, per dtype: the bytes a step must read (weights the step multiplies, as stored: 4, 2 or 1 byte
+plus int8's scales; the KV cache at --position), the steps/s this machine's measured read bandwidth would allow, the
+steps/s measured (the LM step alone, Session stepping at that position, no decode), and the share of the limit.
+Also: the read bandwidth (a sum over a 1 GiB buffer, best of 5), the codec's incremental decode per frame, and
+what real time (50 steps/s with the decode) would need.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks._common import set_threads  # noqa: E402
+
+
+def read_bandwidth(gib: float = 1.0, runs: int = 5) -> float:
+    """Bytes/s reading a large float32 buffer (torch's sum: the threads set)."""
+    import torch
+
+    x = torch.ones(int(gib * 2**30 // 4))
+    best = float("inf")
+    for _ in range(runs):
+        t = time.perf_counter()
+        x.sum()
+        best = min(best, time.perf_counter() - t)
+    return x.numel() * 4 / best
+
+
+def step_bytes(m, position: int) -> tuple[int, int]:
+    """(weight bytes a step reads, KV cache bytes at `position`) for one guided voice (2 LM rows)."""
+    from loopgen.models.lm import Dense
+
+    weights = 0
+    for mod in m.lm.modules():
+        if not isinstance(mod, Dense) or mod is m.lm.cross_kv:  # cross K/V: once per prompt, not per step
+            continue
+        if mod.int8 is not None:
+            w = __import__("torch").ops.quantized.linear_unpack(mod.int8)[0]
+            weights += w.numel() + w.shape[0] * 8  # int8 values, a double scale per row
+        else:
+            w = mod.weight.to_dense() if mod.weight.is_mkldnn else mod.weight
+            weights += w.numel() * w.element_size()
+    c = m.cfg.lm
+    kv_item = 4 if m.lm.heads.int8 is not None else next(m.lm.parameters()).element_size()
+    kv = c.num_layers * 2 * 2 * position * c.dim * kv_item  # layers x (k, v) x rows x positions x dim
+    return weights, kv
+
+
+def main(a) -> None:
+    import torch
+
+    from loopgen import load_model
+    from loopgen.models.kernels import cpu_name
+    from loopgen.streaming.decoder import IncrementalDecoder
+    from loopgen.streaming.session import Session
+
+    bw = read_bandwidth()
+    print(f"{cpu_name()}, {torch.get_num_threads()} threads: read bandwidth {bw / 1e9:.1f} GB/s "
+          f"(a 1 GiB sum, best of 5)")
+    print(f"{'dtype':9} {'weights MB':>10} {'KV MB':>6} {'limit steps/s':>13} {'measured':>9} {'share':>6}")
+    decode_ms = None
+    for dt in a.dtypes.split(","):
+        m = load_model("random:small", dtype=dt)
+        weights, kv = step_bytes(m, a.position)
+        limit = bw / (weights + kv)
+        s = Session(m, "lo-fi beat", seed=0, seconds=(a.position + a.steps + 10) / m.frame_rate)
+        while s.next_frame < a.position - 4:  # to the position (its first steps pay the prompt's encoding)
+            s.step()
+        t = time.perf_counter()
+        for _ in range(a.steps):
+            s.step()
+        rate = a.steps / (time.perf_counter() - t)
+        print(f"{dt:9} {weights / 1e6:>10.0f} {kv / 1e6:>6.0f} {limit:>13.1f} {rate:>9.1f} {rate / limit:>6.0%}")
+        if decode_ms is None:  # the codec is float32 whatever the LM's dtype
+            dec = IncrementalDecoder(m)
+            codes = torch.randint(0, 2048, (1, m.num_codebooks, 60))
+            for i in range(10):
+                dec.push(codes[..., i : i + 1])
+            t = time.perf_counter()
+            for i in range(10, 60):
+                dec.push(codes[..., i : i + 1])
+            decode_ms = (time.perf_counter() - t) / 50 * 1000
+        del m, s
+    budget = 1000 / 50
+    print(f"codec: incremental decode {decode_ms:.1f} ms per frame; real time leaves {budget - decode_ms:.1f} ms per "
+          f"step of the {budget:.0f} ms a frame lasts: {1000 / (budget - decode_ms):.0f} steps/s for the LM alone")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--dtypes", default="float32,bfloat16,int8")
+    p.add_argument("--position", type=int, default=250)
+    p.add_argument("--steps", type=int, default=40)
+    a = p.parse_args()
+    set_threads(a.threads)
+    main(a)

@@ -1,0 +1,140 @@
+"""Which matmul the CPU runs for a dtype: chosen by measuring on this machine at first use, then cached.
+
+Decoding multiplies a few rows (the voices and their guidance rows) by every weight: how fast that streams the
+weights depends on the library and the CPU, not on a brand or a flag: oneDNN beat the default BLAS by 2x on one
+AMD EPYC and tied it on an Intel Xeon, and bfloat16's oneDNN path is fast only where the CPU has bfloat16 dot
+products. So each candidate is timed at decoding's shapes and the fastest is kept, per CPU model, torch version,
+thread count and dtype, in `~/.cache/loopgen/kernels.json` (`$LOOPGEN_CACHE_DIR` or `$XDG_CACHE_HOME/loopgen` if
+set). A candidate that fails here is never chosen. Delete the file to measure again.
+
+Candidates (`lm.Dense` runs them):
+- `packed`: oneDNN's inner product on a weight reordered once into its blocked layout;
+- `onednn`: oneDNN's inner product on the plain weight;
+- `linear`: `torch.nn.functional.linear` (the default BLAS).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+CANDIDATES = ("packed", "onednn", "linear")
+SHAPES = ((2, 1024, 4096), (2, 4096, 1024), (2, 1024, 3072))  # (rows, in, out): a decoding step's matmuls
+REPEATS = 12  # timed calls per candidate and shape (the best of them counts: the machine's noise only adds)
+STREAMED = 48 * 2**20  # bytes of distinct weights a candidate cycles through per shape: more than a CPU's caches
+# hold, so each call reads its weight from memory, as a step does (a hot weight would time the cache instead)
+_chosen: dict[str, str] = {}  # this process's choices, by cache key
+
+
+def cache_file() -> Path:
+    base = os.environ.get("LOOPGEN_CACHE_DIR")
+    if base is None:
+        base = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "loopgen")
+    return Path(base) / "kernels.json"
+
+
+def cpu_name() -> str:
+    """The CPU's model name (a cache key, never a reason for a choice)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cache_key(dtype: torch.dtype) -> str:
+    return f"{cpu_name()} | torch {torch.__version__} | {torch.get_num_threads()} threads | {str(dtype)[6:]}"
+
+
+def choose(dtype: torch.dtype, timer: Callable[[Callable[[], object]], float] | None = None,
+           candidates: tuple[str, ...] = CANDIDATES) -> str:
+    """The fastest of `candidates` for `dtype` on this CPU: from this process's memory, the cache file, or
+    measured now (then written to the file). `timer(fn) -> seconds` times one call (tests pass their own)."""
+    key = cache_key(dtype) + " | " + ",".join(candidates)
+    if key in _chosen:
+        return _chosen[key]
+    path = cache_file()
+    table = _read(path)
+    entry = table.get(key)
+    if isinstance(entry, dict) and entry.get("choice") in candidates:
+        _chosen[key] = entry["choice"]
+        return entry["choice"]
+    times = measure(dtype, timer or _time, candidates)
+    choice = min(times, key=times.get) if times else candidates[-1]
+    _chosen[key] = choice
+    table[key] = {"choice": choice, "microseconds": {k: round(v * 1e6, 1) for k, v in times.items()}}
+    _write(path, table)
+    return choice
+
+
+def measure(dtype: torch.dtype, timer: Callable[[Callable[[], object]], float],
+            candidates: tuple[str, ...] = CANDIDATES) -> dict[str, float]:
+    """Seconds per decoding step's worth of SHAPES, per candidate that runs here."""
+    g = torch.Generator().manual_seed(0)
+    out: dict[str, float] = {}
+    for name in candidates:
+        total = 0.0
+        try:
+            for rows, cin, cout in SHAPES:
+                x = torch.randn(rows, cin, generator=g).to(dtype)
+                w = (torch.randn(cout, cin, generator=g) / cin**0.5).to(dtype)
+                copies = max(1, -(-STREAMED // (w.numel() * w.element_size())))
+                fn = _call(name, x, [w.clone() for _ in range(copies)])
+                for _ in range(copies):  # the first calls (a primitive made, pages touched) are not what a step pays
+                    fn()
+                total += min(timer(fn) for _ in range(max(REPEATS, copies)))
+        except (AttributeError, RuntimeError, NotImplementedError):
+            continue  # not in this build, or not for this dtype
+        out[name] = total
+    return out
+
+
+def _call(name: str, x: torch.Tensor, ws: list[torch.Tensor]) -> Callable[[], torch.Tensor]:
+    """One call of candidate `name` per call of the result, on the next of the weights `ws` in turn."""
+    if name == "packed":
+        ws = [torch.ops.mkldnn._reorder_linear_weight(w, None) for w in ws]
+    at = [0]
+
+    def fn() -> torch.Tensor:
+        w = ws[at[0] % len(ws)]
+        at[0] += 1
+        if name == "linear":
+            return F.linear(x, w)
+        return torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
+
+    fn.kernel = name  # what a timer is timing
+    return fn
+
+
+def _time(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write(path: Path, table: dict) -> None:
+    """Atomically (a reader never sees half a file); a cache that cannot be written is only not kept."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        pass

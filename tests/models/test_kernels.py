@@ -1,0 +1,84 @@
+"""The CPU matmul for each dtype is chosen by measuring on this machine, and the choice is cached; bfloat16 on the
+CPU stays close to float32 whichever kernel it takes."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from loopgen import load_model
+from loopgen.models import kernels
+from loopgen.models.lm import Dense
+
+from .test_int8 import _teacher_forced
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOOPGEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(kernels, "_chosen", {})
+    return tmp_path / "kernels.json"
+
+
+def test_the_kernel_is_chosen_by_measurement_and_cached(fresh_cache, monkeypatch):
+    speed = {"packed": 3e-3, "onednn": 1e-3, "linear": 2e-3}  # a machine where plain oneDNN is fastest
+    timed = []
+
+    def timer(fn):
+        timed.append(fn.kernel)
+        return speed[fn.kernel]
+
+    assert kernels.choose(torch.float32, timer) == "onednn"
+    assert set(timed) == set(kernels.CANDIDATES)
+    entry = next(iter(json.loads(fresh_cache.read_text()).values()))
+    assert entry["choice"] == "onednn" and entry["microseconds"]["linear"] == pytest.approx(
+        2e3 * len(kernels.SHAPES))
+    monkeypatch.setattr(kernels, "_chosen", {})  # a new process: the file answers, nothing is timed
+
+    def never(fn):
+        raise AssertionError("measured again")
+
+    assert kernels.choose(torch.float32, never) == "onednn"
+    speed.update(linear=1e-4)  # another machine (here: another thread count) is measured anew
+    torch.set_num_threads(torch.get_num_threads() + 1)
+    assert kernels.choose(torch.float32, timer) == "linear"  # (conftest puts the threads back)
+
+
+def test_a_candidate_that_fails_here_is_never_chosen(fresh_cache, monkeypatch):
+    real = kernels._call
+
+    def broken(name, x, ws):
+        if name == "linear":
+            raise RuntimeError("not in this build")
+        return real(name, x, ws)
+
+    monkeypatch.setattr(kernels, "_call", broken)
+    assert kernels.choose(torch.float32, lambda fn: 1e-3 if fn.kernel == "packed" else 1.0) == "packed"
+    monkeypatch.setattr(kernels, "_chosen", {})
+    assert kernels.choose(torch.bfloat16, lambda fn: 0.0 if fn.kernel == "linear" else 1.0) != "linear"
+
+
+@pytest.mark.parametrize("kernel", ["packed", "onednn", "linear"])
+def test_dense_runs_the_chosen_kernel(kernel, monkeypatch):
+    monkeypatch.setattr(kernels, "choose", lambda dtype, candidates: kernel)
+    d = Dense(64, 96)
+    torch.nn.init.normal_(d.weight)
+    x = torch.randn(3, 64)
+    ref = torch.nn.functional.linear(x, d.weight.detach())
+    d.pack()
+    assert d.kernel == kernel and d.weight.is_mkldnn == (kernel == "packed")
+    assert torch.allclose(d(x), ref, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel", ["packed", "onednn", "linear"])
+def test_bfloat16_on_the_cpu_follows_float32(hf_mono, kernel, monkeypatch):
+    texts = ["warm keys", "dub techno with a long tail"]
+    f32 = load_model(str(hf_mono))
+    monkeypatch.setattr(kernels, "choose", lambda dtype, candidates: kernel if dtype == torch.bfloat16 else "onednn")
+    bf = load_model(str(hf_mono), dtype="bfloat16")
+    assert bf.lm.heads.kernel == kernel and bf.lm.heads.weight.dtype == torch.bfloat16
+    codes = f32.generate(texts, seconds=0.6, top_k=1, seed=0).codes
+    a, b = _teacher_forced(f32, codes, texts), _teacher_forced(bf, codes, texts).float()
+    assert (a - b).abs().max() < 0.15 * a.std()  # measured here: 0.04 against a spread of 1.0, each kernel
+    assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.9  # measured here: 0.98
