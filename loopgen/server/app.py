@@ -315,7 +315,7 @@ class Server:
                 on_start=self._on_start, wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes,
                 device=self.cfg.device, dtype=self.cfg.dtype, threads=self.cfg.worker_threads,
                 max_jobs=self.cfg.max_generations, realtime=self.cfg.admission == "realtime", output=output,
-                measure=self.cfg.measure_speed and name == names[0])
+                measure=self.cfg.measure_speed and name == names[0], graphs=self.cfg.cuda_graphs)
             w.emit = functools.partial(lambda model, owner, event: self.emit(owner, event, model), w.m.name)
             self.models[w.m.name] = w.m
             self.pool.add(w.m.name, w)

@@ -102,7 +102,7 @@ class RayWorker:
     def __init__(self, model: str, count: int, emit, loops_dir: Path, on_audio=None, on_start=None,
                  wants_codes=lambda owner: False, device: str | None = None, dtype: str | None = None,
                  threads: int = 1, max_jobs: int | None = None, realtime: bool = True, output: Any = None,
-                 measure: bool = False):
+                 measure: bool = False, graphs: bool = False):
         import ray
 
         self.emit = emit
@@ -111,7 +111,7 @@ class RayWorker:
         gpu = (device or "auto") != "cpu" and bool(ray.cluster_resources().get("GPU", 0))
         cls = actor_class(gpu, threads)
         handles = [cls.remote(model, device if not gpu else "cuda", dtype, threads, max_jobs, realtime,
-                              False, output, measure and i == 0) for i in range(count)]
+                              graphs and gpu, output, measure and i == 0) for i in range(count)]
         self.m: ModelInfo = ray.get(handles[0].model_info.remote())
         wheres = ray.get([h.where.remote() for h in handles])
         self.actors = [Actor(h, i, w) for i, (h, w) in enumerate(zip(handles, wheres))]
