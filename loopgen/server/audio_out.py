@@ -145,8 +145,11 @@ class Player:
         self.feeder.start()
 
     def close(self) -> None:
+        with self.lock:
+            playing = self.mixer.current is not None
         self.stop(fade=True)
-        time.sleep(FADE_SECONDS * 2)
+        if playing:  # let its fade reach the speakers (nothing playing: nothing to fade)
+            time.sleep(FADE_SECONDS * 2)
         self.halt.set()
         self.feeder.join(1.0)
         self.output.close()

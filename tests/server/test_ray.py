@@ -54,7 +54,7 @@ def test_streams_spread_over_two_actors_equal_the_local_thread_and_survive_a_los
 
             greedy, sampled = {"top_k": 1}, {"temperature": 1.0, "top_k": 50}
             results = await asyncio.gather(*[
-                _take(c, i, 4.0, kill_at=60 if i == 0 else None, on_kill=kill, **(greedy if i < 2 else sampled))
+                _take(c, i, 3.0, kill_at=60 if i == 0 else None, on_kill=kill, **(greedy if i < 2 else sampled))
                 for i in range(4)])
             for i, events in enumerate(results):
                 kinds = [e["type"] for e in events]
@@ -63,29 +63,22 @@ def test_streams_spread_over_two_actors_equal_the_local_thread_and_survive_a_los
                 assert bool(moved) == (f"g{i}" in killed["on"])  # exactly the lost actor's takes moved
                 if moved:
                     assert moved[0]["frame"] >= 60 and moved[0]["worker"] != killed["pid"]
-                codes = np.array([e["codes"] for e in events if e["type"] == "frames"]).T  # [K, 200]
+                codes = np.array([e["codes"] for e in events if e["type"] == "frames"]).T  # [K, 150]
                 audio = [e for e in events if e["type"] == "audio"]
                 assert [a["seq"] for a in audio] == list(range(len(audio)))  # no chunk lost or sent twice
                 starts = [a["sample"] for a in audio]
                 assert starts == list(np.cumsum([0] + [len(a["pcm"]) // 4 for a in audio[:-1]]))  # no gap
                 pcm = np.concatenate([np.frombuffer(a["pcm"], "<f4") for a in audio])
                 saved, rate = sf.read(events[-1]["path"], dtype="float32")
-                assert saved.shape == (4 * 32000,)  # whole: its exact length
+                assert saved.shape == (3 * 32000,)  # whole: its exact length
                 # as streamed (a moved take's part before the move was decoded again there: the last bits may differ)
                 assert np.array_equal(saved, pcm) if not moved else np.abs(saved - pcm).max() < 1e-6
-                local = tiny.generate([f"prompt {i}"], seconds=4.0, seed=i, **(greedy if i < 2 else sampled))
+                local = tiny.generate([f"prompt {i}"], seconds=3.0, seed=i, **(greedy if i < 2 else sampled))
                 # every take, moved or not, greedy or sampled: the local thread's codes (a moved one resumed with its
                 # window and draw count: test_resume.py)
                 assert np.array_equal(codes, local.codes[0].numpy()), i
             assert any(f"g{i}" in killed["on"] for i in range(2))  # a greedy take was among the moved ones
-            for _ in range(120):  # Ray restarts the lost actor: it rejoins the pool with a new process
-                after = await c.workers()
-                if all(x["alive"] for x in after) and killed["pid"] not in {x["pid"] for x in after}:
-                    break
-                await asyncio.sleep(0.5)
-            else:
-                raise AssertionError(f"the lost actor did not rejoin: {after}")
-            events = await _take(c, 9, 0.5)
+            events = await _take(c, 9, 0.5)  # the one left takes new work (Ray's restart: the next test)
             assert events[-1]["type"] == "done"
 
     serve(scenario, ray="local", workers=(("tiny", 2),))
@@ -113,15 +106,18 @@ def test_two_models_on_ray_each_request_gets_its_own(serve, tiny, stereo, capsys
             assert all(" ray " in line and "cpu" in line for line in lines[1:])
 
             # the stereo model's only actor is lost: its take is saved as far as it came, model_error; tiny plays on
-            async def kill(id):
-                os.kill(server.pool.workers["random:stereo-tiny"].find(id, finished=False).actor.where["pid"],
-                        signal.SIGKILL)
+            lost = {}
 
-            lost, other = await asyncio.gather(
-                _take(c, 4, 4.0, kill_at=40, on_kill=kill, model="stereo-tiny"), _take(c, 5, 4.0),
+            async def kill(id):
+                lost["pid"] = server.pool.workers["random:stereo-tiny"].find(id, finished=False).actor.where["pid"]
+                os.kill(lost["pid"], signal.SIGKILL)
+
+            failed, other = await asyncio.gather(
+                _take(c, 4, 4.0, kill_at=40, on_kill=kill, model="stereo-tiny"), _take(c, 5, 2.0),
                 return_exceptions=True)
-            assert isinstance(lost, ServerError) and lost.event["code"] == "model_error" and lost.event["id"] == "g4"
-            assert other[-1]["type"] == "done" and sf.info(other[-1]["path"]).frames == 4 * 32000
+            assert isinstance(failed, ServerError) and failed.event["code"] == "model_error"
+            assert failed.event["id"] == "g4"
+            assert other[-1]["type"] == "done" and sf.info(other[-1]["path"]).frames == 2 * 32000
             stereo_w = server.pool.workers["random:stereo-tiny"]
             for _ in range(200):
                 job = stereo_w.find("g4")
@@ -136,12 +132,15 @@ def test_two_models_on_ray_each_request_gets_its_own(serve, tiny, stereo, capsys
 
             meta = json.loads(open(job.path[:-4] + ".json").read())
             assert meta["stopped_early"] and meta["seed"] == 4 and meta["frames"] >= 40
-            # once Ray has restarted it, a take it finished before it was lost can still be extended: the gateway
-            # sends the take along (the new process never held it)
+            # Ray restarts the lost actor: it rejoins the pool with a new process; a take it finished before it was
+            # lost can still be extended: the gateway sends the take along (the new process never held it)
             for _ in range(120):
-                if all(x["alive"] for x in await c.workers()):
+                after = await c.workers()
+                if all(x["alive"] for x in after) and lost["pid"] not in {x["pid"] for x in after}:
                     break
                 await asyncio.sleep(0.5)
+            else:
+                raise AssertionError(f"the lost actor did not rejoin: {after}")
             events = [ev async for ev in c.stream("extend", id="g2x", of="g2", seconds=0.25)]
             saved, _ = sf.read(events[-1]["path"], dtype="float32", always_2d=True)
             first, _ = sf.read(b[-1]["path"], dtype="float32", always_2d=True)
