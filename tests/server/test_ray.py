@@ -41,6 +41,8 @@ def test_streams_spread_over_two_actors_equal_the_local_thread_and_survive_a_los
             before = await c.workers()
             assert [x["kind"] for x in before] == ["ray", "ray"] and len({x["pid"] for x in before}) == 2
             assert all(x["pid"] != os.getpid() and x["alive"] for x in before)
+            first = [e async for e in c.generate("before", id="p", seconds=0.3, seed=5)][-1]  # on the first actor
+            assert w.find("p").actor is w.actors[0]
             killed = {}
 
             async def kill(id):
@@ -54,7 +56,7 @@ def test_streams_spread_over_two_actors_equal_the_local_thread_and_survive_a_los
 
             greedy, sampled = {"top_k": 1}, {"temperature": 1.0, "top_k": 50}
             results = await asyncio.gather(*[
-                _take(c, i, 3.0, kill_at=60 if i == 0 else None, on_kill=kill, **(greedy if i < 2 else sampled))
+                _take(c, i, 2.0, kill_at=40 if i == 0 else None, on_kill=kill, **(greedy if i < 2 else sampled))
                 for i in range(4)])
             for i, events in enumerate(results):
                 kinds = [e["type"] for e in events]
@@ -62,24 +64,36 @@ def test_streams_spread_over_two_actors_equal_the_local_thread_and_survive_a_los
                 moved = [e for e in events if e["type"] == "moved"]
                 assert bool(moved) == (f"g{i}" in killed["on"])  # exactly the lost actor's takes moved
                 if moved:
-                    assert moved[0]["frame"] >= 60 and moved[0]["worker"] != killed["pid"]
-                codes = np.array([e["codes"] for e in events if e["type"] == "frames"]).T  # [K, 150]
+                    assert moved[0]["frame"] >= 40 and moved[0]["worker"] != killed["pid"]
+                codes = np.array([e["codes"] for e in events if e["type"] == "frames"]).T  # [K, 100]
                 audio = [e for e in events if e["type"] == "audio"]
                 assert [a["seq"] for a in audio] == list(range(len(audio)))  # no chunk lost or sent twice
                 starts = [a["sample"] for a in audio]
                 assert starts == list(np.cumsum([0] + [len(a["pcm"]) // 4 for a in audio[:-1]]))  # no gap
                 pcm = np.concatenate([np.frombuffer(a["pcm"], "<f4") for a in audio])
                 saved, rate = sf.read(events[-1]["path"], dtype="float32")
-                assert saved.shape == (3 * 32000,)  # whole: its exact length
+                assert saved.shape == (2 * 32000,)  # whole: its exact length
                 # as streamed (a moved take's part before the move was decoded again there: the last bits may differ)
                 assert np.array_equal(saved, pcm) if not moved else np.abs(saved - pcm).max() < 1e-6
-                local = tiny.generate([f"prompt {i}"], seconds=3.0, seed=i, **(greedy if i < 2 else sampled))
+                local = tiny.generate([f"prompt {i}"], seconds=2.0, seed=i, **(greedy if i < 2 else sampled))
                 # every take, moved or not, greedy or sampled: the local thread's codes (a moved one resumed with its
                 # window and draw count: test_resume.py)
                 assert np.array_equal(codes, local.codes[0].numpy()), i
             assert any(f"g{i}" in killed["on"] for i in range(2))  # a greedy take was among the moved ones
-            events = await _take(c, 9, 0.5)  # the one left takes new work (Ray's restart: the next test)
-            assert events[-1]["type"] == "done"
+            # Ray restarts the lost actor: it rejoins the pool with a new process
+            for _ in range(120):
+                after = await c.workers()
+                if all(x["alive"] for x in after) and killed["pid"] not in {x["pid"] for x in after}:
+                    break
+                await asyncio.sleep(0.5)
+            else:
+                raise AssertionError(f"the lost actor did not rejoin: {after}")
+            # a take the lost actor finished before it was lost can still be extended: the gateway sends it along
+            # (the restarted process never held it)
+            events = [ev async for ev in c.stream("extend", id="px", of="p", seconds=0.25)]
+            saved, _ = sf.read(events[-1]["path"], dtype="float32")
+            assert saved.shape == (int(0.55 * 32000),)
+            assert np.array_equal(saved[:4800], sf.read(first["path"], dtype="float32")[0][:4800])
 
     serve(scenario, ray="local", workers=(("tiny", 2),))
 
@@ -113,11 +127,11 @@ def test_two_models_on_ray_each_request_gets_its_own(serve, tiny, stereo, capsys
                 os.kill(lost["pid"], signal.SIGKILL)
 
             failed, other = await asyncio.gather(
-                _take(c, 4, 4.0, kill_at=40, on_kill=kill, model="stereo-tiny"), _take(c, 5, 2.0),
+                _take(c, 4, 4.0, kill_at=40, on_kill=kill, model="stereo-tiny"), _take(c, 5, 1.0),
                 return_exceptions=True)
             assert isinstance(failed, ServerError) and failed.event["code"] == "model_error"
             assert failed.event["id"] == "g4"
-            assert other[-1]["type"] == "done" and sf.info(other[-1]["path"]).frames == 2 * 32000
+            assert other[-1]["type"] == "done" and sf.info(other[-1]["path"]).frames == 32000
             stereo_w = server.pool.workers["random:stereo-tiny"]
             for _ in range(200):
                 job = stereo_w.find("g4")
@@ -132,18 +146,5 @@ def test_two_models_on_ray_each_request_gets_its_own(serve, tiny, stereo, capsys
 
             meta = json.loads(open(job.path[:-4] + ".json").read())
             assert meta["stopped_early"] and meta["seed"] == 4 and meta["frames"] >= 40
-            # Ray restarts the lost actor: it rejoins the pool with a new process; a take it finished before it was
-            # lost can still be extended: the gateway sends the take along (the new process never held it)
-            for _ in range(120):
-                after = await c.workers()
-                if all(x["alive"] for x in after) and lost["pid"] not in {x["pid"] for x in after}:
-                    break
-                await asyncio.sleep(0.5)
-            else:
-                raise AssertionError(f"the lost actor did not rejoin: {after}")
-            events = [ev async for ev in c.stream("extend", id="g2x", of="g2", seconds=0.25)]
-            saved, _ = sf.read(events[-1]["path"], dtype="float32", always_2d=True)
-            first, _ = sf.read(b[-1]["path"], dtype="float32", always_2d=True)
-            assert saved.shape == (int(0.75 * 32000), 2) and np.array_equal(saved[:8000], first[:8000])
 
     serve(scenario, ray="local", extra_models=("random:stereo-tiny",))
