@@ -36,6 +36,8 @@ def read_bandwidth(gib: float = 1.0, runs: int = 5) -> float:
 
 def step_bytes(m, position: int) -> tuple[int, int]:
     """(weight bytes a step reads, KV cache bytes at `position`) for one guided voice (2 LM rows)."""
+    import torch
+
     from loopgen.models.lm import Dense
 
     weights = 0
@@ -43,7 +45,7 @@ def step_bytes(m, position: int) -> tuple[int, int]:
         if not isinstance(mod, Dense) or mod is m.lm.cross_kv:  # cross K/V: once per prompt, not per step
             continue
         if mod.int8 is not None:
-            w = __import__("torch").ops.quantized.linear_unpack(mod.int8)[0]
+            w = torch.ops.quantized.linear_unpack(mod.int8)[0]
             weights += w.numel() + w.shape[0] * 8  # int8 values, a double scale per row
         else:
             w = mod.weight.to_dense() if mod.weight.is_mkldnn else mod.weight

@@ -36,33 +36,32 @@ async def run_way(a, ray: str | None, workers: int, counts: list[int]) -> list[d
     rows = []
     try:
         w = server.worker
-        if True:
-            async def one(i: int, seconds: float) -> int:  # a client each (a client may run 8 at most)
-                frames = 0
-                async with connect(f"ws://127.0.0.1:{server.ws_port}") as c:
-                    async for ev in c.generate(f"stream {i}", seconds=seconds, seed=i, play=False):
-                        if ev["type"] == "done":
-                            frames = ev["frames"]
-                return frames
+        async def one(i: int, seconds: float) -> int:  # a client each (a client may run 8 at most)
+            frames = 0
+            async with connect(f"ws://127.0.0.1:{server.ws_port}") as c:
+                async for ev in c.generate(f"stream {i}", seconds=seconds, seed=i, play=False):
+                    if ev["type"] == "done":
+                        frames = ev["frames"]
+            return frames
 
-            await asyncio.gather(*[one(i, 0.5) for i in range(2)])  # warm-up
-            for n in counts:
-                await asyncio.sleep(0.6)  # the actors' stats settle
-                steps0 = steps_of(w)
-                if ray:
-                    w.transit.clear()
-                t = time.perf_counter()
-                frames = sum(await asyncio.gather(*[one(i, a.seconds) for i in range(n)]))
-                wall = time.perf_counter() - t
-                await asyncio.sleep(0.6)
-                steps = steps_of(w) - steps0
-                per_worker = steps / max(1, workers if ray else 1)
-                row = {"way": f"ray x{workers}" if ray else "thread", "n": n, "fps": frames / wall,
-                       "steps": steps, "sps": steps / wall, "ms_step": 1000 * wall / per_worker if per_worker else 0}
-                if ray and w.transit:
-                    lat = sorted(w.transit)
-                    row["transit"] = (1000 * statistics.median(lat), 1000 * lat[int(0.95 * (len(lat) - 1))])
-                rows.append(row)
+        await asyncio.gather(*[one(i, 0.5) for i in range(2)])  # warm-up
+        for n in counts:
+            await asyncio.sleep(0.6)  # the actors' stats settle
+            steps0 = steps_of(w)
+            if ray:
+                w.transit.clear()
+            t = time.perf_counter()
+            frames = sum(await asyncio.gather(*[one(i, a.seconds) for i in range(n)]))
+            wall = time.perf_counter() - t
+            await asyncio.sleep(0.6)
+            steps = steps_of(w) - steps0
+            per_worker = steps / max(1, workers if ray else 1)
+            row = {"way": f"ray x{workers}" if ray else "thread", "n": n, "fps": frames / wall,
+                   "steps": steps, "sps": steps / wall, "ms_step": 1000 * wall / per_worker if per_worker else 0}
+            if ray and w.transit:
+                lat = sorted(w.transit)
+                row["transit"] = (1000 * statistics.median(lat), 1000 * lat[int(0.95 * (len(lat) - 1))])
+            rows.append(row)
     finally:
         await server.stop()
     return rows

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import asyncio
 import contextlib
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("LOOPGEN_CACHE_DIR", __import__("tempfile").mkdtemp(prefix="loopgen-test-cache-"))  # never ~
+os.environ.setdefault("LOOPGEN_CACHE_DIR", tempfile.mkdtemp(prefix="loopgen-test-cache-"))  # kernels.py: never ~
 THREADS = 1  # every test runs on one torch thread (the daemon's own choice on 2 cores), whatever ran before it
 torch.set_num_threads(THREADS)
 

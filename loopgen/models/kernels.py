@@ -14,6 +14,7 @@ Candidates (`lm.Dense` runs them):
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -39,6 +40,7 @@ def cache_file() -> Path:
     return Path(base) / "kernels.json"
 
 
+@functools.cache
 def cpu_name() -> str:
     """The CPU's model name (a cache key, never a reason for a choice)."""
     try:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import audio_files
 from ..errors import LoopgenError, short
-from ..params import (LENGTH_LIMITS, LOUDNESS_RANGE, MAX_NEW_SECONDS, MAX_PROMPT_CHARS, MAX_PROMPTS, MAX_SEED,
+from ..params import (LENGTH_LIMITS, LOUDNESS_RANGE, MAX_NEW_SECONDS, MAX_PROMPT_CHARS, MAX_PROMPTS,
                       OUTPUT_FORMATS, OUTPUT_RATES, REQUEST_LIMITS, music_seconds)
 
 PROTOCOL_VERSION = 1

@@ -270,10 +270,8 @@ class Server:
         for w in self.pool:  # Ray's: made before the audio out, started now that the daemon can take their events
             w.start()
         for m in self.models.values() if self.cfg.ray is None else ():
-            emit = functools.partial(lambda name, owner, event: self.emit(owner, event, name), m.name)
-            worker = ModelWorker(m, emit, self.cfg.loops_dir, on_audio=self._on_audio,
-                                 on_start=self._on_start, output=output,
-                                 wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes,
+            worker = ModelWorker(m, self._emit_of(m.name), self.cfg.loops_dir, on_audio=self._on_audio,
+                                 on_start=self._on_start, output=output, wants_codes=self._wants_codes,
                                  graphs=self.cfg.cuda_graphs, max_jobs=self.cfg.max_generations,
                                  realtime=self.cfg.admission == "realtime")
             self.pool.add(m.name, worker)
@@ -296,7 +294,6 @@ class Server:
 
     async def _start_ray(self, names: list[str]) -> None:
         """`serve --ray`: each model's actors (ray_pool.py), loaded and warmed up where Ray puts them."""
-        from .pool import served_names
         from .ray_host import start_ray
         from .ray_pool import RayWorker
 
@@ -312,13 +309,21 @@ class Server:
         for name in names:
             w = await asyncio.to_thread(
                 RayWorker, name, counts.get(name, 1), self.emit, self.cfg.loops_dir, on_audio=self._on_audio,
-                on_start=self._on_start, wants_codes=lambda o: isinstance(o, WsClient) and o.peer.wants_codes,
+                on_start=self._on_start, wants_codes=self._wants_codes,
                 device=self.cfg.device, dtype=self.cfg.dtype, threads=self.cfg.worker_threads,
                 max_jobs=self.cfg.max_generations, realtime=self.cfg.admission == "realtime", output=output,
                 measure=self.cfg.measure_speed and name == names[0], graphs=self.cfg.cuda_graphs)
-            w.emit = functools.partial(lambda model, owner, event: self.emit(owner, event, model), w.m.name)
+            w.emit = self._emit_of(w.m.name)  # its model's name as the actors loaded it
             self.models[w.m.name] = w.m
             self.pool.add(w.m.name, w)
+
+    def _emit_of(self, model: str):
+        """`emit` for the worker of `model` (its events' takes are looked up there)."""
+        return functools.partial(lambda name, owner, event: self.emit(owner, event, name), model)
+
+    @staticmethod
+    def _wants_codes(owner: Any) -> bool:
+        return isinstance(owner, WsClient) and owner.peer.wants_codes
 
     def workers(self) -> list[dict]:
         """Every model worker (the `workers` request, `loopgen workers`)."""
@@ -445,7 +450,8 @@ class Server:
         """`play`: one of the sender's own takes on the speakers (id None: its latest); a finished one plays its
         audio (a loop, looped), a running one joins its stream."""
         job = None
-        for w in self.pool:  # the latest of the sender's own (id None), or its take with that id
+        latest = self.pool.latest  # id None: the latest take's model first (each worker knows only its own)
+        for w in ([latest] if latest is not None else []) + [w for w in self.pool if w is not latest]:
             job = w.own(owner, id, finished=False) or w.own(owner, id)
             if job is not None:
                 break

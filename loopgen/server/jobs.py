@@ -241,12 +241,6 @@ def write(r: Rendered, folder: Path) -> str:
     return str(wav)
 
 
-def save(job: Job, folder: Path, model_name: str, sample_rate: int, prefill_chunk: int | None = None,
-         output: Output = Output()) -> str:
-    """Render and write a take (`render`, `write`): the WAV's path."""
-    return write(render(job, model_name, sample_rate, prefill_chunk, output), folder)
-
-
 def result_length(p: M.GenerateParams, sample_rate: int) -> int:
     """Samples of a generation's result: a loop's exact length, or seconds * rate."""
     return take_length(sample_rate, p.seconds, p.bars, p.bpm, p.beats_per_bar)

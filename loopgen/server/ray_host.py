@@ -17,12 +17,13 @@ import functools
 import os
 import queue
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..protocol import messages as M
+from .jobs import spec_of
+from .worker import ModelWorker, key
 
 BATCH_WAIT_S = 0.5  # the stream yields at least this often (an empty batch: the actor's stats, a heartbeat)
 
@@ -73,8 +74,6 @@ class WorkerHost:
         from ..models.threads import set_threads
         from ..streaming.decoder import IncrementalDecoder
         from .startup import measure_speed
-        from .worker import ModelWorker
-
         set_threads(threads)
         self.m = load_model(model, device, dtype)
         self.m.generate(["warm up"], 0.1, seed=0)  # first-call costs paid here
@@ -83,15 +82,13 @@ class WorkerHost:
         self.info = ModelInfo(m.name, m.sample_rate, m.channels, m.frame_rate, m.family, bool(m.prefixed),
                               m.max_frames, m.num_codebooks, IncrementalDecoder(m).latency_frames, rtf)
         self.out: queue.Queue = queue.Queue()  # (owner, event) and ("saved", owner, id, rendered, audio, frames)
-        self.codes: set[int] = set()  # owners that asked for codes
         self.handles: dict[int, Handle] = {}
         kw = {} if output is None else {"output": output}
-        self.worker = ModelWorker(m, self._emit, loops_dir=os.devnull, wants_codes=lambda o: True,  # the gateway's
+        self.worker = ModelWorker(m, self._emit, loops_dir=os.devnull, wants_codes=lambda o: True,  # the gateway keeps
+                                  # every frame's codes (and sends them on to owners that asked)
                                   graphs=graphs, max_jobs=max_jobs, realtime=realtime, store=self._store, **kw)
         self.worker.start()
         self.device = str(m.device if m.device.type != "cuda" else f"cuda:{torch.cuda.current_device()}")
-        self.lock = threading.Lock()
-        self.closed = False
 
     # -- what the gateway calls (the control group) ------------------------------------------------------------
     def model_info(self) -> ModelInfo:
@@ -100,10 +97,8 @@ class WorkerHost:
     def where(self) -> dict:
         return {"pid": os.getpid(), "node": socket.gethostname(), "device": self.device}
 
-    def submit(self, cmd: M.Command, owner: int, play: bool, codes: bool) -> tuple[str, str] | None:
+    def submit(self, cmd: M.Command, owner: int | None, play: bool) -> tuple[str, str] | None:
         """Queue a command; -> None, or (code, message) when refused at once (busy)."""
-        if codes and owner is not None:
-            self.codes.add(owner)
         try:
             self.worker.submit(cmd, self._handle(owner), play)
         except M.ProtocolError as e:
@@ -129,7 +124,6 @@ class WorkerHost:
     def shutdown(self) -> None:
         """Stop every take (each rendered and sent), then end the stream."""
         self.worker.shutdown()
-        self.closed = True
         self.out.put(None)
 
     # -- the stream --------------------------------------------------------------------------------------------
@@ -157,23 +151,20 @@ class WorkerHost:
         """On the worker's thread. A take's start carries its spec, each frame its session's state: with the codes,
         all the gateway keeps to go on elsewhere if this actor is lost (ModelWorker's Resume)."""
         n = None if owner is None else owner.n
-        if isinstance(event, (M.Started, M.Frames)):
-            from .worker import key
-
-            job = self.worker.active.get(key(owner, event.id))
-            if job is not None and isinstance(event, M.Started):
-                from .jobs import spec_of
-
-                self.out.put(("started", n, event, spec_of(job), job.params))
-                return
-            if job is not None:
-                s, done = job.take.session, getattr(job, "changes_sent", 0)
-                changes = job.take.changes[done:]
-                job.changes_sent = done + len(changes)
-                state = (getattr(s, "window_state", None), s.ticks, changes)
-                self.out.put(("frames", n, event, state))
-                return
-        self.out.put((n, event))
+        job = self.worker.active.get(key(owner, event.id)) if isinstance(event, (M.Started, M.Frames)) else None
+        if job is None:
+            self.out.put((n, event))
+        elif isinstance(event, M.Started):
+            self.out.put(("started", n, event, spec_of(job), job.params))
+        else:  # what changed since its last frame: new live changes; its window state only when that changed
+            s, done = job.take.session, getattr(job, "changes_sent", 0)
+            changes = job.take.changes[done:]
+            job.changes_sent = done + len(changes)
+            version = getattr(s, "window_changes", None)
+            window = None
+            if version is not None and version != getattr(job, "window_sent", None):
+                window, job.window_sent = s.window_state, version
+            self.out.put(("frames", n, event, (window, s.ticks, changes)))
 
     def _store(self, job, rendered) -> None:
         """A finished take, rendered: to the gateway (its audio at the model's rate too: a loop keeps looping);
@@ -183,7 +174,7 @@ class WorkerHost:
         return None
 
 
-def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
+def start_ray(address: str | None) -> bool:
     """Join the cluster at `address` (`auto`, HOST:PORT) or, with None, start a local Ray on this machine (bound to
     127.0.0.1). -> whether this call started or joined it (False: this process was already connected)."""
     import ray
@@ -191,7 +182,7 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     if address is None:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+        ray.init(include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     else:
         ray.init(address=address, log_to_driver=False)
     return True

@@ -9,8 +9,8 @@ the local `ModelWorker` (`pool.Worker`), so the daemon's endpoints, saving, audi
 - A lost actor: its stream ends with an error. The gateway holds, for every take on it, its spec (what the actor
   made of the request), the codes of every frame, its session's window and draw count, its live changes and the
   audio its owner has: each take goes on on the least-loaded other actor of its model (ModelWorker's `Resume`: the
-  window primed from its frames, the same draws), its owner told `moved`. A greedy take makes the same codes as
-  without the loss; every take is saved whole. With no actor left (or a MAGNeT take, whose segments are not
+  window primed from its frames, the same draws), its owner told `moved`. A take, greedy or sampled, makes the same
+  codes as without the loss; every take is saved whole. With no actor left (or a MAGNeT take, whose segments are not
   resumed) it is saved with the audio that reached the gateway, unwrapped, and its owner gets `model_error`.
   An actor Ray restarts rejoins the pool.
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import threading
 import time
 import weakref
@@ -70,7 +69,7 @@ class RemoteJob:
     seq: int = 0  # audio chunks its owner has had
     spec: TakeSpec | None = None  # what its actor made of the request (to make it again elsewhere)
     codes: list = field(default_factory=list)  # per frame made, its K codes
-    window: tuple | None = None  # its session's window state after the latest frame (MusicGen)
+    window: Any = None  # its session's WindowState (as its latest frames left it; None: MAGNeT, not movable)
     ticks: int = 0
     changes: list = field(default_factory=list)  # its live changes, as its actor applied them
     audio: torch.Tensor | None = None  # the finished result [C, N]
@@ -155,7 +154,7 @@ class RayWorker:
                 self.pending[key(owner, cmd.id)] = (cmd, play, actor, owner)
                 actor.sessions += 1
                 self.latest = actor
-        ref = actor.handle.submit.remote(cmd, self._number(owner), play, bool(self.wants_codes(owner)))
+        ref = actor.handle.submit.remote(cmd, self._number(owner), play)
         ref.future().add_done_callback(lambda f: self._refused(f, cmd, owner, actor))
 
     def stop_owner(self, owner: Any) -> None:
@@ -331,7 +330,9 @@ class RayWorker:
             job = self.active.get(k)
             if job is not None:
                 job.codes.append(event.codes)
-                job.window, job.ticks = state[0], state[1]
+                if state[0] is not None:  # sent only when it changed
+                    job.window = state[0]
+                job.ticks = state[1]
                 job.changes.extend(state[2])
             if self.wants_codes(owner):
                 self.emit(owner, event)
@@ -436,7 +437,7 @@ class RayWorker:
         with self.lock:
             job.actor, job.pid = target, target.where.get("pid")
             target.sessions += 1
-        ref = target.handle.submit.remote(cmd, self._number(job.owner), False, True)
+        ref = target.handle.submit.remote(cmd, self._number(job.owner), False)
         ref.future().add_done_callback(lambda f: self._resumed(f, job, target))
         self.emit(job.owner, M.Moved(job.id, len(job.codes), target.where.get("pid")))
         log.warning("take %s moved to worker %d of %s at frame %d", job.id, target.index, self.m.name, len(job.codes))

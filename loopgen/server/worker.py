@@ -218,8 +218,8 @@ class ModelWorker:
                 raise M.ProtocolError("unknown_id", f"no finished generation with id {cmd.of!r} to extend", cmd.id)
             self._extend(cmd, owner, play, of.params, of.audio, (of.take.melody, of.take.melody_from))
         elif isinstance(cmd, ExtendOf):
-            dev = lambda x: None if x is None else torch.from_numpy(np.array(x)).to(self.m.device)  # noqa: E731
-            self._extend(cmd.cmd, owner, play, cmd.params, dev(cmd.audio), (dev(cmd.melody), cmd.melody_from))
+            self._extend(cmd.cmd, owner, play, cmd.params, self._on_device(cmd.audio),
+                         (self._on_device(cmd.melody), cmd.melody_from))
         elif isinstance(cmd, M.Set):
             job = self._running(owner, cmd.id)
             if job is None:
@@ -312,12 +312,11 @@ class ModelWorker:
     def _resume(self, cmd: Resume, owner: Any) -> None:
         """A take another worker was making, made again to where it was (`Take.resume`) and stepped on from there;
         the audio its owner has not had yet (made but not sent before the move) is sent first."""
-        m, s = self.m, cmd.spec
-        dev = lambda x: None if x is None else torch.from_numpy(np.array(x)).to(m.device)  # noqa: E731
-        take = Take(m, [list(s.prompts)], s.sampling, s.seed, s.length, loop=s.loop, original=dev(s.original),
+        s, dev = cmd.spec, self._on_device
+        take = Take(self.m, [list(s.prompts)], s.sampling, s.seed, s.length, loop=s.loop, original=dev(s.original),
                     keep_original=s.keep_original, guided=True, melody=dev(s.melody), melody_from=s.melody_from,
                     bank=self.decoders)
-        take.resume(torch.from_numpy(np.array(cmd.codes))[None], cmd.window, cmd.ticks, cmd.changes)
+        take.resume(dev(cmd.codes)[None], cmd.window, cmd.ticks, cmd.changes)
         job = Job(cmd.id, owner, cmd.params, take, seq=cmd.seq)
         self.active[key(owner, cmd.id)] = job
         self.by_session[id_of(take.session)] = job
@@ -325,6 +324,10 @@ class ModelWorker:
         if take.made > cmd.made:
             unsent = torch.cat(take.pcm, dim=-1)[:, cmd.made - take.made :]
             self._audio(job, to_host([unsent])[0])
+
+    def _on_device(self, x: np.ndarray | None) -> torch.Tensor | None:
+        """An array sent from the gateway (a take's audio, codes, a chroma) as a tensor on the model's device."""
+        return None if x is None else torch.from_numpy(np.array(x)).to(self.m.device)
 
     def _chroma(self, melody: M.Melody | None, id: Any) -> tuple[torch.Tensor | None, str | None]:
         """A request's melody -> (the model's one-hot chroma, how it was made), or (None, None) for no melody."""

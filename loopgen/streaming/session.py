@@ -114,6 +114,7 @@ class Session:
         self._open_rows: tuple = ()  # the prompts when the current window opened
         self._switches: list = []  # (KV position, prompts) of each prompt change in the current window
         self._pending: list = []  # switches of a resumed window still to apply as its positions are fed again
+        self.window_changes = 0  # how often `window_state` has changed (a new window, a prompt switch)
 
     # -- live control --------------------------------------------------------------------------------------------
     def set_params(self, **changes) -> None:
@@ -137,6 +138,7 @@ class Session:
         self._reprime = self.m.prefixed and bool(self.voices)
         if self.voices and not self.m.prefixed:  # from the next position fed (a prefix model opens a new window)
             self._switches.append((self.voices[0].fed, _frozen(rows)))
+            self.window_changes += 1
 
     def set_melody(self, melody: list[torch.Tensor | None]) -> None:
         """A melody model's new melody per row (one-hot chroma [T, 12] or None): from a new window opened at the
@@ -244,6 +246,7 @@ class Session:
                 self._open_rows = _frozen(rows)
                 self._pending = list(state.switches)  # its prompt changes, at the positions they applied from
                 self.drawn = self.window_drawn = state.drawn + window.shape[-1] - state.p
+                self.window_changes += 1
                 for v in self.voices:
                     engine.set_draws(v, self.drawn)
         self._slots = torch.cat([v.slot_index for v in self.voices])  # [B] its voices' slots, on the device
@@ -277,6 +280,7 @@ class Session:
             for v, row in zip(self.voices, rows):
                 self.engine.set_prompts(v, [tuple(x) for x in row])
             self._switches.append((fed, rows))
+            self.window_changes += 1
 
     def collect(self, codes: torch.Tensor) -> Frame | None:
         """After a step: codes [slots, K] from Engine.step -> the frame this session completed, or None."""
@@ -301,6 +305,7 @@ class Session:
         self.w0 = self.next_frame - self.p
         self.window_drawn = self.drawn
         self._open_rows, self._switches, self._pending = _frozen(self.rows), [], []
+        self.window_changes += 1
         remaining = None if self.end is None else self.end - self.w0
         self.frames = self.window if remaining is None else min(self.window, remaining)
         for i, v in enumerate(self.voices):

@@ -102,13 +102,7 @@ class Take:
         todo = sorted(changes, key=lambda c: c["tick"])
         while not self.session.done and (frames is None or self.frames < frames):
             while todo and todo[0]["tick"] <= self.session.ticks:
-                c = todo.pop(0)
-                if "params" in c:
-                    self.set_params(**c["params"])
-                if "prompts" in c:
-                    self.set_prompts([tuple(p) for p in c["prompts"]])
-                if "melody" in c:
-                    self.set_melody(None if c["melody"] is None else from_pitch_classes(c["melody"]).to(self.m.device))
+                self._apply(todo.pop(0))
             for _, f in batch.step():
                 self.push(f)
         stopped = frames is not None
@@ -126,18 +120,21 @@ class Take:
         if not hasattr(self.session, "resume"):
             raise LoopgenError(f"{self.m.name}: its streams cannot be resumed elsewhere")
         for c in changes:  # the values in use now (the session has no voices yet: no new window is opened)
-            if "params" in c:
-                self.session.set_params(**c["params"])
-            if "prompts" in c:
-                self.session.set_prompts([[tuple(p) for p in c["prompts"]]])
-            if "melody" in c:
-                self.session.set_melody([None if c["melody"] is None else
-                                         from_pitch_classes(c["melody"]).to(self.m.device)])
-        self.changes = [dict(c) for c in changes]
+            self._apply(c)
+        self.changes = [dict(c) for c in changes]  # as they were recorded, at their ticks
         self.session.resume(codes, window, ticks)
         if codes.shape[-1]:
             self._take(self.decoder.push(codes.to(self.m.device)))
             self.frames += codes.shape[-1]
+
+    def _apply(self, c: dict) -> None:
+        """One recorded live change (`changes`), applied now."""
+        if "params" in c:
+            self.set_params(**c["params"])
+        if "prompts" in c:
+            self.set_prompts([tuple(p) for p in c["prompts"]])
+        if "melody" in c:
+            self.set_melody(None if c["melody"] is None else from_pitch_classes(c["melody"]).to(self.m.device))
 
     def push(self, frame: Frame) -> torch.Tensor:
         """One frame of the session -> the new audio it finalised [C, n] (n may be 0)."""

@@ -68,7 +68,11 @@ def test_dense_runs_the_chosen_kernel(kernel, monkeypatch):
     ref = torch.nn.functional.linear(x, d.weight.detach())
     d.pack()
     assert d.kernel == kernel and d.weight.is_mkldnn == (kernel == "packed")
+    calls = []
+    real = torch.nn.functional.linear
+    monkeypatch.setattr(torch.nn.functional, "linear", lambda *a: calls.append(1) or real(*a))
     assert torch.allclose(d(x), ref, atol=1e-4)
+    assert bool(calls) == (kernel == "linear")  # oneDNN's kernels never go through F.linear
 
 
 @pytest.mark.parametrize("kernel", ["packed", "onednn", "linear"])

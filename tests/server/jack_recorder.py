@@ -7,7 +7,6 @@ FILE holds a header of 4 int64 (first frame time, frames recorded, xruns, ready 
 from __future__ import annotations
 
 import sys
-import time
 
 import jack
 import numpy as np

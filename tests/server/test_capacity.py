@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import msgpack
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 

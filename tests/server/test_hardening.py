@@ -151,7 +151,7 @@ def test_same_second_takes_get_numbered_names_not_stacked_suffixes(tmp_path, mon
         job = jobs.Job("t", None, M.GenerateParams(prompts=(("x", 1.0),), seconds=0.1), take)
         take.run()
         job.finish()
-        names.append(jobs.save(job, tmp_path, "random:tiny", 32000).rsplit("/", 1)[1])
+        names.append(jobs.write(jobs.render(job, "random:tiny", 32000), tmp_path).rsplit("/", 1)[1])
     assert names == ["20260101-000000-t-x.wav", "20260101-000000-t-x-2.wav", "20260101-000000-t-x-3.wav"]
 
 
@@ -179,7 +179,7 @@ def test_a_take_is_renamed_into_place_wav_last_after_its_sidecar(tmp_path, monke
     job = jobs.Job("t", None, M.GenerateParams(prompts=(("x", 1.0),), seconds=0.1), take)
     take.run()
     job.finish()
-    wav = jobs.save(job, tmp_path, "random:tiny", 32000)
+    wav = jobs.write(jobs.render(job, "random:tiny", 32000), tmp_path)
     kinds = [p[p.index("-t-x") + 4 :] for p in renamed]
     assert kinds == [".source.wav", ".json", ".wav"]
     assert renamed[-1] == wav

@@ -89,3 +89,18 @@ def test_a_resumed_take_with_live_changes_and_a_continued_riff_has_the_same_audi
         assert b.changes == a.changes and a.audio().shape == b.audio().shape
         assert torch.equal(torch.stack(rest, -1), torch.stack(codes[cut:], -1)), cut
         assert np.abs((a.audio() - b.audio()).numpy()).max() < 1e-5
+
+
+def test_window_changes_counts_every_change_of_the_window_state(tiny):
+    """A worker sends a session's window state only when `window_changes` moves: it must move whenever the state
+    does (a new window, a prompt switch), or a moved take would resume from a stale state."""
+    s = Session(tiny, [[("dub", 1.0)]], {"top_k": 1}, seed=1, seconds=2.0, window_seconds=1.0, stride_seconds=0.4)
+    seen, changes = None, 0
+    for f in s:
+        if f.index in (20, 21, 70):
+            s.set_prompts([[("dub", 0.5), ("bells", 0.5)]] if f.index != 21 else [[("bells", 1.0)]])
+        state = s.window_state
+        if state != seen:
+            assert s.window_changes != changes, f.index
+            seen, changes = state, s.window_changes
+    assert changes >= 5  # windows opened and switches made
