@@ -18,6 +18,9 @@ from .jack_check import BEFORE, as_heard, differ, onset, origin, signed_diff, un
 from .jackd import PERIOD, RATE, Recorder, start_jackd, stop_jackd
 from .test_ws_server import url
 
+pytestmark = pytest.mark.xdist_group("realtime")  # in turn with test_ray.py: Ray's processes would starve
+# the real-time callbacks (a late feeder counts an underrun)
+
 
 @pytest.fixture(scope="module")
 def jackd(tmp_path_factory):

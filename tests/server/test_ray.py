@@ -15,7 +15,8 @@ from loopgen.clients.client import ServerError
 from .test_ws_server import url
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.xdist_group("ray")  # one Ray at a time on the machine (pyproject: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("realtime")  # one worker runs the Ray and JACK modules in turn (pyproject: --dist
+# loadgroup): one Ray at a time, and Ray's extra processes never beside JACK's real-time callbacks
 
 
 @pytest.fixture(scope="module", autouse=True)
