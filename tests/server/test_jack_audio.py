@@ -6,6 +6,7 @@ silent, and followed by the take in order; PortAudio's own JACK host API as well
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -114,28 +115,34 @@ def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
 
 
 def test_a_model_slower_than_real_time_drops_out_silently_and_goes_on_in_order(serve, jackd):
-    """A take plays; then fourteen more streams (not played) slow the shared step below real time: the playing take
+    """A take plays; then the model falls below real time for a while (each step held 30 ms, 0.6x real time: a crowd
+    of streams did it on a slower CPU, but a fast one keeps up with any crowd a test can afford): the playing take
     runs dry. Each dropout is counted, is silence on the speakers, and the take goes on from the sample where it
     stopped: the recording is the take with silence inserted where the daemon says, sample for sample."""
 
     async def scenario(server):
         rec = Recorder(jackd)
+        batch = server.worker.batch
+        step, slow = batch.step, []
+
+        def slowed():
+            if slow:
+                time.sleep(0.03)
+            return step()
+
+        batch.step = slowed
         try:
             rec.connect_from(f"{server.jack.name}:out_1")
-            async with connect(url(server)) as c, connect(url(server)) as b1, connect(url(server)) as b2:
+            async with connect(url(server)) as c:
                 await c.send("generate", id="a", prompt="steady pulse", seconds=4.0, seed=2)
                 playing = await until(c, "playing", "a")
-                for b in (b1, b2):
-                    for i in range(7):
-                        await b.send("generate", id=f"b{i}", prompt="noise", seconds=30.0, seed=i, play=False)
-                for _ in range(400):  # the shared step slows below real time: the playing take runs dry
+                slow.append(True)
+                for _ in range(400):  # below real time: the playing take runs dry
                     if server.player.mixer.underruns:
                         break
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(0.5)
-                for b in (b1, b2):
-                    for i in range(7):
-                        await b.stop(f"b{i}")
+                slow.clear()
                 progress = []
                 while (ev := await c.next_event(120))["type"] != "done":
                     progress += [ev] if ev["type"] == "progress" else []
@@ -165,21 +172,23 @@ def test_a_model_slower_than_real_time_drops_out_silently_and_goes_on_in_order(s
 
 
 def test_a_take_made_slower_than_real_time_waits_for_its_pre_roll_and_never_drops_out(serve, jackd):
-    """Twenty-four streams (not played) already slow the shared step below real time; a new take then plays: it
-    starts once it holds what its measured rate says it needs, and plays to its end without a dropout."""
+    """The model already runs below real time (each step held 30 ms: 0.6x; twenty-four streams did it on a slower
+    CPU, not on every one); a new take then plays: it starts once it holds what its measured rate says it needs,
+    and plays to its end without a dropout."""
 
     async def scenario(server):
         rec = Recorder(jackd)
+        batch = server.worker.batch
+        step = batch.step
+
+        def slowed():
+            time.sleep(0.03)
+            return step()
+
+        batch.step = slowed
         try:
             rec.connect_from(f"{server.jack.name}:out_1")
-            async with connect(url(server)) as c, connect(url(server)) as b1, connect(url(server)) as b2, \
-                    connect(url(server)) as b3:
-                for b in (b1, b2, b3):
-                    for i in range(8):
-                        await b.send("generate", id=f"b{i}", prompt="noise", seconds=30.0, seed=i, play=False)
-                for b in (b1, b2, b3):
-                    for i in range(8):
-                        await until(b, "progress", f"b{i}")
+            async with connect(url(server)) as c:
                 await c.send("generate", id="a", prompt="steady pulse", seconds=2.0, seed=2)
                 rtfs, playing = [], None
                 while (ev := await c.next_event(120))["type"] != "done":
@@ -187,9 +196,6 @@ def test_a_take_made_slower_than_real_time_waits_for_its_pre_roll_and_never_drop
                     playing = ev if ev["type"] == "playing" else playing
                 done = ev
                 playing = playing or await until(c, "playing", "a")
-                for b in (b1, b2, b3):
-                    for i in range(8):
-                        await b.stop(f"b{i}")
             assert rtfs and rtfs[-1] < 0.8  # made slower than real time
             x, rate = sf.read(done["path"], dtype="float32", always_2d=True)
             want, n = as_heard(x, rate, origin(server, "a"))
