@@ -171,7 +171,6 @@ class WorkerHost:
         rendered None: it ended with nothing to write."""
         audio = None if job.audio is None else job.audio.cpu().numpy()
         self.out.put(("saved", None if job.owner is None else job.owner.n, job.id, rendered, audio, job.frames))
-        return None
 
 
 def start_ray(address: str | None) -> bool:

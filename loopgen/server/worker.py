@@ -63,14 +63,14 @@ class ModelWorker:
         graphs: bool = False,
         max_jobs: int | None = None,
         realtime: bool = True,
-        store: Callable[[Job, Rendered], str | None] | None = None,
+        store: Callable[[Job, Rendered | None], None] | None = None,
     ):
         """graphs: the model step and the decode replayed as CUDA graphs (a CUDA model; MAGNeT's passes are not).
         max_jobs: running generations in all (None: MAX_JOBS for the model's device). realtime: admit a new stream
-        only while every stream is still made in real time (capacity.py); False: by count alone. store: writes a
-        finished take (default: into `loops_dir`) and returns its path, or None when it went elsewhere to be written
-        (a Ray actor's takes go to the gateway, which answers `done`); given None, the take ended with nothing to
-        write (it failed before its first audio)."""
+        only while every stream is still made in real time (capacity.py); False: by count alone. store: where a
+        finished take goes, rendered, instead of into `loops_dir` (a Ray actor's go to the gateway, which writes
+        them and answers `done`); given None, the take ended with nothing to write (it failed before its first
+        audio)."""
         self.max_jobs = max_jobs or MAX_JOBS.get(m.device.type, MAX_JOBS["cpu"])
         self.realtime = realtime
         self.capacity = Capacity(None if family(m).per_pass else 1.0 / m.frame_rate)
@@ -97,7 +97,7 @@ class ModelWorker:
         self._last_step: tuple[float, int] | None = None  # (when the last step started, its streams)
         self.saved = 0
         self.unsaved: list[str] = []  # why each unsaved take could not be saved
-        self.store = store or (lambda job, rendered: None if rendered is None else write(rendered, self.loops_dir))
+        self.store = store  # None: this worker writes its takes (into loops_dir)
 
     # -- from the event loop (thread-safe) -------------------------------------------------------------------
     def submit(self, cmd: M.Command, owner: Any, play: bool = False) -> None:
@@ -479,14 +479,16 @@ class ModelWorker:
         if job.audio is None or job.audio.shape[-1] == 0:
             if not job.failed:  # a failed one was answered with its error already
                 self.emit(job.owner, M.Done(job.id, 0, 0.0, ""))
-            else:
+            elif self.store is not None:
                 self.store(job, None)  # nothing to write (a gateway elsewhere learns that the take has ended)
             return
+        folder = self.loops_dir  # the takes folder as the take finished
         try:
-            path = self.store(job, render(job, self.m.name, self.m.sample_rate, PREFILL_CHUNK, self.output))
-            if path is None:  # written elsewhere: its writer answers
+            rendered = render(job, self.m.name, self.m.sample_rate, PREFILL_CHUNK, self.output)
+            if self.store is not None:  # written elsewhere: its writer answers
+                self.store(job, rendered)
                 return
-            job.path = path
+            job.path = write(rendered, folder)
         except Exception as e:  # LoopgenError from the disk; anything else is a bug, still reported, never silent
             if not isinstance(e, LoopgenError):
                 log.exception("saving %s failed", job.id)

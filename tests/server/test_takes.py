@@ -267,6 +267,10 @@ def test_faults_leave_the_other_stream_playing_and_every_take_saved(serve, tmp_p
             with pytest.raises(ServerError) as e:
                 await run(cut)
             assert e.value.event["code"] == "model_error"
+            for _ in range(100):  # its error comes first; its file is written after it (on the saver thread)
+                if server.worker.find("cut") is not None and server.worker.find("cut").path:
+                    break
+                await asyncio.sleep(0.05)
             # 3. a client killed mid-stream (no close handshake)
             ws = await ws_connect(url(server), max_size=None)
             await ws.send(W.encode_command("hello", protocol=1))
