@@ -1,11 +1,16 @@
 """Audio out: the ring buffer, underrun counting, bar-synced launches and fades (headless null output)."""
 from __future__ import annotations
 
+import pytest
+
 import time
 
 import numpy as np
 
 from loopgen.server.audio_out import Player, Ring
+
+pytestmark = pytest.mark.xdist_group("realtime")  # real-time timing: in turn with the JACK and Ray modules
+# (test_ray.py), never beside Ray's processes
 
 
 def test_ring_wraps_and_counts_underruns():

@@ -17,6 +17,9 @@ from loopgen.clients import connect
 from .test_osc_server import Peer
 from .test_ws_server import collect, url
 
+pytestmark = pytest.mark.xdist_group("realtime")  # real-time timing: in turn with the JACK and Ray modules
+# (test_ray.py), never beside Ray's processes
+
 
 def test_bar_distance():
     assert bar_distance(0.0, 120, 4, 1000) == 0  # on a bar line

@@ -15,8 +15,8 @@ from loopgen.clients.client import ServerError
 from .test_ws_server import url
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.xdist_group("realtime")  # one worker runs the Ray and JACK modules in turn (pyproject: --dist
-# loadgroup): one Ray at a time, and Ray's extra processes never beside JACK's real-time callbacks
+pytestmark = pytest.mark.xdist_group("realtime")  # one worker runs this and the real-time modules (JACK, Link, the audio
+# out's timing) in turn (pyproject: --dist loadgroup): one Ray at a time, and its processes never beside their clocks
 
 
 @pytest.fixture(scope="module", autouse=True)
