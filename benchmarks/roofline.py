@@ -51,7 +51,7 @@ def step_bytes(m, position: int) -> tuple[int, int]:
             w = mod.weight.to_dense() if mod.weight.is_mkldnn else mod.weight
             weights += w.numel() * w.element_size()
     c = m.cfg.lm
-    kv_item = 4 if m.lm.heads.int8 is not None else next(m.lm.parameters()).element_size()
+    kv_item = m.lm.kv_dtype.itemsize  # float32 for int8 and (on the CPU) bfloat16 models
     kv = c.num_layers * 2 * 2 * position * c.dim * kv_item  # layers x (k, v) x rows x positions x dim
     return weights, kv
 

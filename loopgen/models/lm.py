@@ -258,12 +258,12 @@ class DecoderLayer(nn.Module):
         d = x2.shape[-1]
         h, dh = self.heads, d // self.heads
         n = F.layer_norm(x2, (d,), self.norm_cross.weight, self.norm_cross.bias, self.norm_cross.eps)
-        q = self.cross_q(n).view(b, t, h, dh).transpose(1, 2)
+        q = self.cross_q(n).view(b, t, h, dh).transpose(1, 2).to(ck.dtype)  # the cache's dtype (MusicgenLM.kv_dtype)
         if t == 1:  # one query: plain matmuls beat SDPA's dispatch for this size
             a = ((q * dh**-0.5) @ ck.transpose(-1, -2) + cb).softmax(-1) @ cv
         else:
             a = F.scaled_dot_product_attention(q, ck, cv, attn_mask=cb)
-        return x2 + self.cross_out(a.transpose(1, 2).reshape(b * t, d))
+        return x2 + self.cross_out(a.transpose(1, 2).reshape(b * t, d).to(x2.dtype))
 
     def block(self, x2: torch.Tensor, b: int, t: int, attend: Callable, cross: tuple) -> torch.Tensor:
         """The layer's one body, for every way it runs (a token per row, a prefill, MAGNeT's whole segment):
@@ -275,7 +275,7 @@ class DecoderLayer(nn.Module):
         h, dh = self.heads, d // self.heads
         n = F.layer_norm(x2, (d,), self.norm1.weight, self.norm1.bias, self.norm1.eps)
         q, k, v = self.qkv(n).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [b, H, t, Dh]
-        x2 = x2 + self.out(attend(q, k, v).transpose(1, 2).reshape(b * t, d))
+        x2 = x2 + self.out(attend(q, k, v).transpose(1, 2).reshape(b * t, d).to(x2.dtype))
         if self.cross:
             x2 = self._cross(x2, b, t, *cross)
         return self._mlp(x2)
@@ -289,11 +289,11 @@ class DecoderLayer(nn.Module):
         dh = d // self.heads
         ck, cv = cache.k[i], cache.v[i]  # [R, H, P+1, Dh]
 
-        def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # in the cache's dtype
             rows = torch.arange(r, device=x.device)
-            ck[rows, :, write] = k[:, :, 0]
-            cv[rows, :, write] = v[:, :, 0]
-            scores = (q * dh**-0.5) @ ck[:, :, :end].transpose(-1, -2)  # [R, H, 1, end]
+            ck[rows, :, write] = k[:, :, 0].to(ck.dtype)
+            cv[rows, :, write] = v[:, :, 0].to(ck.dtype)
+            scores = (q.to(ck.dtype) * dh**-0.5) @ ck[:, :, :end].transpose(-1, -2)  # [R, H, 1, end]
             return scores.masked_fill(~mask, float("-inf")).softmax(-1) @ cv[:, :, :end]
 
         cross = (cache.cross_k[i, :, :, :text], cache.cross_v[i, :, :, :text], cache.cross_bias[..., :text])
@@ -306,11 +306,11 @@ class DecoderLayer(nn.Module):
         end = start + t
 
         def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-            cache.k[i, rows, :, start:end] = k
-            cache.v[i, rows, :, start:end] = v
+            cache.k[i, rows, :, start:end] = k.to(cache.k.dtype)
+            cache.v[i, rows, :, start:end] = v.to(cache.k.dtype)
             keys, values = cache.k[i, rows, :, :end], cache.v[i, rows, :, :end]
             mask = torch.ones(t, end, dtype=torch.bool, device=x.device).tril(diagonal=start)
-            return F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+            return F.scaled_dot_product_attention(q.to(keys.dtype), keys, values, attn_mask=mask)
 
         cross = (cache.cross_k[i, rows], cache.cross_v[i, rows], cache.cross_bias[rows])
         return self.block(x.reshape(b * t, d), b, t, attend, cross).view(b, t, d)
@@ -341,11 +341,19 @@ class MusicgenLM(nn.Module):
         self._pos: torch.Tensor | None = None
 
     # -- state ---------------------------------------------------------------------------------------------------
+    @property
+    def kv_dtype(self) -> torch.dtype:
+        """The KV cache's dtype, in which attention runs: the model's, except float32 for a 16-bit model on the CPU,
+        whose batched matmul copies a strided bfloat16 cache slice on every read (a third of a bfloat16 step at
+        position 250; docs/benchmarks.md). Per step that costs reading 2x the cache bytes, a few % of the weights'."""
+        dt = self.emb.dtype
+        return torch.float32 if self.emb.device.type == "cpu" and dt in (torch.bfloat16, torch.float16) else dt
+
     def new_cache(self, rows: int, positions: int, text: int = 1) -> KVCache:
         """A cache for `rows` LM rows, `positions` positions each and `text` tokens of text states."""
         p, c = self.emb, self.cfg
         h, dh = c.num_heads, c.dim // c.num_heads
-        z = dict(dtype=p.dtype, device=p.device)
+        z = dict(dtype=self.kv_dtype, device=p.device)
         return KVCache(
             k=torch.empty(c.num_layers, rows, h, positions + 1, dh, **z),  # zeroed ahead of use: KVCache.prepare
             v=torch.empty(c.num_layers, rows, h, positions + 1, dh, **z),
@@ -393,7 +401,8 @@ class MusicgenLM(nn.Module):
         kv = kv.permute(2, 3, 0, 4, 1, 5)  # [L, 2, n, H, S, Dh]
         m = mask.bool()
         m = m | ~m.any(dim=1, keepdim=True)  # fully masked rows: attend to all (values are 0)
-        bias = torch.zeros(m.shape, dtype=self.emb.dtype, device=m.device).masked_fill(~m, float("-inf"))
+        bias = torch.zeros(m.shape, dtype=cache.cross_k.dtype, device=m.device).masked_fill(~m, float("-inf"))
+        kv = kv.to(cache.cross_k.dtype)
         cache.cross_k[:, rows] = 0
         cache.cross_v[:, rows] = 0
         cache.cross_bias[rows] = float("-inf")

@@ -82,6 +82,7 @@ def test_bfloat16_on_the_cpu_follows_float32(hf_mono, kernel, monkeypatch):
     monkeypatch.setattr(kernels, "choose", lambda dtype, candidates: kernel if dtype == torch.bfloat16 else "onednn")
     bf = load_model(str(hf_mono), dtype="bfloat16")
     assert bf.lm.heads.kernel == kernel and bf.lm.heads.weight.dtype == torch.bfloat16
+    assert bf.lm.new_cache(2, 8).k.dtype == torch.float32  # attention reads a float32 cache on the CPU (lm.kv_dtype)
     codes = f32.generate(texts, seconds=0.6, top_k=1, seed=0).codes
     a, b = _teacher_forced(f32, codes, texts), _teacher_forced(bf, codes, texts).float()
     assert (a - b).abs().max() < 0.15 * a.std()  # measured here: 0.04 against a spread of 1.0, each kernel
