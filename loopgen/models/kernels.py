@@ -33,11 +33,17 @@ STREAMED = 48 * 2**20  # bytes of distinct weights a candidate cycles through pe
 _chosen: dict[str, str] = {}  # this process's choices, by cache key
 
 
-def cache_file() -> Path:
+def cache_dir() -> Path:
+    """loopgen's own cache folder (measured kernels, int8 weights): `$LOOPGEN_CACHE_DIR`, else
+    `$XDG_CACHE_HOME/loopgen`, else `~/.cache/loopgen`."""
     base = os.environ.get("LOOPGEN_CACHE_DIR")
     if base is None:
         base = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "loopgen")
-    return Path(base) / "kernels.json"
+    return Path(base)
+
+
+def cache_file() -> Path:
+    return cache_dir() / "kernels.json"
 
 
 @functools.cache

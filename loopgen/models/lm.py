@@ -97,16 +97,20 @@ class Dense(nn.Module):
     def packed(self) -> bool:
         return self.weight.is_mkldnn or self.int8 is not None
 
-    def quantize(self) -> None:
-        """int8 on the CPU: per-output-channel symmetric int8 weights in fbgemm's packed layout, activations
-        quantized dynamically per call (8-bit on CPUs with VNNI, 7-bit without, where 8 could overflow). The float
-        weight is dropped."""
+    def int8_of_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """int8 on the CPU: per-output-channel symmetric int8 values [out, in] and their float64 scales [out]."""
         w = (self.weight.to_dense() if self.weight.is_mkldnn else self.weight).detach().float()
         scale = (w.abs().amax(1).clamp(min=1e-8) / 127).double()
+        return int8_values(w, scale), scale
+
+    def set_int8(self, values: torch.Tensor, scale: torch.Tensor) -> None:
+        """Run on int8 `values` [out, in] and `scale` [out] in fbgemm's packed layout, activations quantized
+        dynamically per call (8-bit on CPUs with VNNI, 7-bit without, where 8 could overflow). The float weight is
+        dropped. Packing is single-threaded and releases the GIL: layers pack in parallel (MusicgenLM.quantize)."""
         with warnings.catch_warnings():  # fbgemm's path is the fast one on the CPU today, though its quantized-tensor
             warnings.simplefilter("ignore")  # constructor is marked deprecated (docs/benchmarks.md weighs the options)
-            q = torch._make_per_channel_quantized_tensor(int8_values(w, scale), scale,
-                                                         torch.zeros(w.shape[0], dtype=torch.long), 0)
+            q = torch._make_per_channel_quantized_tensor(values, scale, torch.zeros(values.shape[0], dtype=torch.long),
+                                                         0)
             self.int8 = torch.ops.quantized.linear_prepack(q, None)
         self.weight = nn.Parameter(torch.empty(0), requires_grad=False)
 
@@ -374,12 +378,22 @@ class MusicgenLM(nn.Module):
             if isinstance(m, Dense):
                 m.unpack()
 
-    def quantize(self) -> None:
-        """int8 weights for the per-step projections (see Dense.quantize); cross_kv runs once per prompt and stays
-        float32."""
-        for m in self.modules():
-            if isinstance(m, Dense) and m is not self.cross_kv:
-                m.quantize()
+    def quantized(self) -> dict[str, Dense]:
+        """The projections int8 applies to, by name: the per-step ones (cross_kv runs once per prompt, in float)."""
+        return {n: m for n, m in self.named_modules() if isinstance(m, Dense) and m is not self.cross_kv}
+
+    def quantize(self, stored: "dict[str, tuple[torch.Tensor, torch.Tensor]] | None" = None
+                 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """int8 weights for the per-step projections (see Dense.set_int8): the values and scales `stored`
+        (int8_store: their float weights were never read), else rounded from the float weights here. Returns the
+        values used, by projection name, for the store."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        dense = self.quantized()
+        made = stored if stored is not None else {n: m.int8_of_weight() for n, m in dense.items()}  # multithreaded ops
+        with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:  # fbgemm's packing: one thread each
+            list(pool.map(lambda n: dense[n].set_int8(*made[n]), dense))
+        return made
 
     @property
     def packed(self) -> bool:

@@ -17,7 +17,8 @@ from .musicgen import MusicGen
 from .t5 import TextTokenizer
 from .random_models import build_random
 from .release import load_release
-from .weights import load_weights
+from .int8_store import Int8, Int8Store
+from .weights import checkpoint_files, load_weights
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _RELEASE_PATTERNS = ["state_dict.bin", "compression_state_dict.bin", "*.json"]  # audiocraft's layout (MAGNeT)
@@ -87,8 +88,19 @@ def resolve_checkpoint(name: str) -> Path:
     return hub.resolve(name, _RELEASE_PATTERNS if "magnet" in name.lower() else hub.TRANSFORMERS_FILES)
 
 
-def _quantize(model: CodecLM) -> None:
-    model.quantize()
+def _quantize(model: CodecLM, store: Int8Store | None = None, stored: Int8 | None = None) -> None:
+    """int8 for the model's per-step projections: `stored` values (their float weights were not read), else
+    quantized here and kept in `store` for the next load."""
+    made = model.quantize(stored)
+    if store is not None and stored is None:
+        store.write(made)
+
+
+def _int8_store(model: CodecLM, files: list[Path]) -> tuple[Int8Store, Int8 | None]:
+    """The store of these weight files, and what it holds for this model's projections (None: nothing usable)."""
+    store = Int8Store(files)
+    shapes = {n: tuple(m.weight.shape) for n, m in model.lm.quantized().items()}
+    return store, store.read(shapes)
 
 
 def load_model(
@@ -115,8 +127,8 @@ def load_model(
     folder = resolve_checkpoint(name)
     if is_release(folder):
         model = load_release(folder, name, dev, dt, text_encoder)
-        if int8:
-            _quantize(model)
+        if int8:  # (a release's LM is one pickle, read whole: the store spares the rounding, not the reading)
+            _quantize(model, *_int8_store(model, [folder / "state_dict.bin"]))
         return model
     try:
         raw = json.loads((folder / "config.json").read_text())
@@ -134,6 +146,8 @@ def load_model(
     with torch.device("meta"):
         model = (MusicgenMelody if isinstance(cfg, MelodyConfig) else MusicGen)(cfg, tokenizer, name=name)
     model.lm.to(dt)
-    load_weights(model, folder, dev, cfg.lm.card, cfg.lm.dim)
-    _quantize(model) if int8 else model.lm.pack()
+    store, stored = _int8_store(model, checkpoint_files(folder)) if int8 else (None, None)
+    skip = frozenset(f"lm.{n}.weight" for n in model.lm.quantized()) if stored is not None else frozenset()
+    load_weights(model, folder, dev, cfg.lm.card, cfg.lm.dim, skip=skip)
+    _quantize(model, store, stored) if int8 else model.lm.pack()
     return model.eval()

@@ -121,7 +121,7 @@ class Magnet(CodecLM):
     def max_frames(self) -> int:
         return self.cfg.segment_frames
 
-    def quantize(self) -> None:
+    def quantize(self, stored: object = None) -> None:
         raise LoopgenError("int8 is for MusicGen on the CPU; run MAGNeT in float32 (or bfloat16)")
 
     @property

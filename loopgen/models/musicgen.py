@@ -10,6 +10,7 @@ import torch
 from ..errors import LoopgenError
 from .base import CodecLM, Generation, StepInfo
 from .delay import undelay
+from .int8_store import Int8
 from .engine import Engine
 from ..params import SamplingParams
 from .sampling import check_seed
@@ -22,9 +23,10 @@ class MusicGen(CodecLM):
 
     family = "musicgen"
 
-    def quantize(self) -> None:
-        """int8 weights with dynamic int8 activations for the per-step projections (the CPU's fastest path)."""
-        self.lm.quantize()
+    def quantize(self, stored: Int8 | None = None) -> Int8:
+        """int8 weights with dynamic int8 activations for the per-step projections (the CPU's fastest path); see
+        lm.MusicgenLM.quantize."""
+        return self.lm.quantize(stored)
 
     # -- generation ----------------------------------------------------------------------------------------------
     def engine(self, voices: int = 1, rows: int = 2, positions: int = 16, compile: bool | str | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -28,8 +28,9 @@ _ST_DTYPES = {
 }
 
 
-def read_safetensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """Yield each tensor of a .safetensors file as a freshly allocated CPU tensor, read with plain file reads.
+def read_safetensors(path: Path, keep: Callable[[str], bool] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield each tensor of a .safetensors file (those `keep` accepts by name) as a freshly allocated CPU tensor, read
+    with plain file reads; the others are never read.
 
     Unlike a memory map, nothing of the file stays resident after the tensor is consumed, so a loader that converts
     or fuses tensors holds the model plus at most one tensor. `safetensors.safe_open` parses the header."""
@@ -43,6 +44,8 @@ def read_safetensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
         base = 8 + n
         entries = sorted((header[k]["data_offsets"][0], k) for k in names)
         for _, name in entries:
+            if keep is not None and not keep(name):
+                continue
             info = header[name]
             if info["dtype"] not in _ST_DTYPES:
                 raise LoopgenError(f"{path.name}: tensor {name} has unsupported dtype {info['dtype']}")
@@ -54,9 +57,8 @@ def read_safetensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
             yield name, buf.view(_ST_DTYPES[info["dtype"]]).reshape(info["shape"])
 
 
-def iter_checkpoint(folder: Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """Yield (name, tensor) from model.safetensors, its shards, or pytorch_model.bin (and its shards)."""
-    files: list[Path]
+def checkpoint_files(folder: Path) -> list[Path]:
+    """The weight files of a transformers checkpoint: model.safetensors, its shards, or pytorch_model.bin (shards)."""
     if (folder / "model.safetensors").exists():
         files = [folder / "model.safetensors"]
     elif (folder / "model.safetensors.index.json").exists():
@@ -72,12 +74,21 @@ def iter_checkpoint(folder: Path) -> Iterator[tuple[str, torch.Tensor]]:
     for f in files:
         if not f.exists():
             raise LoopgenError(f"checkpoint shard missing: {f}")
+    return files
+
+
+def iter_checkpoint(folder: Path, keep: Callable[[str], bool] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield (name, tensor) from the checkpoint's weight files (the names `keep` accepts; safetensors files do not
+    read the others at all)."""
+    for f in checkpoint_files(folder):
         if f.suffix == ".safetensors":
-            yield from read_safetensors(f)
+            yield from read_safetensors(f, keep)
         else:
             state = torch.load(str(f), map_location="cpu", mmap=True, weights_only=True)
             for name in list(state.keys()):
-                yield name, state.pop(name)
+                tensor = state.pop(name)
+                if keep is None or keep(name):
+                    yield name, tensor
             del state
 
 
@@ -142,18 +153,21 @@ def _weight_norm(g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 def load_weights(
     model: nn.Module, folder: Path, device: torch.device, card: int, dim: int,
-    tensors: Iterator[tuple[str, torch.Tensor]] | None = None,
+    tensors: Iterator[tuple[str, torch.Tensor]] | None = None, skip: frozenset[str] = frozenset(),
 ) -> None:
     """Fill `model` (built on the meta device, each parameter already in its target dtype) from `folder`, or from
-    `tensors` named as in a transformers checkpoint (the audiocraft loader translates its names to those)."""
+    `tensors` named as in a transformers checkpoint (the audiocraft loader translates its names to those).
+    Parameters named in `skip` are not read (their checkpoint tensors are passed over): they stay on the meta device
+    for the caller to replace (int8 weights from the int8 store)."""
     expected = {k: (p.shape, p.dtype) for k, p in model.state_dict(keep_vars=True).items()}
-    filled: dict[str, torch.Tensor] = {}
+    filled: dict[str, torch.Tensor] = {k: torch.empty(expected[k][0], dtype=expected[k][1], device="meta")
+                                       for k in skip}
     rows_done: dict[str, int] = {}
     pending_norm: dict[str, dict[str, torch.Tensor]] = {}
 
     def put(key: str, t: torch.Tensor, offset: int | None) -> None:
-        if key not in expected:
-            return  # a tensor this architecture does not use
+        if key not in expected or key in skip:
+            return  # a tensor this architecture does not use, or one the caller has already
         shape, dtype = expected[key]
         if offset is None:
             if tuple(t.shape) != tuple(shape):
@@ -171,7 +185,11 @@ def load_weights(
         part.copy_(t)
         rows_done[key] += t.numel()
 
-    for name, tensor in iter_checkpoint(folder) if tensors is None else tensors:
+    def wanted(name: str) -> bool:
+        routed = _route(name, card, dim)
+        return routed is None or routed[0] not in skip
+
+    for name, tensor in iter_checkpoint(folder, wanted if skip else None) if tensors is None else tensors:
         wn = re.fullmatch(r"(.+)\.(?:parametrizations\.weight\.original([01])|weight_([gv]))", name)
         if wn:
             base = wn.group(1)

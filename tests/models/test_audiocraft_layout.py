@@ -122,3 +122,15 @@ def test_checkpoint_generation_defaults_are_used(tmp_path):
 def test_int8_is_refused_for_magnet():
     with pytest.raises(LoopgenError, match="int8 is for MusicGen"):
         load_model(str(REF / "magnet-music"), dtype="int8")
+
+
+def test_an_audiocraft_layout_musicgen_keeps_its_int8_in_the_store(codec_in_hub, tmp_path, monkeypatch):
+    from loopgen.models import lm as lm_mod
+
+    monkeypatch.setenv("LOOPGEN_CACHE_DIR", str(tmp_path / "cache"))
+    first = load_model(str(REF / "musicgen"), dtype="int8")
+    assert len(list((tmp_path / "cache" / "int8").glob("*.safetensors"))) == 1
+    monkeypatch.setattr(lm_mod, "int8_values", lambda *a: pytest.fail("quantized again"))
+    second = load_model(str(REF / "musicgen"), dtype="int8")
+    a, b = first.state_dict(), second.state_dict()  # int8 projections as their dequantized values
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

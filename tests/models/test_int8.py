@@ -62,3 +62,66 @@ def test_int8_values_are_torch_quantize_per_channels():
         warnings.simplefilter("ignore")
         ref = torch.quantize_per_channel(w, scale, torch.zeros(512, dtype=torch.long), 0, torch.qint8).int_repr()
     assert torch.equal(int8_values(w, scale), ref)
+
+
+def test_the_int8_store_spares_the_second_load_its_float_weights(hf_mono, tmp_path, monkeypatch):
+    """The first int8 load writes the checkpoint's int8 values to the store; the second reads them instead of the
+    float32 per-step weights (never read from the file) and runs exactly as the first."""
+    import os
+    import shutil
+
+    from loopgen.models import lm as lm_mod
+    from loopgen.models import weights
+
+    monkeypatch.setenv("LOOPGEN_CACHE_DIR", str(tmp_path / "cache"))
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(hf_mono, ckpt)
+    texts = ["warm keys"]
+    first = load_model(str(ckpt), dtype="int8")
+    stored = list((tmp_path / "cache" / "int8").glob("*.safetensors"))
+    assert len(stored) == 1
+    codes = first.generate(texts, seconds=0.4, top_k=1, seed=0).codes
+
+    read: list[str] = []
+    real, real_values = weights.read_safetensors, lm_mod.int8_values
+
+    def recording(path, keep=None):
+        for name, t in real(path, keep):
+            read.append(name)
+            yield name, t
+
+    def no_rounding(*a):
+        raise AssertionError("quantized again")
+
+    monkeypatch.setattr(weights, "read_safetensors", recording)
+    monkeypatch.setattr(lm_mod, "int8_values", no_rounding)
+    second = load_model(str(ckpt), dtype="int8")
+    assert read and not [n for n in read if "fc1.weight" in n or "q_proj" in n or "lm_heads" in n]
+    assert "decoder.model.decoder.layers.0.encoder_attn.k_proj.weight" in read  # cross K/V stay float: read
+    assert torch.equal(_teacher_forced(first, codes, texts), _teacher_forced(second, codes, texts))
+
+    # a checkpoint rewritten in place is quantized afresh; its old store file goes
+    st = (ckpt / "model.safetensors").stat()
+    os.utime(ckpt / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    monkeypatch.setattr(lm_mod, "int8_values", lambda *a: read.append("rounded") or real_values(*a))
+    load_model(str(ckpt), dtype="int8")
+    now = list((tmp_path / "cache" / "int8").glob("*.safetensors"))
+    assert "rounded" in read and len(now) == 1 and now != stored
+
+
+def test_a_broken_or_unwritable_int8_store_costs_only_speed(hf_mono, tmp_path, monkeypatch):
+    monkeypatch.setenv("LOOPGEN_CACHE_DIR", str(tmp_path / "cache"))
+    texts = ["warm keys"]
+    ref = load_model(str(hf_mono), dtype="int8")
+    (path,) = (tmp_path / "cache" / "int8").glob("*.safetensors")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated: read as nothing, written again
+    again = load_model(str(hf_mono), dtype="int8")
+    codes = ref.generate(texts, seconds=0.4, top_k=1, seed=0).codes
+    assert torch.equal(_teacher_forced(ref, codes, texts), _teacher_forced(again, codes, texts))
+    assert load_model(str(hf_mono), dtype="int8") is not None and path.stat().st_size > 1000
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("LOOPGEN_CACHE_DIR", str(blocked))  # the store cannot be made: the load goes on
+    assert torch.equal(_teacher_forced(load_model(str(hf_mono), dtype="int8"), codes, texts),
+                       _teacher_forced(ref, codes, texts))
+
