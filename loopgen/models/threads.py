@@ -36,3 +36,85 @@ def set_threads(threads: int | None = None) -> int:
         raise LoopgenError(f"threads must be >= 1, got {n}")
     torch.set_num_threads(n)
     return n
+
+
+def thread_range(cpu_count: int | None = None) -> tuple[int, int]:
+    """(low, high) for the adaptive policy: all cores but one, and all cores (the same on one core)."""
+    cores = cpu_count if cpu_count is not None else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                                      else os.cpu_count() or 1)
+    return max(1, cores - 1), max(1, cores)
+
+
+class ThreadGovernor:
+    """The thread count a stepping loop should use next, from how long its steps take at each count.
+
+    All cores are fastest on a quiet machine (+20-25 % against one core fewer on 2 cores, docs/benchmarks.md); with a
+    busy neighbour a spinning OpenMP team waits on a descheduled thread and a step gets several times slower, where one
+    core fewer loses ~15 %. Nothing in the OS says which case this is, portably, and in time: so the governor measures.
+    It runs at `home` (first `high`) and keeps its recent step times on the same work (`sig`: the loop's batch shape;
+    new work starts the comparison afresh). A trial runs `TRIAL` steps at the other count, then `TRIAL` at home, the
+    first of each not counted (the team starting up), and moves home when the other's median beats home's by `MARGIN`:
+    both sides measured just now, so a one-off slow step does not move it. A trial starts when a step takes `SPIKE`
+    times the recent median (a neighbour woke) or every `period` steps (it may have gone); a trial that loses doubles
+    the period (up to `MAX_PERIOD`), so a steady neighbour costs 3 slow steps in 256 (~3 %) and its going is seen
+    within 256 steps; a move resets it. Pure: the caller times steps and applies the count (torch.set_num_threads, on
+    the thread that steps)."""
+
+    TRIAL = 4  # steps at each count per trial
+    KEEP = 9  # recent step times kept at home
+    SPIKE = 1.6  # a step this much slower than the recent median starts a trial at once
+    MARGIN = 0.92  # the other count must take at most this share of home's time to win
+    PERIOD, MAX_PERIOD = 64, 256  # steps at home between trials
+
+    def __init__(self, low: int, high: int):
+        self.low, self.high = low, high
+        self.home = self.now = high
+        self.period = self.PERIOD
+        self.since = 0  # steps at home since the last trial
+        self.sig: object = None
+        self.recent: list[float] = []  # home's recent step times (same work)
+        self.plan: list[int] = []  # the trial's counts still to run, after the current step
+        self.trial: dict[int, list[float]] = {}
+
+    @property
+    def active(self) -> bool:
+        return self.low != self.high
+
+    def observe(self, seconds: float, sig: object = None) -> int:
+        """A step of `seconds` at the count `now` on work `sig` -> the count for the next step."""
+        if not self.active:
+            return self.now
+        if sig != self.sig:  # other work: times are not comparable; a trial in flight ends at home
+            self.sig, self.recent, self.plan, self.trial, self.since = sig, [], [], {}, 0
+            self.now = self.home
+            return self.now
+        if self.trial:  # in a trial: this step ran at `now`
+            self.trial[self.now].append(seconds)
+            if not self.plan:
+                self._decide()
+            else:
+                self.now = self.plan.pop(0)
+            return self.now
+        base = _median(self.recent) if len(self.recent) >= 3 else None
+        self.recent = (self.recent + [seconds])[-self.KEEP:]
+        self.since += 1
+        if self.since >= self.period or (base is not None and seconds > self.SPIKE * base and self.since > 1):
+            other = self.low if self.home == self.high else self.high
+            self.plan = [other] * (self.TRIAL - 1) + [self.home] * self.TRIAL
+            self.trial, self.now, self.since = {other: [], self.home: []}, other, 0
+        return self.now
+
+    def _decide(self) -> None:
+        other = self.low if self.home == self.high else self.high
+        theirs, ours = self.trial[other][1:], self.trial[self.home][1:]  # each side's first step: the team starting
+        self.trial = {}
+        if theirs and ours and _median(theirs) < self.MARGIN * _median(ours):
+            self.home, self.period, self.recent = other, self.PERIOD, theirs
+        else:
+            self.period, self.recent = min(self.MAX_PERIOD, self.period * 2), ours
+        self.now = self.home
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    return s[len(s) // 2]
