@@ -290,9 +290,14 @@ def _workers(text: str) -> tuple[tuple[str, int], ...]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .models.threads import set_threads
+    from .models.threads import set_threads, thread_range
 
-    set_threads(args.threads)
+    adaptive = None
+    if args.threads is None and not os.environ.get("LOOPGEN_THREADS"):
+        adaptive = thread_range()  # all cores while they are fastest, one fewer beside a busy neighbour
+        set_threads(adaptive[1])
+    else:
+        set_threads(args.threads)
     from .server import Config, serve_forever
     from .server.logs import configure
 
@@ -311,7 +316,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         link=args.link, link_bpm=args.link_bpm, cuda_graphs=args.cuda_graphs, max_generations=args.max_generations,
         admission=args.admission, ray=args.ray, workers=args.workers, worker_threads=args.worker_threads,
         jack_server=args.jack_server, jack_connect=args.connect,
-        jack_transport=args.jack_transport,
+        jack_transport=args.jack_transport, adaptive_threads=adaptive,
     )
     try:
         asyncio.run(serve_forever(cfg, announce=lambda s: print(s, flush=True)))
@@ -572,10 +577,11 @@ def _generations(v: str) -> int:
     return int(v)
 
 
-def _thread_option(p: argparse.ArgumentParser) -> None:
+def _thread_option(p: argparse.ArgumentParser, adaptive: bool = False) -> None:
+    default = ("all cores while they are fastest, one fewer while another program (your DAW) keeps a core busy, "
+               "measured step by step" if adaptive else "all cores but one, leaving one to your DAW")
     p.add_argument("--threads", type=_threads, default=None,
-                   help="CPU threads for the model (default: all cores but one, leaving one to your DAW; "
-                        "or LOOPGEN_THREADS)")
+                   help=f"CPU threads for the model (default: {default}; or LOOPGEN_THREADS)")
 
 
 def _output_options(p: argparse.ArgumentParser) -> None:
@@ -649,7 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--dtype", default="auto", help=DTYPE_HELP)
     sv.add_argument("--host", default="127.0.0.1", help="listen address (non-loopback needs a token)")
     _output_options(sv)
-    _thread_option(sv)
+    _thread_option(sv, adaptive=True)
     sv.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                     help="a browser origin (e.g. https://my-tool.example) allowed to connect; '*' for any")
     sv.add_argument("--allow-host", action="append", default=[], metavar="NAME",

@@ -26,6 +26,7 @@ from ..protocol import osc as O
 from ..protocol.osc_names import QUIET_S, NameTable
 from ..protocol import ws as W
 from ..models import load_model
+from ..models.threads import ThreadGovernor
 from ..streaming.decoder import IncrementalDecoder
 from ..streaming.dsp import loudness_meter
 from ..streaming.family import family
@@ -85,6 +86,9 @@ class Config:
     workers: tuple[tuple[str, int], ...] = ()  # with ray: actors per model (a name or alias each; default 1)
     worker_threads: int = 1  # with ray on CPUs: cores (torch threads) per actor
     admission: str = "realtime"  # realtime: a new stream only while all stay real time (capacity.py); count: by count
+    # CPU threads (low, high) the local workers choose between step by step (models.threads.ThreadGovernor); None:
+    # the count the process has stays (serve --threads N, LOOPGEN_THREADS)
+    adaptive_threads: tuple[int, int] | None = None
 
 
 class WsClient:
@@ -273,7 +277,9 @@ class Server:
             worker = ModelWorker(m, self._emit_of(m.name), self.cfg.loops_dir, on_audio=self._on_audio,
                                  on_start=self._on_start, output=output, wants_codes=self._wants_codes,
                                  graphs=self.cfg.cuda_graphs, max_jobs=self.cfg.max_generations,
-                                 realtime=self.cfg.admission == "realtime")
+                                 realtime=self.cfg.admission == "realtime",
+                                 governor=ThreadGovernor(*self.cfg.adaptive_threads)
+                                 if self.cfg.adaptive_threads and m.device.type == "cpu" else None)
             self.pool.add(m.name, worker)
             worker.start()
         from websockets.asyncio.server import serve

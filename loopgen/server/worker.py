@@ -29,6 +29,7 @@ import torch
 from ..errors import LoopgenError
 from ..models.audio import prepare_audio
 from ..models.base import CodecLM
+from ..models.threads import ThreadGovernor
 from ..protocol import messages as M
 from ..streaming.family import Batch, family
 from ..streaming.types import Stream
@@ -64,13 +65,15 @@ class ModelWorker:
         max_jobs: int | None = None,
         realtime: bool = True,
         store: Callable[[Job, Rendered | None], None] | None = None,
+        governor: ThreadGovernor | None = None,
     ):
         """graphs: the model step and the decode replayed as CUDA graphs (a CUDA model; MAGNeT's passes are not).
         max_jobs: running generations in all (None: MAX_JOBS for the model's device). realtime: admit a new stream
         only while every stream is still made in real time (capacity.py); False: by count alone. store: where a
         finished take goes, rendered, instead of into `loops_dir` (a Ray actor's go to the gateway, which writes
         them and answers `done`); given None, the take ended with nothing to write (it failed before its first
-        audio)."""
+        audio). governor: the CPU thread count chosen step by step from the steps' times (the adaptive policy);
+        None: the count stays as it is."""
         self.max_jobs = max_jobs or MAX_JOBS.get(m.device.type, MAX_JOBS["cpu"])
         self.realtime = realtime
         self.capacity = Capacity(None if family(m).per_pass else 1.0 / m.frame_rate)
@@ -98,6 +101,7 @@ class ModelWorker:
         self.saved = 0
         self.unsaved: list[str] = []  # why each unsaved take could not be saved
         self.store = store  # None: this worker writes its takes (into loops_dir)
+        self.governor = governor
 
     # -- from the event loop (thread-safe) -------------------------------------------------------------------
     def submit(self, cmd: M.Command, owner: Any, play: bool = False) -> None:
@@ -125,6 +129,8 @@ class ModelWorker:
     # -- the thread --------------------------------------------------------------------------------------------
     def run(self) -> None:
         torch.set_grad_enabled(False)
+        if self.governor is not None:  # the count is per stepping thread (OpenMP's): set here, on this one
+            torch.set_num_threads(self.governor.now)
         while not self.halt.is_set():
             try:
                 self._drain(block=not self.active and not self.waiting)
@@ -366,6 +372,17 @@ class ModelWorker:
         since = t0 - last[0] if last is not None and last[1] == n else 0.0
         took = time.perf_counter() - t0
         self.capacity.record(n, max(took, since) if since < 4 * took else took, made / self.m.frame_rate)
+        if self.governor is not None:
+            self._govern(took, n)
+
+    def _govern(self, took: float, streams: int) -> None:
+        """The thread policy's count for the next step; a change is recorded in every running take (its bits
+        depend on it: `render --from` replays it at the same step)."""
+        threads = self.governor.observe(took, streams)
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+            for job in self.active.values():
+                job.take.note_threads(threads)
 
     def _step_batch(self) -> int:
         """One step of every session, its frames decoded and sent -> frames made (all streams)."""

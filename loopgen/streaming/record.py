@@ -192,13 +192,13 @@ def _pitch_classes(name: str, v: Any) -> None:
 
 
 def _changes(changes: Any, frames: int) -> None:
-    """Live changes: [{tick, frame, params | prompts | melody}]: the step and frame each applied at."""
+    """Live changes: [{tick, frame, params | prompts | melody | threads}]: the step and frame each applied at."""
     if not isinstance(changes, list) or len(changes) > MAX_CHANGES:
         raise ValueError(f"changes must be a list of at most {MAX_CHANGES} {{tick, ...}}")
     for i, c in enumerate(changes):
         where = f"changes[{i}]"
-        if not isinstance(c, dict) or set(c) - {"tick", "frame", "params", "prompts", "melody"}:
-            raise ValueError(f"{where} must be {{tick, frame, params | prompts | melody}}")
+        if not isinstance(c, dict) or set(c) - {"tick", "frame", "params", "prompts", "melody", "threads"}:
+            raise ValueError(f"{where} must be {{tick, frame, params | prompts | melody | threads}}")
         _whole(f"{where}.tick", c.get("tick"), 0, 2**31)
         _optional(_whole, f"{where}.frame", c.get("frame"), 0, 2**31)
         if "params" in c:
@@ -207,6 +207,8 @@ def _changes(changes: Any, frames: int) -> None:
             c["prompts"] = _prompts(f"{where}.prompts", c["prompts"])
         if "melody" in c and c["melody"] is not None:
             _pitch_classes(f"{where}.melody", c["melody"])
+        if "threads" in c:
+            _whole(f"{where}.threads", c["threads"], 1, MAX_THREADS)
 
 
 def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: int, data_frames: int,

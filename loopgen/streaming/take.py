@@ -72,6 +72,9 @@ class Take:
         self.frames = 0
         self.total_frames = frames
         self.changes: list[dict] = []  # live changes, each with the session tick it applied at (see `replay`)
+        # the CPU threads it starts with (the thread that steps it): the last bits of a step and a decode depend on
+        # the count, so a change of it is recorded as a live change (`note_threads`) and replayed
+        self.threads = torch.get_num_threads()
         if used:
             self._take(self.decoder.push(codes[..., -used:]))
 
@@ -94,6 +97,10 @@ class Take:
         self.session.set_melody([melody])
         self.changes.append({"tick": self.session.ticks, "frame": self.session.next_frame,
                              "melody": None if melody is None else pitch_classes(melody)})
+
+    def note_threads(self, n: int) -> None:
+        """The loop that steps this take runs on `n` CPU threads from its next step (the thread policy's choice)."""
+        self.changes.append({"tick": self.session.ticks, "frame": self.session.next_frame, "threads": int(n)})
 
     def replay(self, changes: list[dict], prefill_chunk: int | None = None, frames: int | None = None) -> torch.Tensor:
         """Make the take again: step the session alone (batched and alone give the same music), applying each
@@ -119,8 +126,9 @@ class Take:
         steps; MusicGen's streams only (MAGNeT's segments are not resumed)."""
         if not hasattr(self.session, "resume"):
             raise LoopgenError(f"{self.m.name}: its streams cannot be resumed elsewhere")
-        for c in changes:  # the values in use now (the session has no voices yet: no new window is opened)
-            self._apply(c)
+        for c in changes:  # the values in use now (the session has no voices yet: no new window is opened); the
+            if "threads" not in c:  # threads are the new host's own
+                self._apply(c)
         self.changes = [dict(c) for c in changes]  # as they were recorded, at their ticks
         self.session.resume(codes, window, ticks)
         if codes.shape[-1]:
@@ -135,6 +143,9 @@ class Take:
             self.set_prompts([tuple(p) for p in c["prompts"]])
         if "melody" in c:
             self.set_melody(None if c["melody"] is None else from_pitch_classes(c["melody"]).to(self.m.device))
+        if "threads" in c:
+            torch.set_num_threads(c["threads"])
+            self.note_threads(c["threads"])
 
     def push(self, frame: Frame) -> torch.Tensor:
         """One frame of the session -> the new audio it finalised [C, n] (n may be 0)."""

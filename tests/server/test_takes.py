@@ -321,3 +321,35 @@ def test_a_take_stopped_before_its_first_audio_saves_nothing(serve):
     assert done["type"] == "done" and done["path"] == "" and done["seconds"] == 0
     assert not any(e["type"] == "audio" for e in events)
     assert ok[-1]["type"] == "done" and len(files) == 2 and all("kept" in f for f in files), files
+
+
+def test_a_take_made_while_the_thread_policy_changed_is_made_again_bit_for_bit(serve, tmp_path, capsys, monkeypatch,
+                                                                             two_threads):
+    """The adaptive thread policy moves between 2 and 1 threads while two takes play (here on a script: 1 thread
+    from the 10th step the two share, 2 again from their 30th): each take records the changes at its own step, and
+    `render --from` replays them, sample for sample (a step's and a decode's last bits depend on the count)."""
+    from loopgen.cli import main
+    from loopgen.models import threads
+
+    class Scripted(threads.ThreadGovernor):
+        shared = 0
+
+        def observe(self, seconds, sig=None):
+            self.shared += sig == 2
+            self.now = 1 if 10 <= self.shared < 30 else 2
+            return self.now
+
+    monkeypatch.setattr("loopgen.server.app.ThreadGovernor", Scripted)
+
+    async def scenario(server):
+        async with connect(url(server)) as c, connect(url(server)) as other:
+            beside = asyncio.ensure_future(run(other.generate("noise", id="n", seconds=1.5, seed=9)))
+            done = (await run(c.generate("warm keys", id="live", seconds=2.0, seed=4)))[-1]
+            return done["path"], (await beside)[-1]["path"]
+
+    for wav in serve(scenario, adaptive_threads=(1, 2)):
+        meta = json.loads(open(wav[:-4] + ".json").read())
+        assert [c["threads"] for c in meta["changes"]] == [1, 2] and meta["threads"] == 2
+        out = tmp_path / "again.wav"
+        assert main(["render", "--from", wav[:-4] + ".json", "-o", str(out)]) == 0, capsys.readouterr().err
+        assert np.array_equal(sf.read(out, dtype="float32")[0], sf.read(wav, dtype="float32")[0])
