@@ -380,3 +380,26 @@ def test_devices_says_what_is_missing_for_midi(monkeypatch):
     monkeypatch.setattr("sys.platform", "linux")
     msg = midi_trouble(RuntimeError("MidiInAlsa::initialize: error creating ALSA sequencer client object."))
     assert "pip install" not in msg and "ALSA sequencer" in msg and "/dev/snd/seq" in msg
+
+
+def test_serve_adapts_its_threads_unless_told_a_count(monkeypatch):
+    """`serve` without --threads (and without LOOPGEN_THREADS) hands its workers the adaptive range (all cores and
+    one fewer); a count given either way fixes it."""
+    import torch
+
+    import loopgen.server as server_pkg
+    from loopgen.cli import main
+    from loopgen.models.threads import thread_range
+
+    seen = []
+
+    async def fake_serve(cfg, announce=None):
+        seen.append((cfg.adaptive_threads, torch.get_num_threads()))
+
+    monkeypatch.setattr(server_pkg, "serve_forever", fake_serve)
+    monkeypatch.delenv("LOOPGEN_THREADS", raising=False)
+    for args in ([], ["--threads", "1"]):
+        assert main(["serve", "--model", "random:tiny", "--audio-device", "none", *args]) == 0
+    monkeypatch.setenv("LOOPGEN_THREADS", "1")
+    assert main(["serve", "--model", "random:tiny", "--audio-device", "none"]) == 0
+    assert seen == [(thread_range(), thread_range()[1]), (None, 1), (None, 1)]
