@@ -297,8 +297,7 @@ class DecoderLayer(nn.Module):
             rows = torch.arange(r, device=x.device)
             ck[rows, :, write] = k[:, :, 0].to(ck.dtype)
             cv[rows, :, write] = v[:, :, 0].to(ck.dtype)
-            scores = (q.to(ck.dtype) * dh**-0.5) @ ck[:, :, :end].transpose(-1, -2)  # [R, H, 1, end]
-            return scores.masked_fill(~mask, float("-inf")).softmax(-1) @ cv[:, :, :end]
+            return F.scaled_dot_product_attention(q.to(ck.dtype), ck[:, :, :end], cv[:, :, :end], attn_mask=mask)
 
         cross = (cache.cross_k[i, :, :, :text], cache.cross_v[i, :, :, :text], cache.cross_bias[..., :text])
         return self.block(x, r, 1, attend, cross)
