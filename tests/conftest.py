@@ -13,6 +13,10 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LOOPGEN_CACHE_DIR", tempfile.mkdtemp(prefix="loopgen-test-cache-"))  # kernels.py: never ~
 THREADS = 1  # every test runs on one torch thread (the daemon's own choice on 2 cores), whatever ran before it
+# the processes tests start (`loopgen serve`, `render`) too: two test workers share the cores, so a daemon's adaptive
+# policy would start each of them on every core; it is tested in-process (tests/models/test_threads.py, the takes
+# replayed across a change in tests/server/test_takes.py, serve's default in tests/cli/test_cli.py)
+os.environ.setdefault("LOOPGEN_THREADS", str(THREADS))
 torch.set_num_threads(THREADS)
 
 
