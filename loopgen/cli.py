@@ -487,11 +487,12 @@ def cmd_workers(args: argparse.Namespace) -> int:
         workers = asyncio.run(run())
     except (OSError, ConnectionError) as e:
         raise LoopgenError(f"cannot reach {args.url}: {e} (is `loopgen serve` running?)") from e
-    print(f"{'model':28} {'kind':6} {'device':8} {'node':20} {'pid':>8} {'sessions':>8} {'steps/s':>8}")
+    print(f"{'model':28} {'kind':6} {'device':8} {'node':20} {'pid':>8} {'sessions':>8} {'steps/s':>8} {'threads':>7}")
     for w in workers:
         gone = "" if w.get("alive", True) else "  (lost)"
+        threads = "-" if w.get("threads") is None else w["threads"]
         print(f"{w['model']:28} {w['kind']:6} {str(w['device']):8} {str(w['node'])[:20]:20} {w['pid']:>8} "
-              f"{w['sessions']:>8} {w['steps_per_s']:>8.1f}{gone}")
+              f"{w['sessions']:>8} {w['steps_per_s']:>8.1f} {threads:>7}{gone}")
     return 0
 
 

@@ -74,7 +74,7 @@ class WorkerHost:
         from ..models.threads import set_threads
         from ..streaming.decoder import IncrementalDecoder
         from .startup import measure_speed
-        set_threads(threads)
+        self.threads = set_threads(threads)  # the actor's count, fixed (no adaptive policy on a cluster)
         self.m = load_model(model, device, dtype)
         self.m.generate(["warm up"], 0.1, seed=0)  # first-call costs paid here
         rtf = measure_speed(self.m) if measure else None
@@ -95,7 +95,7 @@ class WorkerHost:
         return self.info
 
     def where(self) -> dict:
-        return {"pid": os.getpid(), "node": socket.gethostname(), "device": self.device}
+        return {"pid": os.getpid(), "node": socket.gethostname(), "device": self.device, "threads": self.threads}
 
     def submit(self, cmd: M.Command, owner: int | None, play: bool) -> tuple[str, str] | None:
         """Queue a command; -> None, or (code, message) when refused at once (busy)."""

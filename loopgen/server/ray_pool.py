@@ -203,7 +203,7 @@ class RayWorker:
         """What `workers` lists for this model: one entry per actor."""
         return [{"model": self.m.name, "kind": "ray", "device": a.where.get("device"), "node": a.where.get("node"),
                  "pid": a.where.get("pid"), "sessions": a.stats.sessions, "steps_per_s": round(a.rate, 1),
-                 "alive": a.alive} for a in self.actors]
+                 "threads": a.where.get("threads"), "alive": a.alive} for a in self.actors]
 
     # -- placement -------------------------------------------------------------------------------------------------
     def _actor_for(self, cmd: M.Command, owner: Any) -> Actor | None:

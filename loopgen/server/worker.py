@@ -102,6 +102,7 @@ class ModelWorker:
         self.unsaved: list[str] = []  # why each unsaved take could not be saved
         self.store = store  # None: this worker writes its takes (into loops_dir)
         self.governor = governor
+        self.threads: int | None = None  # the CPU threads the model thread steps on (its own count), once it runs
 
     # -- from the event loop (thread-safe) -------------------------------------------------------------------
     def submit(self, cmd: M.Command, owner: Any, play: bool = False) -> None:
@@ -131,6 +132,7 @@ class ModelWorker:
         torch.set_grad_enabled(False)
         if self.governor is not None:  # the count is per stepping thread (OpenMP's): set here, on this one
             torch.set_num_threads(self.governor.now)
+        self.threads = torch.get_num_threads()
         while not self.halt.is_set():
             try:
                 self._drain(block=not self.active and not self.waiting)
@@ -381,6 +383,7 @@ class ModelWorker:
         threads = self.governor.observe(took, streams)
         if threads != torch.get_num_threads():
             torch.set_num_threads(threads)
+            self.threads = threads
             for job in self.active.values():
                 job.take.note_threads(threads)
 
@@ -428,7 +431,8 @@ class ModelWorker:
         recent = len(t) > 1 and time.monotonic() - t[-1] < 1.0
         rate = (len(t) - 1) / (t[-1] - t[0]) if recent and t[-1] > t[0] else 0.0
         return [{"model": self.m.name, "kind": "thread", "device": str(self.m.device), "node": socket.gethostname(),
-                 "pid": os.getpid(), "sessions": len(self.active), "steps_per_s": round(rate, 1), "alive": True}]
+                 "pid": os.getpid(), "sessions": len(self.active), "steps_per_s": round(rate, 1),
+                 "threads": self.threads, "alive": True}]
 
     def _fail(self, job: Job, e: Exception) -> None:
         self.emit(job.owner, M.Error("model_error", f"{type(e).__name__}: {e}", job.id))

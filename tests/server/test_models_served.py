@@ -76,6 +76,7 @@ def test_two_models_each_request_gets_its_own(serve, tiny, stereo):
             assert [(w["model"], w["kind"], w["pid"]) for w in workers] == [
                 ("random:tiny", "thread", os.getpid()), ("random:stereo-tiny", "thread", os.getpid())]
             assert [w["sessions"] for w in workers] == [0, 1] and workers[1]["steps_per_s"] > 0
+            assert [w["threads"] for w in workers] == [1, 1]  # each model thread's own count (the tests' one)
             await c.stop("long")
             await long
 

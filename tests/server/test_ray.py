@@ -41,7 +41,7 @@ def test_streams_spread_over_two_actors_equal_the_local_thread_and_survive_a_los
         async with connect(url(server), codes=True) as c:
             before = await c.workers()
             assert [x["kind"] for x in before] == ["ray", "ray"] and len({x["pid"] for x in before}) == 2
-            assert all(x["pid"] != os.getpid() and x["alive"] for x in before)
+            assert all(x["pid"] != os.getpid() and x["alive"] and x["threads"] == 1 for x in before)  # --worker-threads
             first = [e async for e in c.generate("before", id="p", seconds=0.3, seed=5)][-1]  # on the first actor
             assert w.find("p").actor is w.actors[0]
             killed = {}
@@ -119,6 +119,7 @@ def test_two_models_on_ray_each_request_gets_its_own(serve, tiny, stereo, capsys
             lines = capsys.readouterr().out.splitlines()
             assert len(lines) == 3 and "random:tiny" in lines[1] and "random:stereo-tiny" in lines[2]
             assert all(" ray " in line and "cpu" in line for line in lines[1:])
+            assert lines[0].split()[-1] == "threads" and all(line.split()[-1] == "1" for line in lines[1:])
 
             # the stereo model's only actor is lost: its take is saved as far as it came, model_error; tiny plays on
             lost = {}
