@@ -10,11 +10,16 @@ written there, and their state is put back afterwards (one `torch.where` over th
 untouched. Each stream's output equals its decode alone (and the offline decode) within float rounding, and bit for
 bit where oneDNN takes the same kernels for both (a call has at least two rows for that; see docs/streaming.md).
 `close` moves a stream back to a private decoder and flushes it there.
+
+On the CPU an exact bank lets a stream that is alone (the only one open) run steady in its private decoder, one row
+a call as the engine decodes, instead of paying for a second row: a move into the bank (another stream opened) and
+back (it is alone again) is logged per stream (`BankStream.log`: [frame, rows], rows 2 in the bank, 1 alone) and a
+take records it, so that `render --from` makes the same moves at the same frames (`BankStream.script`).
 """
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -37,6 +42,11 @@ class BankStream:
     bank: DecoderBank
     own: StreamingSEANet | None = None  # its private decoder while it warms up (made at its first push)
     slot: int = -1  # its rows in the bank once it runs steady (-1: private)
+    pushed: int = 0  # frames pushed since it opened
+    # [frame, rows] each time a steady stream moved into the bank (2) or out of it, alone (1); None where the bank
+    # always banks a steady stream (not exact, or not on the CPU)
+    log: list[list[int]] | None = field(default_factory=list)
+    script: list[list[int]] | None = None  # a recorded `log` to follow instead of the bank's occupancy (a replay)
 
     def push(self, codes: torch.Tensor) -> torch.Tensor:
         return self.bank.push([(self, codes)])[0]
@@ -58,6 +68,8 @@ class DecoderBank:
         self._graphs = CudaGraphs(m.device) if graphs else None
         self.channels = m.channels
         self.capacity0 = max(capacity, -(-2 // self.channels) if exact else 1)
+        self.solo = exact and m.device.type == "cpu"  # a stream alone decodes in one row (its moves logged)
+        self.open_streams: set[int] = set()  # ids of the streams pushed to since they opened
         self.steady = self._steady_counters()
         self.calls = 0  # batched decoder calls so far (one per `push` with any banked stream)
         self._alloc(self.capacity0)
@@ -120,7 +132,17 @@ class DecoderBank:
 
     def open(self) -> BankStream:
         """A new stream (private until it is steady)."""
-        return BankStream(self)
+        return BankStream(self, log=[] if self.solo else None)
+
+    def _banked(self, s: BankStream) -> bool:
+        """Whether steady `s` decodes in the bank now: always, but in a solo bank only while another stream is open
+        (or, replaying, where its script says so)."""
+        if not self.solo:
+            return True
+        if s.script is not None:
+            rows = [r for f, r in s.script if f <= s.pushed]
+            return bool(rows) and rows[-1] == 2
+        return len(self.open_streams) > 1
 
     # -- pushing -------------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -131,12 +153,23 @@ class DecoderBank:
             raise LoopgenError("a stream may appear once per push (push its frames together or in turn)")
         out: list[torch.Tensor | None] = [None] * len(items)
         batched = []
-        for i, (s, codes) in enumerate(items):
+        for s, _ in items:
             if s.bank is not self:
                 raise LoopgenError("that stream belongs to another decoder bank")
+            if id(s) not in self.open_streams:  # a stream opens (anew after a flush): its log starts here
+                s.pushed, s.log = 0, ([] if self.solo else None)
+                self.open_streams.add(id(s))
+        for i, (s, codes) in enumerate(items):
             one = codes.shape[-1] == 1
-            if s.slot < 0 and one and s.own is not None and s.own.counters() == self.steady:
+            banked = self._banked(s)
+            if s.slot < 0 and one and s.own is not None and s.own.counters() == self.steady and banked:
                 self._adopt(s)  # steady since its last push (so the push that made its first audio paid nothing)
+                if s.log is not None:
+                    s.log.append([s.pushed, 2])
+            elif s.slot >= 0 and one and not banked:
+                self._release(s)  # alone again: its own one-row decoder
+                s.log.append([s.pushed, 1])
+            s.pushed += codes.shape[-1]
             if s.slot >= 0 and one:
                 batched.append(i)
             else:
@@ -188,18 +221,30 @@ class DecoderBank:
         self.net.copy_rows(self._rows([slot]), s.own, torch.arange(self.channels, device=self.m.device))
         self.used[slot], s.slot, s.own = s, slot, None
 
+    def _release(self, s: BankStream) -> None:
+        """Banked `s` back into a private decoder of its own, steady, with its state."""
+        own = self._fresh(self.channels)
+        own.set_counters(self.steady)
+        own.copy_rows(torch.arange(self.channels, device=self.m.device), self.net, self._rows([s.slot]))
+        self.used[s.slot], s.slot, s.own = None, -1, own
+        self._shrink()
+
+    def _shrink(self) -> None:
+        if not any(self.used) and self.slots > self.capacity0:  # idle after a crowd: give the memory back
+            self._alloc(self.capacity0)
+
     # -- ending --------------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def close(self, s: BankStream) -> torch.Tensor:
         """End of `s`'s stream: its last samples [1, C, n]. The stream then starts afresh (private)."""
+        self.open_streams.discard(id(s))  # (its log stays readable until it opens again)
         own = s.own
         if s.slot >= 0:
             own = self._fresh(self.channels)
             own.set_counters(self.steady)
             own.copy_rows(torch.arange(self.channels, device=self.m.device), self.net, self._rows([s.slot]))
             self.used[s.slot], s.slot = None, -1
-            if not any(self.used) and self.slots > self.capacity0:  # idle after a crowd: give the memory back
-                self._alloc(self.capacity0)
+            self._shrink()
         s.own = None  # a next push starts a new stream
         if own is None:  # nothing was pushed
             return self.net.flat.new_zeros(1, self.channels, 0)

@@ -51,6 +51,9 @@ class TakeRecord:
     keeps_original: bool = False  # the result holds the audio it continued (extend) or only the new audio
     prefill_chunk: int | None = None  # the daemon's prefill chunk (a continuation primes in steps of it)
     threads: int | None = None  # CPU threads of the decode (a batched decode's last bits depend on it)
+    # its decoder's moves into the daemon's bank (2 rows or more) and out of it, alone (1 row): [[frame, rows], ...]
+    # (bank.BankStream.log); None: banked from its first steady frame on (a record made before, or on a GPU)
+    decode_rows: list | None = None
     created: str | None = None
     melody: dict | None = None  # {"pitch_classes": [...], "chroma_from": ...}: a melody model's conditioning
     record: int = VERSION
@@ -136,6 +139,14 @@ class TakeRecord:
             _pitch_classes("melody.pitch_classes", self.melody.get("pitch_classes"))
             _optional(_text, "melody.chroma_from", self.melody.get("chroma_from"), 100)
         _changes(self.changes, self.frames)
+        if self.decode_rows is not None:
+            moves = self.decode_rows
+            if not (isinstance(moves, list) and len(moves) <= MAX_CHANGES and all(
+                    isinstance(m, list) and len(m) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                for v in m)
+                    and 0 <= m[0] < 2**31 and m[1] in (1, 2) for m in moves)
+                    and all(a[0] <= b[0] for a, b in zip(moves, moves[1:]))):
+                raise ValueError(f"decode_rows must be [[frame, 1 | 2], ...] in frame order, got {short(moves)}")
 
 
 MAX_TAKE_SECONDS = 3600.0  # a take read back: its new audio and what it kept (chained extends) at most this long
@@ -225,6 +236,7 @@ def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: 
         beats_per_bar=beats_per_bar, loop=loop, stopped_early=stopped, changes=list(take.changes),
         continues=None if continues is None else continues.name, keeps_original=take.keep_original,
         prefill_chunk=prefill_chunk, threads=threads, created=created,
+        decode_rows=None if take.decoder.log is None else [list(m) for m in take.decoder.log],
         melody=None if take.melody is None else {"pitch_classes": pitch_classes(take.melody),
                                                  "chroma_from": take.melody_from},
     )

@@ -107,6 +107,8 @@ def replay(record: TakeRecord, m: CodecLM, original: torch.Tensor | None = None,
     take = Take(m, [record.prompts], record.family_parameters, record.seed, record.length_samples,
                 loop=record.loop, original=original, keep_original=record.keeps_original, guided=True,
                 melody=melody, bank=DecoderBank(m, 1))  # a crowd's bits, as the daemon decoded it
+    # its decoder in the bank or alone frame by frame as it was (a record without the moves: banked throughout)
+    take.decoder.script = record.decode_rows if record.decode_rows is not None else [[0, 2]]
     audio = take.replay(record.changes, record.prefill_chunk, record.frames if record.stopped_early else None)
     out = Output(record.sample_rate, record.output_format, record.loudness)
     if over is not None:

@@ -16,13 +16,19 @@ def codes_for(m, t, seed):
     return torch.randint(0, 2048, (1, m.num_codebooks, t), generator=torch.Generator().manual_seed(seed))
 
 
-def crowd(m, plans, capacity=1, graphs=None):
+def crowd(m, plans, capacity=1, graphs=None, scripts=None, logs=None):
     """plans: per stream (codes [1, K, T], first tick, ticks it skips, first push size). Every stream runs to its end
-    and is flushed; returns (audio per stream, the most slots the bank had, banked streams per decoder call)."""
+    and is flushed; returns (audio per stream, the most slots the bank had, banked streams per decoder call).
+    scripts: per stream, a recorded log of moves into and out of the bank to follow; logs: a list the streams' own
+    logs are put in."""
     bank = DecoderBank(m, capacity)
     if graphs is not None:  # a CUDA graph's semantics, on the CPU (tests/models/graph_replay.py)
         bank._graphs = graphs
     streams = [bank.open() for _ in plans]
+    for s, script in zip(streams, scripts or [None] * len(plans)):
+        s.script = script
+    if logs is not None:
+        logs.extend(s for s in streams)
     out = [[] for _ in plans]
     pos = [0] * len(plans)
     per_call = []
@@ -49,6 +55,8 @@ def crowd(m, plans, capacity=1, graphs=None):
         peak = max(peak, bank.slots)
         tick += 1
     assert bank.slots == bank.capacity0  # all closed: the memory is given back
+    if logs is not None:
+        logs[:] = [s.log for s in logs]
     return [torch.cat(x, dim=-1) for x in out], peak, per_call
 
 
@@ -62,14 +70,38 @@ PLANS = [  # (seed, first tick, skipped ticks, first push)
 def test_each_stream_equals_its_decode_alone(model, request, two_threads):
     m = request.getfixturevalue(model)
     plans = [(codes_for(m, 30, seed), start, set(skips), first) for seed, start, skips, first in PLANS]
-    got, peak, per_call = crowd(m, plans)  # capacity 1: the bank grows while streams run
+    logs: list = []
+    got, peak, per_call = crowd(m, plans, logs=logs)  # capacity 1: the bank grows while streams run
     assert peak >= 4 and max(per_call) >= 4  # streams really were decoded together ...
-    for g, (codes, _, _, first) in zip(got, plans):
+    assert logs[0] == [[4, 2]] and logs[-1][-1][1] == 1  # into the bank when steady; the last one ends alone
+    for g, (codes, _, _, first), log in zip(got, plans, logs):
         ref = m.decode(codes)
         assert g.shape == ref.shape
         assert (g - ref).abs().max() < 1e-5  # ... and each equals the offline decode
-        alone, _, _ = crowd(m, [(codes, 0, set(), first)])
-        assert torch.equal(g, alone[0])  # and, bit for bit, itself decoded alone (the daemon's takes replay exactly)
+        # and, bit for bit, itself decoded alone making the same moves (the daemon's takes replay exactly)
+        alone, _, _ = crowd(m, [(codes, 0, set(), first)], scripts=[log])
+        assert torch.equal(g, alone[0])
+
+
+def test_a_stream_alone_decodes_in_one_row_and_its_moves_are_replayed(tiny, two_threads):
+    """Alone, a steady stream stays in its own one-row decoder (no bank call: what a second row cost a lone take);
+    joined by another it moves into the bank, and back out when that one leaves. Made again by its log, the same
+    bits; made again without it (always banked), other bits."""
+    m = tiny
+    codes = codes_for(m, 40, 7)
+    logs: list = []
+    alone, _, per_call = crowd(m, [(codes, 0, set(), 1)], logs=logs)
+    assert logs == [[]] and per_call == []
+    lone = DecoderBank(m, 1, exact=False).open()  # the engine's one row: the same bits
+    assert torch.equal(alone[0], torch.cat([lone.push(codes[..., i : i + 1]) for i in range(40)] + [lone.flush()], -1))
+    plans = [(codes, 0, set(), 1), (codes_for(m, 10, 8), 12, set(), 1)]  # a second stream from tick 12 to 22
+    logs = []
+    got, _, per_call = crowd(m, plans, logs=logs)
+    assert logs[0] == [[12, 2], [22, 1]] and per_call  # in the bank while the other ran, alone again after
+    again, _, _ = crowd(m, [(codes, 0, set(), 1)], scripts=[logs[0]])
+    assert torch.equal(again[0], got[0])
+    banked, _, _ = crowd(m, [(codes, 0, set(), 1)], scripts=[[[0, 2]]])
+    assert not torch.equal(banked[0], got[0]) and (banked[0] - got[0]).abs().max() < 1e-5
 
 
 @pytest.mark.parametrize("model", ["tiny", "stereo"])

@@ -29,6 +29,7 @@ def test_a_record_1_sidecar_loads_and_makes_the_take_again(tiny):
     r = TakeRecord.from_json(json.dumps(RECORD_1))
     assert r.record == 1 and r.prompts == [("warm keys", 1.0)] and r.family_parameters == RECORD_1["parameters"]
     take = Take(tiny, [r.prompts], r.family_parameters, r.seed, r.length_samples, guided=True, bank=DecoderBank(tiny, 1))
+    take.decoder.script = [[0, 2]]  # a record without decode_rows was decoded in the daemon's bank throughout
     want = take.replay(r.changes, r.prefill_chunk)  # what the take record describes, made by hand
     data, rate, _ = replay(r, tiny)
     assert rate == 32000 and torch.equal(torch.from_numpy(data).T, want)
@@ -52,6 +53,7 @@ def test_a_magnet_record_1_keeps_the_defaults_it_was_made_with():
     {"prompts": [["x"]]}, {"prompts": "x"}, {"parameters": {"temperature": "hot"}}, {"parameters": {"warmth": 1}},
     {"changes": [{"frame": 1}]}, {"changes": {}}, {"threads": 0}, {"continues": "../../etc/passwd"},
     {"continues": "/etc/passwd"}, {"melody": {"pitch": 1}}, {"model": ""}, {"record": 0},
+    {"decode_rows": [[0, 3]]}, {"decode_rows": [[5, 2], [1, 1]]}, {"decode_rows": [[True, 2]]}, {"decode_rows": 2},
 ])
 def test_a_broken_sidecar_is_one_clear_error(change):
     with pytest.raises(LoopgenError, match="cannot make a take from"):
