@@ -290,14 +290,10 @@ def _workers(text: str) -> tuple[tuple[str, int], ...]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .models.threads import set_threads, thread_range
+    from .models.threads import adaptive_range, set_threads
 
-    adaptive = None
-    if args.threads is None and not os.environ.get("LOOPGEN_THREADS"):
-        adaptive = thread_range()  # all cores while they are fastest, one fewer beside a busy neighbour
-        set_threads(adaptive[1])
-    else:
-        set_threads(args.threads)
+    adaptive = adaptive_range(args.threads)  # all cores while they are fastest, one fewer beside a busy neighbour
+    set_threads(adaptive[1] if adaptive else args.threads)
     from .server import Config, serve_forever
     from .server.logs import configure
 

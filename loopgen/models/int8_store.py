@@ -3,7 +3,7 @@
 Quantizing at load reads every float32 weight, rounds it and packs it for fbgemm; the second load of the same
 checkpoint reads the int8 values and scales from here instead of the float32 per-step weights (a quarter of the
 bytes), and only packs them (in parallel, lm.MusicgenLM.quantize). One file per checkpoint:
-`<cache dir>/int8/<where>-<which>.safetensors` (kernels.cache_dir), holding "<layer>.values" int8 [out, in] and
+`<cache dir>/int8/<where>-<which>.safetensors` (cache.cache_dir), holding "<layer>.values" int8 [out, in] and
 "<layer>.scale" float64 [out] for each quantized projection. `where` hashes the weight files' resolved paths (a
 hub snapshot's file resolves to its blob, named by the file's own hash), `which` their sizes and modification times
 and this store's FORMAT: a checkpoint rewritten in place gets a new file, and the old one is removed. A file that
@@ -12,15 +12,15 @@ the speed.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
-from .kernels import cache_dir
+from .cache import cache_dir, write_atomic
 
 FORMAT = 1  # bump when what the values mean changes (lm.int8_values, the scale's rule)
 Int8 = dict[str, tuple[torch.Tensor, torch.Tensor]]  # projection name -> (values int8 [out, in], scale f64 [out])
@@ -34,7 +34,7 @@ class Int8Store:
     def __init__(self, files: list[Path]):
         real = [Path(os.path.realpath(f)) for f in files]
         self.where = _digest([str(f) for f in real])
-        stats = [(f.stat().st_size, f.stat().st_mtime_ns) for f in real]
+        stats = [(st.st_size, st.st_mtime_ns) for st in (f.stat() for f in real)]
         self.path = cache_dir() / "int8" / f"{self.where}-{_digest([FORMAT, stats])}.safetensors"
 
     def read(self, shapes: dict[str, tuple[int, ...]]) -> Int8 | None:
@@ -62,20 +62,10 @@ class Int8Store:
         flat = {}
         for name, (v, s) in made.items():
             flat[name + ".values"], flat[name + ".scale"] = v.contiguous(), s.contiguous()
-        folder = self.path.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-            os.close(fd)
-            try:
-                save_file(flat, tmp)
-                os.replace(tmp, self.path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            for old in folder.glob(f"{self.where}-*.safetensors"):
-                if old != self.path:
-                    old.unlink(missing_ok=True)
-        except OSError:
+        if not write_atomic(self.path, lambda tmp: save_file(flat, tmp)):
             return False
+        for old in self.path.parent.glob(f"{self.where}-*.safetensors"):
+            if old != self.path:
+                with contextlib.suppress(OSError):
+                    old.unlink(missing_ok=True)
         return True

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import platform
 import time
 from collections.abc import Callable
@@ -25,21 +24,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .cache import cache_dir, write_atomic
+
 CANDIDATES = ("packed", "onednn", "linear")
 SHAPES = ((2, 1024, 4096), (2, 4096, 1024), (2, 1024, 3072))  # (rows, in, out): a decoding step's matmuls
 REPEATS = 12  # timed calls per candidate and shape (the best of them counts: the machine's noise only adds)
 STREAMED = 48 * 2**20  # bytes of distinct weights a candidate cycles through per shape: more than a CPU's caches
 # hold, so each call reads its weight from memory, as a step does (a hot weight would time the cache instead)
 _chosen: dict[str, str] = {}  # this process's choices, by cache key
-
-
-def cache_dir() -> Path:
-    """loopgen's own cache folder (measured kernels, int8 weights): `$LOOPGEN_CACHE_DIR`, else
-    `$XDG_CACHE_HOME/loopgen`, else `~/.cache/loopgen`."""
-    base = os.environ.get("LOOPGEN_CACHE_DIR")
-    if base is None:
-        base = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "loopgen")
-    return Path(base)
 
 
 def cache_file() -> Path:
@@ -138,11 +130,4 @@ def _read(path: Path) -> dict:
 
 
 def _write(path: Path, table: dict) -> None:
-    """Atomically (a reader never sees half a file); a cache that cannot be written is only not kept."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(table, indent=1, sort_keys=True)))

@@ -38,6 +38,11 @@ def set_threads(threads: int | None = None) -> int:
     return n
 
 
+def adaptive_range(threads: int | None = None) -> tuple[int, int] | None:
+    """`serve`'s policy: (low, high) to adapt between, or None where a count is given (`threads`, LOOPGEN_THREADS)."""
+    return None if threads is not None or os.environ.get("LOOPGEN_THREADS") else thread_range()
+
+
 def thread_range(cpu_count: int | None = None) -> tuple[int, int]:
     """(low, high) for the adaptive policy: all cores but one, and all cores (the same on one core)."""
     cores = cpu_count if cpu_count is not None else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")

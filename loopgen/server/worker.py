@@ -381,7 +381,7 @@ class ModelWorker:
         """The thread policy's count for the next step; a change is recorded in every running take (its bits
         depend on it: `render --from` replays it at the same step)."""
         threads = self.governor.observe(took, streams)
-        if threads != torch.get_num_threads():
+        if threads != self.threads:
             torch.set_num_threads(threads)
             self.threads = threads
             for job in self.active.values():

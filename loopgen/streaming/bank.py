@@ -19,7 +19,8 @@ take records it, so that `render --from` makes the same moves at the same frames
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from bisect import bisect_right
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -45,7 +46,7 @@ class BankStream:
     pushed: int = 0  # frames pushed since it opened
     # [frame, rows] each time a steady stream moved into the bank (2) or out of it, alone (1); None where the bank
     # always banks a steady stream (not exact, or not on the CPU)
-    log: list[list[int]] | None = field(default_factory=list)
+    log: list[list[int]] | None = None  # (begun at its first push)
     script: list[list[int]] | None = None  # a recorded `log` to follow instead of the bank's occupancy (a replay)
 
     def push(self, codes: torch.Tensor) -> torch.Tensor:
@@ -62,8 +63,9 @@ class DecoderBank:
     def __init__(self, m: CodecLM, capacity: int = 4, graphs: bool = False, exact: bool = True):
         """graphs: capture the batched push in CUDA graphs (a CUDA model only; see `models.graphs`). exact: at least
         two rows a call, as in a crowd (a one-row call runs other kernels, whose rounding differs), so that a take
-        decoded here has the bits it has beside a few others and `render --from` remakes a daemon's take exactly;
-        False for a lone stream that no crowd's take must match (one row: cheaper on the CPU)."""
+        decoded here has the bits it has beside a few others and `render --from` remakes a daemon's take exactly (on
+        the CPU a stream alone still takes one row, its moves logged: the module's docstring); False for a lone
+        stream that no crowd's take must match (one row: cheaper on the CPU)."""
         self.m = m
         self._graphs = CudaGraphs(m.device) if graphs else None
         self.channels = m.channels
@@ -132,16 +134,16 @@ class DecoderBank:
 
     def open(self) -> BankStream:
         """A new stream (private until it is steady)."""
-        return BankStream(self, log=[] if self.solo else None)
+        return BankStream(self)
 
     def _banked(self, s: BankStream) -> bool:
         """Whether steady `s` decodes in the bank now: always, but in a solo bank only while another stream is open
         (or, replaying, where its script says so)."""
         if not self.solo:
             return True
-        if s.script is not None:
-            rows = [r for f, r in s.script if f <= s.pushed]
-            return bool(rows) and rows[-1] == 2
+        if s.script is not None:  # the last move at or before this frame (none yet: alone)
+            at = bisect_right(s.script, [s.pushed, 2])
+            return at > 0 and s.script[at - 1][1] == 2
         return len(self.open_streams) > 1
 
     # -- pushing -------------------------------------------------------------------------------------------------
@@ -238,14 +240,9 @@ class DecoderBank:
     def close(self, s: BankStream) -> torch.Tensor:
         """End of `s`'s stream: its last samples [1, C, n]. The stream then starts afresh (private)."""
         self.open_streams.discard(id(s))  # (its log stays readable until it opens again)
-        own = s.own
         if s.slot >= 0:
-            own = self._fresh(self.channels)
-            own.set_counters(self.steady)
-            own.copy_rows(torch.arange(self.channels, device=self.m.device), self.net, self._rows([s.slot]))
-            self.used[s.slot], s.slot = None, -1
-            self._shrink()
-        s.own = None  # a next push starts a new stream
+            self._release(s)
+        own, s.own = s.own, None  # a next push starts a new stream
         if own is None:  # nothing was pushed
             return self.net.flat.new_zeros(1, self.channels, 0)
         return own.flush(own.flat.new_zeros(self.channels, 1, 0)).reshape(1, self.channels, -1)  # the codec's dtype

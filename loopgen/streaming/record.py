@@ -145,8 +145,8 @@ class TakeRecord:
                     isinstance(m, list) and len(m) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
                                                                 for v in m)
                     and 0 <= m[0] < 2**31 and m[1] in (1, 2) for m in moves)
-                    and all(a[0] <= b[0] for a, b in zip(moves, moves[1:]))):
-                raise ValueError(f"decode_rows must be [[frame, 1 | 2], ...] in frame order, got {short(moves)}")
+                    and all(a[0] < b[0] for a, b in zip(moves, moves[1:]))):
+                raise ValueError(f"decode_rows must be [[frame, 1 | 2], ...] at rising frames, got {short(moves)}")
 
 
 MAX_TAKE_SECONDS = 3600.0  # a take read back: its new audio and what it kept (chained extends) at most this long
