@@ -288,15 +288,16 @@ class DecoderLayer(nn.Module):
     def decode(
         self, x: torch.Tensor, i: int, cache: KVCache, write: torch.Tensor, mask: torch.Tensor, end: int, text: int
     ) -> torch.Tensor:
-        """One token per cache row. x: [R, D]; write: [R] slot each row's K/V goes to; mask: [R, 1, 1, end] True =
-        the row's own past (itself included); end / text: how much of the cache to read. -> [R, D]"""
+        """One token per cache row. x: [R, D]; write: [R * H] where each row's and head's K/V go, as an index into
+        a layer's cache viewed [R * H * (P+1), Dh]; mask: [R, 1, 1, end] True = the row's own past (itself
+        included); end / text: how much of the cache to read. -> [R, D]"""
         r = x.shape[0]
-        ck, cv = cache.k[i], cache.v[i]  # [R, H, P+1, Dh]
+        ck, cv = cache.k[i], cache.v[i]  # [R, H, P+1, Dh], each layer's contiguous
 
         def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # in the cache's dtype
-            rows = torch.arange(r, device=x.device)
-            ck[rows, :, write] = k[:, :, 0].to(ck.dtype)
-            cv[rows, :, write] = v[:, :, 0].to(ck.dtype)
+            dh = k.shape[-1]
+            ck.view(-1, dh).index_copy_(0, write, k.reshape(-1, dh).to(ck.dtype))  # k: [R, H, 1, Dh]
+            cv.view(-1, dh).index_copy_(0, write, v.reshape(-1, dh).to(ck.dtype))
             return F.scaled_dot_product_attention(q.to(ck.dtype), ck[:, :, :end], cv[:, :, :end], attn_mask=mask)
 
         cross = (cache.cross_k[i, :, :, :text], cache.cross_v[i, :, :, :text], cache.cross_bias[..., :text])
@@ -454,7 +455,9 @@ class MusicgenLM(nn.Module):
         end = cache.positions + 1 if end is None else end
         text = cache.text if text is None else text
         x = self.embed(tokens) + table[pos].to(self.emb.dtype)  # [R, D]
-        write = torch.where(live, pos, cache.positions)
+        slot = torch.where(live, pos, cache.positions)  # [R] the position each row writes: its own, or the scratch
+        heads = torch.arange(cache.rows * self.cfg.num_heads, device=pos.device)  # one index_copy_ per layer's K, V
+        write = heads * (cache.positions + 1) + slot[:, None].expand(-1, self.cfg.num_heads).reshape(-1)  # [R * H]
         mask = (torch.arange(end, device=pos.device)[None, :] <= pos[:, None])[:, None, None, :]  # [R, 1, 1, end]
         for i, layer in enumerate(self.layers):
             x = layer.decode(x, i, cache, write, mask, end, text)

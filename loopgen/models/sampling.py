@@ -29,6 +29,16 @@ def check_seed(seed: int | None) -> int:
     return seed
 
 
+def _shortcut(eager: bool, x: torch.Tensor) -> bool:
+    """The caller runs eagerly (not a captured or compiled step) on the CPU, where reading a value on the host costs
+    nothing and a step's small ops are a real share of it: the shortcuts below give the fixed-shape path's values
+    (tests hold them equal)."""
+    return eager and x.device.type in FREE_READS and not torch.compiler.is_compiling()
+
+
+FREE_READS = ("cpu",)  # devices whose values the host reads without waiting (tests of a GPU's path empty it)
+
+
 # -- guidance ------------------------------------------------------------------------------------------------------
 def guide(
     logits: torch.Tensor, voice: torch.Tensor, weight: torch.Tensor, uncond: torch.Tensor, cfg: torch.Tensor
@@ -47,14 +57,21 @@ def guide(
 
 
 # -- filtering -----------------------------------------------------------------------------------------------------
-def filter_logits(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
+def filter_logits(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor,
+                  eager: bool = False) -> torch.Tensor:
     """Temperature, then top-k, then top-p (transformers' order). logits: [B, K, V] float32; the parameters are [B]
-    tensors (temperature 0 is treated as 1 here: greedy rows take the argmax before filtering)."""
+    tensors (temperature 0 is treated as 1 here: greedy rows take the argmax before filtering). eager: not inside a
+    captured or compiled step (the CPU may then take a shortcut to the same values)."""
     b, k, v = logits.shape
     t = torch.where(temperature > 0, temperature, torch.ones_like(temperature))
     x = logits / t[:, None, None]
-    desc = x.sort(dim=-1, descending=True).values  # [B, K, V]
     use_k = ((top_k > 0) & (top_k < v))[:, None, None]
+    use_p = ((top_p > 0) & (top_p < 1))[:, None, None]
+    if _shortcut(eager, x) and not bool(use_p.any()):  # top-k alone (MusicGen's way): the k largest values, not a sort
+        kth = x.topk(int(top_k.clamp(1, v).max()), dim=-1).values.gather(  # of the vocabulary (the same values)
+            -1, (top_k.clamp(1, v) - 1)[:, None, None].expand(b, k, 1))
+        return torch.where(use_k & (x < kth), float("-inf"), x)
+    desc = x.sort(dim=-1, descending=True).values  # [B, K, V]
     kth = desc.gather(-1, (top_k.clamp(1, v) - 1)[:, None, None].expand(b, k, 1))
     x = torch.where(use_k & (x < kth), float("-inf"), x)
     # top-p over what top-k left, in ascending order as transformers does: drop the low tail whose mass <= 1 - p
@@ -62,7 +79,6 @@ def filter_logits(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.
     drop = asc.softmax(-1).cumsum(-1) <= (1 - top_p)[:, None, None]
     drop[..., -1].fill_(False)  # keep at least the best token (a fill: no host value enters a captured step)
     keep_from = asc.gather(-1, drop.sum(-1, keepdim=True).clamp(max=v - 1))  # lowest kept value
-    use_p = ((top_p > 0) & (top_p < 1))[:, None, None]
     return torch.where(use_p & (x < keep_from), float("-inf"), x)
 
 
@@ -89,31 +105,45 @@ def _key(seed: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
     return _hash32(key ^ _hash32((draws & _M32) ^ 0x85EBCA6B))
 
 
-def _unit(key: torch.Tensor, element: torch.Tensor) -> torch.Tensor:
-    bits = _hash32(key ^ _hash32(element ^ 0xC2B2AE35))
+def _element(element: torch.Tensor) -> torch.Tensor:
+    return _hash32(element ^ 0xC2B2AE35)
+
+
+def _unit(key: torch.Tensor, hashed: torch.Tensor) -> torch.Tensor:
+    """key [B, 1], hashed: _element of each element drawn -> float32 in (0, 1)."""
+    bits = _hash32(key ^ hashed)
     return ((bits >> 8).to(torch.float32) + 0.5) * (1.0 / 2**24)
 
 
-def uniforms(seed: torch.Tensor, draws: torch.Tensor, n: int) -> torch.Tensor:
+_ELEMENTS: dict[int, torch.Tensor] = {}  # the CPU's _element(arange(n)) by n: half of a draw's hashing, made once
+
+
+def uniforms(seed: torch.Tensor, draws: torch.Tensor, n: int, eager: bool = False) -> torch.Tensor:
     """seed, draws: [B] long -> [B, n] float32 in (0, 1), a pure function of (seed, draws, element)."""
-    return _unit(_key(seed, draws)[:, None], torch.arange(n, device=seed.device, dtype=torch.long)[None, :])
+    if _shortcut(eager, seed):
+        if n not in _ELEMENTS:
+            _ELEMENTS[n] = _element(torch.arange(n, dtype=torch.long))[None, :]
+        hashed = _ELEMENTS[n]
+    else:  # made in the step: nothing outside a captured step's memory
+        hashed = _element(torch.arange(n, device=seed.device, dtype=torch.long)[None, :])
+    return _unit(_key(seed, draws)[:, None], hashed)
 
 
 def uniforms_at(seed: torch.Tensor, draws: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
     """Some elements of `uniforms`: seed, draws [M] long, elements [M, n] long -> [M, n], equal to
     uniforms(seed, draws, N)[m, elements[m]] (a MAGNeT pass draws only where it is still masked)."""
-    return _unit(_key(seed, draws)[:, None], elements)
+    return _unit(_key(seed, draws)[:, None], _element(elements))
 
 
 def choose(
     logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor,
-    seed: torch.Tensor, draws: torch.Tensor,
+    seed: torch.Tensor, draws: torch.Tensor, eager: bool = False,
 ) -> torch.Tensor:
     """logits [B, K, V] float32 (already guided) -> tokens [B, K]. Row b draws with (seed[b], draws[b]); greedy
     where temperature is 0 or top_k is 1."""
     b, k, v = logits.shape
-    probs = filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
-    noise = -torch.log(uniforms(seed, draws, k * v)).view(b, k, v)  # Exp(1)
+    probs = filter_logits(logits, temperature, top_k, top_p, eager).softmax(dim=-1)
+    noise = -torch.log(uniforms(seed, draws, k * v, eager)).view(b, k, v)  # Exp(1)
     drawn = (probs / noise).argmax(dim=-1)
     greedy = ((temperature <= 0) | (top_k == 1))[:, None]
     return torch.where(greedy, logits.argmax(dim=-1), drawn)

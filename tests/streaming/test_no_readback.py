@@ -44,17 +44,20 @@ def test_the_step_and_the_decode_never_read_the_device():
     assert a.flush().shape == (1, 2402) and a.audio().shape == (1, 16000)  # the decoder's last samples; the take
 
 
-def test_the_per_step_path_copies_nothing_from_the_host():
+def test_the_per_step_path_copies_nothing_from_the_host(monkeypatch):
     """Each step and each batched decode, with real values on the CPU, under the refusals of a CUDA graph capture
     (tests/models/graph_replay.HostGuard): no `torch.tensor(list)`, no list indexing of a device tensor, no host
     number written into one, no host read. On a GPU each of those is a copy that waits for the stream, per frame.
     Covered: fresh takes and a continuation primed in chunks, a stream joining a batch, streams moving into the
     decoder bank's rows and pausing there, and windows re-primed from a session's own tail. Live changes and joins
-    happen between steps (they are events, not the per-step path)."""
+    happen between steps (they are events, not the per-step path). The CPU's own shortcuts (sampling.FREE_READS),
+    which read on the host where that is free, are off, as on a GPU."""
     import torch
 
+    from loopgen.models import sampling
     from tests.models.graph_replay import HostGuard
 
+    monkeypatch.setattr(sampling, "FREE_READS", ())  # a GPU's path: the CPU's shortcuts read values on the host
     m = load_model("random:tiny")
     bank = DecoderBank(m, 1)
     guided = SamplingParams(cfg_coef=3.0)

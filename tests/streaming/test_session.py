@@ -170,7 +170,7 @@ def test_steering_reaches_the_sampler(tiny, monkeypatch):
     monkeypatch.setattr(engine, "guide", lambda *a: seen.append(inner(*a)) or seen[-1])
     picks = []
     real_choose = engine.choose
-    monkeypatch.setattr(engine, "choose", lambda logits, *a: picks.append(real_choose(logits, *a)) or picks[-1])
+    monkeypatch.setattr(engine, "choose", lambda logits, *a, **kw: picks.append(real_choose(logits, *a, **kw)) or picks[-1])
     s = Session(tiny, ["x"], loopgen.models.SamplingParams(top_k=50), seed=0, seconds=1.0)
     for i in range(40):
         if i == 20:
