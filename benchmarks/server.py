@@ -8,7 +8,8 @@
 (b) concurrent real-time streams: N clients (1, 2, 4, ... up to --max-streams) each generate --seconds at once; the
     count is sustained when no client underruns: a client that starts playing `preroll` seconds after its first
     audio event would have every later chunk in time (arrival <= first + preroll + its first sample / rate);
-(c) throughput: one 2 s generation over WebSocket against the engine alone (stream_audio), same model.
+(c) throughput: a 2 s generation over WebSocket, its client a process of its own, against the engine alone
+    (stream_audio in the daemon's process), same model, --full-runs of each in turn.
 
     python benchmarks/server.py --model random:small --skip-capacity    # (a) and (c) on the real architecture
 """
@@ -60,22 +61,28 @@ async def main(a) -> None:
             eng.append(await asyncio.to_thread(engine_first))
             ws.append(await ws_first())
 
-        async def ws_full() -> float:
-            t = time.perf_counter()
-            async for _ in c.generate("a beat", seconds=2.0, seed=0):
-                pass
-            return time.perf_counter() - t
+    def engine_full() -> float:
+        t = time.perf_counter()
+        for _ in loopgen.stream_audio(m, ["a beat"], 2.0, seed=0):
+            pass
+        return time.perf_counter() - t
 
-        def engine_full() -> float:
-            t = time.perf_counter()
-            for _ in loopgen.stream_audio(m, ["a beat"], 2.0, seed=0):
-                pass
-            return time.perf_counter() - t
+    # (c) the client in a process of its own, as a plugin's or a browser's is: it shares the machine's cores with
+    # the daemon, not its interpreter (a client in the daemon's process takes the GIL from its model thread)
+    client = await asyncio.create_subprocess_exec(sys.executable, __file__, "--client", url,
+                                                  stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
 
-        full_e, full_w = [], []
-        for _ in range(3):
-            full_e.append(await asyncio.to_thread(engine_full))
-            full_w.append(await ws_full())
+    async def ws_full() -> float:
+        client.stdin.write(b"2.0\n")
+        await client.stdin.drain()
+        return float((await client.stdout.readline()).decode())
+
+    full_e, full_w = [], []
+    for _ in range(a.full_runs):  # alternate, so drift hits both
+        full_e.append(await asyncio.to_thread(engine_full))
+        full_w.append(await ws_full())
+    client.stdin.close()
+    await client.wait()
 
     async def one(i: int, seconds: float) -> tuple[float, int]:
         """(wall time, chunks that would have come too late for a player with `preroll` s of buffer)."""
@@ -119,7 +126,22 @@ async def main(a) -> None:
     if rows:
         print(f"| concurrent real-time streams sustained (no late chunk) | {sustained} |")
     fe, fw = statistics.median(full_e), statistics.median(full_w)
-    print(f"| 2 s generation: engine alone / over WebSocket (s) | {fe:.2f} / {fw:.2f} ({fw / fe:.2f}x) |")
+    ratios = sorted(e / w for e, w in zip(full_e, full_w))
+    print(f"| 2 s generation: engine alone / over WebSocket, a client process (s), median of {a.full_runs} | "
+          f"{fe:.2f} / {fw:.2f} (the daemon's rate {fe / fw:.2f}x the engine's; run by run "
+          f"{', '.join(f'{r:.2f}' for r in ratios)}) |")
+
+
+async def client_main(url: str) -> None:
+    """--client: one generation per line read (its seconds); prints the seconds from the request to its last event."""
+    from loopgen.clients import connect
+
+    async with connect(url) as c:
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            t = time.perf_counter()
+            async for _ in c.generate("a beat", seconds=float(line), seed=0):
+                pass
+            print(time.perf_counter() - t, flush=True)
 
 
 if __name__ == "__main__":
@@ -135,6 +157,11 @@ if __name__ == "__main__":
     ap.add_argument("--preroll", type=float, default=0.5, help="a client's buffer before it starts playing (s)")
     ap.add_argument("--max-streams", type=int, default=64)
     ap.add_argument("--counts", default=None, help="stream counts to try, e.g. 64,96,128 (default: doubling)")
+    ap.add_argument("--full-runs", type=int, default=5, help="2 s generations of each kind in (c)")
+    ap.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # (c)'s client process
     a = ap.parse_args()
-    set_threads(a.threads)
-    asyncio.run(main(a))
+    if a.client:
+        asyncio.run(client_main(a.client))
+    else:
+        set_threads(a.threads)
+        asyncio.run(main(a))
