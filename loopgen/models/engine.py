@@ -25,7 +25,7 @@ import torch
 from ..errors import LoopgenError
 from .delay import forced_columns
 from .graphs import CudaGraphs, tensor_key
-from .lm import KVCache, MusicgenLM
+from .lm import ALL_ROWS, Groups, KVCache, MusicgenLM
 from ..params import SamplingParams
 from .sampling import choose, guide
 
@@ -114,14 +114,14 @@ class Voice:
 
 
 def engine_step(lm: MusicgenLM, cache: KVCache, v: Slots, r: Rows, table: torch.Tensor,
-                delays: torch.Tensor, end: int | None, text: int | None) -> torch.Tensor:
+                delays: torch.Tensor, end: int | None, text: int | None, groups: Groups = None) -> torch.Tensor:
     """One step of every voice (fixed shapes; see the module docstring). Returns [B, K]: the codes of the frame
     each voice's new column completed (meaningful only where the host's bookkeeping says a frame completed)."""
     b, k, c = v.seq.shape
     fed = (v.col - 1).clamp(min=0)  # [B] the column fed now; its position is offset + fed
     last = v.seq.gather(2, fed[:, None, None].expand(b, k, 1))[..., 0]  # [B, K]
     logits = lm.decode(cache, last.index_select(0, r.voice), (fed + v.offset).index_select(0, r.voice),
-                       v.live.index_select(0, r.voice) & ((r.weight > 0) | r.uncond), table, end, text)
+                       v.live.index_select(0, r.voice) & ((r.weight > 0) | r.uncond), table, end, text, groups)
     chosen = choose(guide(logits, r.voice, r.weight, r.uncond, v.cfg), v.temperature, v.top_k, v.top_p,
                     v.seed, v.draws, eager=end is not None)  # [B, K]
     at = v.col.clamp(max=c - 1)[:, None, None].expand(b, k, 1)
@@ -392,13 +392,21 @@ class Engine:
             end = max((v.offset + v.col for v in live), default=1)  # positions fed so far + this one
             text = max((v.text for v in self.voices.values()), default=1)
             self.cache.prepare(end)
-            out = engine_step(self.lm, self.cache, self.v, self.r, table, self.delays, end, text)
+            out = engine_step(self.lm, self.cache, self.v, self.r, table, self.delays, end, text,
+                              self._groups(live) if self.lm.int8 else None)
         for v in live:
             v.col += 1
             v.fed = v.col - 1
             if v.col >= v.cols:  # the window is full: nothing more to choose in it
                 self._set_live(v, False)
         return out
+
+    def _groups(self, live: list[Voice]) -> Groups:
+        """An int8 step's activation scales, one per stepping voice over its own rows: its music then does not
+        depend on what else plays (a take is made again alone, bit for bit). One voice on every row: one call."""
+        if len(live) == 1 and live[0].rows == list(range(self.cache.rows)):
+            return ALL_ROWS
+        return tuple(v.index for v in live)
 
     def _key(self, table: torch.Tensor) -> tuple:
         """Every tensor the step reads or writes (a captured step is valid while none is reallocated)."""

@@ -22,6 +22,13 @@ from .config import LMConfig
 from .int8_store import Int8
 
 
+# which rows of an int8 call share one activation scale (fbgemm's is per call): None, each row its own (one call per
+# row: correct for any caller, slow); ALL_ROWS, all of them (one voice: a step alone, a prefill); else one index
+# tensor per group (each stepping voice's rows)
+Groups = tuple[torch.Tensor, ...] | None
+ALL_ROWS: tuple = ()
+
+
 def sinusoids(positions: torch.Tensor, dim: int) -> torch.Tensor:
     """MusicGen's sinusoidal embedding: [cos | sin] halves, timescale 10000. positions: [T] -> [T, dim] float32."""
     half = dim // 2
@@ -80,11 +87,14 @@ class Dense(nn.Module):
 
     onednn = True  # class switch: False forces F.linear (the path CUDA and torch.compile take)
     int8 = None  # fbgemm packed int8 weight (see quantize), or None
+    int8_out = 0  # its output features
     kernel: str | None = None  # the CPU matmul `pack` chose by measurement (kernels.py); None: not packed
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.int8 is not None:  # int8 weights, activations quantized per call (dynamic), float32 out
-            return torch.ops.quantized.linear_dynamic(x, self.int8, _REDUCE_RANGE)
+    def forward(self, x: torch.Tensor, groups: Groups = None) -> torch.Tensor:
+        """x [M, in] -> [M, out]. groups: for an int8 weight, which rows share an activation scale (see Groups);
+        ignored by float weights."""
+        if self.int8 is not None:
+            return self._int8(x, groups)
         w = self.weight
         if w.is_mkldnn:
             return torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
@@ -93,6 +103,22 @@ class Dense(nn.Module):
                 and not torch.compiler.is_compiling()):
             return torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
         return F.linear(x, w)
+
+    def _int8(self, x: torch.Tensor, groups: Groups) -> torch.Tensor:
+        """int8 weights, activations quantized to int8 per call (dynamically), float32 out. fbgemm takes one scale
+        for all of a call's rows, so a row's result depends on the rows beside it: a step calls it once per group
+        of rows that are made again together (a voice's), a prefill once (one voice's rows, in the chunks a replay
+        repeats), and a caller that names no groups gets one call per row."""
+        if groups is None:
+            return torch.cat([torch.ops.quantized.linear_dynamic(x[i : i + 1], self.int8, _REDUCE_RANGE)
+                              for i in range(x.shape[0])])
+        if len(groups) == 0:  # ALL_ROWS
+            return torch.ops.quantized.linear_dynamic(x, self.int8, _REDUCE_RANGE)
+        out = x.new_zeros(x.shape[0], self.int8_out)  # rows in no group (not stepping): zeros
+        for rows in groups:
+            out.index_copy_(0, rows, torch.ops.quantized.linear_dynamic(x.index_select(0, rows), self.int8,
+                                                                        _REDUCE_RANGE))
+        return out
 
     @property
     def packed(self) -> bool:
@@ -113,6 +139,7 @@ class Dense(nn.Module):
             q = torch._make_per_channel_quantized_tensor(values, scale, torch.zeros(values.shape[0], dtype=torch.long),
                                                          0)
             self.int8 = torch.ops.quantized.linear_prepack(q, None)
+        self.int8_out = values.shape[0]
         self.weight = nn.Parameter(torch.empty(0), requires_grad=False)
 
     def unpack(self) -> None:
@@ -252,45 +279,49 @@ class DecoderLayer(nn.Module):
         self.heads = cfg.num_heads
         self.act = cfg.activation
 
-    def _mlp(self, x2: torch.Tensor) -> torch.Tensor:
+    def _mlp(self, x2: torch.Tensor, g: Groups) -> torch.Tensor:
         d = x2.shape[-1]
         n = F.layer_norm(x2, (d,), self.norm2.weight, self.norm2.bias, self.norm2.eps)
-        y = self.fc1(n)
+        y = self.fc1(n, g)
         y = F.relu(y) if self.act == "relu" else F.gelu(y, approximate="tanh" if self.act == "gelu_new" else "none")
-        return x2 + self.fc2(y)
+        return x2 + self.fc2(y, g)
 
-    def _cross(self, x2: torch.Tensor, b: int, t: int, ck: torch.Tensor, cv: torch.Tensor, cb: torch.Tensor):
+    def _cross(self, x2: torch.Tensor, b: int, t: int, g: Groups, ck: torch.Tensor, cv: torch.Tensor,
+               cb: torch.Tensor):
         d = x2.shape[-1]
         h, dh = self.heads, d // self.heads
         n = F.layer_norm(x2, (d,), self.norm_cross.weight, self.norm_cross.bias, self.norm_cross.eps)
-        q = self.cross_q(n).view(b, t, h, dh).transpose(1, 2).to(ck.dtype)  # the cache's dtype (MusicgenLM.kv_dtype)
+        q = self.cross_q(n, g).view(b, t, h, dh).transpose(1, 2).to(ck.dtype)  # the cache's dtype (kv_dtype)
         if t == 1:  # one query: plain matmuls beat SDPA's dispatch for this size
             a = ((q * dh**-0.5) @ ck.transpose(-1, -2) + cb).softmax(-1) @ cv
         else:
             a = F.scaled_dot_product_attention(q, ck, cv, attn_mask=cb)
-        return x2 + self.cross_out(a.transpose(1, 2).reshape(b * t, d).to(x2.dtype))
+        return x2 + self.cross_out(a.transpose(1, 2).reshape(b * t, d).to(x2.dtype), g)
 
-    def block(self, x2: torch.Tensor, b: int, t: int, attend: Callable, cross: tuple) -> torch.Tensor:
+    def block(self, x2: torch.Tensor, b: int, t: int, attend: Callable, cross: tuple, g: Groups = None
+              ) -> torch.Tensor:
         """The layer's one body, for every way it runs (a token per row, a prefill, MAGNeT's whole segment):
         x2 [b * t, D]; attend(q, k, v), each [b, H, t, Dh] -> [b, H, t, Dh]: the self-attention over whatever keys
         and values the caller keeps (and writes); cross: the text's (keys, values, additive bias), used where the
-        layer has cross-attention (a melody model's has none).
+        layer has cross-attention (a melody model's has none); g: an int8 model's rows sharing an activation scale
+        (Groups; None: none, every call row-independent).
         -> [b * t, D]"""
         d = x2.shape[-1]
         h, dh = self.heads, d // self.heads
         n = F.layer_norm(x2, (d,), self.norm1.weight, self.norm1.bias, self.norm1.eps)
-        q, k, v = self.qkv(n).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [b, H, t, Dh]
-        x2 = x2 + self.out(attend(q, k, v).transpose(1, 2).reshape(b * t, d).to(x2.dtype))
+        q, k, v = self.qkv(n, g).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [b, H, t, Dh]
+        x2 = x2 + self.out(attend(q, k, v).transpose(1, 2).reshape(b * t, d).to(x2.dtype), g)
         if self.cross:
-            x2 = self._cross(x2, b, t, *cross)
-        return self._mlp(x2)
+            x2 = self._cross(x2, b, t, g, *cross)
+        return self._mlp(x2, g)
 
     def decode(
-        self, x: torch.Tensor, i: int, cache: KVCache, write: torch.Tensor, mask: torch.Tensor, end: int, text: int
+        self, x: torch.Tensor, i: int, cache: KVCache, write: torch.Tensor, mask: torch.Tensor, end: int, text: int,
+        groups: Groups = None,
     ) -> torch.Tensor:
         """One token per cache row. x: [R, D]; write: [R * H] where each row's and head's K/V go, as an index into
         a layer's cache viewed [R * H * (P+1), Dh]; mask: [R, 1, 1, end] True = the row's own past (itself
-        included); end / text: how much of the cache to read. -> [R, D]"""
+        included); end / text: how much of the cache to read; groups: see Groups. -> [R, D]"""
         r = x.shape[0]
         ck, cv = cache.k[i], cache.v[i]  # [R, H, P+1, Dh], each layer's contiguous
 
@@ -301,11 +332,12 @@ class DecoderLayer(nn.Module):
             return F.scaled_dot_product_attention(q.to(ck.dtype), ck[:, :, :end], cv[:, :, :end], attn_mask=mask)
 
         cross = (cache.cross_k[i, :, :, :text], cache.cross_v[i, :, :, :text], cache.cross_bias[..., :text])
-        return self.block(x, r, 1, attend, cross)
+        return self.block(x, r, 1, attend, cross, groups)
 
     def prefill(self, x: torch.Tensor, i: int, cache: KVCache, rows: torch.Tensor, start: int) -> torch.Tensor:
         """Tokens at positions start.. of cache rows `rows`. x: [n, T, D] -> [n, T, D]. At batch 2 a step is bound by
-        reading the weights, so every projection is one matmul over a [n*T, D] matrix."""
+        reading the weights, so every projection is one matmul over a [n*T, D] matrix (an int8 model's share one
+        activation scale: call it with one voice's rows, in chunks its replay repeats, as the engine does)."""
         b, t, d = x.shape
         end = start + t
 
@@ -317,7 +349,7 @@ class DecoderLayer(nn.Module):
             return F.scaled_dot_product_attention(q.to(keys.dtype), keys, values, attn_mask=mask)
 
         cross = (cache.cross_k[i, rows], cache.cross_v[i, rows], cache.cross_bias[rows])
-        return self.block(x.reshape(b * t, d), b, t, attend, cross).view(b, t, d)
+        return self.block(x.reshape(b * t, d), b, t, attend, cross, ALL_ROWS).view(b, t, d)
 
     def full(self, x: torch.Tensor, i: int, cache: KVCache, bias: torch.Tensor | None) -> torch.Tensor:
         """Every position at once, no causal mask and no cache of its own (MAGNeT's pass over a segment).
@@ -399,6 +431,10 @@ class MusicgenLM(nn.Module):
     def packed(self) -> bool:
         return self.heads.packed
 
+    @property
+    def int8(self) -> bool:
+        return self.heads.int8 is not None
+
     @torch.inference_mode()
     def condition(self, cache: KVCache, rows: torch.Tensor, states: torch.Tensor, mask: torch.Tensor) -> None:
         """Every layer's cross-attention K/V for the text states of cache rows `rows` [n].
@@ -437,20 +473,21 @@ class MusicgenLM(nn.Module):
         x = F.embedding(tokens + offsets, self.emb.view(-1, self.cfg.dim)).sum(dim=-2)
         return x * math.sqrt(self.cfg.dim) if self.cfg.scale_embedding else x
 
-    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+    def _logits(self, x: torch.Tensor, groups: Groups = None) -> torch.Tensor:
         """x [N, D] -> float32 logits [N, K, card]."""
-        return self.heads(self.norm(x)).float().view(x.shape[0], self.cfg.num_codebooks, self.cfg.card)
+        return self.heads(self.norm(x), groups).float().view(x.shape[0], self.cfg.num_codebooks, self.cfg.card)
 
     # -- forward -------------------------------------------------------------------------------------------------
     def decode(
         self, cache: KVCache, tokens: torch.Tensor, pos: torch.Tensor, live: torch.Tensor, table: torch.Tensor,
-        end: int | None = None, text: int | None = None,
+        end: int | None = None, text: int | None = None, groups: Groups = None,
     ) -> torch.Tensor:
         """One token for every cache row, each at its own position: the fixed-shape step.
 
         tokens: [R, K]; pos: [R] long (< cache.positions); live: [R] bool, rows that do not step write their K/V
         into the scratch slot, so their history is untouched; table: `position_table(cache.positions)`.
         end / text: read only the first `end` positions / `text` tokens (eager speed; None = all, for capture).
+        groups (an int8 model): the rows that share an activation scale, each stepping voice's (see Groups).
         The caller keeps `end > pos.max()` and has called `cache.prepare(end)`. Returns float32 logits [R, K, card]."""
         end = cache.positions + 1 if end is None else end
         text = cache.text if text is None else text
@@ -460,8 +497,8 @@ class MusicgenLM(nn.Module):
         write = heads * (cache.positions + 1) + slot[:, None].expand(-1, self.cfg.num_heads).reshape(-1)  # [R * H]
         mask = (torch.arange(end, device=pos.device)[None, :] <= pos[:, None])[:, None, None, :]  # [R, 1, 1, end]
         for i, layer in enumerate(self.layers):
-            x = layer.decode(x, i, cache, write, mask, end, text)
-        return self._logits(x)
+            x = layer.decode(x, i, cache, write, mask, end, text, groups)
+        return self._logits(x, groups)
 
     @torch.inference_mode()
     def prefill(
@@ -484,5 +521,5 @@ class MusicgenLM(nn.Module):
         x = x.to(self.emb.dtype) + self.position_table(start + t)[start : start + t].to(self.emb.dtype)
         for i, layer in enumerate(self.layers):
             x = layer.prefill(x, i, cache, rows, start)
-        return self._logits(x[:, -1]) if logits else None
+        return self._logits(x[:, -1], ALL_ROWS) if logits else None
 
