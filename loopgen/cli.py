@@ -111,7 +111,14 @@ def render_take(sidecar: str, output: str, model: str | None, device: str | None
         original = torch.from_numpy(audio)
     name = model or record.model
     print(f"loading {name} ...", file=sys.stderr)
-    m = load_model(name, device=device, dtype=dtype)
+    try:  # in the precision the take was made in, unless told otherwise
+        m = load_model(name, device=device, dtype=dtype or record.dtype)
+    except LoopgenError as e:
+        if dtype is not None or record.dtype is None:
+            raise
+        print(f"the take was made in {record.dtype}, which cannot run here ({e}): making it in this device's "
+              f"default; it will not be the same bits", file=sys.stderr)
+        m = load_model(name, device=device)
     data, rate, fmt = replay(record, m, original, out)
     write_audio(output, data, rate, fmt)
     print(f"wrote {output}: {data.shape[0] / rate:.2f} s, seed {record.seed}, {len(record.changes)} live change(s)",
@@ -633,7 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("--min-cfg", type=_finite, default=None,
                     help=f"guidance once unmasked (default {g.min_cfg_coef:g})")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    r.add_argument("--dtype", default="auto", help=DTYPE_HELP)
+    r.add_argument("--dtype", default=None, help=DTYPE_HELP + " (default: auto; --from: the take's own)")
     _output_options(r)
     _thread_option(r)
     r.set_defaults(func=cmd_render)

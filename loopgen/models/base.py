@@ -79,6 +79,11 @@ class CodecLM(nn.Module):
         return self.lm.emb.dtype
 
     @property
+    def dtype_name(self) -> str:
+        """The precision it was loaded in, as load_model names it ("int8" for int8 weights, float activations)."""
+        return "int8" if self.lm.int8 else str(self.dtype).removeprefix("torch.")
+
+    @property
     def max_frames(self) -> int:
         """Frames (prompt included) one window can hold: the training window, or fewer if positions run out."""
         by_window = int(round(self.cfg.max_seconds * self.frame_rate))

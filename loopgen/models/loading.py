@@ -21,6 +21,7 @@ from .int8_store import Int8, Int8Store
 from .weights import checkpoint_files, load_weights
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DTYPE_NAMES = (*DTYPES, "int8")  # every precision load_model takes by name (CodecLM.dtype_name)
 _RELEASE_PATTERNS = ["state_dict.bin", "compression_state_dict.bin", "*.json"]  # audiocraft's layout (MAGNeT)
 
 

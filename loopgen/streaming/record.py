@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import LoopgenError, short
 from ..models.chroma import pitch_classes
+from ..models.loading import DTYPE_NAMES
 from ..params import (LENGTH_LIMITS, LOUDNESS_RANGE, MAX_PROMPT_CHARS, MAX_PROMPTS, MAX_SEED, OUTPUT_FORMATS,
                       OUTPUT_RATES, REQUEST_LIMITS, SamplingParams, request_problem)
 from .output import Output
@@ -56,6 +57,7 @@ class TakeRecord:
     decode_rows: list | None = None
     created: str | None = None
     melody: dict | None = None  # {"pitch_classes": [...], "chroma_from": ...}: a melody model's conditioning
+    dtype: str | None = None  # the precision its model ran in (load_model's name: "int8", "float32", ...)
     record: int = VERSION
 
     @property
@@ -103,6 +105,8 @@ class TakeRecord:
         line naming the bad field: no traceback, no unbounded work). Raises ValueError."""
         _whole("record", self.record, 1, VERSION)
         _text("model", self.model, 200)
+        if self.dtype is not None and self.dtype not in DTYPE_NAMES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPE_NAMES)}, got {short(self.dtype)}")
         object.__setattr__(self, "prompts", _prompts("prompts", self.prompts))
         _sampling("parameters", self.parameters)
         _whole("seed", self.seed, 0, MAX_SEED)
@@ -225,7 +229,7 @@ def _changes(changes: Any, frames: int) -> None:
 def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: int, data_frames: int,
               out: Output, bars: float | None, bpm: float | None, beats_per_bar: int, loop: bool, stopped: bool,
               continues: Path | None, prefill_chunk: int | None, threads: int, created: str,
-              loudness_reached: float | None = None) -> TakeRecord:
+              loudness_reached: float | None = None, dtype: str | None = None) -> TakeRecord:
     """The record of a finished take (what the daemon writes beside its WAV)."""
     return TakeRecord(
         model=model, prompts=list(take.prompts),
@@ -235,7 +239,7 @@ def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: 
         seconds=data_frames / data_rate, bpm=bpm, bars=bars,
         beats_per_bar=beats_per_bar, loop=loop, stopped_early=stopped, changes=list(take.changes),
         continues=None if continues is None else continues.name, keeps_original=take.keep_original,
-        prefill_chunk=prefill_chunk, threads=threads, created=created,
+        prefill_chunk=prefill_chunk, threads=threads, created=created, dtype=dtype,
         decode_rows=None if take.decoder.log is None else [list(m) for m in take.decoder.log],
         melody=None if take.melody is None else {"pitch_classes": pitch_classes(take.melody),
                                                  "chroma_from": take.melody_from},

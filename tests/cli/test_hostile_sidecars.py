@@ -18,7 +18,7 @@ BASE = {
     "output_format": "float", "loudness": None, "channels": 1, "seconds": 0.2, "bpm": None, "bars": None,
     "beats_per_bar": 4, "loop": False, "stopped_early": False, "changes": [], "continues": None,
     "keeps_original": False, "prefill_chunk": 30, "threads": 1, "created": "2026-12-06T00:00:00",
-    "melody": None, "record": 2,
+    "melody": None, "record": 2, "dtype": "float32",
 }
 NEST = "[" * 5000 + "]" * 5000
 
@@ -37,6 +37,7 @@ NAMED = [
     {"continues": "/etc/passwd"}, {"continues": "sub/x.wav"}, {"changes": [{"tick": 1, "params": {"top_k": "9"}}]},
     {"changes": [{"tick": 1, "prompts": "x"}]}, {"output_format": "mp3"}, {"frames": None}, {"seed": 2**70},
     {"seconds": 1e400}, {"loudness": 5.0}, {"channels": 9}, {"bpm": 1e9}, {"changes": deep(500)},
+    {"dtype": "int4"}, {"dtype": "torch.float32"},
 ]
 BAD = [None, True, -1, 0, 1.5, 2**70, 1e400, -1e400, "", "x" * 10_000, [], {}, [1, 2], {"a": 1}, deep(50),
        [0] * 200_000, "../../etc/passwd"]
@@ -86,6 +87,18 @@ def test_a_hostile_sidecar_is_one_error_line_before_any_work(case, tmp_path, cap
     assert rc == 2 and len(err) == 1 and err[0].startswith("loopgen: error: cannot make a take from"), err
     assert len(err[0]) < 400 and peak < 400 * 2**20
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_a_take_made_in_a_dtype_this_device_cannot_run_is_made_in_its_default(tmp_path, capsys):
+    """A take a GPU made in float16, rendered on the CPU (which refuses float16): made in float32, with a line that
+    says so; told a dtype, render uses that one."""
+    side = tmp_path / "take.json"
+    side.write_text(json.dumps({**BASE, "dtype": "float16"}))
+    assert cli_main(["render", "--from", str(side), "-o", str(tmp_path / "out.wav"), "--device", "cpu"]) == 0
+    assert "made in float16, which cannot run here" in capsys.readouterr().err
+    assert cli_main(["render", "--from", str(side), "-o", str(tmp_path / "b.wav"), "--dtype", "float16",
+                     "--device", "cpu"]) == 2
+    assert "float16 is not supported on cpu" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("text", [NEST, '{"model": ' + NEST + "}", "x" * (17 * 2**20)])

@@ -186,6 +186,37 @@ def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, caps
     assert len(json.loads(open(first[:-4] + ".json").read())["changes"]) == 2
 
 
+def test_an_int8_take_beside_another_is_made_again_bit_for_bit(serve, tmp_path, capsys):
+    """The daemon in int8 (`serve --dtype int8`), a take started while another plays: its record names int8 and
+    `render --from`, told nothing, makes it again in int8, bit for bit (one activation scale per voice: what plays
+    beside a take does not reach it). Told float32, it makes other music."""
+    from loopgen.cli import main
+
+    async def scenario(server):
+        playing = asyncio.Event()
+
+        async def noise(other) -> None:
+            async for ev in other.generate("noise", id="n", seconds=2, seed=9):
+                if ev["type"] == "audio":
+                    playing.set()
+
+        async with connect(url(server)) as c, connect(url(server)) as other:
+            beside = asyncio.ensure_future(noise(other))
+            await playing.wait()
+            done = (await run(c.generate("warm keys", id="live", seconds=1.0, seed=4)))[-1]
+            await beside
+            return done["path"]
+
+    wav = serve(scenario, dtype="int8")
+    sidecar = wav[:-4] + ".json"
+    assert json.loads(open(sidecar).read())["dtype"] == "int8"
+    made = sf.read(wav, dtype="float32")[0]
+    for dtype, same in ((None, True), ("float32", False)):
+        out = tmp_path / f"again-{dtype}.wav"
+        assert main(["render", "--from", sidecar, "-o", str(out)] + (["--dtype", dtype] if dtype else [])) == 0
+        assert np.array_equal(sf.read(out, dtype="float32")[0], made) == same, capsys.readouterr().err
+
+
 def test_takes_at_the_daws_rate_format_and_loudness(serve, tmp_path, capsys):
     """A 2-bar loop at 97 bpm asked for at 48 kHz, 16-bit, -23 LUFS: the file is that, lasts its bars exactly at
     48 kHz, measures -23 LUFS, and `render --from` makes the same file."""
