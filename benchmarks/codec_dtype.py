@@ -5,6 +5,7 @@
 Decodes the same random codes offline and incrementally (1-frame chunks) with the codec in each dtype and reports the
 error against the float32 offline decode: max |diff|, and the signal-to-error ratio in dB (16-bit PCM's own floor is
 about 96 dB). loopgen keeps the codec in float32 (`load_model` casts only the LM); this is the measurement behind that.
+On the CPU also an int8 model's codec, whose streaming decode runs its step matrices in int8.
 """
 from __future__ import annotations
 
@@ -40,12 +41,12 @@ def main() -> None:
             torch.cuda.synchronize()
         return time.perf_counter()
 
-    def run() -> tuple[torch.Tensor, torch.Tensor, float, float]:
-        m.decode(codes[..., :20])  # warm-up
+    def run(model=m) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+        model.decode(codes[..., :20])  # warm-up
         t = now()
-        offline = m.decode(codes).double()
+        offline = model.decode(codes).double()
         t_off = now() - t
-        dec = loopgen.IncrementalDecoder(m)
+        dec = loopgen.IncrementalDecoder(model)
         t = now()
         parts = [dec.push(codes[..., i : i + 1]) for i in range(frames)] + [dec.flush()]
         t_stream = now() - t
@@ -72,6 +73,11 @@ def main() -> None:
             err = (x - ref).pow(2).mean().item()
             cells.append(f"{(x - ref).abs().max().item():.1e}, {10 * math.log10(power / max(err, 1e-30)):.1f}")
         print(f"| {str(dt)[6:]} | {cells[0]} | {cells[1]} | {t_off:.2f} / {t_stream:.2f} |")
+    if m.device.type == "cpu":  # an int8 model streams its codec through int8 step matrices (offline: float32)
+        _, streamed, t_off, t_stream = run(loopgen.load_model(a.model, device="cpu", dtype="int8"))
+        err = (streamed - ref).pow(2).mean().item()
+        print(f"| int8 model (streamed: int8 step matrices) | float32 | {(streamed - ref).abs().max().item():.1e}, "
+              f"{10 * math.log10(power / max(err, 1e-30)):.1f} | {t_off:.2f} / {t_stream:.2f} |")
 
 
 if __name__ == "__main__":

@@ -16,29 +16,35 @@ from .config import EncodecConfig
 from .lm import Dense
 
 
-def _derived(module: nn.Module, weights: tuple[torch.Tensor, ...], build):
+def _derived(module: nn.Module, weights: tuple[torch.Tensor, ...], build, tag: object = None):
     """A value computed from `weights` (step matrices for streaming), cached on the module until those weights are
-    replaced or moved (`.to()`). A change in place is seen only for tensors that keep a version counter: inference
-    tensors keep none, so load new weights by replacing the parameters, not by copying into them."""
+    replaced or moved (`.to()`), or `tag` (how it is built) changes. A change in place is seen only for tensors that
+    keep a version counter: inference tensors keep none, so load new weights by replacing the parameters, not by
+    copying into them."""
     def version(t: torch.Tensor) -> int:
         try:
             return t._version
         except RuntimeError:  # inference tensors keep no version counter
             return -1
 
-    key = tuple((t.data_ptr(), version(t), t.device, t.dtype, tuple(t.shape)) for t in weights)
+    key = (tag, *((t.data_ptr(), version(t), t.device, t.dtype, tuple(t.shape)) for t in weights))
     cached = module.__dict__.get("_step_cache")
     if cached is None or cached[0] != key:
         module.__dict__["_step_cache"] = cached = (key, build())
     return cached[1]
 
 
-def _dense(w: torch.Tensor):
-    """A Dense (see lm.Dense, oneDNN-packed on the CPU) holding a copy of w [out, in]."""
+def _dense(w: torch.Tensor, int8: bool = False):
+    """A Dense (see lm.Dense, oneDNN-packed on the CPU) holding a copy of w [out, in]; int8: its int8 values
+    (per output channel), activations quantized per call, one call per row (a stream's result does not depend on
+    the streams decoded beside it)."""
 
     d = Dense(w.shape[1], w.shape[0]).to(device=w.device, dtype=w.dtype)
     d.weight = nn.Parameter(w.detach().contiguous().clone(), requires_grad=False)
-    d.pack()
+    if int8:
+        d.set_int8(*d.int8_of_weight())
+    else:
+        d.pack()
     return d
 
 
@@ -98,10 +104,12 @@ class SConvTranspose1d(nn.Module):
         y = self.conv(x)
         return y[..., self.trim_left : y.shape[-1] - self.trim_right]
 
+    int8 = False  # streaming in int8 (SEANetDecoder.quantize_steps)
+
     def step_matrix(self):
         """The convolution as one matmul for streaming: [n, Cin] -> [n, Cout * kernel]."""
         w = self.conv.weight
-        return _derived(self, (w,), lambda: _dense(w.reshape(self.conv.in_channels, -1).t()))
+        return _derived(self, (w,), lambda: _dense(w.reshape(self.conv.in_channels, -1).t(), self.int8), self.int8)
 
 
 class SLSTM(nn.Module):
@@ -116,6 +124,8 @@ class SLSTM(nn.Module):
         out, new_state = self.lstm(y, state)
         return (out + y).permute(1, 2, 0), new_state
 
+    int8 = False  # streaming in int8 (SEANetDecoder.quantize_steps)
+
     def step_weights(self) -> list:
         """Per layer (Dense over [x, h] -> 4H gates, bias [4H]) for single steps: calling nn.LSTM once per frame
         re-prepares its weights each call and is ~10x slower."""
@@ -124,11 +134,12 @@ class SLSTM(nn.Module):
                    for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
         def build() -> list:
-            return [(_dense(torch.cat([getattr(lstm, f"weight_ih_l{i}"), getattr(lstm, f"weight_hh_l{i}")], dim=1)),
+            return [(_dense(torch.cat([getattr(lstm, f"weight_ih_l{i}"), getattr(lstm, f"weight_hh_l{i}")], dim=1),
+                            self.int8),
                      (getattr(lstm, f"bias_ih_l{i}") + getattr(lstm, f"bias_hh_l{i}")).detach())
                     for i in range(lstm.num_layers)]
 
-        return _derived(self, ws, build)
+        return _derived(self, ws, build, self.int8)
 
 
 class ResBlock(nn.Module):
@@ -188,6 +199,19 @@ class SEANetDecoder(nn.Module):
             scale //= 2
         layers += [nn.ELU(), SConv1d(cfg, cfg.num_filters, cfg.audio_channels, cfg.last_kernel_size)]
         self.layers = nn.ModuleList(layers)
+
+    def quantize_steps(self) -> None:
+        """Stream in int8 (an int8 model on the CPU): the LSTM's and the transposed convolutions' step matrices,
+        which a frame's decode reads whole (~100 MB in float32 for the 32 kHz codec, most of its time), become int8
+        (built here, not at a stream's first frame). The offline decode keeps float32."""
+        for m in self.modules():
+            if isinstance(m, SLSTM):
+                m.int8 = True
+                m.step_weights()
+            elif isinstance(m, SConvTranspose1d):
+                m.int8 = True
+                if m.kernel == 2 * m.stride:  # (other shapes stream through conv_transpose1d, in float)
+                    m.step_matrix()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, D, T] -> [B, 1, T * hop]
         for layer in self.layers:

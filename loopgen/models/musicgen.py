@@ -24,9 +24,12 @@ class MusicGen(CodecLM):
     family = "musicgen"
 
     def quantize(self, stored: Int8 | None = None) -> Int8:
-        """int8 weights with dynamic int8 activations for the per-step projections (the CPU's fastest path); see
-        lm.MusicgenLM.quantize."""
-        return self.lm.quantize(stored)
+        """int8 weights with dynamic int8 activations for the per-step projections (the CPU's fastest path; see
+        lm.MusicgenLM.quantize) and for the codec's streaming step matrices (SEANetDecoder.quantize_steps).
+        Returns the LM's int8 values (for the store)."""
+        made = self.lm.quantize(stored)
+        self.codec.decoder.quantize_steps()
+        return made
 
     # -- generation ----------------------------------------------------------------------------------------------
     def engine(self, voices: int = 1, rows: int = 2, positions: int = 16, compile: bool | str | None = None,

@@ -42,6 +42,7 @@ class ModelInfo:
     num_codebooks: int
     latency_frames: int
     realtime_factor: float | None
+    dtype_name: str  # the precision it runs in (a take's record names it)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class WorkerHost:
         rtf = measure_speed(self.m) if measure else None
         m = self.m
         self.info = ModelInfo(m.name, m.sample_rate, m.channels, m.frame_rate, m.family, bool(m.prefixed),
-                              m.max_frames, m.num_codebooks, IncrementalDecoder(m).latency_frames, rtf)
+                              m.max_frames, m.num_codebooks, IncrementalDecoder(m).latency_frames, rtf, m.dtype_name)
         self.out: queue.Queue = queue.Queue()  # (owner, event) and ("saved", owner, id, rendered, audio, frames)
         self.handles: dict[int, Handle] = {}
         kw = {} if output is None else {"output": output}

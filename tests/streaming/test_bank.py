@@ -152,3 +152,18 @@ def test_misuse_is_refused(tiny):
         bank.push([(s, codes[..., :1]), (s, codes[..., 1:])])
     with pytest.raises(LoopgenError, match="another decoder bank"):
         other.push([(s, codes)])
+
+
+def test_int8_streams_in_the_bank_equal_themselves_alone(two_threads):
+    """An int8 model streams its codec in int8, each stream's activations quantized apart (one call per row): in the
+    bank beside others a stream is the same bits as made alone by its log (a daemon's int8 take replays exactly)."""
+    from loopgen import load_model
+
+    m = load_model("random:tiny", dtype="int8")
+    plans = [(codes_for(m, 30, seed), start, set(skips), first) for seed, start, skips, first in PLANS[:3]]
+    logs: list = []
+    got, _, per_call = crowd(m, plans, logs=logs)
+    assert max(per_call) >= 3  # decoded together
+    for g, (codes, _, _, first), log in zip(got, plans, logs):
+        alone, _, _ = crowd(m, [(codes, 0, set(), first)], scripts=[log])
+        assert torch.equal(g, alone[0])
