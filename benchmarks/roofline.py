@@ -7,8 +7,8 @@ and does 2 multiply-adds per weight per row: about 1.4 GFLOP against hundreds of
 arithmetic. Printed, per dtype: the bytes a step must read (weights the step multiplies, as stored: 4, 2 or 1 byte
 plus int8's scales; the KV cache at --position), the steps/s this machine's measured read bandwidth would allow, the
 steps/s measured (the LM step alone, Session stepping at that position, no decode), and the share of the limit.
-Also: the read bandwidth (a sum over a 1 GiB buffer, best of 5), the codec's incremental decode per frame, and
-what real time (50 steps/s with the decode) would need.
+Also: the read bandwidth (a sum over a 1 GiB buffer, best of 5), the codec's incremental decode per frame (an int8
+model's streams through int8 step matrices), and the real-time factor of a step and a decode in turn.
 """
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def main(a) -> None:
     bw = read_bandwidth()
     print(f"{cpu_name()}, {torch.get_num_threads()} threads: read bandwidth {bw / 1e9:.1f} GB/s "
           f"(a 1 GiB sum, best of 5)")
-    print(f"{'dtype':9} {'weights MB':>10} {'KV MB':>6} {'limit steps/s':>13} {'measured':>9} {'share':>6}")
-    decode_ms = None
+    print(f"{'dtype':9} {'weights MB':>10} {'KV MB':>6} {'limit steps/s':>13} {'measured':>9} {'share':>6} "
+          f"{'codec ms/frame':>14} {'real time x':>11}")
     for dt in a.dtypes.split(","):
         m = load_model("random:small", dtype=dt)
         weights, kv = step_bytes(m, a.position)
@@ -80,20 +80,19 @@ def main(a) -> None:
         for _ in range(a.steps):
             s.step()
         rate = a.steps / (time.perf_counter() - t)
-        print(f"{dt:9} {weights / 1e6:>10.0f} {kv / 1e6:>6.0f} {limit:>13.1f} {rate:>9.1f} {rate / limit:>6.0%}")
-        if decode_ms is None:  # the codec is float32 whatever the LM's dtype
-            dec = IncrementalDecoder(m)
-            codes = torch.randint(0, 2048, (1, m.num_codebooks, 60))
-            for i in range(10):
-                dec.push(codes[..., i : i + 1])
-            t = time.perf_counter()
-            for i in range(10, 60):
-                dec.push(codes[..., i : i + 1])
-            decode_ms = (time.perf_counter() - t) / 50 * 1000
+        dec = IncrementalDecoder(m)  # float32, or int8 step matrices for an int8 model
+        codes = torch.randint(0, 2048, (1, m.num_codebooks, 60))
+        for i in range(10):
+            dec.push(codes[..., i : i + 1])
+        t = time.perf_counter()
+        for i in range(10, 60):
+            dec.push(codes[..., i : i + 1])
+        decode_ms = (time.perf_counter() - t) / 50 * 1000
+        frame_ms = 1000 / rate + decode_ms  # a step and its frame's decode, one after the other
+        print(f"{dt:9} {weights / 1e6:>10.0f} {kv / 1e6:>6.0f} {limit:>13.1f} {rate:>9.1f} {rate / limit:>6.0%} "
+              f"{decode_ms:>14.1f} {1000 / m.frame_rate / frame_ms:>11.2f}")
         del m, s
-    budget = 1000 / 50
-    print(f"codec: incremental decode {decode_ms:.1f} ms per frame; real time leaves {budget - decode_ms:.1f} ms per "
-          f"step of the {budget:.0f} ms a frame lasts: {1000 / (budget - decode_ms):.0f} steps/s for the LM alone")
+    print("real time x: a frame's 20 ms over the step's and the codec's time in turn (real time: 1.00)")
 
 
 if __name__ == "__main__":
