@@ -123,7 +123,7 @@ def engine_step(lm: MusicgenLM, cache: KVCache, v: Slots, r: Rows, table: torch.
     logits = lm.decode(cache, last.index_select(0, r.voice), (fed + v.offset).index_select(0, r.voice),
                        v.live.index_select(0, r.voice) & ((r.weight > 0) | r.uncond), table, end, text, groups)
     chosen = choose(guide(logits, r.voice, r.weight, r.uncond, v.cfg), v.temperature, v.top_k, v.top_p,
-                    v.seed, v.draws, eager=end is not None)  # [B, K]
+                    v.seed, v.draws, eager=end is not None)  # [B, K] (end is None: a captured or compiled step)
     at = v.col.clamp(max=c - 1)[:, None, None].expand(b, k, 1)
     want = v.forced.gather(2, at)[..., 0]
     new = torch.where(v.live[:, None], torch.where(want < 0, chosen, want), v.seq.gather(2, at)[..., 0])

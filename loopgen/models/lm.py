@@ -91,7 +91,8 @@ class Dense(nn.Module):
     kernel: str | None = None  # the CPU matmul `pack` chose by measurement (kernels.py); None: not packed
 
     def forward(self, x: torch.Tensor, groups: Groups = None) -> torch.Tensor:
-        """x [M, in] -> [M, out]. groups: for an int8 weight, which rows share an activation scale (see Groups);
+        """x [M, ..., in] -> [M, ..., out]. groups: for an int8 weight, which rows (along dim 0) share an activation
+        scale (see Groups);
         ignored by float weights."""
         if self.int8 is not None:
             return self._int8(x, groups)
