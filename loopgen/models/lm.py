@@ -92,8 +92,7 @@ class Dense(nn.Module):
 
     def forward(self, x: torch.Tensor, groups: Groups = None) -> torch.Tensor:
         """x [M, ..., in] -> [M, ..., out]. groups: for an int8 weight, which rows (along dim 0) share an activation
-        scale (see Groups);
-        ignored by float weights."""
+        scale (see Groups); ignored by float weights."""
         if self.int8 is not None:
             return self._int8(x, groups)
         w = self.weight
