@@ -48,14 +48,21 @@ def _onednn_works() -> bool:
         return False
 
 
-
-
-def _has_vnni() -> bool:
-    """x86 VNNI: fbgemm can use full 8-bit activations without overflow; without it, 7 bits (reduce_range)."""
+def int8_full_range() -> bool:
+    """Whether fbgemm's int8 matmul is exact here with 8-bit activations. Without VNNI it adds pairs of u8 x s8
+    products in int16, which saturates at full range, so such CPUs need 7-bit activations (`reduce_range`). Probed
+    with values that would saturate (255 x 127, twice, past int16), not read from the CPU's flags (no /proc/cpuinfo
+    on Windows or macOS)."""
     try:
-        with open("/proc/cpuinfo") as f:
-            return "vnni" in f.read(1 << 16)
-    except OSError:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (the quantized-tensor constructor is marked deprecated; see set_int8)
+            w = torch._make_per_channel_quantized_tensor(torch.full((8, 64), 127, dtype=torch.int8),
+                                                         torch.ones(8, dtype=torch.double),
+                                                         torch.zeros(8, dtype=torch.long), 0)
+            packed = torch.ops.quantized.linear_prepack(w, None)
+            y = torch.ops.quantized.linear_dynamic(torch.full((1, 64), 255.0), packed, False)
+        return bool((y == 64 * 255 * 127).all())
+    except (AttributeError, RuntimeError):
         return False
 
 
@@ -63,15 +70,15 @@ def _has_vnni() -> bool:
 # how many rows a call has (from two on), which batched streams' equality with streams alone relies on
 KERNEL_DTYPES = {torch.float32: ("packed", "onednn"), torch.bfloat16: ("packed", "onednn", "linear")}
 _ONEDNN = False  # oneDNN's inner product runs here: probed when the first layer is made, never at import
-_REDUCE_RANGE = True  # fbgemm without VNNI needs 7-bit activations
+_REDUCE_RANGE: bool | None = None  # 7-bit int8 activations (int8_full_range): probed at the first int8 weight
 _PROBED = False
 
 
 def _probe_cpu() -> None:
-    global _ONEDNN, _REDUCE_RANGE, _PROBED
+    global _ONEDNN, _PROBED
     if not _PROBED:
         _PROBED = True
-        _ONEDNN, _REDUCE_RANGE = _onednn_works(), not _has_vnni()
+        _ONEDNN = _onednn_works()
 
 
 class Dense(nn.Module):
@@ -132,8 +139,11 @@ class Dense(nn.Module):
 
     def set_int8(self, values: torch.Tensor, scale: torch.Tensor) -> None:
         """Run on int8 `values` [out, in] and `scale` [out] in fbgemm's packed layout, activations quantized
-        dynamically per call (8-bit on CPUs with VNNI, 7-bit without, where 8 could overflow). The float weight is
-        dropped. Packing is single-threaded and releases the GIL: layers pack in parallel (MusicgenLM.quantize)."""
+        dynamically per call (8-bit where fbgemm is exact with them, int8_full_range; 7-bit elsewhere). The float
+        weight is dropped. Packing is single-threaded and releases the GIL: layers pack in parallel (MusicgenLM.quantize)."""
+        global _REDUCE_RANGE
+        if _REDUCE_RANGE is None:
+            _REDUCE_RANGE = not int8_full_range()
         with warnings.catch_warnings():  # fbgemm's path is the fast one on the CPU today, though its quantized-tensor
             warnings.simplefilter("ignore")  # constructor is marked deprecated (docs/benchmarks.md weighs the options)
             q = torch._make_per_channel_quantized_tensor(values, scale, torch.zeros(values.shape[0], dtype=torch.long),

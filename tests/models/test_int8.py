@@ -207,3 +207,26 @@ def test_a_broken_or_unwritable_int8_store_costs_only_speed(hf_mono, tmp_path, m
     assert torch.equal(_teacher_forced(load_model(str(hf_mono), dtype="int8"), codes, texts),
                        _teacher_forced(ref, codes, texts))
 
+
+
+def test_the_activation_range_is_probed_not_read_from_the_cpus_flags(monkeypatch):
+    """8-bit activations where fbgemm is exact with them (here: VNNI, by /proc/cpuinfo as the test's oracle only),
+    7-bit where a probe that would saturate int16 pair sums comes out wrong."""
+    from pathlib import Path
+
+    from loopgen.models import lm
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        assert lm.int8_full_range() == ("vnni" in cpuinfo.read_text())
+    real = torch.ops.quantized.linear_dynamic
+
+    def saturating(x, packed, reduce_range):  # an AVX2 CPU: a pair of u8 x s8 products clamped to int16
+        y = real(x, packed, reduce_range)
+        return y.clamp(max=32767 * (x.shape[-1] // 2)) if not reduce_range else y
+
+    monkeypatch.setattr(torch.ops.quantized, "linear_dynamic", saturating)
+    assert not lm.int8_full_range()
+    monkeypatch.setattr(lm, "_REDUCE_RANGE", None)
+    load_model("random:tiny", dtype="int8")
+    assert lm._REDUCE_RANGE is True
