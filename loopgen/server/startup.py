@@ -10,15 +10,19 @@ SPEED_SECONDS = 0.3  # audio made at start to time the model on this machine
 
 
 def measure_speed(m) -> float | None:
-    """Audio seconds the model makes per second here, one stream, decoded (timed after the warm-up): what the
-    terminal, `welcome` and the clients say about playing live. None for MAGNeT (a segment's passes make all of its
-    audio at once: its first take says)."""
+    """Audio seconds the model makes per second here, one stream decoded frame by frame as the daemon plays it
+    (`stream_audio`: the incremental decoder, an int8 model's int8 codec; not `generate`'s one offline decode, which
+    is cheaper per frame and would overstate it): what the terminal, `welcome` and the clients say about playing
+    live. None for MAGNeT (a segment's passes make all of its audio at once: its first take says)."""
     import time
+
+    from ..streaming import stream_audio
 
     if m.family != "musicgen":
         return None
     t = time.perf_counter()
-    m.generate(["timing"], SPEED_SECONDS, seed=0)
+    for _ in stream_audio(m, ["timing"], SPEED_SECONDS, seed=0):
+        pass
     return round(SPEED_SECONDS / max(time.perf_counter() - t, 1e-6), 2)
 
 
