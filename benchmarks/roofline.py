@@ -64,18 +64,18 @@ def main(a) -> None:
     from loopgen.streaming.decoder import IncrementalDecoder
     from loopgen.streaming.session import Session
 
-    bw = read_bandwidth()
-    print(f"{cpu_name()}, {torch.get_num_threads()} threads: read bandwidth {bw / 1e9:.1f} GB/s "
-          f"(a 1 GiB sum, best of 5)")
-    print(f"{'dtype':9} {'weights MB':>10} {'KV MB':>6} {'limit steps/s':>13} {'measured':>9} {'share':>6} "
+    print(f"{cpu_name()}, {torch.get_num_threads()} threads; the read bandwidth (a 1 GiB sum, best of 5) measured "
+          f"just before each dtype's steps, as this host's moves")
+    print(f"{'dtype':9} {'GB/s':>5} {'weights MB':>10} {'KV MB':>6} {'limit steps/s':>13} {'measured':>9} {'share':>6} "
           f"{'codec ms/frame':>14} {'real time x':>11}")
     for dt in a.dtypes.split(","):
         m = load_model("random:small", dtype=dt)
         weights, kv = step_bytes(m, a.position)
-        limit = bw / (weights + kv)
         s = Session(m, "lo-fi beat", seed=0, seconds=(a.position + a.steps + 10) / m.frame_rate)
         while s.next_frame < a.position - 4:  # to the position (its first steps pay the prompt's encoding)
             s.step()
+        bw = read_bandwidth()
+        limit = bw / (weights + kv)
         t = time.perf_counter()
         for _ in range(a.steps):
             s.step()
@@ -89,7 +89,8 @@ def main(a) -> None:
             dec.push(codes[..., i : i + 1])
         decode_ms = (time.perf_counter() - t) / 50 * 1000
         frame_ms = 1000 / rate + decode_ms  # a step and its frame's decode, one after the other
-        print(f"{dt:9} {weights / 1e6:>10.0f} {kv / 1e6:>6.0f} {limit:>13.1f} {rate:>9.1f} {rate / limit:>6.0%} "
+        print(f"{dt:9} {bw / 1e9:>5.1f} {weights / 1e6:>10.0f} {kv / 1e6:>6.0f} {limit:>13.1f} {rate:>9.1f} "
+              f"{rate / limit:>6.0%} "
               f"{decode_ms:>14.1f} {1000 / m.frame_rate / frame_ms:>11.2f}")
         del m, s
     print("real time x: a frame's 20 ms over the step's and the codec's time in turn (real time: 1.00)")
