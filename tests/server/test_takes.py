@@ -134,13 +134,17 @@ def test_extend_by_seconds_adds_exactly_that_much(serve):
     serve(scenario)
 
 
-@pytest.mark.parametrize("graphs", [False, True], ids=["eager", "cuda-graphs"])
-def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, capsys, monkeypatch, two_threads, graphs):
+@pytest.mark.parametrize("graphs, dtype", [(False, None), (True, None), (False, "int8")],
+                         ids=["eager", "cuda-graphs", "int8"])
+def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, capsys, monkeypatch, two_threads, graphs,
+                                                            dtype):
     """No seed given, live changes of parameters and prompts while it plays, another stream beside it, then an
     extend of it: `loopgen render --from` makes both takes again, sample for sample (the daemon decodes the two
     streams together, in one decoder call per step; render decodes a take alone, on the daemon's thread count:
     2 here, where render's own policy would take 1). With `--cuda-graphs` (their semantics on the CPU: the model
-    step and the decode replayed from one recording, tests/models/graph_replay.py) the takes are the same bits."""
+    step and the decode replayed from one recording, tests/models/graph_replay.py) the takes are the same bits. In
+    int8 too (a voice's activations quantized apart from the other stream's, its rows growing with the prompt
+    change; render reads int8 from the record)."""
     from loopgen.cli import main
 
     from ..models.graph_replay import ReplayGraphs
@@ -173,7 +177,7 @@ def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, caps
             assert 0 < worker.decoders.calls <= worker.steps < 270
             return events[-1]["path"], ext["path"]
 
-    first, second = serve(scenario, cuda_graphs=graphs)
+    first, second = serve(scenario, cuda_graphs=graphs, **({"dtype": dtype} if dtype else {}))
     if graphs:  # the model step and the decode both ran as replays
         assert len(made) == 2  # the engine's and the decoder bank's; the longest stream is 150 frames:
         assert all(g.replays >= 140 and g.captures <= 3 for g in made)  # nearly every step a replay
