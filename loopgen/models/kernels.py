@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -51,8 +52,15 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+ISA_LIMITS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")  # env that narrows the kernels
+
+
 def cache_key(dtype: torch.dtype) -> str:
-    return f"{cpu_name()} | torch {torch.__version__} | {torch.get_num_threads()} threads | {str(dtype)[6:]}"
+    """What a choice depends on: the CPU, torch, threads, dtype, and the instruction sets the libraries may use
+    (ATen's capability; oneDNN's and MKL's limits when set), so a run limited to AVX2 measures for itself."""
+    limits = "".join(f" | {k}={os.environ[k]}" for k in ISA_LIMITS if os.environ.get(k))
+    return (f"{cpu_name()} | torch {torch.__version__} | {torch.get_num_threads()} threads | {str(dtype)[6:]} | "
+            f"{torch.backends.cpu.get_cpu_capability()}{limits}")
 
 
 def choose(dtype: torch.dtype, timer: Callable[[Callable[[], object]], float] | None = None,

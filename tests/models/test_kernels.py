@@ -43,6 +43,9 @@ def test_the_kernel_is_chosen_by_measurement_and_cached(fresh_cache, monkeypatch
     speed.update(linear=1e-4)  # another machine (here: another thread count) is measured anew
     torch.set_num_threads(torch.get_num_threads() + 1)
     assert kernels.choose(torch.float32, timer) == "linear"  # (conftest puts the threads back)
+    speed.update(packed=1e-5)  # oneDNN limited to AVX2 (an AVX2-only CPU's kernels): measured anew too
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert kernels.choose(torch.float32, timer) == "packed"
 
 
 def test_a_candidate_that_fails_here_is_never_chosen(fresh_cache, monkeypatch):
