@@ -43,6 +43,7 @@ class ModelInfo:
     latency_frames: int
     realtime_factor: float | None
     dtype_name: str  # the precision it runs in (a take's record names it)
+    device: str  # where it runs ("cpu", "cuda:0", ...)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class WorkerHost:
         rtf = measure_speed(self.m) if measure else None
         m = self.m
         self.info = ModelInfo(m.name, m.sample_rate, m.channels, m.frame_rate, m.family, bool(m.prefixed),
-                              m.max_frames, m.num_codebooks, IncrementalDecoder(m).latency_frames, rtf, m.dtype_name)
+                              m.max_frames, m.num_codebooks, IncrementalDecoder(m).latency_frames, rtf, m.dtype_name,
+                              str(m.device))
         self.out: queue.Queue = queue.Queue()  # (owner, event) and ("saved", owner, id, rendered, audio, frames)
         self.handles: dict[int, Handle] = {}
         kw = {} if output is None else {"output": output}

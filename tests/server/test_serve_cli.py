@@ -136,3 +136,13 @@ def test_send_without_a_server_is_a_clear_error():
 def test_devices_lists_something():
     r = subprocess.run([sys.executable, "-m", "loopgen", "devices"], capture_output=True, text=True)
     assert r.returncode == 0 and "audio outputs" in r.stdout and "MIDI inputs" in r.stdout
+
+
+def test_the_speed_line_suggests_int8_only_where_it_would_help():
+    from loopgen.server.startup import speed_line
+
+    assert "--dtype int8" in speed_line(0.2, "float32", "cpu")
+    assert "--dtype int8" not in speed_line(0.6, "int8", "cpu")  # already int8
+    assert "--dtype int8" not in speed_line(0.8, "float16", "cuda:0")  # int8 runs on the CPU only
+    assert speed_line(0.6, "int8", "cpu").endswith("(a GPU or a smaller model plays live)")
+    assert speed_line(1.5, "int8", "cpu").endswith("plays live") and "slower" not in speed_line(1.5)
