@@ -26,7 +26,7 @@ from ..protocol import osc as O
 from ..protocol.osc_names import QUIET_S, NameTable
 from ..protocol import ws as W
 from ..models import load_model
-from ..models.threads import ThreadGovernor
+from ..models.threads import ThreadGovernor, one_thread, run_alone
 from ..streaming.decoder import IncrementalDecoder
 from ..streaming.dsp import loudness_meter
 from ..streaming.family import family
@@ -181,6 +181,7 @@ class Server:
         self.osc_dropped = 0
         self.clients: set[WsClient] = set()
         self.model = None  # the default model (the first)
+        self.threads: int | None = None  # the torch threads of the model's work; this thread's, given back at stop
         self.models: dict[str, Any] = {}  # every served model by name, the default first
         self.pool = Pool()  # their workers
         self.player = None
@@ -221,8 +222,14 @@ class Server:
         names = list(dict.fromkeys((self.cfg.model, *self.cfg.extra_models)))
         if self.cfg.ray is not None:
             await self._start_ray(names)
-        for name in names if self.cfg.ray is None else ():
-            m = await asyncio.to_thread(load_model, name, self.cfg.device, self.cfg.dtype)
+        import torch
+
+        # the count set for the model's work (the CLI's, in this thread); from here on this thread (the event loop's)
+        # runs torch on one thread and only the model's threads run parallel work (threads.one_thread says why)
+        self.threads = threads = torch.get_num_threads()
+        one_thread()
+        for name in names if self.cfg.ray is None else ():  # (each in a thread that ends: threads.one_thread says why)
+            m = await asyncio.to_thread(run_alone, threads, load_model, name, self.cfg.device, self.cfg.dtype)
             if m.name in self.models:
                 raise LoopgenError(f"{name} is served twice: give each model once")
             self.models[m.name] = m
@@ -242,9 +249,9 @@ class Server:
                 self.midi_map.check_model(lambda given: ray.get(first.check_sampling.remote(given)))
         if self.cfg.ray is None:
             for m in self.models.values():  # first-call costs paid here
-                await asyncio.to_thread(m.generate, ["warm up"], 0.1, seed=0)
-            self.realtime_factor = (await asyncio.to_thread(measure_speed, self.model) if self.cfg.measure_speed
-                                    else None)
+                await asyncio.to_thread(run_alone, threads, functools.partial(m.generate, ["warm up"], 0.1, seed=0))
+            self.realtime_factor = (await asyncio.to_thread(run_alone, threads, measure_speed, self.model)
+                                    if self.cfg.measure_speed else None)
         else:  # each actor warmed its model up; the first of the default model timed it
             self.realtime_factor = self.model.realtime_factor
         # the model, its caches and the libraries are here for good: a full garbage collection walking them holds the
@@ -277,7 +284,7 @@ class Server:
             worker = ModelWorker(m, self._emit_of(m.name), self.cfg.loops_dir, on_audio=self._on_audio,
                                  on_start=self._on_start, output=output, wants_codes=self._wants_codes,
                                  graphs=self.cfg.cuda_graphs, max_jobs=self.cfg.max_generations,
-                                 realtime=self.cfg.admission == "realtime",
+                                 realtime=self.cfg.admission == "realtime", threads=threads,
                                  governor=ThreadGovernor(*self.cfg.adaptive_threads)
                                  if self.cfg.adaptive_threads and m.device.type == "cpu" else None)
             self.pool.add(m.name, worker)
@@ -364,8 +371,13 @@ class Server:
         return self.osc_transport.get_extra_info("sockname")[1]
 
     async def stop(self) -> None:
-        """Clients told, generations stopped and saved, streams faded, sockets closed."""
+        """Clients told, generations stopped and saved, streams faded, sockets closed; this thread's torch threads
+        given back."""
         logging.getLogger().removeFilter(self.log_limit)
+        if self.threads is not None:
+            import torch
+
+            torch.set_num_threads(self.threads)
         for c in list(self.clients):
             c.deliver(M.Error("shutting_down", "the server is shutting down"))
         for w in self.pool:

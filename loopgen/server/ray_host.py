@@ -73,13 +73,15 @@ class WorkerHost:
         import torch
 
         from ..models import load_model
-        from ..models.threads import set_threads
+        from ..models.threads import one_thread, run_alone, set_threads
         from ..streaming.decoder import IncrementalDecoder
         from .startup import measure_speed
         self.threads = set_threads(threads)  # the actor's count, fixed (no adaptive policy on a cluster)
-        self.m = load_model(model, device, dtype)
-        self.m.generate(["warm up"], 0.1, seed=0)  # first-call costs paid here
-        rtf = measure_speed(self.m) if measure else None
+        # loaded, warmed up and timed on threads that end: only the model's thread keeps an OpenMP pool (one_thread)
+        self.m = run_alone(self.threads, load_model, model, device, dtype)
+        run_alone(self.threads, lambda: self.m.generate(["warm up"], 0.1, seed=0))  # first-call costs paid here
+        rtf = run_alone(self.threads, measure_speed, self.m) if measure else None
+        one_thread()  # this thread: the actor's calls (threads.one_thread says why)
         m = self.m
         self.info = ModelInfo(m.name, m.sample_rate, m.channels, m.frame_rate, m.family, bool(m.prefixed),
                               m.max_frames, m.num_codebooks, IncrementalDecoder(m).latency_frames, rtf, m.dtype_name,
@@ -89,7 +91,8 @@ class WorkerHost:
         kw = {} if output is None else {"output": output}
         self.worker = ModelWorker(m, self._emit, loops_dir=os.devnull, wants_codes=lambda o: True,  # the gateway keeps
                                   # every frame's codes (and sends them on to owners that asked)
-                                  graphs=graphs, max_jobs=max_jobs, realtime=realtime, store=self._store, **kw)
+                                  graphs=graphs, max_jobs=max_jobs, realtime=realtime, store=self._store,
+                                  threads=self.threads, **kw)
         self.worker.start()
         self.device = str(m.device if m.device.type != "cuda" else f"cuda:{torch.cuda.current_device()}")
 

@@ -29,7 +29,7 @@ import torch
 from ..errors import LoopgenError
 from ..models.audio import prepare_audio
 from ..models.base import CodecLM
-from ..models.threads import ThreadGovernor
+from ..models.threads import ThreadGovernor, one_thread
 from ..protocol import messages as M
 from ..streaming.family import Batch, family
 from ..streaming.types import Stream
@@ -66,6 +66,7 @@ class ModelWorker:
         realtime: bool = True,
         store: Callable[[Job, Rendered | None], None] | None = None,
         governor: ThreadGovernor | None = None,
+        threads: int | None = None,
     ):
         """graphs: the model step and the decode replayed as CUDA graphs (a CUDA model; MAGNeT's passes are not).
         max_jobs: running generations in all (None: MAX_JOBS for the model's device). realtime: admit a new stream
@@ -73,13 +74,16 @@ class ModelWorker:
         finished take goes, rendered, instead of into `loops_dir` (a Ray actor's go to the gateway, which writes
         them and answers `done`); given None, the take ended with nothing to write (it failed before its first
         audio). governor: the CPU thread count chosen step by step from the steps' times (the adaptive policy);
-        None: the count stays as it is."""
+        None: `threads` (default: the count of the thread that makes the worker), kept. Only the model's thread runs
+        torch on several threads; the saver runs on one (threads.one_thread says why)."""
         self.max_jobs = max_jobs or MAX_JOBS.get(m.device.type, MAX_JOBS["cpu"])
         self.realtime = realtime
         self.capacity = Capacity(None if family(m).per_pass else 1.0 / m.frame_rate)
         self.output = output  # how files are written unless a request says otherwise
         self.thread = threading.Thread(target=self.run, name="loopgen-model", daemon=True)
-        self.saver = ThreadPoolExecutor(1, thread_name_prefix="loopgen-save")  # one at a time, in order
+        self._count = threads or torch.get_num_threads()  # the model thread's count without a governor
+        self.saver = ThreadPoolExecutor(1, thread_name_prefix="loopgen-save",  # one at a time, in order
+                                        initializer=one_thread)
         self.m = m
         self.emit = emit
         self.loops_dir = Path(loops_dir)
@@ -130,8 +134,8 @@ class ModelWorker:
     # -- the thread --------------------------------------------------------------------------------------------
     def run(self) -> None:
         torch.set_grad_enabled(False)
-        if self.governor is not None:  # the count is per stepping thread (OpenMP's): set here, on this one
-            torch.set_num_threads(self.governor.now)
+        # the count is per thread (OpenMP's): set here, on this one
+        torch.set_num_threads(self.governor.now if self.governor is not None else self._count)
         self.threads = torch.get_num_threads()
         while not self.halt.is_set():
             try:
