@@ -58,3 +58,27 @@ def test_one_core_has_nothing_to_choose():
     g = ThreadGovernor(low, high)
     assert (low, high) == (1, 1) and not g.active and run(g, BUSY, 100) == [1] * 100
     assert thread_range(8) == (7, 8)
+
+
+def test_run_alone_runs_on_a_thread_that_ends_with_the_count_given():
+    """One-off parallel work (loading, timing) on a thread of its own that is gone afterwards (its OpenMP pool with
+    it), on the count asked for; its result comes back, its error is raised in the caller."""
+    import threading
+
+    import pytest
+    import torch
+
+    from loopgen.models.threads import one_thread, run_alone
+
+    seen = {}
+
+    def work(x):
+        seen["thread"], seen["count"] = threading.current_thread(), torch.get_num_threads()
+        return x * 2
+
+    assert run_alone(2, work, 21) == 42
+    assert seen["count"] == 2 and seen["thread"] is not threading.current_thread() and not seen["thread"].is_alive()
+    with pytest.raises(ZeroDivisionError):
+        run_alone(1, lambda: 1 / 0)
+    one_thread()
+    assert torch.get_num_threads() == 1  # (conftest puts the count back)

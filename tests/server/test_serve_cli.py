@@ -146,3 +146,26 @@ def test_the_speed_line_suggests_int8_only_where_it_would_help():
     assert "--dtype int8" not in speed_line(0.8, "float16", "cuda:0")  # int8 runs on the CPU only
     assert speed_line(0.6, "int8", "cpu").endswith("(a GPU or a smaller model plays live)")
     assert speed_line(1.5, "int8", "cpu").endswith("plays live") and "slower" not in speed_line(1.5)
+
+
+def test_only_the_model_thread_runs_torch_on_several_threads(serve, two_threads):
+    """The daemon's event-loop thread and its saver run torch on one thread, the model's thread on the count it was
+    started with (2 here): an OpenMP pool in any other thread would make every step's parallel regions wake by
+    futex (models/threads.one_thread). The loop thread's count comes back at stop."""
+    import asyncio
+
+    import torch
+
+    from loopgen.clients import connect
+
+    async def scenario(server):
+        async with connect(f"ws://127.0.0.1:{server.ws_port}") as c:
+            async for _ in c.generate("x", seconds=0.2, seed=1):  # a take saved: the saver has run
+                pass
+        worker = server.worker
+        saver = await asyncio.wrap_future(worker.saver.submit(torch.get_num_threads))
+        return torch.get_num_threads(), saver, worker.threads
+
+    loop_thread, saver, model = serve(scenario)
+    assert (loop_thread, saver, model) == (1, 1, 2)
+    assert torch.get_num_threads() == 2  # given back
