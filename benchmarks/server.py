@@ -9,7 +9,7 @@
     count is sustained when no client underruns: a client that starts playing `preroll` seconds after its first
     audio event would have every later chunk in time (arrival <= first + preroll + its first sample / rate);
 (c) throughput: a 2 s generation over WebSocket, its client a process of its own, against the engine alone
-    (stream_audio in the daemon's process), same model, --full-runs of each in turn.
+    (stream_audio on the main thread of a process of its own), same model, --full-runs of each in turn.
 
     python benchmarks/server.py --model random:small --skip-capacity    # (a) and (c) on the real architecture
 """
@@ -28,7 +28,6 @@ from benchmarks._common import set_threads  # noqa: E402
 
 
 async def main(a) -> None:
-    import loopgen
     from loopgen.clients import connect
     from loopgen.server import Config, Server
 
@@ -39,10 +38,20 @@ async def main(a) -> None:
     url = f"ws://127.0.0.1:{server.ws_port}"
     m = server.model
 
-    def engine_first() -> float:
-        t = time.perf_counter()
-        next(iter(loopgen.stream_audio(m, ["a beat"], 1.0, seed=0)))
-        return time.perf_counter() - t
+    # the engine alone in a process of its own, on its main thread, as a script using loopgen runs it (a second
+    # thread of the daemon's process running torch in parallel would slow both: models/threads.one_thread)
+    async def spawn(*args: str):
+        return await asyncio.create_subprocess_exec(sys.executable, __file__, *args, stdin=asyncio.subprocess.PIPE,
+                                                    stdout=asyncio.subprocess.PIPE)
+
+    engine = await spawn("--engine", a.model, "--dtype", a.dtype or "auto", "--threads", str(a.threads),
+                         "--device", a.device or "auto")
+    assert (await engine.stdout.readline()).strip() == b"ready"
+
+    async def ask(proc, line: str) -> float:
+        proc.stdin.write(line.encode() + b"\n")
+        await proc.stdin.drain()
+        return float((await proc.stdout.readline()).decode())
 
     async with connect(url) as c:
         async def ws_first() -> float:
@@ -54,35 +63,23 @@ async def main(a) -> None:
             return first
 
         for _ in range(3):  # warm-up
-            engine_first()
+            await ask(engine, "first")
             await ws_first()
         eng, ws = [], []
         for _ in range(a.runs):  # alternate, so drift hits both
-            eng.append(await asyncio.to_thread(engine_first))
+            eng.append(await ask(engine, "first"))
             ws.append(await ws_first())
-
-    def engine_full() -> float:
-        t = time.perf_counter()
-        for _ in loopgen.stream_audio(m, ["a beat"], 2.0, seed=0):
-            pass
-        return time.perf_counter() - t
 
     # (c) the client in a process of its own, as a plugin's or a browser's is: it shares the machine's cores with
     # the daemon, not its interpreter (a client in the daemon's process takes the GIL from its model thread)
-    client = await asyncio.create_subprocess_exec(sys.executable, __file__, "--client", url,
-                                                  stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-
-    async def ws_full() -> float:
-        client.stdin.write(b"2.0\n")
-        await client.stdin.drain()
-        return float((await client.stdout.readline()).decode())
-
+    client = await spawn("--client", url)
     full_e, full_w = [], []
     for _ in range(a.full_runs):  # alternate, so drift hits both
-        full_e.append(await asyncio.to_thread(engine_full))
-        full_w.append(await ws_full())
-    client.stdin.close()
-    await client.wait()
+        full_e.append(await ask(engine, "2.0"))
+        full_w.append(await ask(client, "2.0"))
+    for proc in (client, engine):
+        proc.stdin.close()
+        await proc.wait()
 
     async def one(i: int, seconds: float) -> tuple[float, int]:
         """(wall time, chunks that would have come too late for a player with `preroll` s of buffer)."""
@@ -132,6 +129,26 @@ async def main(a) -> None:
           f"{', '.join(f'{r:.2f}' for r in ratios)}) |")
 
 
+def engine_main(a) -> None:
+    """--engine: the model loaded here, then per line read, on this process's main thread, one `stream_audio`
+    generation of that many seconds ("first": the time to the first audio of 1 s); prints the seconds it took."""
+    import loopgen
+
+    m = loopgen.load_model(a.engine, device=None if a.device == "auto" else a.device,
+                           dtype=None if a.dtype == "auto" else a.dtype)
+    for _ in loopgen.stream_audio(m, ["warm up"], 0.3, seed=0):
+        pass
+    print("ready", flush=True)
+    while line := sys.stdin.readline():
+        t = time.perf_counter()
+        if line.strip() == "first":  # time to the first audio of a 1 s generation
+            next(iter(loopgen.stream_audio(m, ["a beat"], 1.0, seed=0)))
+        else:
+            for _ in loopgen.stream_audio(m, ["a beat"], float(line), seed=0):
+                pass
+        print(time.perf_counter() - t, flush=True)
+
+
 async def client_main(url: str) -> None:
     """--client: one generation per line read (its seconds); prints the seconds from the request to its last event."""
     from loopgen.clients import connect
@@ -159,9 +176,13 @@ if __name__ == "__main__":
     ap.add_argument("--counts", default=None, help="stream counts to try, e.g. 64,96,128 (default: doubling)")
     ap.add_argument("--full-runs", type=int, default=5, help="2 s generations of each kind in (c)")
     ap.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # (c)'s client process
+    ap.add_argument("--engine", metavar="MODEL", help=argparse.SUPPRESS)  # (c)'s engine process
     a = ap.parse_args()
     if a.client:
         asyncio.run(client_main(a.client))
+    elif a.engine:
+        set_threads(a.threads)
+        engine_main(a)
     else:
         set_threads(a.threads)
         asyncio.run(main(a))
