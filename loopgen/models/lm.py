@@ -140,7 +140,8 @@ class Dense(nn.Module):
     def set_int8(self, values: torch.Tensor, scale: torch.Tensor) -> None:
         """Run on int8 `values` [out, in] and `scale` [out] in fbgemm's packed layout, activations quantized
         dynamically per call (8-bit where fbgemm is exact with them, int8_full_range; 7-bit elsewhere). The float
-        weight is dropped. Packing is single-threaded and releases the GIL: layers pack in parallel (MusicgenLM.quantize)."""
+        weight is dropped. Packing is single-threaded and releases the GIL: layers pack in parallel
+        (MusicgenLM.quantize)."""
         global _REDUCE_RANGE
         if _REDUCE_RANGE is None:
             _REDUCE_RANGE = not int8_full_range()

@@ -43,7 +43,7 @@ def set_threads(threads: int | None = None) -> int:
 
 
 def one_thread() -> None:
-    """Run torch on one thread in this thread (a helper thread's initializer: saving, audio, file reads).
+    """Run torch on one thread in this thread (the daemon's event loop, its saver; a Ray actor's calls).
 
     OpenMP (libgomp, torch's on Linux) keeps a pool of worker threads for every thread that ever ran a parallel
     region, for the thread's life. Once the pools' threads outnumber the cores, every parallel region anywhere wakes

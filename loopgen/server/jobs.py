@@ -204,8 +204,7 @@ def render(job: Job, model_name: str, sample_rate: int, prefill_chunk: int | Non
                        data_frames=data.shape[0], out=out, bars=p.bars, bpm=p.bpm, beats_per_bar=p.beats_per_bar,
                        loop=p.loop, stopped=job.stopped, continues=None,
                        prefill_chunk=prefill_chunk, threads=take.threads,
-                       created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), loudness_reached=report.get("loudness_reached"),
-                       dtype=take.m.dtype_name)
+                       created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), loudness_reached=report.get("loudness_reached"))
     original = None if take.original is None else take.original.cpu().numpy()
     return Rendered(job.id, p.prompts[0][0], np.asarray(data), rate, out.format, record, original, sample_rate)
 

@@ -71,7 +71,9 @@ class DecoderBank:
         self.channels = m.channels
         self.capacity0 = max(capacity, -(-2 // self.channels) if exact else 1)
         self.solo = exact and m.device.type == "cpu"  # a stream alone decodes in one row (its moves logged)
-        self.open_streams: set[int] = set()  # ids of the streams pushed to since they opened
+        # the streams pushed to since they opened, by id (weakly: a stream dropped without `close` stops counting,
+        # and its id cannot come back to a new stream while listed)
+        self.open_streams: weakref.WeakValueDictionary[int, BankStream] = weakref.WeakValueDictionary()
         self.steady = self._steady_counters()
         self.calls = 0  # batched decoder calls so far (one per `push` with any banked stream)
         self._alloc(self.capacity0)
@@ -160,7 +162,7 @@ class DecoderBank:
                 raise LoopgenError("that stream belongs to another decoder bank")
             if id(s) not in self.open_streams:  # a stream opens (anew after a flush): its log starts here
                 s.pushed, s.log = 0, ([] if self.solo else None)
-                self.open_streams.add(id(s))
+                self.open_streams[id(s)] = s
         for i, (s, codes) in enumerate(items):
             one = codes.shape[-1] == 1
             banked = self._banked(s)
@@ -239,7 +241,7 @@ class DecoderBank:
     @torch.inference_mode()
     def close(self, s: BankStream) -> torch.Tensor:
         """End of `s`'s stream: its last samples [1, C, n]. The stream then starts afresh (private)."""
-        self.open_streams.discard(id(s))  # (its log stays readable until it opens again)
+        self.open_streams.pop(id(s), None)  # (its log stays readable until it opens again)
         if s.slot >= 0:
             self._release(s)
         own, s.own = s.own, None  # a next push starts a new stream

@@ -229,7 +229,7 @@ def _changes(changes: Any, frames: int) -> None:
 def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: int, data_frames: int,
               out: Output, bars: float | None, bpm: float | None, beats_per_bar: int, loop: bool, stopped: bool,
               continues: Path | None, prefill_chunk: int | None, threads: int, created: str,
-              loudness_reached: float | None = None, dtype: str | None = None) -> TakeRecord:
+              loudness_reached: float | None = None) -> TakeRecord:
     """The record of a finished take (what the daemon writes beside its WAV)."""
     return TakeRecord(
         model=model, prompts=list(take.prompts),
@@ -239,7 +239,7 @@ def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: 
         seconds=data_frames / data_rate, bpm=bpm, bars=bars,
         beats_per_bar=beats_per_bar, loop=loop, stopped_early=stopped, changes=list(take.changes),
         continues=None if continues is None else continues.name, keeps_original=take.keep_original,
-        prefill_chunk=prefill_chunk, threads=threads, created=created, dtype=dtype,
+        prefill_chunk=prefill_chunk, threads=threads, created=created, dtype=take.m.dtype_name,
         decode_rows=None if take.decoder.log is None else [list(m) for m in take.decoder.log],
         melody=None if take.melody is None else {"pitch_classes": pitch_classes(take.melody),
                                                  "chroma_from": take.melody_from},

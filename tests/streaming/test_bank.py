@@ -167,3 +167,20 @@ def test_int8_streams_in_the_bank_equal_themselves_alone(two_threads):
     for g, (codes, _, _, first), log in zip(got, plans, logs):
         alone, _, _ = crowd(m, [(codes, 0, set(), first)], scripts=[log])
         assert torch.equal(g, alone[0])
+
+
+def test_a_stream_dropped_without_close_stops_counting(tiny, two_threads):
+    """A take that failed and was dropped without `close` no longer makes the bank think another stream is open: a
+    stream alone afterwards still decodes in its own one row (no bank call, nothing logged)."""
+    import gc
+
+    bank = DecoderBank(tiny, 1)
+    dropped = bank.open()
+    for i in range(6):
+        dropped.push(codes_for(tiny, 6, 1)[..., i : i + 1])
+    del dropped
+    gc.collect()
+    alone, codes = bank.open(), codes_for(tiny, 12, 2)
+    for i in range(12):
+        alone.push(codes[..., i : i + 1])
+    assert alone.log == [] and bank.calls == 0
