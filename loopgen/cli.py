@@ -111,14 +111,18 @@ def render_take(sidecar: str, output: str, model: str | None, device: str | None
         original = torch.from_numpy(audio)
     name = model or record.model
     print(f"loading {name} ...", file=sys.stderr)
-    try:  # in the precision the take was made in, unless told otherwise
-        m = load_model(name, device=device, dtype=dtype or record.dtype)
+    try:  # in the precision the take was made in, unless told otherwise, and through the same CPU matmuls
+        m = load_model(name, device=device, dtype=dtype or record.dtype, kernels=record.kernels)
     except LoopgenError as e:
         if dtype is not None or record.dtype is None:
             raise
         print(f"the take was made in {record.dtype}, which cannot run here ({e}): making it in this device's "
               f"default; it will not be the same bits", file=sys.stderr)
-        m = load_model(name, device=device)
+        m = load_model(name, device=device, kernels=record.kernels)
+    unlike = {k: v for k, v in (record.kernels or {}).items() if k in m.kernels and m.kernels[k] != v}
+    if unlike:
+        print(f"the take ran the {', '.join(f'{v} matmul in {k}' for k, v in unlike.items())}, which loopgen does "
+              f"not run here: it will not be the same bits", file=sys.stderr)
     data, rate, fmt = replay(record, m, original, out)
     write_audio(output, data, rate, fmt)
     print(f"wrote {output}: {data.shape[0] / rate:.2f} s, seed {record.seed}, {len(record.changes)} live change(s)",

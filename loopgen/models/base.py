@@ -4,6 +4,7 @@ per pass) are siblings on this base; streaming picks a family's sessions and ste
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ from ..errors import LoopgenError
 from .audio import prepare_audio
 from .config import MusicgenConfig
 from .encodec import Encodec
-from .lm import MusicgenLM
+from .lm import MusicgenLM, cpu_kernel
 from .t5 import T5Encoder, TextTokenizer
 
 
@@ -82,6 +83,32 @@ class CodecLM(nn.Module):
     def dtype_name(self) -> str:
         """The precision it was loaded in, as load_model names it ("int8" for int8 weights, float activations)."""
         return "int8" if self.lm.int8 else str(self.dtype).removeprefix("torch.")
+
+    kernels: dict[str, str] = {}  # the CPU matmul per float dtype it runs (use_kernels); none before it
+
+    def use_kernels(self, given: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Fix, once, at load, the CPU matmul each of its float parts runs (kernels.py measures the fastest here at
+        the current thread count): the LM's per-step projections (a MusicGen's in float32 or bfloat16; MAGNeT's wide
+        passes keep the plain layout) and the codec's streaming step matrices (float32; an int8 model's are int8).
+        given: a take's record of them, by dtype name, taken where this build runs them. -> the choices (also
+        `self.kernels`), which a take records: their last bits differ, and a choice made again later (another
+        thread count, kernels.json measured afresh) could differ from the one a take was made with."""
+        given = dict(given or {})
+        chosen: dict[str, str] = {}
+        if self.device.type != "cpu":
+            self.kernels = chosen
+            return chosen
+        if self.family == "musicgen" and not self.lm.int8:
+            kernel = cpu_kernel(self.dtype, given.get(self.dtype_name))
+            if kernel is not None:
+                self.lm.pack(kernel)
+                chosen[self.dtype_name] = self.lm.heads.kernel or kernel
+        if not self.lm.int8:  # an int8 model streams its codec in int8 (SEANetDecoder.quantize_steps)
+            kernel = cpu_kernel(torch.float32, given.get("float32") or chosen.get("float32"))
+            self.codec.decoder.use_matmul(kernel)
+            chosen.setdefault("float32", kernel)
+        self.kernels = chosen
+        return chosen
 
     @property
     def max_frames(self) -> int:

@@ -34,17 +34,18 @@ def _derived(module: nn.Module, weights: tuple[torch.Tensor, ...], build, tag: o
     return cached[1]
 
 
-def _dense(w: torch.Tensor, int8: bool = False):
-    """A Dense (see lm.Dense, oneDNN-packed on the CPU) holding a copy of w [out, in]; int8: its int8 values
-    (per output channel), activations quantized per call, one call per row (a stream's result does not depend on
-    the streams decoded beside it)."""
+def _dense(w: torch.Tensor, int8: bool = False, matmul: str | None = None):
+    """A Dense (see lm.Dense) holding a copy of w [out, in]; int8: its int8 values (per output channel),
+    activations quantized per call, one call per row (a stream's result does not depend on the streams decoded
+    beside it); else on the CPU `matmul` (the model's choice, fixed at load: SEANetDecoder.use_matmul; None: oneDNN's
+    plain inner product, as an unpacked Dense runs)."""
 
     d = Dense(w.shape[1], w.shape[0]).to(device=w.device, dtype=w.dtype)
     d.weight = nn.Parameter(w.detach().contiguous().clone(), requires_grad=False)
     if int8:
         d.set_int8(*d.int8_of_weight())
-    else:
-        d.pack()
+    elif matmul is not None:
+        d.pack(matmul)
     return d
 
 
@@ -105,11 +106,13 @@ class SConvTranspose1d(nn.Module):
         return y[..., self.trim_left : y.shape[-1] - self.trim_right]
 
     int8 = False  # streaming in int8 (SEANetDecoder.quantize_steps)
+    matmul: str | None = None  # the CPU matmul streaming runs in float (SEANetDecoder.use_matmul)
 
     def step_matrix(self):
         """The convolution as one matmul for streaming: [n, Cin] -> [n, Cout * kernel]."""
         w = self.conv.weight
-        return _derived(self, (w,), lambda: _dense(w.reshape(self.conv.in_channels, -1).t(), self.int8), self.int8)
+        return _derived(self, (w,), lambda: _dense(w.reshape(self.conv.in_channels, -1).t(), self.int8, self.matmul),
+                        (self.int8, self.matmul))
 
 
 class SLSTM(nn.Module):
@@ -125,6 +128,7 @@ class SLSTM(nn.Module):
         return (out + y).permute(1, 2, 0), new_state
 
     int8 = False  # streaming in int8 (SEANetDecoder.quantize_steps)
+    matmul: str | None = None  # the CPU matmul streaming runs in float (SEANetDecoder.use_matmul)
 
     def step_weights(self) -> list:
         """Per layer (Dense over [x, h] -> 4H gates, bias [4H]) for single steps: calling nn.LSTM once per frame
@@ -135,11 +139,11 @@ class SLSTM(nn.Module):
 
         def build() -> list:
             return [(_dense(torch.cat([getattr(lstm, f"weight_ih_l{i}"), getattr(lstm, f"weight_hh_l{i}")], dim=1),
-                            self.int8),
+                            self.int8, self.matmul),
                      (getattr(lstm, f"bias_ih_l{i}") + getattr(lstm, f"bias_hh_l{i}")).detach())
                     for i in range(lstm.num_layers)]
 
-        return _derived(self, ws, build, self.int8)
+        return _derived(self, ws, build, (self.int8, self.matmul))
 
 
 class ResBlock(nn.Module):
@@ -212,6 +216,14 @@ class SEANetDecoder(nn.Module):
                 m.int8 = True
                 if m.kernel == 2 * m.stride:  # (other shapes stream through conv_transpose1d, in float)
                     m.step_matrix()
+
+    def use_matmul(self, kernel: str | None) -> None:
+        """Stream the LSTM's and the transposed convolutions' float step matrices through `kernel` (lm.Dense.pack;
+        the model's choice, fixed at load). Built lazily, at a stream's first frame, on whatever thread decodes:
+        were the choice made there, it would follow that thread's count, and a take's bits with it."""
+        for m in self.modules():
+            if isinstance(m, (SLSTM, SConvTranspose1d)):
+                m.matmul = kernel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, D, T] -> [B, 1, T * hop]
         for layer in self.layers:

@@ -160,16 +160,15 @@ class Dense(nn.Module):
         if self.weight.is_mkldnn:
             self.weight = nn.Parameter(self.weight.to_dense(), requires_grad=False)
 
-    def pack(self) -> None:
-        """On the CPU in float32 or bfloat16: take the matmul measured fastest here (`kernels.choose`), reordering
-        the weight for oneDNN when that is it. A no-op elsewhere. Do not move the module after."""
+    def pack(self, kernel: str | None = None) -> None:
+        """On the CPU in float32 or bfloat16: run `kernel` (one of its dtype's KERNEL_DTYPES; None: the one
+        measured fastest here, `cpu_kernel`), reordering the weight for oneDNN when that is it. A no-op elsewhere.
+        Do not move the module after."""
         w = self.weight
         if not (_ONEDNN and Dense.onednn and not w.is_mkldnn and w.device.type == "cpu"
                 and w.dtype in KERNEL_DTYPES):
             return
-        from .kernels import choose
-
-        self.kernel = choose(w.dtype, candidates=KERNEL_DTYPES[w.dtype])
+        self.kernel = cpu_kernel(w.dtype, kernel)
         if self.kernel == "packed":
             try:
                 packed = torch.ops.mkldnn._reorder_linear_weight(w.detach(), None)
@@ -184,6 +183,21 @@ class Dense(nn.Module):
             destination[prefix + "weight"] = torch.ops.quantized.linear_unpack(self.int8)[0].dequantize()
             return
         destination[prefix + "weight"] = w.to_dense() if w.is_mkldnn else (w if keep_vars else w.detach())
+
+
+def cpu_kernel(dtype: torch.dtype, given: str | None = None) -> str | None:
+    """The CPU matmul `dtype`'s float projections run: `given` (a take's record) where it is one of the dtype's
+    candidates, else the fastest measured on this machine at the current thread count (kernels.choose, cached);
+    None where no choice applies (another dtype). A model fixes it once, at load (CodecLM.use_kernels): the last
+    bits of a projection depend on it."""
+    candidates = KERNEL_DTYPES.get(dtype)
+    if candidates is None:
+        return None
+    if given in candidates:
+        return given
+    from .kernels import choose
+
+    return choose(dtype, candidates=candidates)
 
 
 def int8_values(w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -410,12 +424,13 @@ class MusicgenLM(nn.Module):
             cross_bias=torch.zeros(rows, 1, 1, text, **z),  # no text yet: attend to zeros (finite, never NaN)
         )
 
-    def pack(self) -> None:
-        """Reorder the per-step projections for the CPU's fastest matmul (see Dense.pack). Call once, after
-        loading. cross_kv runs once per prompt and stays as it is (packing it would only cost a transient copy)."""
+    def pack(self, kernel: str | None = None) -> None:
+        """Reorder the per-step projections for `kernel` (None: the CPU's fastest matmul; see Dense.pack). Call
+        once, after loading (CodecLM.use_kernels does). cross_kv runs once per prompt and stays as it is (packing
+        it would only cost a transient copy)."""
         for m in self.modules():
             if isinstance(m, Dense) and m is not self.cross_kv:
-                m.pack()
+                m.pack(kernel)
 
     def unpack(self) -> None:
         for m in self.modules():

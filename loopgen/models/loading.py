@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -106,7 +107,7 @@ def _int8_store(model: CodecLM, files: list[Path]) -> tuple[Int8Store, Int8 | No
 
 def load_model(
     name: str, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
-    text_encoder: str | Path | None = None,
+    text_encoder: str | Path | None = None, kernels: Mapping[str, str] | None = None,
 ) -> CodecLM:
     """Load a MusicGen or a MAGNeT: a hub id ("facebook/musicgen-small", "facebook/magnet-small-10secs"), a
     checkpoint folder (transformers' layout, or audiocraft's release layout: state_dict.bin and
@@ -114,7 +115,16 @@ def load_model(
 
     The LM runs in `dtype` (default float32 on cpu, float16 on gpu; "int8" on the CPU: int8 weights with dynamic
     int8 activations for its per-step projections); T5 and the codec stay in float32. text_encoder: the T5 for an
-    audiocraft-layout checkpoint (a folder or hub id; default: a t5/ folder beside the files, else the hub)."""
+    audiocraft-layout checkpoint (a folder or hub id; default: a t5/ folder beside the files, else the hub).
+    kernels: the CPU matmuls to run, by dtype name (a take's record; default: the fastest measured here, at the
+    current thread count; see CodecLM.use_kernels)."""
+    model = _load(name, device, dtype, text_encoder)
+    model.use_kernels(kernels)
+    return model
+
+
+def _load(name: str, device: str | torch.device | None, dtype: str | torch.dtype | None,
+          text_encoder: str | Path | None) -> CodecLM:
     dev = resolve_device(device)
     int8 = dtype == "int8"
     if int8 and dev.type != "cpu":
@@ -150,5 +160,6 @@ def load_model(
     store, stored = _int8_store(model, checkpoint_files(folder)) if int8 else (None, None)
     skip = frozenset(f"lm.{n}.weight" for n in model.lm.quantized()) if stored is not None else frozenset()
     load_weights(model, folder, dev, cfg.lm.card, cfg.lm.dim, skip=skip)
-    _quantize(model, store, stored) if int8 else model.lm.pack()
+    if int8:
+        _quantize(model, store, stored)
     return model.eval()

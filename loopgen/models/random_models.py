@@ -105,7 +105,4 @@ def build_random(kind: str, device: torch.device, dtype: torch.dtype) -> CodecLM
     model = cls(CONFIGS[kind], TextTokenizer(byte_tokenizer()), name=f"random:{kind}")
     init_random(model)
     model.lm.to(dtype)
-    model = model.to(device).eval()
-    if model.family == "musicgen":  # MAGNeT's passes are wide matmuls: the plain layout serves them
-        model.lm.pack()
-    return model
+    return model.to(device).eval()

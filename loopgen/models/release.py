@@ -47,6 +47,4 @@ def load_release(folder: Path, name: str, device: torch.device, dtype: torch.dty
     model.lm.to(dtype)
     tensors = chain(lm_tensors(state, lm.dim), codec_tensors, t5_tensors)
     load_weights(model, folder, device, lm.card, lm.dim, tensors=tensors)
-    if kind == "musicgen":
-        model.lm.pack()  # MAGNeT's full passes are wide matmuls: the plain layout suits them, and heads are sliced
     return model.eval()

@@ -44,6 +44,7 @@ class ModelInfo:
     realtime_factor: float | None
     dtype_name: str  # the precision it runs in (a take's record names it)
     device: str  # where it runs ("cpu", "cuda:0", ...)
+    kernels: dict  # the CPU matmul per float dtype (a take's record names them)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class WorkerHost:
         m = self.m
         self.info = ModelInfo(m.name, m.sample_rate, m.channels, m.frame_rate, m.family, bool(m.prefixed),
                               m.max_frames, m.num_codebooks, IncrementalDecoder(m).latency_frames, rtf, m.dtype_name,
-                              str(m.device))
+                              str(m.device), dict(m.kernels))
         self.out: queue.Queue = queue.Queue()  # (owner, event) and ("saved", owner, id, rendered, audio, frames)
         self.handles: dict[int, Handle] = {}
         kw = {} if output is None else {"output": output}

@@ -470,7 +470,8 @@ class RayWorker:
                             seconds=audio.shape[0] / self.m.sample_rate, bpm=p.bpm, bars=p.bars,
                             beats_per_bar=p.beats_per_bar, loop=p.loop, stopped_early=True,
                             changes=list(job.changes), keeps_original=keep,
-                            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), dtype=self.m.dtype_name)
+                            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), dtype=self.m.dtype_name,
+                            kernels=dict(self.m.kernels))
         rendered = Rendered(job.id, p.prompts[0][0], audio, self.m.sample_rate, "float", record, None,
                             self.m.sample_rate)
         if audio.shape[0]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import LoopgenError, short
 from ..models.chroma import pitch_classes
+from ..models.kernels import CANDIDATES as KERNELS
 from ..models.loading import DTYPE_NAMES
 from ..params import (LENGTH_LIMITS, LOUDNESS_RANGE, MAX_PROMPT_CHARS, MAX_PROMPTS, MAX_SEED, OUTPUT_FORMATS,
                       OUTPUT_RATES, REQUEST_LIMITS, SamplingParams, request_problem)
@@ -58,6 +59,9 @@ class TakeRecord:
     created: str | None = None
     melody: dict | None = None  # {"pitch_classes": [...], "chroma_from": ...}: a melody model's conditioning
     dtype: str | None = None  # the precision its model ran in (load_model's name: "int8", "float32", ...)
+    # the CPU matmul each float dtype ran, by dtype name ({"float32": "packed"}: CodecLM.use_kernels; their last bits
+    # differ); None: not recorded (a record made before: render measures afresh)
+    kernels: dict | None = None
     record: int = VERSION
 
     @property
@@ -107,6 +111,10 @@ class TakeRecord:
         _text("model", self.model, 200)
         if self.dtype is not None and self.dtype not in DTYPE_NAMES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPE_NAMES)}, got {short(self.dtype)}")
+        if self.kernels is not None and not (
+                isinstance(self.kernels, dict) and len(self.kernels) <= len(DTYPE_NAMES)
+                and all(k in DTYPE_NAMES and v in KERNELS for k, v in self.kernels.items())):
+            raise ValueError(f"kernels must map dtype names to one of {', '.join(KERNELS)}, got {short(self.kernels)}")
         object.__setattr__(self, "prompts", _prompts("prompts", self.prompts))
         _sampling("parameters", self.parameters)
         _whole("seed", self.seed, 0, MAX_SEED)
@@ -240,6 +248,7 @@ def record_of(take: Take, *, id, model: str, model_sample_rate: int, data_rate: 
         beats_per_bar=beats_per_bar, loop=loop, stopped_early=stopped, changes=list(take.changes),
         continues=None if continues is None else continues.name, keeps_original=take.keep_original,
         prefill_chunk=prefill_chunk, threads=threads, created=created, dtype=take.m.dtype_name,
+        kernels=dict(take.m.kernels),
         decode_rows=None if take.decoder.log is None else [list(m) for m in take.decoder.log],
         melody=None if take.melody is None else {"pitch_classes": pitch_classes(take.melody),
                                                  "chroma_from": take.melody_from},

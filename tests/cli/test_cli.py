@@ -193,7 +193,7 @@ def test_render_longer_than_a_window_at_the_daws_rate_and_format(tmp_path, monke
     tiny = load_model("random:tiny")
     short = MusicGen(MusicgenConfig(tiny.cfg.text, tiny.cfg.audio, tiny.cfg.lm, max_seconds=1.0), tiny.tokenizer)
     short.load_state_dict(tiny.state_dict())
-    short.lm.pack()
+    short.use_kernels()
     monkeypatch.setattr(models, "load_model", lambda *a, **k: short.eval())
     out = tmp_path / "long.wav"
     r = cli("render", "x", "-o", str(out), "--seconds", "2.5", "--seed", "1", "--output-rate", "48000",

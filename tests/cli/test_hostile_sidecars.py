@@ -18,7 +18,7 @@ BASE = {
     "output_format": "float", "loudness": None, "channels": 1, "seconds": 0.2, "bpm": None, "bars": None,
     "beats_per_bar": 4, "loop": False, "stopped_early": False, "changes": [], "continues": None,
     "keeps_original": False, "prefill_chunk": 30, "threads": 1, "created": "2026-12-06T00:00:00",
-    "melody": None, "record": 2, "dtype": "float32",
+    "melody": None, "record": 2, "dtype": "float32", "kernels": {"float32": "onednn"},
 }
 NEST = "[" * 5000 + "]" * 5000
 
@@ -37,7 +37,7 @@ NAMED = [
     {"continues": "/etc/passwd"}, {"continues": "sub/x.wav"}, {"changes": [{"tick": 1, "params": {"top_k": "9"}}]},
     {"changes": [{"tick": 1, "prompts": "x"}]}, {"output_format": "mp3"}, {"frames": None}, {"seed": 2**70},
     {"seconds": 1e400}, {"loudness": 5.0}, {"channels": 9}, {"bpm": 1e9}, {"changes": deep(500)},
-    {"dtype": "int4"}, {"dtype": "torch.float32"},
+    {"dtype": "int4"}, {"dtype": "torch.float32"}, {"kernels": {"float32": "mkl"}}, {"kernels": {"x" * 10_000: 1}},
 ]
 BAD = [None, True, -1, 0, 1.5, 2**70, 1e400, -1e400, "", "x" * 10_000, [], {}, [1, 2], {"a": 1}, deep(50),
        [0] * 200_000, "../../etc/passwd"]
@@ -99,6 +99,18 @@ def test_a_take_made_in_a_dtype_this_device_cannot_run_is_made_in_its_default(tm
     assert cli_main(["render", "--from", str(side), "-o", str(tmp_path / "b.wav"), "--dtype", "float16",
                      "--device", "cpu"]) == 2
     assert "float16 is not supported on cpu" in capsys.readouterr().err
+
+
+def test_a_take_made_through_a_matmul_not_run_here_says_so(tmp_path, capsys):
+    """The record's CPU matmuls are run where loopgen runs them for that dtype; one it does not (float32 through the
+    default BLAS, which it never chooses) is made with the measured one, and a line says the bits will differ."""
+    side = tmp_path / "take.json"
+    side.write_text(json.dumps({**BASE, "kernels": {"float32": "linear"}}))
+    assert cli_main(["render", "--from", str(side), "-o", str(tmp_path / "out.wav")]) == 0
+    assert "ran the linear matmul in float32, which loopgen does not run here" in capsys.readouterr().err
+    side.write_text(json.dumps(BASE))  # its own kernel: no such line
+    assert cli_main(["render", "--from", str(side), "-o", str(tmp_path / "c.wav")]) == 0
+    assert "matmul" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("text", [NEST, '{"model": ' + NEST + "}", "x" * (17 * 2**20)])

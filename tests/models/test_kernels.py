@@ -90,3 +90,28 @@ def test_bfloat16_on_the_cpu_follows_float32(hf_mono, kernel, monkeypatch):
     a, b = _teacher_forced(f32, codes, texts), _teacher_forced(bf, codes, texts).float()
     assert (a - b).abs().max() < 0.15 * a.std()  # measured here: 0.04 against a spread of 1.0, each kernel
     assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.9  # measured here: 0.98
+
+
+def _codec_kernels(m) -> set:
+    from .test_int8 import _step_denses
+
+    return {d.kernel for mod in m.codec.decoder.modules() for d in _step_denses(mod)}
+
+
+def test_a_model_fixes_its_kernels_at_load_whatever_thread_builds_the_codec_steps(monkeypatch, two_threads):
+    """The measurement's winner depends on the thread count; a model takes the load's, for its LM and for its
+    codec's streaming step matrices, which are built later, at a stream's first frame, on whatever thread decodes
+    (the daemon's event loop runs torch on one thread): the take's bits would follow that thread otherwise."""
+    monkeypatch.setattr(kernels, "choose",
+                        lambda dtype, candidates: "packed" if torch.get_num_threads() == 2 else "onednn")
+    m = load_model("random:tiny")
+    assert m.kernels == {"float32": "packed"} and m.lm.heads.kernel == "packed"
+    torch.set_num_threads(1)
+    assert _codec_kernels(m) == {"packed"}  # built now, on 1 thread
+
+    again = load_model("random:tiny", kernels={"float32": "onednn"})  # a take's record: its kernels, not the measure
+    assert again.kernels == {"float32": "onednn"} and again.lm.heads.kernel == "onednn"
+    assert _codec_kernels(again) == {"onednn"}
+    bf = load_model("random:tiny", dtype="bfloat16", kernels={"bfloat16": "linear"})  # the codec stays float32
+    assert bf.kernels == {"bfloat16": "linear", "float32": "onednn"} and _codec_kernels(bf) == {"onednn"}
+    assert load_model("random:tiny", dtype="int8").kernels == {}  # fbgemm throughout the steps

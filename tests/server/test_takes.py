@@ -144,8 +144,10 @@ def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, caps
     2 here, where render's own policy would take 1). With `--cuda-graphs` (their semantics on the CPU: the model
     step and the decode replayed from one recording, tests/models/graph_replay.py) the takes are the same bits. In
     int8 too (a voice's activations quantized apart from the other stream's, its rows growing with the prompt
-    change; render reads int8 from the record)."""
+    change; render reads int8 from the record). The daemon's CPU matmul was measured as one kernel and render's
+    measures the other (kernels.json made afresh between them): render runs the take's, from the record."""
     from loopgen.cli import main
+    from loopgen.models import kernels
 
     from ..models.graph_replay import ReplayGraphs
 
@@ -177,13 +179,16 @@ def test_a_take_is_made_again_bit_for_bit_from_its_sidecar(serve, tmp_path, caps
             assert 0 < worker.decoders.calls <= worker.steps < 270
             return events[-1]["path"], ext["path"]
 
+    monkeypatch.setattr(kernels, "choose", lambda dtype, candidates: "packed")
     first, second = serve(scenario, cuda_graphs=graphs, **({"dtype": dtype} if dtype else {}))
+    monkeypatch.setattr(kernels, "choose", lambda dtype, candidates: "onednn")
     if graphs:  # the model step and the decode both ran as replays
         assert len(made) == 2  # the engine's and the decoder bank's; the longest stream is 150 frames:
         assert all(g.replays >= 140 and g.captures <= 3 for g in made)  # nearly every step a replay
     for wav in (first, second):
         meta = json.loads(open(wav[:-4] + ".json").read())
         assert isinstance(meta["seed"], int) and meta["threads"] == 2 and meta["dtype"] == (dtype or "float32")
+        assert meta["kernels"] == ({} if dtype == "int8" else {"float32": "packed"})  # (int8's steps: fbgemm)
         out = tmp_path / "again.wav"
         assert main(["render", "--from", wav[:-4] + ".json", "-o", str(out)]) == 0, capsys.readouterr().err
         assert np.array_equal(sf.read(out, dtype="float32")[0], sf.read(wav, dtype="float32")[0])

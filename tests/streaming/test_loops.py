@@ -52,7 +52,7 @@ def test_loop_longer_than_the_window(tiny):
 
     short = MusicGen(MusicgenConfig(tiny.cfg.text, tiny.cfg.audio, tiny.cfg.lm, max_seconds=1.0), tiny.tokenizer)
     short.load_state_dict(tiny.state_dict())
-    short.lm.pack()
+    short.use_kernels()
     loop = loopgen.make_loop(short.eval(), "long", bpm=120, bars=2, seed=1)  # 4 s through 1 s windows
     assert loop.audio.shape == (1, 128000)
     wrap_ok(loop.audio)

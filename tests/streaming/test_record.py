@@ -54,7 +54,8 @@ def test_a_magnet_record_1_keeps_the_defaults_it_was_made_with():
     {"changes": [{"frame": 1}]}, {"changes": {}}, {"threads": 0}, {"continues": "../../etc/passwd"},
     {"continues": "/etc/passwd"}, {"melody": {"pitch": 1}}, {"model": ""}, {"record": 0},
     {"decode_rows": [[0, 3]]}, {"decode_rows": [[5, 2], [1, 1]]}, {"decode_rows": [[5, 2], [5, 1]]}, {"decode_rows": [[True, 2]]}, {"decode_rows": 2},
-    {"dtype": "int4"}, {"dtype": 8},
+    {"dtype": "int4"}, {"dtype": 8}, {"kernels": "packed"}, {"kernels": {"float32": "fast"}},
+    {"kernels": {"int4": "packed"}}, {"kernels": {"float32": ["packed"]}},
 ])
 def test_a_broken_sidecar_is_one_clear_error(change):
     with pytest.raises(LoopgenError, match="cannot make a take from"):
