@@ -1,6 +1,7 @@
 """How close a CPU step is to what this machine's memory allows: a roofline for musicgen-small's decoding step.
 
     python benchmarks/roofline.py [--threads 2] [--dtypes float32,bfloat16,int8] [--position 250] [--steps 40]
+                                  [--profile]
 
 A decoding step (one voice, guided: 2 LM rows) reads every per-step weight once and the KV cache up to its position,
 and does 2 multiply-adds per weight per row: about 1.4 GFLOP against hundreds of MB, so it is bound by memory, not
@@ -71,7 +72,7 @@ def main(a) -> None:
     for dt in a.dtypes.split(","):
         m = load_model("random:small", dtype=dt)
         weights, kv = step_bytes(m, a.position)
-        s = Session(m, "lo-fi beat", seed=0, seconds=(a.position + a.steps + 10) / m.frame_rate)
+        s = Session(m, "lo-fi beat", seed=0, seconds=(a.position + a.steps * (1 + a.profile) + 10) / m.frame_rate)
         while s.next_frame < a.position - 4:  # to the position (its first steps pay the prompt's encoding)
             s.step()
         bw = read_bandwidth()
@@ -80,6 +81,17 @@ def main(a) -> None:
         for _ in range(a.steps):
             s.step()
         rate = a.steps / (time.perf_counter() - t)
+        if a.profile:  # where a step's time goes: ops' own time (the rest of the wall time is Python between them)
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(a.steps):
+                    s.step()
+            ops = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+            total = sum(e.self_cpu_time_total for e in ops) / a.steps / 1000
+            print(f"  {dt}: {1000 / rate:.1f} ms a step, {total:.1f} ms of it in ops (under the profiler):")
+            for e in ops[:8]:
+                print(f"    {e.key[:52]:52} {e.self_cpu_time_total / a.steps / 1000:6.2f} ms {e.count // a.steps:5} calls")
         dec = IncrementalDecoder(m)  # float32, or int8 step matrices for an int8 model
         codes = torch.randint(0, 2048, (1, m.num_codebooks, 60))
         for i in range(10):
@@ -102,6 +114,7 @@ if __name__ == "__main__":
     p.add_argument("--dtypes", default="float32,bfloat16,int8")
     p.add_argument("--position", type=int, default=250)
     p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--profile", action="store_true", help="also print each dtype's costliest ops per step")
     a = p.parse_args()
     set_threads(a.threads)
     main(a)
