@@ -43,7 +43,7 @@ class ModelInfo:
     latency_frames: int
     realtime_factor: float | None
     dtype_name: str  # the precision it runs in (a take's record names it)
-    device: str  # where it runs ("cpu", "cuda:0", ...)
+    device: str  # where it runs ("cpu", "cuda:0", ...; the actor's `where` says the same)
     kernels: dict  # the CPU matmul per float dtype (a take's record names them)
 
 
@@ -84,9 +84,10 @@ class WorkerHost:
         rtf = run_alone(self.threads, measure_speed, self.m) if measure else None
         one_thread()  # this thread: the actor's calls (threads.one_thread says why)
         m = self.m
+        self.device = str(m.device if m.device.type != "cuda" else f"cuda:{torch.cuda.current_device()}")
         self.info = ModelInfo(m.name, m.sample_rate, m.channels, m.frame_rate, m.family, bool(m.prefixed),
                               m.max_frames, m.num_codebooks, IncrementalDecoder(m).latency_frames, rtf, m.dtype_name,
-                              str(m.device), dict(m.kernels))
+                              self.device, dict(m.kernels))
         self.out: queue.Queue = queue.Queue()  # (owner, event) and ("saved", owner, id, rendered, audio, frames)
         self.handles: dict[int, Handle] = {}
         kw = {} if output is None else {"output": output}
@@ -95,7 +96,6 @@ class WorkerHost:
                                   graphs=graphs, max_jobs=max_jobs, realtime=realtime, store=self._store,
                                   threads=self.threads, **kw)
         self.worker.start()
-        self.device = str(m.device if m.device.type != "cuda" else f"cuda:{torch.cuda.current_device()}")
 
     # -- what the gateway calls (the control group) ------------------------------------------------------------
     def model_info(self) -> ModelInfo:

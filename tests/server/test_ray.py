@@ -148,5 +148,6 @@ def test_two_models_on_ray_each_request_gets_its_own(serve, tiny, stereo, capsys
 
             meta = json.loads(open(job.path[:-4] + ".json").read())
             assert meta["stopped_early"] and meta["seed"] == 4 and meta["frames"] >= 40 and meta["dtype"] == "float32"
+            assert list(meta["kernels"]) == ["float32"] and meta["kernels"]["float32"] in ("packed", "onednn")
 
     serve(scenario, ray="local", extra_models=("random:stereo-tiny",))
