@@ -91,7 +91,8 @@ def main(a) -> None:
             total = sum(e.self_cpu_time_total for e in ops) / a.steps / 1000
             print(f"  {dt}: {1000 / rate:.1f} ms a step, {total:.1f} ms of it in ops (under the profiler):")
             for e in ops[:8]:
-                print(f"    {e.key[:52]:52} {e.self_cpu_time_total / a.steps / 1000:6.2f} ms {e.count // a.steps:5} calls")
+                ms = e.self_cpu_time_total / a.steps / 1000
+                print(f"    {e.key[:52]:52} {ms:6.2f} ms {e.count // a.steps:5} calls")
         dec = IncrementalDecoder(m)  # float32, or int8 step matrices for an int8 model
         codes = torch.randint(0, 2048, (1, m.num_codebooks, 60))
         for i in range(10):
