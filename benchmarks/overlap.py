@@ -24,44 +24,33 @@ from benchmarks._common import set_threads  # noqa: E402
 WARM = 20  # frames before timing (the prompt's encoding, first calls)
 
 
-def in_turn(m, frames: int) -> float:
-    from loopgen.streaming.decoder import IncrementalDecoder
-    from loopgen.streaming.session import Session
-
-    s, d = Session(m, "lo-fi beat", seed=0, seconds=(WARM + frames + 10) / m.frame_rate), IncrementalDecoder(m)
-    it = iter(s)
-    for _ in range(WARM):
-        d.push(next(it).codes[..., None])
-    t = time.perf_counter()
-    for _ in range(frames):
-        d.push(next(it).codes[..., None])
-    return (time.perf_counter() - t) / frames * 1000
-
-
-def beside(m, frames: int, decode_threads: int) -> float:
+def per_frame(m, frames: int, decode_threads: int | None) -> float:
+    """Milliseconds per frame: decoded in turn on this thread (decode_threads None), or beside the next step on a
+    second thread running torch on `decode_threads` (the last frame's decode counts)."""
     import torch
 
     from loopgen.streaming.decoder import IncrementalDecoder
     from loopgen.streaming.session import Session
 
     s, d = Session(m, "lo-fi beat", seed=0, seconds=(WARM + frames + 10) / m.frame_rate), IncrementalDecoder(m)
-    q: queue.Queue = queue.Queue()
+    push, th, q = d.push, None, queue.Queue()
+    if decode_threads is not None:
+        def decode() -> None:
+            torch.set_num_threads(decode_threads)
+            while (codes := q.get()) is not None:
+                d.push(codes)
 
-    def decode() -> None:
-        torch.set_num_threads(decode_threads)
-        while (codes := q.get()) is not None:
-            d.push(codes)
-
-    th = threading.Thread(target=decode)
-    th.start()
+        push, th = q.put, threading.Thread(target=decode)
+        th.start()
     it = iter(s)
     for _ in range(WARM):
-        q.put(next(it).codes[..., None])
+        push(next(it).codes[..., None])
     t = time.perf_counter()
     for _ in range(frames):
-        q.put(next(it).codes[..., None])
-    q.put(None)
-    th.join()  # the last frame's decode counts
+        push(next(it).codes[..., None])
+    if th is not None:
+        q.put(None)
+        th.join()
     return (time.perf_counter() - t) / frames * 1000
 
 
@@ -77,8 +66,8 @@ def main(a) -> None:
     print(f"{cpu_name()}, {n} threads, random:small {a.dtype}; ms per frame (a step and its decode)")
     print(f"{'run':>3} {'in turn':>8} {'beside, decode 1 thread':>24} {f'beside, decode {n} threads':>25}")
     for r in range(a.runs):
-        print(f"{r + 1:>3} {in_turn(m, a.frames):>8.1f} {beside(m, a.frames, 1):>24.1f} "
-              f"{beside(m, a.frames, n):>25.1f}")
+        print(f"{r + 1:>3} {per_frame(m, a.frames, None):>8.1f} {per_frame(m, a.frames, 1):>24.1f} "
+              f"{per_frame(m, a.frames, n):>25.1f}")
 
 
 if __name__ == "__main__":

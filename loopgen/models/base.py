@@ -93,7 +93,7 @@ class CodecLM(nn.Module):
         given: a take's record of them, by dtype name, taken where this build runs them. -> the choices (also
         `self.kernels`), which a take records: their last bits differ, and a choice made again later (another
         thread count, kernels.json measured afresh) could differ from the one a take was made with."""
-        given = dict(given or {})
+        given = given or {}
         chosen: dict[str, str] = {}
         if self.device.type != "cpu":
             self.kernels = chosen

@@ -424,9 +424,9 @@ class MusicgenLM(nn.Module):
             cross_bias=torch.zeros(rows, 1, 1, text, **z),  # no text yet: attend to zeros (finite, never NaN)
         )
 
-    def pack(self, kernel: str | None = None) -> None:
-        """Reorder the per-step projections for `kernel` (None: the CPU's fastest matmul; see Dense.pack). Call
-        once, after loading (CodecLM.use_kernels does). cross_kv runs once per prompt and stays as it is (packing
+    def pack(self, kernel: str) -> None:
+        """Reorder the per-step projections for `kernel` (the model's choice: see Dense.pack). Call once, after
+        loading (CodecLM.use_kernels does). cross_kv runs once per prompt and stays as it is (packing
         it would only cost a transient copy)."""
         for m in self.modules():
             if isinstance(m, Dense) and m is not self.cross_kv:

@@ -111,9 +111,8 @@ class TakeRecord:
         _text("model", self.model, 200)
         if self.dtype is not None and self.dtype not in DTYPE_NAMES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPE_NAMES)}, got {short(self.dtype)}")
-        if self.kernels is not None and not (
-                isinstance(self.kernels, dict) and len(self.kernels) <= len(DTYPE_NAMES)
-                and all(k in DTYPE_NAMES and v in KERNELS for k, v in self.kernels.items())):
+        if self.kernels is not None and not (isinstance(self.kernels, dict) and all(
+                k in DTYPE_NAMES and v in KERNELS for k, v in self.kernels.items())):
             raise ValueError(f"kernels must map dtype names to one of {', '.join(KERNELS)}, got {short(self.kernels)}")
         object.__setattr__(self, "prompts", _prompts("prompts", self.prompts))
         _sampling("parameters", self.parameters)
