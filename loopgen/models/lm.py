@@ -40,6 +40,11 @@ def sinusoids(positions: torch.Tensor, dim: int) -> torch.Tensor:
     return emb
 
 
+def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """t in dtype; t itself, without a call into torch, where it already is (a step makes ~150 such calls)."""
+    return t if t.dtype == dtype else t.to(dtype)
+
+
 def _onednn_works() -> bool:
     try:
         x, w = torch.ones(2, 8, device="cpu"), torch.ones(4, 8, device="cpu")
@@ -71,6 +76,8 @@ def int8_full_range() -> bool:
 KERNEL_DTYPES = {torch.float32: ("packed", "onednn"), torch.bfloat16: ("packed", "onednn", "linear")}
 _ONEDNN = False  # oneDNN's inner product runs here: probed when the first layer is made, never at import
 _REDUCE_RANGE: bool | None = None  # 7-bit int8 activations (int8_full_range): probed at the first int8 weight
+_LINEAR_DYNAMIC: Callable | None = None  # fbgemm's dynamic int8 linear: its overload itself (the packet's call
+# checks its arguments in Python every time), looked up at the first int8 weight
 _PROBED = False
 
 
@@ -101,6 +108,8 @@ class Dense(nn.Module):
         """x [M, ..., in] -> [M, ..., out]. groups: for an int8 weight, which rows (along dim 0) share an activation
         scale (see Groups); ignored by float weights."""
         if self.int8 is not None:
+            if groups is not None and not groups:  # ALL_ROWS, a voice alone: one call
+                return _LINEAR_DYNAMIC(x, self.int8, _REDUCE_RANGE)
             return self._int8(x, groups)
         w = self.weight
         if w.is_mkldnn:
@@ -117,15 +126,16 @@ class Dense(nn.Module):
         of rows that are made again together (a voice's), a prefill once (one voice's rows, in the chunks a replay
         repeats), and a caller that names no groups gets one call per row."""
         if groups is None:
-            return torch.cat([torch.ops.quantized.linear_dynamic(x[i : i + 1], self.int8, _REDUCE_RANGE)
-                              for i in range(x.shape[0])])
+            return torch.cat([_LINEAR_DYNAMIC(x[i : i + 1], self.int8, _REDUCE_RANGE) for i in range(x.shape[0])])
         if len(groups) == 0:  # ALL_ROWS
-            return torch.ops.quantized.linear_dynamic(x, self.int8, _REDUCE_RANGE)
+            return _LINEAR_DYNAMIC(x, self.int8, _REDUCE_RANGE)
         out = x.new_zeros(x.shape[0], self.int8_out)  # rows in no group (not stepping): zeros
         for rows in groups:
-            out.index_copy_(0, rows, torch.ops.quantized.linear_dynamic(x.index_select(0, rows), self.int8,
-                                                                        _REDUCE_RANGE))
+            out.index_copy_(0, rows, _LINEAR_DYNAMIC(x.index_select(0, rows), self.int8, _REDUCE_RANGE))
         return out
+
+    # a step calls 145 projections: straight to forward, past nn.Module's hook dispatch (no hooks are put on a Dense)
+    __call__ = forward
 
     @property
     def packed(self) -> bool:
@@ -142,9 +152,11 @@ class Dense(nn.Module):
         dynamically per call (8-bit where fbgemm is exact with them, int8_full_range; 7-bit elsewhere). The float
         weight is dropped. Packing is single-threaded and releases the GIL: layers pack in parallel
         (MusicgenLM.quantize)."""
-        global _REDUCE_RANGE
+        global _REDUCE_RANGE, _LINEAR_DYNAMIC
         if _REDUCE_RANGE is None:
             _REDUCE_RANGE = not int8_full_range()
+        if _LINEAR_DYNAMIC is None:
+            _LINEAR_DYNAMIC = torch.ops.quantized.linear_dynamic.default
         with warnings.catch_warnings():  # fbgemm's path is the fast one on the CPU today, though its quantized-tensor
             warnings.simplefilter("ignore")  # constructor is marked deprecated (docs/benchmarks.md weighs the options)
             q = torch._make_per_channel_quantized_tensor(values, scale, torch.zeros(values.shape[0], dtype=torch.long),
@@ -316,12 +328,12 @@ class DecoderLayer(nn.Module):
         d = x2.shape[-1]
         h, dh = self.heads, d // self.heads
         n = F.layer_norm(x2, (d,), self.norm_cross.weight, self.norm_cross.bias, self.norm_cross.eps)
-        q = self.cross_q(n, g).view(b, t, h, dh).transpose(1, 2).to(ck.dtype)  # the cache's dtype (kv_dtype)
+        q = _as(self.cross_q(n, g).view(b, t, h, dh).transpose(1, 2), ck.dtype)  # the cache's dtype (kv_dtype)
         if t == 1:  # one query: plain matmuls beat SDPA's dispatch for this size
             a = ((q * dh**-0.5) @ ck.transpose(-1, -2) + cb).softmax(-1) @ cv
         else:
             a = F.scaled_dot_product_attention(q, ck, cv, attn_mask=cb)
-        return x2 + self.cross_out(a.transpose(1, 2).reshape(b * t, d).to(x2.dtype), g)
+        return x2 + self.cross_out(_as(a.transpose(1, 2).reshape(b * t, d), x2.dtype), g)
 
     def block(self, x2: torch.Tensor, b: int, t: int, attend: Callable, cross: tuple, g: Groups = None
               ) -> torch.Tensor:
@@ -335,7 +347,7 @@ class DecoderLayer(nn.Module):
         h, dh = self.heads, d // self.heads
         n = F.layer_norm(x2, (d,), self.norm1.weight, self.norm1.bias, self.norm1.eps)
         q, k, v = self.qkv(n, g).view(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)  # each [b, H, t, Dh]
-        x2 = x2 + self.out(attend(q, k, v).transpose(1, 2).reshape(b * t, d).to(x2.dtype), g)
+        x2 = x2 + self.out(_as(attend(q, k, v).transpose(1, 2).reshape(b * t, d), x2.dtype), g)
         if self.cross:
             x2 = self._cross(x2, b, t, g, *cross)
         return self._mlp(x2, g)
@@ -345,16 +357,17 @@ class DecoderLayer(nn.Module):
         groups: Groups = None,
     ) -> torch.Tensor:
         """One token per cache row. x: [R, D]; write: [R * H] where each row's and head's K/V go, as an index into
-        a layer's cache viewed [R * H * (P+1), Dh]; mask: [R, 1, 1, end] True = the row's own past (itself
-        included); end / text: how much of the cache to read; groups: see Groups. -> [R, D]"""
+        a layer's cache viewed [R * H * (P+1), Dh]; mask: [R, 1, 1, end] additive in the cache's dtype, 0 over the
+        row's own past (itself included), -inf after; end / text: how much of the cache to read; groups: see
+        Groups. -> [R, D]"""
         r = x.shape[0]
         ck, cv = cache.k[i], cache.v[i]  # [R, H, P+1, Dh], each layer's contiguous
 
         def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # in the cache's dtype
             dh = k.shape[-1]
-            ck.view(-1, dh).index_copy_(0, write, k.reshape(-1, dh).to(ck.dtype))  # k: [R, H, 1, Dh]
-            cv.view(-1, dh).index_copy_(0, write, v.reshape(-1, dh).to(ck.dtype))
-            return F.scaled_dot_product_attention(q.to(ck.dtype), ck[:, :, :end], cv[:, :, :end], attn_mask=mask)
+            ck.view(-1, dh).index_copy_(0, write, _as(k.reshape(-1, dh), ck.dtype))  # k: [R, H, 1, Dh]
+            cv.view(-1, dh).index_copy_(0, write, _as(v.reshape(-1, dh), ck.dtype))
+            return F.scaled_dot_product_attention(_as(q, ck.dtype), ck[:, :, :end], cv[:, :, :end], attn_mask=mask)
 
         cross = (cache.cross_k[i, :, :, :text], cache.cross_v[i, :, :, :text], cache.cross_bias[..., :text])
         return self.block(x, r, 1, attend, cross, groups)
@@ -521,7 +534,10 @@ class MusicgenLM(nn.Module):
         slot = torch.where(live, pos, cache.positions)  # [R] the position each row writes: its own, or the scratch
         heads = torch.arange(cache.rows * self.cfg.num_heads, device=pos.device)  # one index_copy_ per layer's K, V
         write = heads * (cache.positions + 1) + slot[:, None].expand(-1, self.cfg.num_heads).reshape(-1)  # [R * H]
-        mask = (torch.arange(end, device=pos.device)[None, :] <= pos[:, None])[:, None, None, :]  # [R, 1, 1, end]
+        later = torch.arange(end, device=pos.device)[None, :] > pos[:, None]  # [R, end] past each row's own position
+        # [R, 1, 1, end] additive, in the cache's dtype: SDPA would make it of a bool mask in every layer (same bits)
+        mask = torch.zeros(later.shape, dtype=cache.k.dtype, device=pos.device).masked_fill_(later, float("-inf"))
+        mask = mask[:, None, None, :]
         for i, layer in enumerate(self.layers):
             x = layer.decode(x, i, cache, write, mask, end, text, groups)
         return self._logits(x, groups)
