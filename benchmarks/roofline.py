@@ -8,6 +8,8 @@ and does 2 multiply-adds per weight per row: about 1.4 GFLOP against hundreds of
 arithmetic. Printed, per dtype: the bytes a step must read (weights the step multiplies, as stored: 4, 2 or 1 byte
 plus int8's scales; the KV cache at --position), the steps/s this machine's measured read bandwidth would allow, the
 steps/s measured (the LM step alone, Session stepping at that position, no decode), and the share of the limit.
+Then the step's fixed cost, whatever it reads: the step of the same LM at width 128 (every op of it, ~1 % of the
+bytes), and the share of the limit the bytes get in the rest of the step's time.
 Also: the read bandwidth (a sum over a 1 GiB buffer, best of 5), the codec's incremental decode per frame (an int8
 model's streams through int8 step matrices), and the real-time factor of a step and a decode in turn.
 """
@@ -57,30 +59,58 @@ def step_bytes(m, position: int) -> tuple[int, int]:
     return weights, kv
 
 
+NARROW = 128  # the width of the narrow twin (fixed_ms)
+
+
+def narrow_small() -> str:
+    """musicgen-small's LM at width NARROW: its 24 layers, 16 heads, 4 codebooks and every op of a step, ~1 % of its
+    weights and cache. Its step is what a step costs whatever it reads (Python, dispatch, the kernels' own set-up).
+    A benchmark's own model kind, registered in this process only."""
+    import dataclasses
+
+    from loopgen.models import random_models
+
+    small = random_models.CONFIGS["small"]
+    lm = dataclasses.replace(small.lm, dim=NARROW, ffn_dim=4 * NARROW)
+    random_models.CONFIGS["small-narrow"] = dataclasses.replace(small, lm=lm)
+    return "random:small-narrow"
+
+
+def session_at(m, position: int, steps: int):
+    """A Session of model m stepped to `position`, with room for `steps` more."""
+    from loopgen.streaming.session import Session
+
+    s = Session(m, "lo-fi beat", seed=0, seconds=(position + steps + 10) / m.frame_rate)
+    while s.next_frame < position - 4:  # to the position (its first steps pay the prompt's encoding)
+        s.step()
+    return s
+
+
+def steps_per_second(s, steps: int) -> float:
+    t = time.perf_counter()
+    for _ in range(steps):
+        s.step()
+    return steps / (time.perf_counter() - t)
+
+
 def main(a) -> None:
     import torch
 
     from loopgen import load_model
     from loopgen.models.kernels import cpu_name
     from loopgen.streaming.decoder import IncrementalDecoder
-    from loopgen.streaming.session import Session
 
     print(f"{cpu_name()}, {torch.get_num_threads()} threads; the read bandwidth (a 1 GiB sum, best of 5) measured "
           f"just before each dtype's steps, as this host's moves")
     print(f"{'dtype':9} {'GB/s':>5} {'weights MB':>10} {'KV MB':>6} {'limit steps/s':>13} {'measured':>9} {'share':>6} "
-          f"{'codec ms/frame':>14} {'real time x':>11}")
+          f"{'fixed ms':>8} {'bytes share':>11} {'codec ms/frame':>14} {'real time x':>11}")
     for dt in a.dtypes.split(","):
         m = load_model("random:small", dtype=dt)
         weights, kv = step_bytes(m, a.position)
-        s = Session(m, "lo-fi beat", seed=0, seconds=(a.position + a.steps * (1 + a.profile) + 10) / m.frame_rate)
-        while s.next_frame < a.position - 4:  # to the position (its first steps pay the prompt's encoding)
-            s.step()
+        s = session_at(m, a.position, a.steps * (1 + a.profile))
         bw = read_bandwidth()
         limit = bw / (weights + kv)
-        t = time.perf_counter()
-        for _ in range(a.steps):
-            s.step()
-        rate = a.steps / (time.perf_counter() - t)
+        rate = steps_per_second(s, a.steps)
         if a.profile:  # where a step's time goes: ops' own time (the rest of the wall time is Python between them)
             from torch.profiler import ProfilerActivity, profile
 
@@ -101,11 +131,18 @@ def main(a) -> None:
         for i in range(10, 60):
             dec.push(codes[..., i : i + 1])
         decode_ms = (time.perf_counter() - t) / 50 * 1000
-        frame_ms = 1000 / rate + decode_ms  # a step and its frame's decode, one after the other
+        real_time = 1000 / m.frame_rate / (1000 / rate + decode_ms)  # a step and its frame's decode, in turn
+        del m, s, dec
+        narrow = load_model(narrow_small(), dtype=dt)
+        fixed_ms = 1000 / steps_per_second(session_at(narrow, a.position, a.steps), a.steps)
+        del narrow
+        # the bytes' part: what the bandwidth allows for them over what the step spends beyond its fixed cost
+        bytes_share = 1000 / limit / max(1000 / rate - fixed_ms, 1e-9)
         print(f"{dt:9} {bw / 1e9:>5.1f} {weights / 1e6:>10.0f} {kv / 1e6:>6.0f} {limit:>13.1f} {rate:>9.1f} "
-              f"{rate / limit:>6.0%} "
-              f"{decode_ms:>14.1f} {1000 / m.frame_rate / frame_ms:>11.2f}")
-        del m, s
+              f"{rate / limit:>6.0%} {fixed_ms:>8.1f} {bytes_share:>11.0%} "
+              f"{decode_ms:>14.1f} {real_time:>11.2f}")
+    print("fixed ms: the step of the same LM at width 128 (its ops, ~1 % of its bytes); bytes share: the limit's time "
+          "for the bytes over the step's time beyond that")
     print("real time x: a frame's 20 ms over the step's and the codec's time in turn (real time: 1.00)")
 
 

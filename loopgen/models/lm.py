@@ -76,8 +76,6 @@ def int8_full_range() -> bool:
 KERNEL_DTYPES = {torch.float32: ("packed", "onednn"), torch.bfloat16: ("packed", "onednn", "linear")}
 _ONEDNN = False  # oneDNN's inner product runs here: probed when the first layer is made, never at import
 _REDUCE_RANGE: bool | None = None  # 7-bit int8 activations (int8_full_range): probed at the first int8 weight
-_LINEAR_DYNAMIC: Callable | None = None  # fbgemm's dynamic int8 linear: its overload itself (the packet's call
-# checks its arguments in Python every time), looked up at the first int8 weight
 _PROBED = False
 
 
@@ -108,8 +106,8 @@ class Dense(nn.Module):
         """x [M, ..., in] -> [M, ..., out]. groups: for an int8 weight, which rows (along dim 0) share an activation
         scale (see Groups); ignored by float weights."""
         if self.int8 is not None:
-            if groups is not None and not groups:  # ALL_ROWS, a voice alone: one call
-                return _LINEAR_DYNAMIC(x, self.int8, _REDUCE_RANGE)
+            if groups is not None and not groups:  # ALL_ROWS, a voice alone: one call (the step's common case)
+                return torch.ops.quantized.linear_dynamic(x, self.int8, _REDUCE_RANGE)
             return self._int8(x, groups)
         w = self.weight
         if w.is_mkldnn:
@@ -124,14 +122,14 @@ class Dense(nn.Module):
         """int8 weights, activations quantized to int8 per call (dynamically), float32 out. fbgemm takes one scale
         for all of a call's rows, so a row's result depends on the rows beside it: a step calls it once per group
         of rows that are made again together (a voice's), a prefill once (one voice's rows, in the chunks a replay
-        repeats), and a caller that names no groups gets one call per row."""
+        repeats; ALL_ROWS, which forward calls at once), and a caller that names no groups gets one call per row."""
         if groups is None:
-            return torch.cat([_LINEAR_DYNAMIC(x[i : i + 1], self.int8, _REDUCE_RANGE) for i in range(x.shape[0])])
-        if len(groups) == 0:  # ALL_ROWS
-            return _LINEAR_DYNAMIC(x, self.int8, _REDUCE_RANGE)
+            return torch.cat([torch.ops.quantized.linear_dynamic(x[i : i + 1], self.int8, _REDUCE_RANGE)
+                              for i in range(x.shape[0])])
         out = x.new_zeros(x.shape[0], self.int8_out)  # rows in no group (not stepping): zeros
         for rows in groups:
-            out.index_copy_(0, rows, _LINEAR_DYNAMIC(x.index_select(0, rows), self.int8, _REDUCE_RANGE))
+            out.index_copy_(0, rows, torch.ops.quantized.linear_dynamic(x.index_select(0, rows), self.int8,
+                                                                        _REDUCE_RANGE))
         return out
 
     # a step calls 145 projections: straight to forward, past nn.Module's hook dispatch (no hooks are put on a Dense)
@@ -152,11 +150,9 @@ class Dense(nn.Module):
         dynamically per call (8-bit where fbgemm is exact with them, int8_full_range; 7-bit elsewhere). The float
         weight is dropped. Packing is single-threaded and releases the GIL: layers pack in parallel
         (MusicgenLM.quantize)."""
-        global _REDUCE_RANGE, _LINEAR_DYNAMIC
+        global _REDUCE_RANGE
         if _REDUCE_RANGE is None:
             _REDUCE_RANGE = not int8_full_range()
-        if _LINEAR_DYNAMIC is None:
-            _LINEAR_DYNAMIC = torch.ops.quantized.linear_dynamic.default
         with warnings.catch_warnings():  # fbgemm's path is the fast one on the CPU today, though its quantized-tensor
             warnings.simplefilter("ignore")  # constructor is marked deprecated (docs/benchmarks.md weighs the options)
             q = torch._make_per_channel_quantized_tensor(values, scale, torch.zeros(values.shape[0], dtype=torch.long),
