@@ -84,6 +84,11 @@ class CodecLM(nn.Module):
         """The precision it was loaded in, as load_model names it ("int8" for int8 weights, float activations)."""
         return "int8" if self.lm.int8 else str(self.dtype).removeprefix("torch.")
 
+    @property
+    def smallest(self) -> bool:
+        """No released model is smaller than this one (LMConfig.smallest)."""
+        return self.cfg.lm.smallest
+
     kernels: dict[str, str] = {}  # the CPU matmul per float dtype it runs (use_kernels); none before it
 
     def use_kernels(self, given: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -124,6 +124,12 @@ class LMConfig:
     cross_attention: bool = True  # False: conditioning is a prefix of the sequence (musicgen-melody)
 
     @property
+    def smallest(self) -> bool:
+        """No released model is smaller: an LM no wider or deeper than musicgen-small's (dim 1024, 24 layers), the
+        smallest MusicGen and MAGNeT (what the daemon's speed line may suggest)."""
+        return self.dim <= 1024 and self.num_layers <= 24
+
+    @property
     def delays(self) -> tuple[int, ...]:
         """Delay (in steps) of each codebook: k for mono, k//2 for interleaved stereo [L0,R0,L1,R1,...]."""
         if self.audio_channels == 2:

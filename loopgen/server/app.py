@@ -700,7 +700,8 @@ async def serve_forever(cfg: Config, announce=print) -> None:
         announce(f"model {m.name}: {m.sample_rate} Hz, {m.channels} channel(s)"
                  + (f" (requests: model {' | '.join(names)})" if len(server.models) > 1 and names else ""))
     if cfg.measure_speed:
-        announce(speed_line(server.realtime_factor, server.model.dtype_name, str(server.model.device)))
+        model = server.model
+        announce(speed_line(server.realtime_factor, model.dtype_name, str(model.device), model.smallest))
     if cfg.ray is not None:
         for w in server.workers():
             announce(f"worker     {w['model']} on Ray: {w['device']} on {w['node']} (pid {w['pid']})")

@@ -45,6 +45,7 @@ class ModelInfo:
     dtype_name: str  # the precision it runs in (a take's record names it)
     device: str  # where it runs ("cpu", "cuda:0", ...; the actor's `where` says the same)
     kernels: dict  # the CPU matmul per float dtype (a take's record names them)
+    smallest: bool  # no released model is smaller (the speed line's advice)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class WorkerHost:
         self.device = str(m.device if m.device.type != "cuda" else f"cuda:{torch.cuda.current_device()}")
         self.info = ModelInfo(m.name, m.sample_rate, m.channels, m.frame_rate, m.family, bool(m.prefixed),
                               m.max_frames, m.num_codebooks, IncrementalDecoder(m).latency_frames, rtf, m.dtype_name,
-                              self.device, dict(m.kernels))
+                              self.device, dict(m.kernels), m.smallest)
         self.out: queue.Queue = queue.Queue()  # (owner, event) and ("saved", owner, id, rendered, audio, frames)
         self.handles: dict[int, Handle] = {}
         kw = {} if output is None else {"output": output}

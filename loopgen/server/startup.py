@@ -26,16 +26,21 @@ def measure_speed(m) -> float | None:
     return round(SPEED_SECONDS / max(time.perf_counter() - t, 1e-6), 2)
 
 
-def speed_line(rtf: float | None, dtype: str = "float32", device: str = "cpu") -> str:
-    """The terminal's line on the model's speed; below real time, what would play live (int8 only where it is not
-    already the precision, and only on a CPU, where it runs)."""
+def speed_line(rtf: float | None, dtype: str = "float32", device: str = "cpu", smallest: bool = False
+               ) -> str:
+    """The terminal's line on the model's speed; below real time, what would play live (a GPU, or on one a faster
+    GPU; int8 only where it is not already the precision, and only on a CPU, where it runs; a smaller model only
+    where one exists: `smallest`, the model's LM is musicgen-small's size or less)."""
     if rtf is None:
         return "speed      measured on the first take"
     if rtf >= 1.0:
         return f"speed      {rtf:.2f}x real time on this machine: plays live"
-    faster = ["a GPU"] + (["--dtype int8"] if device == "cpu" and dtype != "int8" else []) + ["a smaller model"]
+    cpu = device == "cpu"
+    faster = ([("a GPU" if cpu else "a faster GPU")] + (["--dtype int8"] if cpu and dtype != "int8" else [])
+              + ([] if smallest else ["a smaller model"]))
+    either = f"{', '.join(faster[:-1])} or {faster[-1]}" if len(faster) > 1 else faster[0]
     return (f"speed      {rtf:.2f}x real time on this machine: renders {1 / rtf:.1f}x slower than real time, so takes "
-            f"arrive after they are made ({', '.join(faster[:-1])} or {faster[-1]} plays live)")
+            f"arrive after they are made ({either} plays live)")
 
 
 def reachable_address(host: str) -> str:

@@ -148,6 +148,24 @@ def test_the_speed_line_suggests_int8_only_where_it_would_help():
     assert speed_line(1.5, "int8", "cpu").endswith("plays live") and "slower" not in speed_line(1.5)
 
 
+def test_the_speed_line_suggests_a_smaller_model_only_where_one_exists():
+    """musicgen-small (and magnet-small, its size) on a CPU: no smaller release to suggest; medium, large and melody
+    have one."""
+    import dataclasses
+
+    from loopgen.models.random_models import CONFIGS
+    from loopgen.server.startup import speed_line
+
+    assert CONFIGS["small"].lm.smallest and CONFIGS["magnet-small"].lm.smallest and CONFIGS["tiny"].lm.smallest
+    assert not any(CONFIGS[k].lm.smallest for k in ("medium", "large", "melody"))
+    assert not dataclasses.replace(CONFIGS["small"].lm, num_layers=48).smallest  # deeper, as wide
+    assert speed_line(0.6, "int8", "cpu", smallest=True).endswith("renders 1.7x slower than real time, so takes "
+                                                                "arrive after they are made (a GPU plays live)")
+    assert speed_line(0.2, "float32", "cpu", smallest=True).endswith("(a GPU or --dtype int8 plays live)")
+    assert speed_line(0.5, "float16", "cuda:0").endswith("(a faster GPU or a smaller model plays live)")
+    assert speed_line(0.5, "float16", "cuda:0", smallest=True).endswith("(a faster GPU plays live)")
+
+
 def test_only_the_model_thread_runs_torch_on_several_threads(serve, two_threads):
     """The daemon's event-loop thread and its saver run torch on one thread, the model's thread on the count it was
     started with (2 here): an OpenMP pool in any other thread would make every step's parallel regions wake by
