@@ -125,9 +125,9 @@ class LMConfig:
 
     @property
     def smallest(self) -> bool:
-        """No released model is smaller: an LM no wider or deeper than musicgen-small's (dim 1024, 24 layers), the
+        """No released model is smaller: an LM no wider or deeper than musicgen-small's (the defaults here), the
         smallest MusicGen and MAGNeT (what the daemon's speed line may suggest)."""
-        return self.dim <= 1024 and self.num_layers <= 24
+        return self.dim <= LMConfig.dim and self.num_layers <= LMConfig.num_layers
 
     @property
     def delays(self) -> tuple[int, ...]:

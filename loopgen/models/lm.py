@@ -41,7 +41,7 @@ def sinusoids(positions: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """t in dtype; t itself, without a call into torch, where it already is (a step makes ~150 such calls)."""
+    """t in dtype; t itself, without a call into torch, where it already is (144 such calls a musicgen-small step)."""
     return t if t.dtype == dtype else t.to(dtype)
 
 
@@ -168,10 +168,10 @@ class Dense(nn.Module):
         if self.weight.is_mkldnn:
             self.weight = nn.Parameter(self.weight.to_dense(), requires_grad=False)
 
-    def pack(self, kernel: str | None = None) -> None:
-        """On the CPU in float32 or bfloat16: run `kernel` (one of its dtype's KERNEL_DTYPES; None: the one
-        measured fastest here, `cpu_kernel`), reordering the weight for oneDNN when that is it. A no-op elsewhere.
-        Do not move the module after."""
+    def pack(self, kernel: str) -> None:
+        """On the CPU in float32 or bfloat16: run `kernel` (the model's choice, CodecLM.use_kernels; one its dtype
+        does not offer in KERNEL_DTYPES: the fastest measured here, `cpu_kernel`), reordering the weight for oneDNN
+        when that is it. A no-op elsewhere. Do not move the module after."""
         w = self.weight
         if not (_ONEDNN and Dense.onednn and not w.is_mkldnn and w.device.type == "cpu"
                 and w.dtype in KERNEL_DTYPES):
