@@ -106,6 +106,17 @@ def measure(dtype: torch.dtype, timer: Callable[[Callable[[], object]], float],
     return out
 
 
+@functools.cache
+def runs(name: str, dtype: torch.dtype) -> bool:
+    """Whether candidate `name` runs here for `dtype` (one small call): a take's record may name a kernel that the
+    machine it was made on had and this one lacks (oneDNN's bfloat16 inner product needs AVX-512)."""
+    try:
+        _call(name, torch.ones(2, 64, dtype=dtype), [torch.ones(32, 64, dtype=dtype)])()
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
+    return True
+
+
 def _call(name: str, x: torch.Tensor, ws: list[torch.Tensor]) -> Callable[[], torch.Tensor]:
     """One call of candidate `name` per call of the result, on the next of the weights `ws` in turn."""
     if name == "packed":

@@ -195,16 +195,16 @@ class Dense(nn.Module):
 
 def cpu_kernel(dtype: torch.dtype, given: str | None = None) -> str | None:
     """The CPU matmul `dtype`'s float projections run: `given` (a take's record) where it is one of the dtype's
-    candidates, else the fastest measured on this machine at the current thread count (kernels.choose, cached);
-    None where no choice applies (another dtype). A model fixes it once, at load (CodecLM.use_kernels): the last
-    bits of a projection depend on it."""
+    candidates and runs here (kernels.runs), else the fastest measured on this machine at the current thread count
+    (kernels.choose, cached); None where no choice applies (another dtype). A model fixes it once, at load
+    (CodecLM.use_kernels): the last bits of a projection depend on it."""
     candidates = KERNEL_DTYPES.get(dtype)
     if candidates is None:
         return None
-    if given in candidates:
-        return given
-    from .kernels import choose
+    from .kernels import choose, runs
 
+    if given in candidates and runs(given, dtype):
+        return given
     return choose(dtype, candidates=candidates)
 
 

@@ -58,8 +58,45 @@ def test_a_candidate_that_fails_here_is_never_chosen(fresh_cache, monkeypatch):
 
     monkeypatch.setattr(kernels, "_call", broken)
     assert kernels.choose(torch.float32, lambda fn: 1e-3 if fn.kernel == "packed" else 1.0) == "packed"
+    # for real: oneDNN's bfloat16 inner product needs AVX-512 (an AVX2 CPU fails it), timed fastest where it runs
+    monkeypatch.setattr(kernels, "_call", real)
     monkeypatch.setattr(kernels, "_chosen", {})
-    assert kernels.choose(torch.bfloat16, lambda fn: 0.0 if fn.kernel == "linear" else 1.0) != "linear"
+    chosen = kernels.choose(torch.bfloat16, lambda fn: 1.0 if fn.kernel == "linear" else 1e-3)
+    assert chosen == ("packed" if kernels.runs("packed", torch.bfloat16) else "linear")
+    x, w = torch.randn(2, 64).bfloat16(), torch.randn(32, 64).bfloat16()
+    assert torch.allclose(kernels._call(chosen, x, [w])().float(), x.float() @ w.float().T, rtol=0.02, atol=0.1)
+
+
+@pytest.fixture
+def without_onednn_bfloat16(monkeypatch):
+    """This CPU as one without oneDNN's bfloat16 inner product (no AVX-512: it raises, as it does there), unless it
+    already is one."""
+    kernels.runs.cache_clear()
+    if kernels.runs("onednn", torch.bfloat16):
+        for name in ("_linear_pointwise", "_reorder_linear_weight"):
+            real = getattr(torch.ops.mkldnn, name)
+
+            def lacking(x, *args, real=real):
+                if x.dtype == torch.bfloat16:
+                    raise RuntimeError("could not create a primitive descriptor for the inner product")
+                return real(x, *args)
+
+            monkeypatch.setattr(torch.ops.mkldnn, name, lacking)
+        kernels.runs.cache_clear()
+    yield
+    kernels.runs.cache_clear()
+
+
+@pytest.mark.parametrize("kernel", ["packed", "onednn"])
+def test_a_take_recorded_with_a_kernel_this_cpu_lacks_runs_one_it_has(fresh_cache, without_onednn_bfloat16, kernel):
+    """A take made in bfloat16 through oneDNN (an AVX-512 CPU) and rendered again on an AVX2 CPU: the load runs a
+    kernel that works here (render says the bits will differ) instead of failing at the take's first step."""
+    assert not kernels.runs(kernel, torch.bfloat16)
+    m = load_model("random:tiny", dtype="bfloat16", kernels={"bfloat16": kernel})
+    assert m.kernels["bfloat16"] == "linear" and m.lm.heads.kernel == "linear"
+    linear = load_model("random:tiny", dtype="bfloat16", kernels={"bfloat16": "linear"})
+    assert torch.equal(m.generate(["warm keys"], seconds=0.3, seed=0).codes,
+                       linear.generate(["warm keys"], seconds=0.3, seed=0).codes)
 
 
 @pytest.mark.parametrize("kernel", ["packed", "onednn", "linear"])
@@ -80,6 +117,8 @@ def test_dense_runs_the_chosen_kernel(kernel, monkeypatch):
 
 @pytest.mark.parametrize("kernel", ["packed", "onednn", "linear"])
 def test_bfloat16_on_the_cpu_follows_float32(hf_mono, kernel, monkeypatch):
+    if not kernels.runs(kernel, torch.bfloat16):
+        pytest.skip(f"this CPU has no {kernel} bfloat16 matmul (oneDNN's needs AVX-512)")
     texts = ["warm keys", "dub techno with a long tail"]
     f32 = load_model(str(hf_mono))
     monkeypatch.setattr(kernels, "choose", lambda dtype, candidates: kernel if dtype == torch.bfloat16 else "onednn")
