@@ -105,6 +105,22 @@ def _key(seed: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
     return _hash32(key ^ _hash32((draws & _M32) ^ 0x85EBCA6B))
 
 
+def _hash32_int(x: int) -> int:
+    """_hash32 of one value, in Python's integers (the same bits)."""
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & _M32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & _M32
+    return x ^ (x >> 16)
+
+
+def _key_ints(seed: list[int], draws: list[int]) -> torch.Tensor:
+    """_key of each row, made on the host: [B] long, the same values (a step on the CPU's eager path would otherwise
+    spend ~75 tiny tensor ops on its B numbers)."""
+    return torch.tensor([_hash32_int(_hash32_int((s & _M32) ^ _hash32_int(((s >> 32) & _M32) ^ 0x9E3779B9))
+                                     ^ _hash32_int((d & _M32) ^ 0x85EBCA6B)) for s, d in zip(seed, draws)])
+
+
 def _element(element: torch.Tensor) -> torch.Tensor:
     return _hash32(element ^ 0xC2B2AE35)
 
@@ -123,9 +139,9 @@ def uniforms(seed: torch.Tensor, draws: torch.Tensor, n: int, eager: bool = Fals
     if _shortcut(eager, seed):
         if n not in _ELEMENTS:
             _ELEMENTS[n] = _element(torch.arange(n, dtype=torch.long))[None, :]
-        hashed = _ELEMENTS[n]
-    else:  # made in the step: nothing outside a captured step's memory
-        hashed = _element(torch.arange(n, device=seed.device, dtype=torch.long)[None, :])
+        return _unit(_key_ints(seed.tolist(), draws.tolist())[:, None], _ELEMENTS[n])
+    # made in the step: nothing outside a captured step's memory, no value read on the host
+    hashed = _element(torch.arange(n, device=seed.device, dtype=torch.long)[None, :])
     return _unit(_key(seed, draws)[:, None], hashed)
 
 

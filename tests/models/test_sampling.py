@@ -86,11 +86,11 @@ def test_some_elements_of_the_draw_are_those_of_the_whole_draw():
 
 def test_the_cpu_shortcuts_give_the_fixed_shape_paths_values(monkeypatch):
     """On the CPU, top-k alone takes the k largest values (no sort of the vocabulary) and the draw reuses its
-    elements' hashes: the same values, ties at the k-th value included, as the path a captured step takes."""
+    elements' hashes and makes each row's key on the host: the same values, ties at the k-th value included, as the path a captured step takes."""
     g = torch.Generator().manual_seed(5)
     logits = torch.randint(-12, 12, (4, 4, 2048), generator=g).float() / 4  # many ties at every k-th value
     t, k = torch.tensor([1.0, 0.7, 0.0, 1.3]), torch.tensor([250, 1, 0, 2048])
-    p, seed, draws = torch.zeros(4), torch.tensor([1, 2, 3, 2**40]), torch.tensor([0, 5, 9, 1])
+    p, seed, draws = torch.zeros(4), torch.tensor([1, 2**63 - 1, 3, 2**40]), torch.tensor([0, 5, 2**35 + 9, 1])
     fast = (filter_logits(logits, t, k, p, eager=True), choose(logits, t, k, p, seed, draws, eager=True),
             uniforms(seed, draws, 999, eager=True))
     slow = filter_logits(logits, t, k, p), choose(logits, t, k, p, seed, draws), uniforms(seed, draws, 999)
