@@ -9,6 +9,7 @@ holding the GIL, which is why the daemon shortens the interpreter's switch inter
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -146,7 +147,19 @@ class JackOutput:
                 self.jc.client.connect(port, target)
             except self.jc.jack.JackError as e:
                 raise LoopgenError(f"cannot connect {port.name} to {target!r} ({e}); `jack_lsp` lists the ports")
+        self._see_connected(pairs)
         self.refresh_latency()
+
+    def _see_connected(self, pairs: list, timeout: float = 2.0) -> None:
+        """Wait until this client's view of the graph has the connections just made: JACK applies a connection to
+        its graph at a later cycle, and a latency read before that finds no port to ask (a stated latency one period
+        short: seen once on a loaded 2-core machine). Start-up only; past the timeout the next graph change reads it."""
+        deadline = time.monotonic() + timeout
+        for port, target in pairs:
+            while target not in {p.name for p in self.jc.client.get_all_connections(port)}:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.001)
 
     def refresh_latency(self) -> None:
         self._dirty = False
