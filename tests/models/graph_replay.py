@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils._pytree import tree_flatten, tree_unflatten
 
 _HOST_READS = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.is_nonzero.default}
 _HOST_DATA = {torch.ops.aten.lift_fresh.default, torch.ops.aten.lift_fresh_copy.default}
@@ -130,23 +130,45 @@ class ReplayGraphs:
             static = step()
         for t, before in reversed(rec.saved):  # recorded, not run: the state does not move
             t.copy_(before)
-        self.graphs[key] = (rec.ops, static)
+        self.graphs[key] = (_plan(rec.ops), static)
         self.captures += 1
         return out
 
     @staticmethod
-    def _replay(ops: list, static: Any) -> Any:
+    def _replay(plan: list, static: Any) -> Any:
         made: dict[int, torch.Tensor] = {}  # id of a tensor made in the recording -> the one made in this replay
-
-        def sub(x: Any) -> Any:
-            return made.get(id(x), x) if isinstance(x, torch.Tensor) else x
-
-        for func, args, kwargs, out in ops:
-            new = func(*tree_map(sub, args), **tree_map(sub, kwargs))
-            for o, n in zip(tree_flatten(out)[0], tree_flatten(new)[0]):
-                if isinstance(o, torch.Tensor) and o is not n:
-                    made[id(o)] = n
+        for func, flat, spec, subs, outs in plan:
+            if subs:
+                flat = list(flat)
+                for i, key in subs:
+                    flat[i] = made.get(key, flat[i])
+            if spec is None:  # positional leaves only
+                new = func(*flat)
+            else:
+                args, kwargs = tree_unflatten(flat, spec)
+                new = func(*args, **kwargs)
+            if outs:
+                news = [new] if isinstance(new, torch.Tensor) else tree_flatten(new)[0]
+                for j, o in outs:
+                    if news[j] is not o:
+                        made[id(o)] = news[j]
         for o in tree_flatten(static)[0]:  # the graph's output memory: the same tensors each replay
             if isinstance(o, torch.Tensor) and id(o) in made:
                 o.copy_(made[id(o)])
         return static
+
+
+def _plan(ops: list) -> list:
+    """The recorded ops with their arguments flattened once: per op (func, leaves, structure or None where the
+    arguments are positional leaves, [(leaf index, id of the recorded tensor it was)] for tensors made during the
+    recording, [(output index, recorded output tensor)]). A replay substitutes and calls, nothing more."""
+    made: set[int] = set()
+    plan = []
+    for func, args, kwargs, out in ops:
+        flat, spec = tree_flatten((args, kwargs))
+        simple = not kwargs and all(not isinstance(a, (list, tuple, dict)) for a in args)
+        subs = [(i, id(x)) for i, x in enumerate(flat) if isinstance(x, torch.Tensor) and id(x) in made]
+        outs = [(j, o) for j, o in enumerate(tree_flatten(out)[0]) if isinstance(o, torch.Tensor)]
+        made.update(id(o) for _, o in outs)
+        plan.append((func, tuple(args) if simple else flat, None if simple else spec, subs, outs))
+    return plan
