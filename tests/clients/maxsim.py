@@ -25,7 +25,6 @@ import socket
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import lfilter
 
 from loopgen.protocol.osc import build, parse_datagram
 
@@ -398,6 +397,8 @@ class Device:
             st["prev"] = v[-1]
         elif c == "slide~":
             s = float(a[0])
+            from scipy.signal import lfilter  # (2 s to import: only where a slide~ runs, not at collection)
+
             y, st["zi"] = lfilter([1 / s], [1, -(1 - 1 / s)], x(0), zi=st.get("zi", np.zeros(1)))
         elif c == "wave~":
             name, chans = a[0], int(a[3])
