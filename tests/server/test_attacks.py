@@ -135,11 +135,15 @@ def test_a_finished_take_keeps_the_chroma_not_the_melody_audio_and_an_extend_kee
 
 
 def _reachable(root, skip, limit: int = 200_000):
-    """Every object reachable from `root` through gc referents, not through `skip` (the take's owner: a client)."""
+    """Every object reachable from `root` through gc referents, not through `skip` (the take's owner: a client) nor
+    through a module's globals (a function's referents include them, and from there the walk reaches the whole
+    process, this test's own `tune` among it: a failure that depended on what the worker had run before)."""
     import gc
+    import sys
 
-    seen, stack, out = {id(skip)}, [root], []
-    while stack and len(seen) < limit:
+    modules = {id(vars(m)) for m in list(sys.modules.values()) if m is not None and hasattr(m, "__dict__")}
+    seen, stack, out = {id(skip)} | modules, [root], []
+    while stack and len(seen) < limit + len(modules):
         o = stack.pop()
         if id(o) in seen or isinstance(o, (type, type(gc))):
             continue

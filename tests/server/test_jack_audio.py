@@ -294,9 +294,10 @@ def test_a_portaudio_device_plays_the_take_when_it_says(jackd, tmp_path):
             errors.append((np.abs(got - want).max(), heard))
         err, heard = min(errors)
         assert err < 1e-5
-        # `told` is read when the event arrives here, so the event's own way (a few ms, more under load) makes it late
+        # `told` is read when the event arrives here, so the event's own way (a few ms; 27 ms seen with the other
+        # test worker busy on 2 cores) makes it late
         d = signed_diff(heard + BEFORE, int(told))
-        assert -0.025 * RATE < d < 2 * PERIOD, d
+        assert -0.05 * RATE < d < 2 * PERIOD, d
     finally:
         if rec is not None:
             rec.close()
