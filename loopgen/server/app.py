@@ -187,6 +187,7 @@ class Server:
         self.player = None
         self.link = None  # the outside clock: an Ableton Link session or JACK's transport
         self.jack = None  # the daemon's JACK client, when audio, MIDI or the clock goes through JACK
+        self.switch_interval: float | None = None  # the interpreter's own, while start shortened it (audio_callbacks)
         self.launched: dict[tuple, tuple] = {}  # the player's source key -> (owner, id): who hears `playing`
         if not is_loopback(cfg.host) and not cfg.token:
             cfg.token = secrets.token_urlsafe(16)
@@ -217,8 +218,9 @@ class Server:
             from .jack_io import JackClient
 
             self.jack = JackClient(self.cfg.jack_server)
+        if self.audio_callbacks:
             self.switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(0.001)  # JACK-Client's process callback needs the GIL every period
+            sys.setswitchinterval(0.001)
         names = list(dict.fromkeys((self.cfg.model, *self.cfg.extra_models)))
         if self.cfg.ray is not None:
             await self._start_ray(names)
@@ -359,6 +361,14 @@ class Server:
         return self.cfg.audio_device == "jack" or self.cfg.midi == "jack" or self.cfg.jack_transport
 
     @property
+    def audio_callbacks(self) -> bool:
+        """An audio thread calls into Python every period (JACK-Client's process callback, PortAudio's stream callback
+        through sounddevice): while the daemon runs, the interpreter's switch interval is 1 ms instead of 5, so the
+        model's thread hands that callback the GIL within a millisecond (at 256 frames and 48 kHz a period is 5.3
+        ms). The headless output's thread only sleeps between reads: it does not need it."""
+        return bool(self.uses_jack) or str(self.cfg.audio_device) not in ("None", "none")
+
+    @property
     def hosts(self) -> Hosts:
         return Hosts(self.cfg.host, self.cfg.allow_hosts)
 
@@ -400,7 +410,9 @@ class Server:
             self.link.close()
         if self.jack is not None:
             self.jack.close()
+        if self.switch_interval is not None:
             sys.setswitchinterval(self.switch_interval)
+            self.switch_interval = None
         gc.unfreeze()  # what start froze can be freed again (and is, at exit: no leak reports from extensions)
 
     @property

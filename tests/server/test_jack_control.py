@@ -4,6 +4,7 @@ clock, one-line errors, and `loopgen devices`.
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import numpy as np
 import pytest
@@ -138,6 +139,35 @@ def test_jack_errors_are_one_line_before_the_model_loads(tmp_path, monkeypatch):
     assert loaded == [] and sys.getswitchinterval() == interval
 
 
+def test_audio_callbacks_get_the_gil_within_a_millisecond(tmp_path, serve):
+    """A daemon whose audio thread calls into Python every period (PortAudio's stream callback, JACK's process
+    callback) runs with a 1 ms switch interval, so the model's thread hands it the GIL in time; a headless one leaves
+    the interpreter's; a PortAudio device that cannot be opened (found after the model loaded) leaves it as it was."""
+    import sys
+
+    from loopgen.errors import LoopgenError
+    from loopgen.server import Config, Server
+
+    interval = sys.getswitchinterval()
+
+    def made(**kw):
+        return Server(Config(model="random:tiny", ws_port=0, osc_port=0, loops_dir=tmp_path, **kw))
+
+    assert [made(audio_device=d).audio_callbacks for d in ("system", "3", "jack", "none", None)] == [
+        True, True, True, False, False]
+    assert made(audio_device="none", midi="jack").audio_callbacks
+
+    async def scenario(server):
+        return sys.getswitchinterval()
+
+    assert serve(scenario) == interval  # headless
+    server = made(audio_device="no such sound card")
+    with pytest.raises(LoopgenError, match="no audio output"):
+        asyncio.run(server.start())
+    asyncio.run(server.stop())
+    assert sys.getswitchinterval() == interval
+
+
 def test_devices_lists_a_running_jack_server(jackd, monkeypatch, capsys):
     import sounddevice  # noqa: F401  (PortAudio initialised first, without this server: its JACK client would
     # outlive the test's server and abort at exit)
@@ -161,6 +191,7 @@ def test_jack_transport_and_midi_without_jack_audio(serve, jackd):
         try:
             names = [p.name for p in server.jack.client.get_ports(f"{server.jack.name}:")]
             assert names == [f"{server.jack.name}:midi_in"]
+            assert sys.getswitchinterval() == 0.001  # JACK's process callback (MIDI, the transport) needs the GIL
             for _ in range(100):
                 if server.default_bpm:
                     break
