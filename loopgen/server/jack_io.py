@@ -151,9 +151,10 @@ class JackOutput:
         self.refresh_latency()
 
     def _see_connected(self, pairs: list, timeout: float = 2.0) -> None:
-        """Wait until this client's view of the graph has the connections just made: JACK applies a connection to
-        its graph at a later cycle, and a latency read before that finds no port to ask (a stated latency one period
-        short: seen once on a loaded 2-core machine). Start-up only; past the timeout the next graph change reads it."""
+        """Wait until this client's view of the graph has the connections just made: on a loaded 2-core machine it
+        lacked them right after `connect` in 1 of 40 tries, and a latency read then finds no port to ask (a stated
+        latency one period short, which a test saw once there). Start-up only; past the timeout the next graph
+        change reads it again."""
         deadline = time.monotonic() + timeout
         for port, target in pairs:
             while target not in {p.name for p in self.jc.client.get_all_connections(port)}:
