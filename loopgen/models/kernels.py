@@ -108,13 +108,14 @@ def measure(dtype: torch.dtype, timer: Callable[[Callable[[], object]], float],
 
 @functools.cache
 def runs(name: str, dtype: torch.dtype) -> bool:
-    """Whether candidate `name` runs here for `dtype` (one small call): a take's record may name a kernel that the
-    machine it was made on had and this one lacks (oneDNN's bfloat16 inner product needs AVX-512)."""
+    """Whether candidate `name` runs here for `dtype` and gives the right values (one small call): a take's record
+    may name a kernel that the machine it was made on had and this one lacks (oneDNN's bfloat16 inner product needs
+    AVX-512); a build without oneDNN has none of them."""
     try:
-        _call(name, torch.ones(2, 64, dtype=dtype), [torch.ones(32, 64, dtype=dtype)])()
+        out = _call(name, torch.ones(2, 64, dtype=dtype), [torch.ones(32, 64, dtype=dtype)])()
     except (AttributeError, RuntimeError, NotImplementedError):
         return False
-    return True
+    return bool((out == 64).all())
 
 
 def _call(name: str, x: torch.Tensor, ws: list[torch.Tensor]) -> Callable[[], torch.Tensor]:

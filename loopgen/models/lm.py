@@ -45,14 +45,6 @@ def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return t if t.dtype == dtype else t.to(dtype)
 
 
-def _onednn_works() -> bool:
-    try:
-        x, w = torch.ones(2, 8, device="cpu"), torch.ones(4, 8, device="cpu")
-        return bool(torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "").sum() == 64)
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def int8_full_range() -> bool:
     """Whether fbgemm's int8 matmul is exact here with 8-bit activations. Without VNNI it adds pairs of u8 x s8
     products in int16, which saturates at full range, so such CPUs need 7-bit activations (`reduce_range`). Probed
@@ -83,7 +75,9 @@ def _probe_cpu() -> None:
     global _ONEDNN, _PROBED
     if not _PROBED:
         _PROBED = True
-        _ONEDNN = _onednn_works()
+        from .kernels import runs
+
+        _ONEDNN = runs("onednn", torch.float32)
 
 
 class Dense(nn.Module):

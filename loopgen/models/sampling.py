@@ -86,12 +86,12 @@ def filter_logits(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.
 _M32 = 0xFFFFFFFF
 
 
-def _mul32(x: torch.Tensor, m: int) -> torch.Tensor:
-    """(x * m) mod 2^32 for x holding uint32 values in int64, without int64 overflow."""
+def _mul32(x: torch.Tensor | int, m: int) -> torch.Tensor | int:
+    """(x * m) mod 2^32 for x holding uint32 values in int64, without int64 overflow (or a Python integer)."""
     return (x * (m & 0xFFFF) + (((x * (m >> 16)) & 0xFFFF) << 16)) & _M32
 
 
-def _hash32(x: torch.Tensor) -> torch.Tensor:
+def _hash32(x: torch.Tensor | int) -> torch.Tensor | int:
     """A 32-bit integer hash with full avalanche (lowbias32)."""
     x = x ^ (x >> 16)
     x = _mul32(x, 0x7FEB352D)
@@ -100,25 +100,16 @@ def _hash32(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 16)
 
 
-def _key(seed: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+def _key(seed: torch.Tensor | int, draws: torch.Tensor | int) -> torch.Tensor | int:
+    """A row's draw key from its seed and draw count: tensors (a step's rows) or Python integers (_key_ints)."""
     key = _hash32((seed & _M32) ^ _hash32(((seed >> 32) & _M32) ^ 0x9E3779B9))
     return _hash32(key ^ _hash32((draws & _M32) ^ 0x85EBCA6B))
 
 
-def _hash32_int(x: int) -> int:
-    """_hash32 of one value, in Python's integers (the same bits)."""
-    x ^= x >> 16
-    x = (x * 0x7FEB352D) & _M32
-    x ^= x >> 15
-    x = (x * 0x846CA68B) & _M32
-    return x ^ (x >> 16)
-
-
 def _key_ints(seed: list[int], draws: list[int]) -> torch.Tensor:
-    """_key of each row, made on the host: [B] long, the same values (a step on the CPU's eager path would otherwise
-    spend ~75 tiny tensor ops on its B numbers)."""
-    return torch.tensor([_hash32_int(_hash32_int((s & _M32) ^ _hash32_int(((s >> 32) & _M32) ^ 0x9E3779B9))
-                                     ^ _hash32_int((d & _M32) ^ 0x85EBCA6B)) for s, d in zip(seed, draws)])
+    """_key of each row, made on the host in Python's integers (its ops are theirs too: the same values) -> [B] long:
+    a step on the CPU's eager path would otherwise spend ~75 tiny tensor ops on its B numbers."""
+    return torch.tensor([_key(s, d) for s, d in zip(seed, draws)])
 
 
 def _element(element: torch.Tensor) -> torch.Tensor:

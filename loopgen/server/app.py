@@ -32,7 +32,7 @@ from ..streaming.dsp import loudness_meter
 from ..streaming.family import family
 from ..streaming.loops import loop_samples
 from ..streaming.output import Output
-from .audio_out import Player
+from .audio_out import Player, headless
 from .logs import RateLimit, log_event
 from .jobs import check_folder, continue_limits, read_allowed
 from .midi import MidiMap, open_input
@@ -366,7 +366,7 @@ class Server:
         through sounddevice): while the daemon runs, the interpreter's switch interval is 1 ms instead of 5, so the
         model's thread hands that callback the GIL within a millisecond (at 256 frames and 48 kHz a period is 5.3
         ms). The headless output's thread only sleeps between reads: it does not need it."""
-        return bool(self.uses_jack) or str(self.cfg.audio_device) not in ("None", "none")
+        return bool(self.uses_jack) or not headless(self.cfg.audio_device)
 
     @property
     def hosts(self) -> Hosts:

@@ -95,6 +95,11 @@ class Resampler:
         return most
 
 
+def headless(device: str | int | None) -> bool:
+    """`--audio-device none` (or none given): the null output, a thread that only sleeps between reads."""
+    return device is None or str(device) == "none"
+
+
 class Player:
     """Mixes the playing source into the ring at the output's rate; sources launch and report when heard."""
 
@@ -115,7 +120,7 @@ class Player:
         self.deadlines: dict[object, float] = {}  # id -> perf_counter time its launch is to be heard (non-grid)
         self.starts: dict[object, int] = {}  # id -> output sample (ring position) where it began playing
         self.origins: dict[object, int] = {}  # id -> the mixer's sample (model rate) where it began playing
-        if device is None or str(device) == "none":
+        if headless(device):
             self.output = NullOutput(null_rate or model_rate, channels)
         elif str(device) == "jack":
             from .jack_io import JackOutput
