@@ -87,14 +87,14 @@ def choose(dtype: torch.dtype, timer: Callable[[Callable[[], object]], float] | 
 def measure(dtype: torch.dtype, timer: Callable[[Callable[[], object]], float],
             candidates: tuple[str, ...] = CANDIDATES) -> dict[str, float]:
     """Seconds per decoding step's worth of SHAPES, per candidate that runs here."""
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator(device="cpu").manual_seed(0)
     out: dict[str, float] = {}
     for name in candidates:
         total = 0.0
         try:
             for rows, cin, cout in SHAPES:
-                x = torch.randn(rows, cin, generator=g).to(dtype)
-                w = (torch.randn(cout, cin, generator=g) / cin**0.5).to(dtype)
+                x = torch.randn(rows, cin, generator=g, device="cpu").to(dtype)
+                w = (torch.randn(cout, cin, generator=g, device="cpu") / cin**0.5).to(dtype)
                 copies = max(1, -(-STREAMED // (w.numel() * w.element_size())))
                 fn = _call(name, x, [w.clone() for _ in range(copies)])
                 for _ in range(copies):  # the first calls (a primitive made, pages touched) are not what a step pays
@@ -110,9 +110,11 @@ def measure(dtype: torch.dtype, timer: Callable[[Callable[[], object]], float],
 def runs(name: str, dtype: torch.dtype) -> bool:
     """Whether candidate `name` runs here for `dtype` and gives the right values (one small call): a take's record
     may name a kernel that the machine it was made on had and this one lacks (oneDNN's bfloat16 inner product needs
-    AVX-512); a build without oneDNN has none of them."""
+    AVX-512); a build without oneDNN has none of them. Its tensors are the CPU's whatever device is the default:
+    the first layer probes while a checkpoint's model is built on "meta"."""
     try:
-        out = _call(name, torch.ones(2, 64, dtype=dtype), [torch.ones(32, 64, dtype=dtype)])()
+        x, w = torch.ones(2, 64, dtype=dtype, device="cpu"), torch.ones(32, 64, dtype=dtype, device="cpu")
+        out = _call(name, x, [w])()
     except (AttributeError, RuntimeError, NotImplementedError):
         return False
     return bool((out == 64).all())

@@ -53,11 +53,11 @@ def int8_full_range() -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (the quantized-tensor constructor is marked deprecated; see set_int8)
-            w = torch._make_per_channel_quantized_tensor(torch.full((8, 64), 127, dtype=torch.int8),
-                                                         torch.ones(8, dtype=torch.double),
-                                                         torch.zeros(8, dtype=torch.long), 0)
+            w = torch._make_per_channel_quantized_tensor(torch.full((8, 64), 127, dtype=torch.int8, device="cpu"),
+                                                         torch.ones(8, dtype=torch.double, device="cpu"),
+                                                         torch.zeros(8, dtype=torch.long, device="cpu"), 0)
             packed = torch.ops.quantized.linear_prepack(w, None)
-            y = torch.ops.quantized.linear_dynamic(torch.full((1, 64), 255.0), packed, False)
+            y = torch.ops.quantized.linear_dynamic(torch.full((1, 64), 255.0, device="cpu"), packed, False)
         return bool((y == 64 * 255 * 127).all())
     except (AttributeError, RuntimeError):
         return False
