@@ -86,24 +86,32 @@ def choose(dtype: torch.dtype, timer: Callable[[Callable[[], object]], float] | 
 
 def measure(dtype: torch.dtype, timer: Callable[[Callable[[], object]], float],
             candidates: tuple[str, ...] = CANDIDATES) -> dict[str, float]:
-    """Seconds per decoding step's worth of SHAPES, per candidate that runs here."""
+    """Seconds per decoding step's worth of SHAPES, per candidate that runs here: each candidate's best call per
+    shape, summed. The candidates take turns call by call, so a host whose speed drifts (a shared machine's does, by
+    half within seconds) slows them alike instead of whichever was timed at the time."""
     g = torch.Generator(device="cpu").manual_seed(0)
-    out: dict[str, float] = {}
-    for name in candidates:
-        total = 0.0
-        try:
-            for rows, cin, cout in SHAPES:
-                x = torch.randn(rows, cin, generator=g, device="cpu").to(dtype)
-                w = (torch.randn(cout, cin, generator=g, device="cpu") / cin**0.5).to(dtype)
-                copies = max(1, -(-STREAMED // (w.numel() * w.element_size())))
+    total: dict[str, float] = dict.fromkeys(candidates, 0.0)
+    for rows, cin, cout in SHAPES:
+        x = torch.randn(rows, cin, generator=g, device="cpu").to(dtype)
+        w = (torch.randn(cout, cin, generator=g, device="cpu") / cin**0.5).to(dtype)
+        copies = max(1, -(-STREAMED // (w.numel() * w.element_size())))
+        fns = {}
+        for name in list(total):
+            try:
                 fn = _call(name, x, [w.clone() for _ in range(copies)])
                 for _ in range(copies):  # the first calls (a primitive made, pages touched) are not what a step pays
                     fn()
-                total += min(timer(fn) for _ in range(max(REPEATS, copies)))
-        except (AttributeError, RuntimeError, NotImplementedError):
-            continue  # not in this build, or not for this dtype
-        out[name] = total
-    return out
+            except (AttributeError, RuntimeError, NotImplementedError):
+                del total[name]  # not in this build, or not for this dtype
+                continue
+            fns[name] = fn
+        best = dict.fromkeys(fns, float("inf"))
+        for _ in range(max(REPEATS, copies)):
+            for name, fn in fns.items():
+                best[name] = min(best[name], timer(fn))
+        for name, t in best.items():
+            total[name] += t
+    return total
 
 
 @functools.cache
