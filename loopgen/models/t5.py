@@ -51,7 +51,7 @@ class T5Attention(nn.Module):
         self.o = nn.Linear(inner, cfg.d_model, bias=False)
         self.cfg = cfg
         if has_bias:
-            self.relative_attention_bias = nn.Embedding(cfg.num_buckets, cfg.num_heads)
+            self.relative_attention_bias = _embedding(cfg.num_buckets, cfg.num_heads)
 
     def position_bias(self, length: int, device: torch.device) -> torch.Tensor:  # -> [1, H, S, S]
         pos = torch.arange(length, device=device)
@@ -124,11 +124,18 @@ class T5Stack(nn.Module):
         self.final_layer_norm = RMSNorm(cfg.d_model, cfg.eps)
 
 
+def _embedding(n: int, d: int) -> nn.Embedding:
+    """An nn.Embedding [n, d] without its random init: the weights are loaded (or a random build draws them). Its
+    init on "meta", where a checkpoint's model is built, goes through torch's reference `normal_`, whose first call
+    imports torch._dynamo: ~2 s of every load in a fresh process."""
+    return nn.Embedding(n, d, _weight=torch.empty(n, d))
+
+
 class T5Encoder(nn.Module):
     def __init__(self, cfg: T5Config):
         super().__init__()
         self.cfg = cfg
-        self.shared = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.shared = _embedding(cfg.vocab_size, cfg.d_model)
         self.encoder = T5Stack(cfg)
 
     @torch.inference_mode()

@@ -65,19 +65,21 @@ def test_pytorch_bin_and_sharded_safetensors(hf_mono, tmp_path):
 def test_a_checkpoint_is_the_first_model_a_process_loads(hf_mono, tmp_path):
     """A fresh process (as `loopgen render` or `serve` is) whose first model comes from a checkpoint: the model is
     built on "meta" and its first layer probes the CPU's kernels then, which must still run on the CPU (a probe's
-    tensors made on "meta" failed every such load). In this test process an earlier random build has probed."""
+    tensors made on "meta" failed every such load). In this test process an earlier random build has probed.
+    Nor does building on "meta" import torch._dynamo (an embedding's random init there did: ~2 s of every load)."""
     from loopgen.models.kernels import runs
 
     code = ("import sys, torch; torch.set_num_threads(1)\n"
             "from loopgen import load_model\nfrom loopgen.models import lm\n"
             "m = load_model(sys.argv[1])\n"
-            "print(lm._ONEDNN, m.generate(['beat'], seconds=0.2, top_k=1).codes.shape[-1])")
+            "print(lm._ONEDNN, m.generate(['beat'], seconds=0.2, top_k=1).codes.shape[-1], 'torch._dynamo' in sys.modules)")
     env = {**os.environ, "LOOPGEN_CACHE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code, str(hf_mono)], capture_output=True, text=True, env=env,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    onednn, frames = out.stdout.split()
+    onednn, frames, dynamo = out.stdout.split()
     assert onednn == str(runs("onednn", torch.float32)) and int(frames) > 0
+    assert dynamo == "False"
 
 
 def _fake_hub_cache(cache: Path, repo: str, src: Path) -> None:
