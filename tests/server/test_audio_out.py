@@ -9,8 +9,8 @@ import numpy as np
 
 from loopgen.server.audio_out import Player, Ring
 
-pytestmark = pytest.mark.xdist_group("realtime")  # real-time timing: in turn with the JACK and Ray modules
-# (test_ray.py), never beside Ray's processes
+pytestmark = pytest.mark.xdist_group("realtime")  # real-time timing: asks for turns with the JACK and Ray modules;
+# under pytest 9.2 the mark does not group (pyproject.toml)
 
 
 def test_ring_wraps_and_counts_underruns():

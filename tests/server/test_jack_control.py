@@ -16,8 +16,8 @@ from .jack_check import BEFORE, as_heard, origin, until
 from .jackd import PERIOD, RATE, Recorder, start_jackd, stop_jackd
 from .test_ws_server import url
 
-pytestmark = pytest.mark.xdist_group("realtime")  # in turn with test_ray.py: Ray's processes would starve
-# the real-time callbacks (a late feeder counts an underrun)
+pytestmark = pytest.mark.xdist_group("realtime")  # asks for turns with test_ray.py (Ray's processes could starve the
+# real-time callbacks); under pytest 9.2 the mark does not group (pyproject.toml)
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from loopgen.clients import connect
 from .test_osc_server import Peer
 from .test_ws_server import collect, url
 
-pytestmark = pytest.mark.xdist_group("realtime")  # real-time timing: in turn with the JACK and Ray modules
-# (test_ray.py), never beside Ray's processes
+pytestmark = pytest.mark.xdist_group("realtime")  # real-time timing: asks for turns with the JACK and Ray modules;
+# under pytest 9.2 the mark does not group (pyproject.toml)
 
 
 def test_bar_distance():
