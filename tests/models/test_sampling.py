@@ -86,7 +86,8 @@ def test_some_elements_of_the_draw_are_those_of_the_whole_draw():
 
 def test_the_cpu_shortcuts_give_the_fixed_shape_paths_values(monkeypatch):
     """On the CPU, top-k alone takes the k largest values (no sort of the vocabulary) and the draw reuses its
-    elements' hashes and makes each row's key on the host: the same values, ties at the k-th value included, as the path a captured step takes."""
+    elements' hashes and makes each row's key on the host: the same values, ties at the k-th value included, as the
+    path a captured step takes."""
     g = torch.Generator().manual_seed(5)
     logits = torch.randint(-12, 12, (4, 4, 2048), generator=g).float() / 4  # many ties at every k-th value
     t, k = torch.tensor([1.0, 0.7, 0.0, 1.3]), torch.tensor([250, 1, 0, 2048])

@@ -143,8 +143,6 @@ def test_audio_callbacks_get_the_gil_within_a_millisecond(tmp_path, serve):
     """A daemon whose audio thread calls into Python every period (PortAudio's stream callback, JACK's process
     callback) runs with a 1 ms switch interval, so the model's thread hands it the GIL in time; a headless one leaves
     the interpreter's; a PortAudio device that cannot be opened (found after the model loaded) leaves it as it was."""
-    import sys
-
     from loopgen.errors import LoopgenError
     from loopgen.server import Config, Server
 

@@ -16,7 +16,8 @@ from .test_ws_server import url
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.xdist_group("realtime")  # asks one worker to run this and the real-time modules (JACK, Link,
-# the audio out's timing) in turn; under pytest 9.2 the mark does not group (pyproject.toml), so they may run side by side
+# the audio out's timing) in turn; under pytest 9.2 the mark does not group (pyproject.toml): they may run side by
+# side
 
 
 @pytest.fixture(scope="module", autouse=True)
