@@ -221,12 +221,27 @@ class Player:
             if frame_of is not None and frames_to_bar is not None:  # JACK's transport on JACK's output: in frames
                 frames = frames_to_bar(frame_of(index))
                 k = None if frames is None else int(round(frames * self.model_rate / self.rate))
-            else:
-                k = self.clock.samples_to_bar(self.output.ahead(index), self.model_rate)
+            else:  # two clocks: the output's and the outside one, read one after the other (see `_to_bar`)
+                k = self._to_bar(index)
             return 0 if k is None else k  # no bar line comes (a stopped JACK transport): at once
         ahead = self.output.ahead(index)  # seconds until the next block is heard
         at = self.deadlines.get(pend.id)
         return None if at is None else int(round((at - time.perf_counter() - ahead) * self.model_rate))
+
+    def _to_bar(self, index: int) -> int | None:
+        """Model-rate samples from ring position `index` to the outside clock's next bar line. The outside clock is
+        read once, between two readings of the output's; the feeder may be preempted between them (a busy host), so
+        the clock's instant is known only to lie between the two. The line is placed from the first reading (the
+        nearest place it can be), unless a line lies between the two places: then it is now, this block. Placed
+        from one reading alone, a line passed in such a gap was missed: the launch waited a whole bar more."""
+        first = self.output.ahead(index)  # seconds until `index` is heard, read before the clock ...
+        to_bar = self.clock.bar_lines()
+        last = self.output.ahead(index)  # ... and after it
+        longest, shortest = max(first, last), min(first, last)  # (an output's own estimate may waver: ordered)
+        k, k_far = to_bar(longest, self.model_rate), to_bar(shortest, self.model_rate)
+        if k is None or k_far is None:
+            return None
+        return 0 if k > k_far else k  # k <= k_far, unless a bar line lies between the two places: then it is now
 
     def _next_block(self) -> np.ndarray:
         with self.lock:

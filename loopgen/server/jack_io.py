@@ -261,10 +261,16 @@ class JackTransport:
             beats = 0.0
         return int(round(beats * 60.0 / bpm * rate))
 
-    def samples_to_bar(self, ahead: float, rate: int) -> int | None:
-        """Samples at `rate` from `ahead` seconds from now to the next bar line (for an output that is not JACK's)."""
-        frames = self.frames_to_bar((self.jc.client.frame_time + int(round(ahead * self.jc.rate))) % WRAP)
-        return None if frames is None else int(round(frames * rate / self.jc.rate))
+    def bar_lines(self) -> Callable[[float, int], int | None]:
+        """Reads JACK's clock once (for an output that is not JACK's): the answer gives the samples at `rate` from
+        `ahead` seconds after that read to the next bar line (None: none comes)."""
+        now = self.jc.client.frame_time
+
+        def to_bar(ahead: float, rate: int) -> int | None:
+            frames = self.frames_to_bar((now + int(round(ahead * self.jc.rate))) % WRAP)
+            return None if frames is None else int(round(frames * rate / self.jc.rate))
+
+        return to_bar
 
     def close(self) -> None:
         pass

@@ -8,6 +8,8 @@ the tempo); nothing here runs in the audio callback.
 from __future__ import annotations
 
 import math
+from typing import Callable
+
 from ..errors import LoopgenError
 
 INSTALL = "pip install 'loopgen[link]'"
@@ -17,7 +19,7 @@ class LinkClock:
     """A peer in the LAN's Link session, with bars of `quantum` beats (Link aligns peers' phase modulo it).
 
     Create it on the event loop's thread (aalink binds its sync futures to the running loop); `tempo`, `peers` and
-    `samples_to_bar` may be read from any thread."""
+    `bar_lines` may be read from any thread."""
 
     def __init__(self, bpm: float = 120.0, quantum: float = 4.0):
         try:
@@ -44,9 +46,11 @@ class LinkClock:
         """The session's beat `ahead` seconds from now (at the current tempo)."""
         return float(self.link.beat) + ahead * self.tempo / 60.0
 
-    def samples_to_bar(self, ahead: float, rate: int) -> int:
-        """Samples at `rate` from `ahead` seconds from now to the next bar line of the session (0 if on one)."""
-        return bar_distance(self.beat(ahead), self.tempo, self.quantum, rate)
+    def bar_lines(self) -> Callable[[float, int], int]:
+        """Reads the session's clock once: the answer gives the samples at `rate` from `ahead` seconds after that
+        read to the session's next bar line (0 if on one)."""
+        beat, tempo, quantum = float(self.link.beat), self.tempo, self.quantum
+        return lambda ahead, rate: bar_distance(beat + ahead * tempo / 60.0, tempo, quantum, rate)
 
     def close(self) -> None:
         self.link.enabled = False

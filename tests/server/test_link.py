@@ -3,13 +3,17 @@ Link bar. Proven with a second Link peer (aalink, discovered over the machine's 
 from __future__ import annotations
 
 import asyncio
+import math
+import random
 import time
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from loopgen.server.link import bar_distance
+from loopgen.server.audio_out import Player
+from loopgen.server.link import LinkClock, bar_distance
+from loopgen.server.outputs import NullOutput
 from loopgen.streaming.mix import Mixer
 
 from loopgen.clients import connect
@@ -44,6 +48,82 @@ def test_grid_launch_starts_on_the_given_bar_line():
     assert np.all(m.block(100, until=10) == -0.25)  # crossfaded over the rest of that block: "b" alone now
 
 
+class PreemptedOutput(NullOutput):
+    """The null output, read by a feeder that is preempted (a busy host) right after it reads the output's clock,
+    for 0 or `DELAY` seconds in turn at random: the outside clock it reads next is read that much later."""
+
+    DELAY = 0.006
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.random = random.Random(0)
+
+    def ahead(self, index: int) -> float:
+        a = super().ahead(index)
+        time.sleep(self.DELAY * self.random.randrange(2))
+        return a
+
+
+class LocalClock(LinkClock):
+    """A Link clock of this process alone (not enabled: it joins no session another test's peers play in)."""
+
+    def __init__(self, bpm: float, quantum: float):
+        from aalink import Link
+
+        self.link = Link(bpm)
+        self.link.quantum = quantum
+
+
+TOLERANCE = 0.3  # bars (31 ms): a start is "on" a line within it (a block, the feeder's preemption, the test's own)
+BPM = 587.0  # a bar of 3270.8 samples at 32 kHz: the bar lines fall at every place within the feeder's blocks
+
+
+def test_a_preempted_feeder_starts_each_launch_on_the_next_bar_line():
+    """A bar line the feeder passes while preempted between its two clocks' readings is not missed: each launch
+    starts on the first bar line after it, never a bar late (it was, 1 in 4 bars, with one reading: the launch
+    waited for the next bar). Short bars (587 bpm, one beat each), 30 launches."""
+
+    async def main():
+        clock = LocalClock(BPM, 1.0)
+        p = Player(32000, 1, "none", clock=clock)
+        p.output = PreemptedOutput(32000, 1)
+        p.start()
+        try:
+            for n in range(30):
+                p.launch(n, grid=True)
+                # (read after the launch) it starts on the first bar line from here or one before; from one latency
+                # on, the first block the feeder has not made yet (the ring holds up to a block and a read more than its fill)
+                latest = clock.beat(p.latency + 2 * p.block / p.model_rate)
+                p.feed(n, np.ones((3200, 1), np.float32))
+                p.finished(n, None)
+                while n not in p.starts:
+                    time.sleep(0.001)
+                # the beat its first sample is heard at, between two readings (this thread may be preempted too)
+                first = p.output.ahead(p.starts[n])
+                beat = clock.beat()
+                heard = (beat + p.output.ahead(p.starts[n]) * BPM / 60, beat + first * BPM / 60)
+                off = min(abs(b - round(b)) for b in heard) if math.floor(heard[0]) == math.floor(heard[1]) else 0.0
+                assert off < TOLERANCE, f"launch {n} started {heard} beats: not on a bar line (one beat each)"
+                assert heard[0] < math.ceil(latest) + TOLERANCE, f"launch {n} waited a bar more: {latest} -> {heard}"
+        finally:
+            p.close()
+
+    asyncio.run(main())
+
+
+async def started(player, n: int, bars: int = 3) -> None:
+    """Wait for the player's n-th start: each waits for the next Link bar line (2.4 s at 100 bpm), a busy host's
+    feeder may be late by a few blocks; `bars` bars is ample."""
+    for _ in range(int(bars * 2.4 / 0.05)):
+        if len(player.starts) >= n:
+            return
+        await asyncio.sleep(0.05)
+    pending = player.mixer.pending
+    pytest.fail(f"start {n} did not come in {bars} bars: pending {pending and pending.id}, ready "
+                f"{pending and pending.ready(player.mixer.preroll)}, feeder alive {player.feeder.is_alive()}, ring "
+                f"written {player.ring.w} read {player.ring.r}, Link {player.clock.tempo:.2f} bpm")
+
+
 def test_link_tempo_is_the_default_bpm_and_loops_start_on_link_bars(serve):
     from aalink import Link
 
@@ -71,12 +151,9 @@ def test_link_tempo_is_the_default_bpm_and_loops_start_on_link_bars(serve):
             path, seconds = await p.expect("/loopgen/done")
             assert seconds == pytest.approx(2.4) and sf.info(path).frames == 76800  # one 4/4 bar at 100 bpm
             player = server.player
-            for _ in range(100):  # it waits for the next bar line (up to 2.4 s at 100 bpm)
-                if player.starts:
-                    break
-                await asyncio.sleep(0.05)
+            await started(player, 1)
             id = next(iter(player.starts))
-            underruns = player.underruns  # (the null output may start reading before the first write)
+            underruns = player.mixer.underruns
             await asyncio.sleep(0.05)
             start = player.played_at(player.starts[id])  # when the null output played its first sample
             # the other peer's beat at that moment is on a bar line (its own timeline: Link aligns bars across peers)
@@ -86,14 +163,13 @@ def test_link_tempo_is_the_default_bpm_and_loops_start_on_link_bars(serve):
             # the next loop waits for the next bar line too, not for the playing loop's
             p.send("/loopgen/generate", "open hats", 1, 100)
             await p.expect("/loopgen/done")
-            for _ in range(100):
-                if len(player.starts) > 1:
-                    break
-                await asyncio.sleep(0.05)
+            await started(player, 2)
             second = [k for k in player.starts if k != id][0]
             beat = other.beat - (time.perf_counter() - player.played_at(player.starts[second])) * 100 / 60
             assert abs((beat + 2) % 4 - 2) < 0.05
-            assert player.underruns == underruns  # no dropout while the loops played
+            # no dropout while the loops played: neither ran dry, the second crossfaded in (the ring's own underruns,
+            # the host starving the feeder thread on a busy machine, are a timing: benchmarks/, not this test)
+            assert player.mixer.underruns == underruns
             async with connect(url(server)) as c:  # WebSocket: bars alone take the Link tempo too
                 events, _ = await collect(c.generate("pads", bars=2, seed=1))
                 assert events[-1]["seconds"] == pytest.approx(4.8)
