@@ -4,6 +4,7 @@ clock, one-line errors, and `loopgen devices`.
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 
 import numpy as np
@@ -181,7 +182,7 @@ def test_devices_lists_a_running_jack_server(jackd, monkeypatch, capsys):
 
 def test_jack_transport_and_midi_without_jack_audio(serve, jackd):
     """`--jack-transport --midi jack` with the headless output: the daemon's JACK client has no audio ports, follows
-    the master's tempo, and takes MIDI from its midi_in."""
+    the master's tempo, takes MIDI from its midi_in, and starts the take on the master's next bar line."""
     from .jackd import MidiSource, TimebaseMaster
 
     async def scenario(server):
@@ -191,7 +192,7 @@ def test_jack_transport_and_midi_without_jack_audio(serve, jackd):
             assert names == [f"{server.jack.name}:midi_in"]
             assert sys.getswitchinterval() == 0.001  # JACK's process callback (MIDI, the transport) needs the GIL
             for _ in range(100):
-                if server.default_bpm:
+                if server.default_bpm and master.offset is not None:
                     break
                 await asyncio.sleep(0.02)
             assert server.default_bpm == pytest.approx(90.0)
@@ -203,6 +204,19 @@ def test_jack_transport_and_midi_without_jack_audio(serve, jackd):
                     break
                 await asyncio.sleep(0.02)
             assert job is not None and job.params.bpm == pytest.approx(90.0)
+            # the take starts on the master's next bar line, placed through the headless output's clock and JACK's
+            bar = master.bar_frames
+            for _ in range(int(3 * bar / RATE / 0.02)):
+                if server.player.starts:
+                    break
+                await asyncio.sleep(0.02)
+            index = next(iter(server.player.starts.values()))
+            first = server.player.output.ahead(index)
+            frame = server.jack.client.frame_time
+            # the transport frame it is heard at, between two readings of the output's clock (in bars)
+            heard = sorted((frame + a * RATE - master.offset) / bar for a in (first, server.player.output.ahead(index)))
+            off = 0.0 if math.floor(heard[0]) != math.floor(heard[1]) else min(abs(h - round(h)) for h in heard)
+            assert off * bar < 2 * PERIOD, f"heard {off * bar:.0f} frames from the master's bar line"
             ctl.send(0x90, 43, 100)
         finally:
             ctl.close()
