@@ -10,6 +10,7 @@ What plays (pre-roll, bar lines, crossfades, fades, dropouts) is the streaming l
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any, Callable
@@ -22,6 +23,7 @@ from .outputs import NullOutput, PortAudioOutput
 FADE_SECONDS = 0.05  # how long close() lets a stop fade play
 FILL_SECONDS = 0.02  # the ring is kept at least this far ahead of the output (and at least two periods)
 SLACK_SECONDS = 0.001  # added to the stated latency: a launch's deadline is never before its block can be heard
+log = logging.getLogger("loopgen.audio")
 
 
 class Ring:
@@ -135,6 +137,8 @@ class Player:
         self.fill = max(2 * self.output.period, int(FILL_SECONDS * self.rate))
         out_block = int(np.ceil(block * self.rate / model_rate))
         self.ring = Ring(self.fill + self.held + 4 * out_block + 4096, channels)
+        self.faults = 0  # blocks the feeder could not make (what played was dropped)
+        self.logged: set[str] = set()  # the faults logged so far
         self.halt = threading.Event()
         self.feeder = threading.Thread(target=self._feed, name="loopgen-feeder", daemon=True)
 
@@ -264,6 +268,17 @@ class Player:
             if self.ring.w - self.ring.r >= self.fill:
                 time.sleep(wait)
                 continue
-            y = self.resampler(self._next_block())
+            try:
+                y = self.resampler(self._next_block())
+            except Exception as e:  # a fault in what plays must not end the daemon's sound for good: what played
+                # stops, the next launch plays (the ring runs dry meanwhile: silence, counted)
+                self.faults += 1
+                if repr(e) not in self.logged:  # each fault once (a lasting one would fail every block)
+                    self.logged.add(repr(e))
+                    log.exception("the audio out dropped what it played")
+                with self.lock:
+                    self.mixer.stop(fade=False)
+                time.sleep(wait)
+                continue
             if y.shape[0]:
                 self.ring.write(y[: self.ring.space()])

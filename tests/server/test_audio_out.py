@@ -79,3 +79,27 @@ def test_stop_fades_the_playing_block_to_silence():
     assert y[0] > 0.49 and abs(y[-1]) < 1e-6 and np.all(np.diff(y) <= 0)
     assert abs(y[499] - 0.5 * np.cos(np.pi / 4)) < 2e-3  # equal power: -3 dB halfway
     assert np.all(m.block(1000) == 0.0) and m.current is None
+
+
+def test_a_fault_in_what_plays_drops_it_and_the_next_launch_plays(caplog):
+    """A source the mixer cannot play (three channels fed to a mono out) raises in the feeder: it is logged once and
+    dropped, and the feeder goes on: the next launch plays (before, the feeder thread ended: silence for good)."""
+    p = Player(32000, 1, "none")
+    p.start()
+    try:
+        p.launch("bad")
+        p.feed("bad", np.ones((3200, 3), np.float32))
+        p.finished("bad", None)
+        deadline = time.monotonic() + 5
+        while not p.faults and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert p.faults >= 1 and p.feeder.is_alive()
+        p.launch("good")
+        p.feed("good", np.ones((3200, 1), np.float32))
+        p.finished("good", None)
+        while "good" not in p.starts and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert "good" in p.starts and "bad" not in p.starts
+        assert [r.levelname for r in caplog.records if r.name == "loopgen.audio"] == ["ERROR"]
+    finally:
+        p.close()
