@@ -50,7 +50,7 @@ def test_grid_launch_starts_on_the_given_bar_line():
 
 class PreemptedOutput(NullOutput):
     """The null output, read by a feeder that is preempted (a busy host) right after it reads the output's clock,
-    for 0 or `DELAY` seconds in turn at random: the outside clock it reads next is read that much later."""
+    for 0 or `DELAY` seconds at random: the outside clock it reads next is read that much later."""
 
     DELAY = 0.006
 
@@ -80,8 +80,8 @@ BPM = 587.0  # a bar of 3270.8 samples at 32 kHz: the bar lines fall at every pl
 
 def test_a_preempted_feeder_starts_each_launch_on_the_next_bar_line():
     """A bar line the feeder passes while preempted between its two clocks' readings is not missed: each launch
-    starts on the first bar line after it, never a bar late (it was, 1 in 4 bars, with one reading: the launch
-    waited for the next bar). Short bars (587 bpm, one beat each), 30 launches."""
+    starts on the first bar line after it, never a bar late (with one reading, one of the first four launches of
+    every run was). Short bars (587 bpm, one beat each), 30 launches."""
 
     async def main():
         clock = LocalClock(BPM, 1.0)
@@ -91,8 +91,8 @@ def test_a_preempted_feeder_starts_each_launch_on_the_next_bar_line():
         try:
             for n in range(30):
                 p.launch(n, grid=True)
-                # (read after the launch) it starts on the first bar line from here or one before; from one latency
-                # on, the first block the feeder has not made yet (the ring holds up to a block and a read more than its fill)
+                # (read after the launch) it starts on the first bar line from here or one before: one latency on,
+                # and the first block the feeder has not made yet (the ring holds up to a block and a read more)
                 latest = clock.beat(p.latency + 2 * p.block / p.model_rate)
                 p.feed(n, np.ones((3200, 1), np.float32))
                 p.finished(n, None)
