@@ -26,6 +26,22 @@ def origin(server, id) -> int:
     return [v for k, v in server.player.origins.items() if k[1] == id][-1]
 
 
+def as_played(server, id, x: np.ndarray) -> np.ndarray:
+    """Take `id`'s saved audio `x` [n, C] as the mixer played it: where the daemon recorded a dropout (the model fell
+    behind: `mixer.dropouts`), the take up to the sample where it stopped, the silence, then the take on from that
+    sample. Each gap is checked whole: it went on, and nothing was skipped or repeated."""
+    k = [k for k in server.player.origins if k[1] == id][-1]
+    gaps = [g for g in server.player.mixer.dropouts if g[0] == k]
+    parts, at, out = [], 0, server.player.origins[k]
+    for _, pos, first, after in gaps:  # the take to `pos`, then silence from mixer sample `first` to `after`
+        assert after is not None, gaps  # it went on
+        assert first - out == pos - at, gaps  # nothing skipped, nothing repeated
+        parts += [x[at:pos], np.zeros((after - first, x.shape[1]), np.float32)]
+        at, out = pos, after
+    parts.append(x[at:])
+    return np.concatenate(parts)
+
+
 def as_heard(x: np.ndarray, rate: int, start: int, after: float = 0.1) -> tuple[np.ndarray, int]:
     """What the speakers should carry for mixer output `x` [n, C] (at the model's `rate`) whose first sample is the
     mixer's sample `start`, resampled to JACK's rate, from BEFORE frames ahead of its first frame: (that, the frame
