@@ -210,6 +210,7 @@ def test_jack_transport_and_midi_without_jack_audio(serve, jackd):
                 if server.player.starts:
                     break
                 await asyncio.sleep(0.02)
+            assert server.player.starts, "the take did not start within three bars"
             index = next(iter(server.player.starts.values()))
             first = server.player.output.ahead(index)
             frame = server.jack.client.frame_time
