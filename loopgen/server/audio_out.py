@@ -138,7 +138,6 @@ class Player:
         out_block = int(np.ceil(block * self.rate / model_rate))
         self.ring = Ring(self.fill + self.held + 4 * out_block + 4096, channels)
         self.faults = 0  # blocks the feeder could not make (what played was dropped)
-        self.logged: set[str] = set()  # the faults logged so far
         self.halt = threading.Event()
         self.feeder = threading.Thread(target=self._feed, name="loopgen-feeder", daemon=True)
 
@@ -270,12 +269,11 @@ class Player:
                 continue
             try:
                 y = self.resampler(self._next_block())
-            except Exception as e:  # a fault in what plays must not end the daemon's sound for good: what played
-                # stops, the next launch plays (the ring runs dry meanwhile: silence, counted)
+            except Exception:  # a fault in what plays must not end the daemon's sound for good: what played stops
+                # (so the fault cannot come again before the next launch), the next launch plays (the ring runs dry
+                # meanwhile: silence, counted)
                 self.faults += 1
-                if repr(e) not in self.logged:  # each fault once (a lasting one would fail every block)
-                    self.logged.add(repr(e))
-                    log.exception("the audio out dropped what it played")
+                log.exception("the audio out dropped what it played")
                 with self.lock:
                     self.mixer.stop(fade=False)
                 time.sleep(wait)

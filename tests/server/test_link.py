@@ -96,7 +96,9 @@ def test_a_preempted_feeder_starts_each_launch_on_the_next_bar_line():
                 latest = clock.beat(p.latency + 2 * p.block / p.model_rate)
                 p.feed(n, np.ones((3200, 1), np.float32))
                 p.finished(n, None)
+                deadline = time.monotonic() + 5  # (a bar is 0.1 s)
                 while n not in p.starts:
+                    assert time.monotonic() < deadline, f"launch {n} never started"
                     time.sleep(0.001)
                 # the beat its first sample is heard at, between two readings (this thread may be preempted too)
                 first = p.output.ahead(p.starts[n])
