@@ -3,9 +3,10 @@ or a null output where there is no device), fed by a feeder thread that mixes th
 from the model's rate to the output's with one streaming soxr resampler (click-free across blocks and seams).
 
 The callback never waits: it copies what the ring holds and plays silence, counted as underruns, when it runs dry.
-The feeder keeps the ring `fill` frames ahead of the output, so the output latency is fixed and known
-(`latency`: the ring, the resampler's look-ahead and the device's own), and a launch is heard exactly one latency
-after it was asked for (or on a bar line); each start is reported with when it is heard (`on_playing`).
+The feeder makes audio up to `fill` frames ahead of the output (beside what the resampler holds back) and never
+further, so the output latency is fixed and known (`latency`: that lead, the period the device takes at once, and the
+device's own latency), and a launch is heard exactly one latency after it was asked for, to the sample (or on a bar
+line); each start is reported with when it is heard (`on_playing`).
 What plays (pre-roll, bar lines, crossfades, fades, dropouts) is the streaming layer's Mixer.
 """
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .outputs import NullOutput, PortAudioOutput
 FADE_SECONDS = 0.05  # how long close() lets a stop fade play
 FILL_SECONDS = 0.02  # the ring is kept at least this far ahead of the output (and at least two periods)
 SLACK_SECONDS = 0.001  # added to the stated latency: a launch's deadline is never before its block can be heard
+BRACKET_SECONDS = 0.0005  # a reading of the output's clock that took longer was preempted: it is read again ...
+READINGS = 4  # ... this many times at most
 log = logging.getLogger("loopgen.audio")
 
 
@@ -144,9 +147,11 @@ class Player:
     # -- what the host compensates -----------------------------------------------------------------------------
     @property
     def latency(self) -> float:
-        """Seconds from a launch (or any sample handed to the ring) to the speakers: the ring's fill, the
-        resampler's look-ahead and the device's own latency."""
-        return (self.fill + self.held) / self.rate + self.output.latency + SLACK_SECONDS
+        """Seconds from a launch to the speakers: the most the feeder makes ahead of the output (`fill` in the ring
+        and what the resampler holds back, `held`), the period the output takes at once and plays from its cycle's
+        start on, the device's own latency, and a slack. Every launch's deadline so lies in audio still to be made,
+        and the launch starts exactly on it."""
+        return (self.fill + self.held + self.output.period) / self.rate + self.output.latency + SLACK_SECONDS
 
     def start(self) -> None:
         self.output.start(self.ring)
@@ -169,10 +174,10 @@ class Player:
         loop (`bar_samples`), or (`grid`) of the outside clock. `total`: the samples its stream will bring;
         `length`: a loop's length."""
         grid = grid and self.clock is not None
-        at = time.perf_counter() + self.latency
-        with self.lock:
+        latency = self.latency
+        with self.lock:  # (the deadline read here: no block is made between it and the launch)
             if not grid:
-                self.deadlines[id] = at
+                self.deadlines[id] = time.perf_counter() + latency
                 while len(self.deadlines) > 64:
                     del self.deadlines[next(iter(self.deadlines))]
             self.mixer.launch(id, bar_samples, grid, total, length)
@@ -209,8 +214,22 @@ class Player:
         return self.ring.underruns + self.mixer.underruns
 
     def played_at(self, index: int) -> float:
-        """The perf_counter time ring position `index` is heard."""
-        return time.perf_counter() + self.output.ahead(index)
+        """The perf_counter time ring position `index` is heard. The output answers from its own clock (JACK's frame
+        time, PortAudio's stream time), which this places on perf_counter by reading that either side; a thread
+        preempted in between (a busy host) would misplace the instant by the delay (a launch started that much
+        early), so a reading taken over BRACKET_SECONDS is taken again (READINGS at most), and the instant is the
+        narrowest bracket's middle."""
+        best = (0.0, float("inf"), 0.0)
+        for _ in range(READINGS):
+            before = time.perf_counter()
+            ahead = self.output.ahead(index)
+            after = time.perf_counter()
+            if after - before < best[1] - best[0]:
+                best = (before, after, ahead)
+            if after - before <= BRACKET_SECONDS:
+                break
+        before, after, ahead = best
+        return (before + after) / 2 + ahead
 
     # -- the feeder thread -------------------------------------------------------------------------------------
     def _until(self) -> int | None:
@@ -227,9 +246,8 @@ class Player:
             else:  # two clocks: the output's and the outside one, read one after the other (see `_to_bar`)
                 k = self._to_bar(index)
             return 0 if k is None else k  # no bar line comes (a stopped JACK transport): at once
-        ahead = self.output.ahead(index)  # seconds until the next block is heard
         at = self.deadlines.get(pend.id)
-        return None if at is None else int(round((at - time.perf_counter() - ahead) * self.model_rate))
+        return None if at is None else int(round((at - self.played_at(index)) * self.model_rate))
 
     def _to_bar(self, index: int) -> int | None:
         """Model-rate samples from ring position `index` to the outside clock's next bar line. The outside clock is
@@ -246,10 +264,10 @@ class Player:
             return None
         return 0 if k > k_far else k  # k <= k_far, unless a bar line lies between the two places: then it is now
 
-    def _next_block(self) -> np.ndarray:
+    def _next_block(self, n: int) -> np.ndarray:
         with self.lock:
             until = self._until()
-            out = self.mixer.block(self.block, until)
+            out = self.mixer.block(n, until)
             started = [(id, self.resampler.index(k), self.resampler.fed + k) for id, k in self.mixer.started]
             self.mixer.started.clear()
         for id, index, origin in started:
@@ -263,12 +281,16 @@ class Player:
 
     def _feed(self) -> None:
         wait = min(0.005, self.output.period / self.rate / 2)
+        most = self.fill + self.held  # output frames made ahead of the output's read position, at most
         while not self.halt.is_set():
-            if self.ring.w - self.ring.r >= self.fill:
+            # model samples the next block may hold: up to `most` and no further (a block that went past it would
+            # put audio where a launch's deadline, one `latency` on, should have started it), up to `block`
+            n = min(self.block, int((most - (self.resampler.index(0) - self.ring.r)) / self.resampler.ratio))
+            if n < 1:
                 time.sleep(wait)
                 continue
             try:
-                y = self.resampler(self._next_block())
+                y = self.resampler(self._next_block(n))
             except Exception:  # a fault in what plays must not end the daemon's sound for good: what played stops
                 # (so the fault cannot come again before the next launch), the next launch plays (the ring runs dry
                 # meanwhile: silence, counted)

@@ -83,8 +83,8 @@ def test_ten_takes_in_a_row_are_heard_as_saved(serve, jackd, tmp_path):
 def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
     """`play` of a finished take, timed in JACK frames from just before the command is sent, less the command's way
     to the daemon (over loopback and through its event loop: usually 0.4 ms, on a busy host once in a while 15 ms):
-    its first sample reaches the recording `welcome.output_latency_ms` later, within one JACK period (the median of
-    five; each within three), at the frame the `playing` event gives."""
+    its first sample reaches the recording `welcome.output_latency_ms` later (the median of five within 0.5 ms;
+    each within two JACK periods: a busy host), at the frame the `playing` event gives."""
 
     async def scenario(server):
         rec = Recorder(jackd)
@@ -112,9 +112,11 @@ def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
                     errors.append((heard - sent) / RATE * 1000 - ways[-1] - stated)
                     assert abs(heard - playing["frame"]) <= 1  # and the daemon said so, to the frame
                 period = PERIOD / RATE * 1000
-                # (a quiet host: most within 0.2 ms, some up to a period late, 5.4 ms, with no xrun: the non-realtime
-                # dummy server's frame-time estimate; beside three busy processes 8 of 25 plays 4-11 ms late)
-                assert abs(np.median(errors)) < period and max(map(abs, errors)) < 3 * period, (errors, ways)
+                # (a quiet host: every play within 0.07 ms, 15 plays; beside three busy processes 17 of 20 within
+                # 0.2 ms, the others 0.66, 0.73 and 3.78 ms off: this process's pair of clock readings, or JACK's.
+                # Before the feeder stopped making audio past its stated lead, 5 of 15 quiet plays were 0.6-4.3 ms
+                # late, and beside busy processes 8 of 25 were 4-11 ms late)
+                assert abs(np.median(errors)) < 0.5 and max(map(abs, errors)) < 2 * period, (errors, ways)
                 assert 0 < np.median(ways) < period, ways  # (the daemon's deadline is itself when it took the command)
         finally:
             rec.close()
@@ -242,7 +244,8 @@ def test_ports_connect_to_the_system_playback_and_its_latency_counts(serve, jack
         connected = {p.name for p in server.jack.client.get_all_connections(out)}
         assert connected == {"system:playback_1", "system:playback_2"}
         async with connect(url(server)) as c:
-            device = c.welcome["output_latency_ms"] - (server.player.fill + server.player.held) / RATE * 1000 - 1
+            made = server.player.fill + server.player.held + server.player.output.period  # the feeder's most lead
+            device = c.welcome["output_latency_ms"] - made / RATE * 1000 - 1
             assert device == pytest.approx(PERIOD / RATE * 1000, abs=0.01)
 
     serve(scenario, audio_device="jack", jack_server=jackd)

@@ -13,11 +13,11 @@ import soundfile as sf
 
 from loopgen.server.audio_out import Player
 from loopgen.server.link import LinkClock, bar_distance
-from loopgen.server.outputs import NullOutput
 from loopgen.streaming.mix import Mixer
 
 from loopgen.clients import connect
 
+from .test_audio_out import PreemptedOutput
 from .test_osc_server import Peer
 from .test_ws_server import collect, url
 
@@ -48,22 +48,6 @@ def test_grid_launch_starts_on_the_given_bar_line():
     assert np.all(m.block(100, until=10) == -0.25)  # crossfaded over the rest of that block: "b" alone now
 
 
-class PreemptedOutput(NullOutput):
-    """The null output, read by a feeder that is preempted (a busy host) right after it reads the output's clock,
-    for 0 or `DELAY` seconds at random: the outside clock it reads next is read that much later."""
-
-    DELAY = 0.006
-
-    def __init__(self, *a, **k):
-        super().__init__(*a, **k)
-        self.random = random.Random(0)
-
-    def ahead(self, index: int) -> float:
-        a = super().ahead(index)
-        time.sleep(self.DELAY * self.random.randrange(2))
-        return a
-
-
 class LocalClock(LinkClock):
     """A Link clock of this process alone (not enabled: it joins no session another test's peers play in)."""
 
@@ -92,8 +76,8 @@ def test_a_preempted_feeder_starts_each_launch_on_the_next_bar_line():
             for n in range(30):
                 p.launch(n, grid=True)
                 # (read after the launch) it starts on the first bar line from here or one before: one latency on,
-                # and the first block the feeder has not made yet (the ring holds up to a block and a read more)
-                latest = clock.beat(p.latency + 2 * p.block / p.model_rate)
+                # past all the feeder has made
+                latest = clock.beat(p.latency)
                 p.feed(n, np.ones((3200, 1), np.float32))
                 p.finished(n, None)
                 deadline = time.monotonic() + 5  # (a bar is 0.1 s)
