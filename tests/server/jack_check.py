@@ -76,6 +76,12 @@ def differ(got: np.ndarray, want: np.ndarray, server=None, rec=None) -> str:
     return line
 
 
+def host_faults(server, rec=None) -> tuple[int, int, int]:
+    """What a busy host did to the daemon's audio so far: the ring's underruns (its feeder starved), and the cycles
+    JACK missed as the daemon's and the recorder's clients saw them (xruns)."""
+    return server.player.ring.underruns, server.jack.xruns, rec.xruns if rec is not None else 0
+
+
 def signed_diff(a: int, b: int) -> int:
     """a - b for JACK frame times (32-bit, wrapping)."""
     d = (a - b) % (1 << 32)

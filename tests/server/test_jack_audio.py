@@ -15,7 +15,7 @@ import soxr
 
 from loopgen.clients import connect
 
-from .jack_check import BEFORE, as_heard, as_played, differ, onset, origin, signed_diff, until
+from .jack_check import BEFORE, as_heard, as_played, differ, host_faults, onset, origin, signed_diff, until
 from .jackd import PERIOD, RATE, Recorder, start_jackd, stop_jackd
 from .test_ws_server import url
 
@@ -83,8 +83,8 @@ def test_ten_takes_in_a_row_are_heard_as_saved(serve, jackd, tmp_path):
 def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
     """`play` of a finished take, timed in JACK frames from just before the command is sent, less the command's way
     to the daemon (over loopback and through its event loop: usually 0.4 ms, on a busy host once in a while 15 ms):
-    its first sample reaches the recording `welcome.output_latency_ms` later (the median of five within 0.5 ms;
-    each within two JACK periods: a busy host), at the frame the `playing` event gives."""
+    its first sample reaches the recording `welcome.output_latency_ms` later, at the frame the `playing` event gives:
+    to within 0.5 ms (the median of the plays no host fault touched) where the host lets it."""
 
     async def scenario(server):
         rec = Recorder(jackd)
@@ -97,9 +97,10 @@ def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
                 done = await until(c, "done", "t")
                 x, rate = sf.read(done["path"], dtype="float32", always_2d=True)
                 want = soxr.resample(x, rate, RATE)
-                errors, ways = [], []
-                for _ in range(5):
+                errors, ways, faulted = [], [], []
+                while len(errors) < 5 or (faulted.count(False) < 3 and len(errors) < 10):
                     await asyncio.sleep(0.35)  # the last one played out
+                    before = host_faults(server, rec)
                     sent, sent_t = rec.now(), time.perf_counter()
                     await c.send("play", id="t")
                     playing = await until(c, "playing", "t")
@@ -110,13 +111,18 @@ def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
                     rec.wait_until(sent + RATE // 10 + want.shape[0])
                     heard = onset(rec, sent, want, RATE // 10)
                     errors.append((heard - sent) / RATE * 1000 - ways[-1] - stated)
+                    faulted.append(host_faults(server, rec) != before)
                     assert abs(heard - playing["frame"]) <= 1  # and the daemon said so, to the frame
                 period = PERIOD / RATE * 1000
-                # (a quiet host: every play within 0.07 ms, 15 plays; beside three busy processes 17 of 20 within
-                # 0.2 ms, the others 0.66, 0.73 and 3.78 ms off: this process's pair of clock readings, or JACK's.
-                # Before the feeder stopped making audio past its stated lead, 5 of 15 quiet plays were 0.6-4.3 ms
-                # late, and beside busy processes 8 of 25 were 4-11 ms late)
-                assert abs(np.median(errors)) < 0.5 and max(map(abs, errors)) < 2 * period, (errors, ways)
+                # every play, the host's faults and all: the median within a period, each within three
+                assert abs(np.median(errors)) < period and max(map(abs, errors)) < 3 * period, (errors, faulted, ways)
+                # the plays JACK missed no cycle in and the ring never ran dry in (at least 3 of up to 10, unless the
+                # host is that busy): the median within 0.5 ms, each within a period (this process's own pair of
+                # clock readings may be preempted). A quiet host: every play within 0.07 ms, 15 plays; before the
+                # feeder stopped making audio past its stated lead, 5 of 15 quiet plays were 0.6-4.3 ms late
+                clean = [e for e, f in zip(errors, faulted) if not f]
+                if len(clean) >= 3:
+                    assert abs(np.median(clean)) < 0.5 and max(map(abs, clean)) < period, (errors, faulted, ways)
                 assert 0 < np.median(ways) < period, ways  # (the daemon's deadline is itself when it took the command)
         finally:
             rec.close()
