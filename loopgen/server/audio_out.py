@@ -22,7 +22,7 @@ from ..streaming.mix import Mixer, Preroll
 from .outputs import NullOutput, PortAudioOutput
 
 FADE_SECONDS = 0.05  # how long close() lets a stop fade play
-FILL_SECONDS = 0.02  # the ring is kept at least this far ahead of the output (and at least two periods)
+FILL_SECONDS = 0.02  # the feeder tops the ring up to this far ahead of the output (at least two periods)
 SLACK_SECONDS = 0.001  # added to the stated latency: a launch's deadline is never before its block can be heard
 BRACKET_SECONDS = 0.0005  # a reading of the output's clock that took longer was preempted: it is read again ...
 READINGS = 4  # ... this many times at most
