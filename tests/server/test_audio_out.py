@@ -57,7 +57,7 @@ def test_a_launch_is_heard_one_stated_latency_later():
     """The null output at 48 kHz from a 32 kHz model: a finished take launched at time t is heard at t + latency,
     to the sample, and reported so; 20 launches at random places in the output's periods and the feeder's blocks.
     Its deadline lies past all the feeder has made: with the latency stated as the ring's fill and the resampler's
-    look-ahead alone, and the feeder making whole blocks past the fill, 6 launches of 20 came 0.7-5.4 ms late.
+    look-ahead alone, and the feeder making whole blocks past the fill, 5 of 20 (0.1 s apart) came 0.7-5.4 ms late.
     (A launch the ring ran dry under, a starved feeder, is heard later by the silence: not judged; most must be.)"""
     heard = []
     p = Player(32000, 1, "none", null_rate=48000,
