@@ -26,6 +26,8 @@ FILL_SECONDS = 0.02  # the feeder tops the ring up to this far ahead of the outp
 SLACK_SECONDS = 0.001  # added to the stated latency: a launch's deadline is never before its block can be heard
 BRACKET_SECONDS = 0.0005  # a reading of the output's clock that took longer was preempted: it is read again ...
 READINGS = 4  # ... this many times at most
+SLIPPED_SECONDS = 0.1  # a bar line placed within this ahead that the next reading finds this much further on has
+# slipped behind the block (the output ran dry in between)
 log = logging.getLogger("loopgen.audio")
 
 
@@ -141,6 +143,7 @@ class Player:
         out_block = int(np.ceil(block * self.rate / model_rate))
         self.ring = Ring(self.fill + self.held + 4 * out_block + 4096, channels)
         self.faults = 0  # blocks the feeder could not make (what played was dropped)
+        self._line: tuple[object, int] | None = None  # (pending id, model sample) where its bar line was last placed
         self.halt = threading.Event()
         self.feeder = threading.Thread(target=self._feed, name="loopgen-feeder", daemon=True)
 
@@ -245,9 +248,20 @@ class Player:
                 k = None if frames is None else int(round(frames * self.model_rate / self.rate))
             else:  # two clocks: the output's and the outside one, read one after the other (see `_to_bar`)
                 k = self._to_bar(index)
-            return 0 if k is None else k  # no bar line comes (a stopped JACK transport): at once
+            return 0 if k is None else self._unslipped(pend.id, k)  # no bar line comes (a stopped transport): at once
         at = self.deadlines.get(pend.id)
         return None if at is None else int(round((at - self.played_at(index)) * self.model_rate))
+
+    def _unslipped(self, id: object, k: int) -> int:
+        """k, the samples from this block to the next bar line; or 0 where the line the last reading placed just
+        ahead (within SLIPPED_SECONDS) has slipped behind this block, this reading finding the line after it
+        instead: the output ran dry in between (a starved feeder: all it made is heard later by the silence). The
+        launch starts now, late by part of that silence, not a whole bar late."""
+        fed, near = self.resampler.fed, int(SLIPPED_SECONDS * self.model_rate)
+        last, self._line = self._line, (id, fed + k)
+        if last is not None and last[0] == id and 0 <= last[1] - fed < near and k > last[1] - fed + near:
+            return 0
+        return k
 
     def _to_bar(self, index: int) -> int | None:
         """Model-rate samples from ring position `index` to the outside clock's next bar line. The outside clock is

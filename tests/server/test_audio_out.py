@@ -43,6 +43,14 @@ def test_ring_wraps_and_counts_underruns():
     assert r.underruns == 1  # ran dry: silence, counted
 
 
+def fed(p: Player) -> None:
+    """Wait until p's feeder has written: before, the output only starts (its dry reads count as no underrun)."""
+    deadline = time.monotonic() + 5
+    while not p.ring.w:
+        assert time.monotonic() < deadline, "the feeder never wrote"
+        time.sleep(0.001)
+
+
 def heard_clean(p: Player, n, underruns: int) -> bool:
     """Wait until launch n's first sample has been played; whether the ring stayed fed since `underruns` was read
     before the launch (a feeder the host starved: all it made before is heard that much later)."""
@@ -66,6 +74,7 @@ def test_a_launch_is_heard_one_stated_latency_later():
     gaps = random.Random(1)
     took, late, told = [], {}, []
     p.start()
+    fed(p)
     try:
         for n in range(20):
             time.sleep(0.02 + gaps.random() * 0.01)  # (a launch over the playing take starts it just as exactly)
@@ -95,6 +104,7 @@ def test_a_preempted_feeder_starts_each_launch_at_its_deadline():
     p = Player(32000, 1, "none")
     p.output = PreemptedOutput(32000, 1)
     p.start()
+    fed(p)
     errors = {}
     try:
         for n in range(30):

@@ -13,6 +13,7 @@ import soundfile as sf
 
 from loopgen.server.audio_out import Player
 from loopgen.server.link import LinkClock, bar_distance
+from loopgen.server.outputs import NullOutput
 from loopgen.streaming.mix import Mixer
 
 from loopgen.clients import connect
@@ -91,6 +92,46 @@ def test_a_preempted_feeder_starts_each_launch_on_the_next_bar_line():
                 off = min(abs(b - round(b)) for b in heard) if math.floor(heard[0]) == math.floor(heard[1]) else 0.0
                 assert off < TOLERANCE, f"launch {n} started {heard} beats: not on a bar line (one beat each)"
                 assert heard[0] < math.ceil(latest) + TOLERANCE, f"launch {n} waited a bar more: {latest} -> {heard}"
+        finally:
+            p.close()
+
+    asyncio.run(main())
+
+
+def test_a_launch_whose_bar_line_the_output_ran_dry_over_starts_at_once():
+    """The feeder is starved (its lock held 60 ms, as a busy host would) just before it makes the block holding the
+    bar line a launch waits for: the ring runs dry, the output plays silence, and all the feeder makes next is heard
+    after the line. The launch starts at once, late by part of the silence; it used to wait a whole bar more (the
+    line had passed when the feeder looked again). 240 bpm, a bar of one beat (0.25 s)."""
+
+    async def main():
+        bpm = 240.0
+        clock = LocalClock(bpm, 1.0)
+        p = Player(32000, 1, "none", clock=clock)
+        p.start()
+        try:
+            for n in range(3):  # (tried again where the host kept the ring from running dry: not the case here)
+                time.sleep(0.3)
+                p.launch(n, grid=True)
+                p.feed(n, np.ones((3200, 1), np.float32))
+                p.finished(n, None)
+                line = math.ceil(clock.beat(p.latency + 0.05))  # the beat of a line the feeder has yet to reach
+                at = time.perf_counter() + (line - clock.beat()) * 60 / bpm  # when it is heard
+                lead = (p.fill + p.held) / p.rate  # how far ahead of the output the feeder makes audio
+                time.sleep(max(0.0, at - lead - 0.015 - time.perf_counter()))
+                underruns = p.ring.underruns
+                with p.lock:
+                    time.sleep(0.06)
+                deadline = time.monotonic() + 2
+                while n not in p.starts:
+                    assert time.monotonic() < deadline, f"launch {n} never started"
+                    time.sleep(0.001)
+                if p.ring.underruns == underruns:
+                    continue
+                heard = NullOutput.played_at(p.output, p.starts[n])
+                assert at - 0.005 < heard < at + 0.1, f"heard {(heard - at) * 1000:.1f} ms after its bar line"
+                return
+            pytest.fail("the ring never ran dry with the feeder starved 60 ms")
         finally:
             p.close()
 
