@@ -281,9 +281,17 @@ class Player:
     def _next_block(self, n: int) -> np.ndarray:
         with self.lock:
             until = self._until()
-            out = self.mixer.block(n, until)
+            try:
+                out, fault = self.mixer.block(n, until), None
+            except Exception as e:  # a fault in what plays must not end the daemon's sound for good: what played
+                # stops here, under the lock (a launch that comes after it plays; the fault cannot come again)
+                self.mixer.stop(fade=False)
+                self.faults += 1
+                out, fault = self.mixer.block(n), e  # silence, counted by the mixer as any block
             started = [(id, self.resampler.index(k), self.resampler.fed + k) for id, k in self.mixer.started]
             self.mixer.started.clear()
+        if fault is not None:
+            log.error("the audio out dropped what it played", exc_info=fault)
         for id, index, origin in started:
             self.starts[id], self.origins[id] = index, origin
             if self.on_playing is not None:
@@ -305,13 +313,12 @@ class Player:
                 continue
             try:
                 y = self.resampler(self._next_block(n))
-            except Exception:  # a fault in what plays must not end the daemon's sound for good: what played stops
-                # (so the fault cannot come again before the next launch), the next launch plays (the ring runs dry
-                # meanwhile: silence, counted)
-                self.faults += 1
-                log.exception("the audio out dropped what it played")
+            except Exception:  # past the mixer (its faults are `_next_block`'s): the feeder goes on all the same,
+                # what played stops (whatever faulted cannot come again from it)
                 with self.lock:
                     self.mixer.stop(fade=False)
+                self.faults += 1
+                log.exception("the audio out lost a block")
                 time.sleep(wait)
                 continue
             if y.shape[0]:

@@ -154,7 +154,16 @@ def test_stop_fades_the_playing_block_to_silence():
 def test_a_fault_in_what_plays_drops_it_and_the_next_launch_plays(caplog):
     """A source the mixer cannot play (three channels fed to a mono out) raises in the feeder: it is logged and
     dropped, once (dropped, it cannot fail again), and the feeder goes on: the next launch plays (before, the feeder
-    thread ended: silence for good)."""
+    thread ended: silence for good). The launch comes as soon as the fault is counted, while it is still being logged
+    (slowly here): it was dropped with the faulty source when the feeder counted the fault before dropping it."""
+    import logging
+
+    class Slow(logging.Handler):
+        def emit(self, record):
+            time.sleep(0.1)
+
+    slow = Slow()
+    logging.getLogger("loopgen.audio").addHandler(slow)
     p = Player(32000, 1, "none")
     p.start()
     try:
@@ -174,3 +183,4 @@ def test_a_fault_in_what_plays_drops_it_and_the_next_launch_plays(caplog):
         assert [r.levelname for r in caplog.records if r.name == "loopgen.audio"] == ["ERROR"]
     finally:
         p.close()
+        logging.getLogger("loopgen.audio").removeHandler(slow)

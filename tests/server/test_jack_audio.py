@@ -84,7 +84,7 @@ def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
     """`play` of a finished take, timed in JACK frames from just before the command is sent, less the command's way
     to the daemon (over loopback and through its event loop: usually 0.4 ms, on a busy host once in a while 15 ms):
     its first sample reaches the recording `welcome.output_latency_ms` later, within one JACK period (the median of
-    five; each within three), at the frame the `playing` event gives."""
+    five plays no host fault touched; each within three), at the frame the `playing` event gives."""
 
     async def scenario(server):
         rec = Recorder(jackd)
@@ -98,7 +98,7 @@ def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
                 x, rate = sf.read(done["path"], dtype="float32", always_2d=True)
                 want = soxr.resample(x, rate, RATE)
                 errors, ways, faulted = [], [], []
-                for _ in range(5):
+                while faulted.count(False) < 5 and len(errors) < 10:
                     await asyncio.sleep(0.35)  # the last one played out
                     before = host_faults(server, rec)
                     sent, sent_t = rec.now(), time.perf_counter()
@@ -111,14 +111,19 @@ def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
                     rec.wait_until(sent + RATE // 10 + want.shape[0])
                     heard = onset(rec, sent, want, RATE // 10)
                     errors.append((heard - sent) / RATE * 1000 - ways[-1] - stated)
-                    faulted.append(host_faults(server, rec) != before)  # (for the message)
+                    faulted.append(host_faults(server, rec) != before)
                     assert abs(heard - playing["frame"]) <= 1  # and the daemon said so, to the frame
                 period = PERIOD / RATE * 1000
-                # a quiet host: every play within 0.07 ms (15 plays; before the feeder stopped making audio past its
-                # stated lead, 4 of 15 were 0.6-4.3 ms late). A busy one moves the non-realtime dummy server's frame
-                # time against this process's clock: 0.3-1.8 ms either way in two runs, one play 17.5 ms. The null
-                # output's test (test_audio_out.py) holds the start to the sample
-                assert abs(np.median(errors)) < period and max(map(abs, errors)) < 3 * period, (errors, faulted, ways)
+                # a play in which JACK missed cycles (or the ring ran dry) is the host's, not timed: up to 10 plays for
+                # 5 that are not (a host whose JACK server misses cycles in most plays cannot time one). A quiet host:
+                # every play within 0.07 ms (15 plays; before the feeder stopped making audio past its stated lead, 4
+                # of 15 were 0.6-4.3 ms late). A busy one moves the non-realtime dummy server's frame time against
+                # this process's clock: 0.3-1.8 ms either way in two runs. The null output's test (test_audio_out.py)
+                # holds the start to the sample
+                clean = [e for e, f in zip(errors, faulted) if not f]
+                if len(clean) < 3:
+                    pytest.skip(f"JACK missed cycles in {faulted.count(True)} of {len(errors)} plays: too busy a host")
+                assert abs(np.median(clean)) < period and max(map(abs, clean)) < 3 * period, (errors, faulted, ways)
                 assert 0 < np.median(ways) < period, ways  # (the daemon's deadline is itself when it took the command)
         finally:
             rec.close()

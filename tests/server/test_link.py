@@ -18,7 +18,7 @@ from loopgen.streaming.mix import Mixer
 
 from loopgen.clients import connect
 
-from .test_audio_out import PreemptedOutput
+from .test_audio_out import PreemptedOutput, fed, heard_clean
 from .test_osc_server import Peer
 from .test_ws_server import collect, url
 
@@ -66,25 +66,28 @@ BPM = 587.0  # a bar of 3270.8 samples at 32 kHz: the bar lines fall at every pl
 def test_a_preempted_feeder_starts_each_launch_on_the_next_bar_line():
     """A bar line the feeder passes while preempted between its two clocks' readings is not missed: each launch
     starts on the first bar line after it, never a bar late (with one reading, one of the first four launches of
-    every run was). Short bars (587 bpm, one beat each), 30 launches."""
+    every run was). Short bars (587 bpm, one beat each), 30 launches (those the ring ran dry under not judged; most
+    must be)."""
 
     async def main():
         clock = LocalClock(BPM, 1.0)
         p = Player(32000, 1, "none", clock=clock)
         p.output = PreemptedOutput(32000, 1)
         p.start()
+        fed(p)
+        judged = 0
         try:
             for n in range(30):
+                underruns = p.ring.underruns
                 p.launch(n, grid=True)
                 # (read after the launch) it starts on the first bar line from here or one before: one latency on,
                 # past all the feeder has made
                 latest = clock.beat(p.latency)
                 p.feed(n, np.ones((3200, 1), np.float32))
                 p.finished(n, None)
-                deadline = time.monotonic() + 5  # (a bar is 0.1 s)
-                while n not in p.starts:
-                    assert time.monotonic() < deadline, f"launch {n} never started"
-                    time.sleep(0.001)
+                if not heard_clean(p, n, underruns):  # the ring ran dry under it (a starved feeder): not judged
+                    continue
+                judged += 1
                 # the beat its first sample is heard at, between two readings (this thread may be preempted too)
                 first = p.output.ahead(p.starts[n])
                 beat = clock.beat()
@@ -94,6 +97,7 @@ def test_a_preempted_feeder_starts_each_launch_on_the_next_bar_line():
                 assert heard[0] < math.ceil(latest) + TOLERANCE, f"launch {n} waited a bar more: {latest} -> {heard}"
         finally:
             p.close()
+        assert judged >= 15, f"the ring ran dry under {30 - judged} launches of 30"
 
     asyncio.run(main())
 
