@@ -313,8 +313,8 @@ class Player:
                 continue
             try:
                 y = self.resampler(self._next_block(n))
-            except Exception:  # past the mixer (its faults are `_next_block`'s): the feeder goes on all the same,
-                # what played stops (whatever faulted cannot come again from it)
+            except Exception:  # past the mixer (its faults are `_next_block`'s: here a clock, the resampler, the
+                # playing report): the feeder goes on all the same, what played stops (a fault of its cannot recur)
                 with self.lock:
                     self.mixer.stop(fade=False)
                 self.faults += 1

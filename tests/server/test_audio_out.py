@@ -184,3 +184,31 @@ def test_a_fault_in_what_plays_drops_it_and_the_next_launch_plays(caplog):
     finally:
         p.close()
         logging.getLogger("loopgen.audio").removeHandler(slow)
+
+
+def test_a_fault_past_the_mixer_leaves_the_feeder_playing_the_next_launch(caplog):
+    """A fault after the mixer made its block (here the `playing` report raises, once) is counted and logged, what
+    played stops, and the feeder goes on: the next launch plays."""
+    def report(id, ahead, frame):
+        if id == "bad":
+            raise RuntimeError("a report that fails")
+
+    p = Player(32000, 1, "none", on_playing=report)
+    p.start()
+    try:
+        p.launch("bad")
+        p.feed("bad", np.ones((3200, 1), np.float32))
+        p.finished("bad", None)
+        deadline = time.monotonic() + 5
+        while not p.faults and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert p.faults == 1 and p.feeder.is_alive()
+        p.launch("good")
+        p.feed("good", np.ones((3200, 1), np.float32))
+        p.finished("good", None)
+        while "good" not in p.starts and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert "good" in p.starts and p.faults == 1
+        assert [r.levelname for r in caplog.records if r.name == "loopgen.audio"] == ["ERROR"]
+    finally:
+        p.close()

@@ -97,7 +97,7 @@ def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
                 done = await until(c, "done", "t")
                 x, rate = sf.read(done["path"], dtype="float32", always_2d=True)
                 want = soxr.resample(x, rate, RATE)
-                errors, ways, faulted = [], [], []
+                errors, ways, faulted, told = [], [], [], []
                 while faulted.count(False) < 5 and len(errors) < 10:
                     await asyncio.sleep(0.35)  # the last one played out
                     before = host_faults(server, rec)
@@ -112,7 +112,7 @@ def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
                     heard = onset(rec, sent, want, RATE // 10)
                     errors.append((heard - sent) / RATE * 1000 - ways[-1] - stated)
                     faulted.append(host_faults(server, rec) != before)
-                    assert abs(heard - playing["frame"]) <= 1  # and the daemon said so, to the frame
+                    told.append(abs(heard - playing["frame"]))  # the frame the daemon said it would be heard at
                 period = PERIOD / RATE * 1000
                 # a play in which JACK missed cycles (or the ring ran dry) is the host's, not timed: up to 10 plays for
                 # 5 that are not (a host whose JACK server misses cycles in most plays cannot time one). A quiet host:
@@ -124,6 +124,7 @@ def test_a_take_is_heard_one_stated_latency_after_play(serve, jackd):
                 if len(clean) < 3:
                     pytest.skip(f"JACK missed cycles in {faulted.count(True)} of {len(errors)} plays: too busy a host")
                 assert abs(np.median(clean)) < period and max(map(abs, clean)) < 3 * period, (errors, faulted, ways)
+                assert all(d <= 1 for d, f in zip(told, faulted) if not f), (told, faulted)  # and said so, to the frame
                 assert 0 < np.median(ways) < period, ways  # (the daemon's deadline is itself when it took the command)
         finally:
             rec.close()
